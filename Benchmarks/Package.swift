@@ -1,0 +1,33 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that the product's build and tests never pull in
+// ordo-one/benchmark. Run from this folder: `swift package benchmark` (see BENCHMARKS.md).
+let package = Package(
+    name: "QuiverBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "Quiver", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EmbedderBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Embedder", package: "Quiver"),
+            ],
+            path: "Benchmarks/EmbedderBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "VectorIndexBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "VectorIndex", package: "Quiver"),
+            ],
+            path: "Benchmarks/VectorIndexBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

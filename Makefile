@@ -1,0 +1,24 @@
+# Quiver — the two commands a fresh machine needs:
+#   make run    installs what is missing, builds, and runs the main job
+#   make test   installs what is missing, builds, and runs the whole test suite
+SWIFT ?= swift
+# Tests run optimized: the fidelity and index tests run the real model and large graphs, which are
+# ~100x slower unoptimized. -enable-testing keeps @testable imports working.
+TEST_FLAGS ?= -c release -Xswiftc -enable-testing
+
+.PHONY: setup build run test bench clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	$(SWIFT) build -c release --product quiver
+
+run: build
+	./scripts/run.sh
+
+test: setup
+	$(SWIFT) test $(TEST_FLAGS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Quiver: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quiver",
+        abstract: "Quiver: an embeddings and semantic search server."
+    )
+}
