@@ -12,7 +12,7 @@ let cpuFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "Quiver",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "quiver", targets: ["quiver"]),
         .library(name: "Embedder", targets: ["Embedder"]),

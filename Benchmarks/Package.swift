@@ -5,7 +5,7 @@ import PackageDescription
 // ordo-one/benchmark. Run from this folder: `swift package benchmark` (see BENCHMARKS.md).
 let package = Package(
     name: "QuiverBenchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Quiver", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),

@@ -1,0 +1,59 @@
+/// Scratch memory for one forward pass, reused across calls so that steady-state encoding does
+/// not allocate. A workspace is used by one forward pass at a time (the embedder's pool hands it
+/// out exclusively); it grows when a batch needs more tokens than it has room for.
+final class Workspace: @unchecked Sendable {
+    private(set) var tokenCapacity = 0
+    private(set) var sequenceCapacity = 0
+    /// `[tokens, H]` activations entering the current sub-layer.
+    private(set) var hidden = Buffer()
+    /// `[tokens, H]` the sub-layer's output before it becomes `hidden`.
+    private(set) var scratch = Buffer()
+    /// `[tokens, 3H]` fused query | key | value projections.
+    private(set) var qkv = Buffer()
+    /// `[tokens, H]` attention context (all heads side by side).
+    private(set) var context = Buffer()
+    /// `[tokens, I]` feed-forward activations.
+    private(set) var intermediate = Buffer()
+    /// `[L, L]` attention scores of one head of one sequence.
+    private(set) var scores = Buffer()
+
+    /// A 64-byte aligned float buffer.
+    struct Buffer {
+        var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var count = 0
+
+        mutating func resize(to newCount: Int) {
+            guard newCount > count else { return }
+            pointer.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: newCount * 4, alignment: 64)
+            pointer = raw.bindMemory(to: Float.self, capacity: newCount)
+            count = newCount
+        }
+
+        func free() { pointer.deallocate() }
+    }
+
+    /// Makes room for `tokens` tokens in sequences of at most `longest` tokens.
+    func reserve(tokens: Int, longest: Int, config: BertConfig) {
+        let h = config.hiddenSize
+        if tokens > tokenCapacity {
+            tokenCapacity = tokens
+            hidden.resize(to: tokens * h)
+            scratch.resize(to: tokens * h)
+            context.resize(to: tokens * h)
+            qkv.resize(to: tokens * 3 * h)
+            intermediate.resize(to: tokens * config.intermediateSize)
+        }
+        if longest > sequenceCapacity {
+            sequenceCapacity = longest
+            scores.resize(to: longest * longest)
+        }
+    }
+
+    /// After a sub-layer wrote `scratch`, make it the new `hidden` (no copy).
+    func swapHiddenAndScratch() { swap(&hidden, &scratch) }
+
+    deinit {
+        for buffer in [hidden, scratch, qkv, context, intermediate, scores] { buffer.free() }
+    }
+}
