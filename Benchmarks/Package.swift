@@ -12,6 +12,14 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "EmbedCompare",
+            dependencies: [
+                .product(name: "Embedder", package: "Quiver"),
+                .product(name: "VectorMath", package: "Quiver"),
+            ],
+            path: "Benchmarks/EmbedCompare"
+        ),
+        .executableTarget(
             name: "EmbedderBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

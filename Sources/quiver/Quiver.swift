@@ -4,6 +4,7 @@ import ArgumentParser
 struct Quiver: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quiver",
-        abstract: "Quiver: an embeddings and semantic search server."
+        abstract: "Quiver: an embeddings and semantic search server.",
+        subcommands: [EmbedCommand.self, TokenizeCommand.self, DemoCommand.self]
     )
 }

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import Embedder
+
+@Suite("Batching and concurrency")
+struct BatchingTests {
+    /// A spread of real sequences: short, long and truncated-at-256 ones.
+    static func sample() -> [[Int32]] {
+        let ids = Golden.tokens.map(\.ids)
+        let byLength = ids.sorted { $0.count < $1.count }
+        let picks = stride(from: 0, to: byLength.count, by: max(1, byLength.count / 40)).map { byLength[$0] }
+        return picks + [ids[0], ids[ids.count - 1]]
+    }
+
+    @Test("a text alone and inside any batch gives the same vector (cosine ≥ 0.999999)", arguments: [2, 64, 300, 4096])
+    func batchInvariance(tokenBudget: Int) throws {
+        let shared = try TestModel.embedder()
+        let sequences = Self.sample()
+        let alone = try sequences.map { try shared.embed(tokenized: [$0])[0] }
+        let batched = try Embedder(folder: TestModel.folder, options: .init(tokenBudget: tokenBudget, maxBatchSize: 17))
+        let together = try batched.embed(tokenized: sequences.reversed()).reversed()
+        for (a, b) in zip(alone, together) {
+            #expect(cosine(a, b) >= 0.999999)
+        }
+    }
+
+    @Test("concurrent callers get the same vectors as one caller")
+    func concurrentCallers() async throws {
+        let embedder = try TestModel.embedder()
+        let sequences = Self.sample()
+        let serial = try embedder.embed(tokenized: sequences)
+        let results = try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
+            for worker in 0..<6 {
+                group.addTask {
+                    let rotated = Array(sequences[worker...] + sequences[..<worker])
+                    return (worker, try embedder.embed(tokenized: rotated))
+                }
+            }
+            var all: [(Int, [[Float]])] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 6)
+        for (worker, vectors) in results {
+            for (i, vector) in vectors.enumerated() {
+                let original = serial[(i + worker) % sequences.count]
+                #expect(cosine(vector, original) >= 0.999999)
+            }
+        }
+    }
+}
