@@ -56,7 +56,7 @@ enum BertUnicode {
         scalar.properties.isWhitespace
     }
 
-    /// Scalars `cleanText` removes: U+0000, U+FFFD, and categories Cc, Cf, Cn, Co, Cs except the
+    /// Scalars `cleanText` removes: U+0000, U+FFFD, and categories Cc, Cf, Co, Cs except the
     /// whitespace controls `\t \n \r`.
     @inline(__always)
     static func isRemovedByCleaning(_ scalar: Unicode.Scalar) -> Bool {
@@ -65,8 +65,8 @@ enum BertUnicode {
         case 0x00, 0xFFFD: return true
         default: break
         }
-        switch scalar.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        switch referenceCategory(scalar) {
+        case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }
@@ -80,12 +80,36 @@ enum BertUnicode {
             return (33...47).contains(value) || (58...64).contains(value)
                 || (91...96).contains(value) || (123...126).contains(value)
         }
-        switch scalar.properties.generalCategory {
+        switch referenceCategory(scalar) {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
         default:
             return false
+        }
+    }
+
+    /// True for nonspacing marks (Mn) as the reference's category table sees them.
+    @inline(__always)
+    static func isNonspacingMark(_ scalar: Unicode.Scalar) -> Bool {
+        referenceCategory(scalar) == .nonspacingMark
+    }
+
+    /// The general category as the reference's tables have it.
+    ///
+    /// Hugging Face `tokenizers` takes Mn, P*, Cc, Cf and Co from Unicode 8.0 tables: scalars
+    /// assigned later are "unassigned" there, which it neither removes, splits nor strips. A few
+    /// scalars changed category after 8.0; they keep their 8.0 category here.
+    @inline(__always)
+    static func referenceCategory(_ scalar: Unicode.Scalar) -> Unicode.GeneralCategory {
+        let properties = scalar.properties
+        guard let age = properties.age, age.major < 9 else { return .unassigned }
+        switch scalar.value {
+        case 0x1885, 0x1886: return .otherLetter
+        case 0x166D, 0x111C9: return .otherPunctuation
+        case 0x1734, 0x1171E: return .nonspacingMark
+        case 0xA9BD: return .spacingMark
+        default: return properties.generalCategory
         }
     }
 

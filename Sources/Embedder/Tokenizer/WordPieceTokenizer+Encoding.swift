@@ -138,7 +138,7 @@ extension WordPieceTokenizer {
         for scalar in source.unicodeScalars {
             if state.ids.count >= state.contentLimit { return }
             let properties = scalar.properties
-            if options.stripAccents, properties.generalCategory == .nonspacingMark { continue }
+            if options.stripAccents, BertUnicode.isNonspacingMark(scalar) { continue }
             if options.lowercase, properties.changesWhenLowercased {
                 for lowered in properties.lowercaseMapping.unicodeScalars { emit(lowered) }
             } else {
