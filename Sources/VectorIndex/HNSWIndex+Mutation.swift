@@ -51,7 +51,7 @@ extension HNSWIndex {
         }
         reserve(additional: labels.count)
         let next = Atomic<Int>(0)
-        let failure = Mutex<VectorIndexError?>(nil)
+        let failure = LockedState<VectorIndexError?>(nil)
         let work = { @Sendable in
             vectors.withUnsafeBufferPointer { all in
                 while true {

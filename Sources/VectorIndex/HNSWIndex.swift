@@ -17,7 +17,7 @@ import VectorMath
 /// - `storageLock` — shared by searches and inserts, exclusive only while the buffers grow;
 /// - `writeGate` — shared by add/update/remove, exclusive by `save` and `compacted`, so a file is a
 ///   consistent snapshot while searches go on;
-/// - `writer` (a `Mutex`) — the label map, slot allocation and level generator;
+/// - `writer` (a pthread mutex, `LockedState`) — the label map, slot allocation and level generator;
 /// - `nodeLocks` — one striped spin lock per neighbour list being rewritten;
 /// - neighbour words, node flags, the node count and the entry point are atomics.
 public final class HNSWIndex: @unchecked Sendable {
@@ -26,9 +26,9 @@ public final class HNSWIndex: @unchecked Sendable {
     let storage: GraphStorage
     let storageLock = ReadWriteLock()
     let writeGate = ReadWriteLock()
-    let writer: Mutex<WriterState>
+    let writer: LockedState<WriterState>
     let nodeLocks = NodeLocks.allocate(count: 1 << 16)
-    let entryLock = Mutex<Void>(())
+    let entryLock = LockedState<Void>(())
     let scratchPool: ScratchPool
     /// Slots handed out so far (live, removed and in-flight).
     let slotCount = Atomic<Int>(0)
@@ -54,7 +54,7 @@ public final class HNSWIndex: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         storage = GraphStorage(dimension: configuration.dimension, m: configuration.m, capacity: max(capacity, 16))
-        writer = Mutex(WriterState(slots: [:], rng: SplitMix64(seed: configuration.seed)))
+        writer = LockedState(WriterState(slots: [:], rng: SplitMix64(seed: configuration.seed)))
         scratchPool = ScratchPool(dimension: configuration.dimension)
     }
 
@@ -63,7 +63,7 @@ public final class HNSWIndex: @unchecked Sendable {
          upperWords: Int, coveredSeq: UInt64) {
         self.configuration = configuration
         self.storage = storage
-        writer = Mutex(WriterState(slots: nil, rng: SplitMix64(seed: configuration.seed &+ UInt64(nodes)),
+        writer = LockedState(WriterState(slots: nil, rng: SplitMix64(seed: configuration.seed &+ UInt64(nodes)),
                                    upperWordsUsed: upperWords))
         scratchPool = ScratchPool(dimension: configuration.dimension)
         slotCount.store(nodes, ordering: .relaxed)

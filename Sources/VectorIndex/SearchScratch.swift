@@ -143,7 +143,7 @@ final class SearchScratch {
 
 /// A pool of scratch objects, so searches do not allocate.
 final class ScratchPool: Sendable {
-    private let free = Mutex<[SearchScratchBox]>([])
+    private let free = LockedState<[SearchScratchBox]>([])
     let dimension: Int
 
     init(dimension: Int) { self.dimension = dimension }
