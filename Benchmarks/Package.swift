@@ -37,5 +37,11 @@ let package = Package(
             path: "Benchmarks/VectorIndexBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Benchmark-only executable for the side-by-side run with scripts/bench/index_bench.py.
+        .executableTarget(
+            name: "IndexCompare",
+            dependencies: [.product(name: "VectorIndex", package: "Quiver")],
+            path: "Benchmarks/IndexCompare"
+        ),
     ]
 )

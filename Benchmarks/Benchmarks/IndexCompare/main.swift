@@ -1,0 +1,109 @@
+// IndexCompare: the Quiver side of scripts/bench/index_bench.py. Reads the same raw float32 base
+// and query files and the cached ground truth, and prints one JSON object with the same metrics:
+// build time on 2 threads, single-thread q/s and recall@10 over an ef sweep, memory per vector,
+// save and open time, with /proc/loadavg next to every timing.
+//
+//   IndexCompare --base B.f32 --queries Q.f32 --gt Q.f32.gt10.i32 [--dim 384] [--m 16]
+//                [--ef-construction 200] [--threads 2] [--tmp DIR]
+import Foundation
+import VectorIndex
+
+func arg(_ name: String, _ fallback: String? = nil) -> String {
+    let args = CommandLine.arguments
+    if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+    if let fallback { return fallback }
+    FileHandle.standardError.write("missing \(name)\n".data(using: .utf8) ?? Data())
+    exit(2)
+}
+
+func readFloats(_ path: String) -> [Float] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        FileHandle.standardError.write("cannot read \(path)\n".data(using: .utf8) ?? Data())
+        exit(2)
+    }
+    return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+}
+
+func loadavg() -> String {
+    let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+}
+
+func rss() -> Int {
+    let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+    }
+    return 0
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+let dim = Int(arg("--dim", "384")) ?? 384
+let m = Int(arg("--m", "16")) ?? 16
+let efc = Int(arg("--ef-construction", "200")) ?? 200
+let threads = Int(arg("--threads", "2")) ?? 2
+let tmp = arg("--tmp", NSTemporaryDirectory())
+let base = readFloats(arg("--base"))
+let queryFloats = readFloats(arg("--queries"))
+let gtData = FileManager.default.contents(atPath: arg("--gt")) ?? Data()
+let gt: [Int32] = gtData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+let n = base.count / dim
+let nq = queryFloats.count / dim
+let queries = (0..<nq).map { Array(queryFloats[$0 * dim ..< ($0 + 1) * dim]) }
+let k = 10
+
+func recall(_ found: [[UInt64]]) -> Double {
+    var hits = 0
+    for (q, labels) in found.enumerated() {
+        let truth = Set(gt[q * k ..< (q + 1) * k].map { UInt64($0) })
+        hits += labels.prefix(k).filter { truth.contains($0) }.count
+    }
+    return Double(hits) / Double(nq * k)
+}
+
+func sweep(_ index: HNSWIndex) throws -> [[String: Any]] {
+    var rows: [[String: Any]] = []
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512] {
+        var found: [[UInt64]] = []
+        found.reserveCapacity(nq)
+        let t = now()
+        for q in queries { found.append(try index.search(q, k: k, ef: ef).map(\.label)) }
+        let dt = now() - t
+        let r = recall(found)
+        rows.append(["ef": ef, "recall": (r * 10000).rounded() / 10000, "qps": (Double(nq) / dt * 10).rounded() / 10,
+                     "load": loadavg()])
+        if r >= 0.995 { break }
+    }
+    return rows
+}
+
+do {
+    let rss0 = rss()
+    let config = HNSWConfiguration(dimension: dim, metric: .dot, m: m, efConstruction: efc)
+    let index = try HNSWIndex(configuration: config, capacity: n)
+    let buildLoad = loadavg()
+    let t0 = now()
+    try index.add(contentsOf: base, labels: (0..<n).map { UInt64($0) }, threads: threads)
+    let build = now() - t0
+    let memory = Double(rss() - rss0) / Double(n)
+    let rows = try sweep(index)
+    let path = tmp + "/quiver.hnsw"
+    let t1 = now()
+    try index.save(to: path)
+    let save = now() - t1
+    let t2 = now()
+    let opened = try HNSWIndex.open(at: path)
+    let open = now() - t2
+    let mappedRows = try sweep(opened)
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    let result: [String: Any] = [
+        "build_s": build, "build_load": buildLoad, "bytes_per_vector": memory, "file_bytes": size,
+        "save_s": save, "open_s": open, "sweep": rows, "sweep_mapped": mappedRows,
+    ]
+    let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+    print(String(decoding: json, as: UTF8.self))
+} catch {
+    FileHandle.standardError.write("IndexCompare: \(error)\n".data(using: .utf8) ?? Data())
+    exit(1)
+}

@@ -1,0 +1,134 @@
+import Synchronization
+
+/// The raw memory of the graph, laid out exactly as the file's sections (see `IndexFileFormat`), so
+/// an index opened by mmap and one built in memory are read by the same code.
+///
+/// Per slot `i` (dense, `0..<capacity`):
+/// - `vectors[i·dim ..< (i+1)·dim]` — the stored (for cosine: normalized) vector;
+/// - `links0[i·(1+2m)]` — neighbour count on layer 0, followed by `2m` neighbour slots;
+/// - `labels[i]`, `levels[i]` (top layer of the node), `flags[i]` (`ready`, `deleted`);
+/// - `upperOffsets[i]` — where the node's layers 1…level start in `upper`, each `1+m` words.
+///
+/// Link words and flags are read with atomic loads and written with atomic stores: searches run
+/// while a writer links new nodes, and acquire/release on links orders a new node's vector before
+/// any reader can reach it. On x86-64 these are ordinary moves.
+///
+/// Concurrency: the owner (`HNSWIndex`) holds its storage lock shared while using the pointers
+/// and exclusive while `grow` replaces them.
+final class GraphStorage: @unchecked Sendable {
+    static let flagReady: UInt8 = 1
+    static let flagDeleted: UInt8 = 2
+
+    let dimension: Int
+    let m: Int
+    var linkStride0: Int { 1 + 2 * m }
+    var linkStrideUpper: Int { 1 + m }
+
+    private(set) var capacity: Int
+    private(set) var upperCapacity: Int
+    private(set) var vectors: UnsafeMutablePointer<Float>
+    private(set) var links0: UnsafeMutablePointer<Atomic<UInt32>>
+    private(set) var labels: UnsafeMutablePointer<UInt64>
+    private(set) var levels: UnsafeMutablePointer<UInt8>
+    private(set) var flags: UnsafeMutablePointer<Atomic<UInt8>>
+    private(set) var upperOffsets: UnsafeMutablePointer<UInt32>
+    private(set) var upper: UnsafeMutablePointer<Atomic<UInt32>>
+    /// The file these buffers point into, or nil when they are owned heap memory.
+    private(set) var mapping: MappedFile?
+
+    /// Empty owned storage with room for `capacity` nodes.
+    init(dimension: Int, m: Int, capacity: Int) {
+        self.dimension = dimension
+        self.m = m
+        self.capacity = 0
+        self.upperCapacity = 0
+        let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+        vectors = empty.bindMemory(to: Float.self, capacity: 0)
+        links0 = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Atomic<UInt32>.self, capacity: 0)
+        labels = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: UInt64.self, capacity: 0)
+        levels = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: UInt8.self, capacity: 0)
+        flags = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Atomic<UInt8>.self, capacity: 0)
+        upperOffsets = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: UInt32.self, capacity: 0)
+        upper = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Atomic<UInt32>.self, capacity: 0)
+        mapping = nil
+        grow(nodes: capacity, usedNodes: 0, upperWords: max(64, capacity / 8 * linkStrideUpper), usedUpperWords: 0)
+    }
+
+    /// Storage that reads a validated mapped file in place. The sections must already be checked.
+    init(dimension: Int, m: Int, mapping: MappedFile, layout: IndexFileFormat.Layout) {
+        self.dimension = dimension
+        self.m = m
+        self.capacity = layout.nodeCount
+        self.upperCapacity = layout.upperWords
+        let base = mapping.base
+        vectors = (base + layout.vectors.offset).assumingMemoryBound(to: Float.self)
+        links0 = (base + layout.links0.offset).assumingMemoryBound(to: Atomic<UInt32>.self)
+        labels = (base + layout.labels.offset).assumingMemoryBound(to: UInt64.self)
+        levels = (base + layout.levels.offset).assumingMemoryBound(to: UInt8.self)
+        flags = (base + layout.flags.offset).assumingMemoryBound(to: Atomic<UInt8>.self)
+        upperOffsets = (base + layout.upperOffsets.offset).assumingMemoryBound(to: UInt32.self)
+        upper = (base + layout.upper.offset).assumingMemoryBound(to: Atomic<UInt32>.self)
+        self.mapping = mapping
+    }
+
+    deinit { releaseBuffers() }
+
+    var isMapped: Bool { mapping != nil }
+
+    /// Replaces the buffers by owned ones of at least the given sizes, copying the used prefix.
+    /// Also turns mapped storage into owned storage. Caller holds the storage lock exclusively.
+    func grow(nodes newCapacity: Int, usedNodes: Int, upperWords newUpper: Int, usedUpperWords: Int) {
+        let nodes = max(newCapacity, usedNodes)
+        let words = max(newUpper, usedUpperWords, 1)
+        let v = Self.allocate(Float.self, nodes * dimension, copying: vectors, usedNodes * dimension, zero: 0)
+        let l0 = Self.allocate(UInt32.self, nodes * linkStride0, copying: links0, usedNodes * linkStride0, zero: 0)
+        let lab = Self.allocate(UInt64.self, nodes, copying: labels, usedNodes, zero: 0)
+        let lev = Self.allocate(UInt8.self, nodes, copying: levels, usedNodes, zero: 0)
+        let fl = Self.allocate(UInt8.self, nodes, copying: flags, usedNodes, zero: 0)
+        let off = Self.allocate(UInt32.self, nodes, copying: upperOffsets, usedNodes, zero: 0)
+        let up = Self.allocate(UInt32.self, words, copying: upper, usedUpperWords, zero: 0)
+        releaseBuffers()
+        vectors = v.assumingMemoryBound(to: Float.self)
+        links0 = l0.bindMemory(to: Atomic<UInt32>.self, capacity: nodes * linkStride0)
+        labels = lab.assumingMemoryBound(to: UInt64.self)
+        levels = lev.assumingMemoryBound(to: UInt8.self)
+        flags = fl.bindMemory(to: Atomic<UInt8>.self, capacity: nodes)
+        upperOffsets = off.assumingMemoryBound(to: UInt32.self)
+        upper = up.bindMemory(to: Atomic<UInt32>.self, capacity: words)
+        capacity = nodes
+        upperCapacity = words
+        mapping = nil
+    }
+
+    private static func allocate<T, S: ~Copyable>(
+        _: T.Type, _ count: Int, copying old: UnsafeMutablePointer<S>, _ used: Int, zero: T
+    ) -> UnsafeMutableRawPointer {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
+        raw.copyMemory(from: UnsafeRawPointer(old), byteCount: used * MemoryLayout<T>.stride)
+        (raw + used * MemoryLayout<T>.stride).initializeMemory(as: T.self, repeating: zero, count: max(count, 1) - used)
+        return raw
+    }
+
+    private func releaseBuffers() {
+        guard mapping == nil else { return }
+        UnsafeMutableRawPointer(vectors).deallocate()
+        UnsafeMutableRawPointer(links0).deallocate()
+        UnsafeMutableRawPointer(labels).deallocate()
+        UnsafeMutableRawPointer(levels).deallocate()
+        UnsafeMutableRawPointer(flags).deallocate()
+        UnsafeMutableRawPointer(upperOffsets).deallocate()
+        UnsafeMutableRawPointer(upper).deallocate()
+    }
+
+    /// The vector of a slot.
+    @inline(__always)
+    func vector(_ node: Int) -> UnsafeMutablePointer<Float> { vectors + node &* dimension }
+
+    /// The link list (count word, then neighbours) of a node on a layer.
+    /// - Precondition: `level ≤ levels[node]` and the node's upper offset is valid.
+    @inline(__always)
+    func linkList(_ node: Int, level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        if level == 0 { return links0 + node &* linkStride0 }
+        return upper + (Int(upperOffsets[node]) &+ (level &- 1) &* linkStrideUpper)
+    }
+}

@@ -1,0 +1,222 @@
+import Synchronization
+
+/// Which reached nodes may enter the result list. Specialised per search, so the unfiltered case
+/// costs nothing.
+protocol NodeFilter {
+    func accepts(_ node: Int) -> Bool
+}
+
+/// Every node (graph construction, and searches of an index without tombstones).
+struct AcceptAll: NodeFilter {
+    @inline(__always) func accepts(_ node: Int) -> Bool { true }
+}
+
+/// Nodes that are ready and not removed.
+struct AcceptLive: NodeFilter {
+    let flags: UnsafeMutablePointer<Atomic<UInt8>>
+    @inline(__always) func accepts(_ node: Int) -> Bool {
+        flags[node].load(ordering: .relaxed) & (GraphStorage.flagReady | GraphStorage.flagDeleted) == GraphStorage.flagReady
+    }
+}
+
+/// Live nodes whose label passes the caller's predicate.
+struct AcceptMatching: NodeFilter {
+    let live: AcceptLive
+    let labels: UnsafeMutablePointer<UInt64>
+    let predicate: (UInt64) -> Bool
+    @inline(__always) func accepts(_ node: Int) -> Bool { live.accepts(node) && predicate(labels[node]) }
+}
+
+// The graph algorithms of the paper: greedy descent (upper layers), SEARCH-LAYER (Algorithm 2),
+// SELECT-NEIGHBORS-HEURISTIC (Algorithm 4) and INSERT (Algorithm 1). Callers hold `storageLock`
+// shared. Neighbour ids are checked against `nodes` before use, which is what keeps a corrupted
+// mapped file from steering reads out of bounds.
+extension HNSWIndex {
+    @inline(__always)
+    func maxLinks(level: Int) -> Int { level == 0 ? 2 * configuration.m : configuration.m }
+
+    /// Walks layer `level` greedily from `start` to the node nearest to `query`.
+    func greedyClosest<K: DistanceKernel>(
+        _: K.Type, query: UnsafePointer<Float>, from start: Candidate, level: Int, nodes: Int
+    ) -> Candidate {
+        let dim = configuration.dimension
+        let limit = maxLinks(level: level)
+        var best = start
+        var changed = true
+        while changed {
+            changed = false
+            let list = storage.linkList(Int(best.node), level: level)
+            let n = min(Int(list[0].load(ordering: .acquiring)), limit)
+            var j = 1
+            while j <= n {
+                let neighbour = Int(list[j].load(ordering: .acquiring))
+                j &+= 1
+                guard neighbour < nodes else { continue }
+                let d = K.distance(query, storage.vector(neighbour), count: dim)
+                if d < best.distance {
+                    best = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
+                    changed = true
+                }
+            }
+        }
+        return best
+    }
+
+    /// SEARCH-LAYER: the `ef` nearest accepted nodes reachable from `start`, left in
+    /// `scratch.results` (a max-heap). `scratch` must be reset for `nodes`.
+    ///
+    /// The loop first gathers a node's unvisited neighbours, then computes their distances, so the
+    /// loads of several vectors are in flight together.
+    func searchLayer<K: DistanceKernel, F: NodeFilter>(
+        _: K.Type, query: UnsafePointer<Float>, from start: Candidate, level: Int, ef: Int, nodes: Int,
+        scratch: SearchScratch, filter: F
+    ) {
+        let dim = configuration.dimension
+        let limit = maxLinks(level: level)
+        let vectors = storage.vectors
+        let pending = scratch.pending
+        _ = scratch.visit(Int(start.node))
+        scratch.candidates.push(start)
+        if filter.accepts(Int(start.node)) { scratch.results.push(start) }
+        var bound = scratch.results.isEmpty ? Float.infinity : scratch.results.top.distance
+        while !scratch.candidates.isEmpty {
+            let current = scratch.candidates.top
+            if current.distance > bound && scratch.results.count >= ef { break }
+            scratch.candidates.pop()
+            let list = storage.linkList(Int(current.node), level: level)
+            let n = min(Int(list[0].load(ordering: .acquiring)), limit)
+            var found = 0
+            var j = 1
+            while j <= n {
+                let neighbour = Int(list[j].load(ordering: .acquiring))
+                j &+= 1
+                if neighbour < nodes && !scratch.visit(neighbour) {
+                    pending[found] = UInt32(truncatingIfNeeded: neighbour)
+                    found &+= 1
+                }
+            }
+            var i = 0
+            while i < found {
+                let neighbour = Int(pending[i])
+                i &+= 1
+                let d = K.distance(query, vectors + neighbour &* dim, count: dim)
+                guard scratch.results.count < ef || d < bound else { continue }
+                let candidate = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
+                scratch.candidates.push(candidate)
+                if filter.accepts(neighbour) {
+                    if scratch.results.count < ef {
+                        scratch.results.push(candidate)
+                    } else {
+                        scratch.results.replaceTop(candidate)
+                    }
+                    bound = scratch.results.top.distance
+                }
+            }
+        }
+    }
+
+    /// SELECT-NEIGHBORS-HEURISTIC: keeps a candidate only if it is nearer to the base than to every
+    /// neighbour already kept, which spreads links across directions. `sorted` is ascending.
+    func selectNeighbors<K: DistanceKernel>(_: K.Type, _ sorted: [Candidate], max: Int) -> [Candidate] {
+        guard sorted.count > max else { return sorted }
+        let dim = configuration.dimension
+        var kept: [Candidate] = []
+        kept.reserveCapacity(max)
+        for candidate in sorted {
+            if kept.count >= max { break }
+            let v = storage.vector(Int(candidate.node))
+            var good = true
+            for other in kept where K.distance(v, storage.vector(Int(other.node)), count: dim) < candidate.distance {
+                good = false
+                break
+            }
+            if good { kept.append(candidate) }
+        }
+        return kept
+    }
+
+    /// INSERT: links a written, ready node into every layer up to `level`.
+    func link<K: DistanceKernel>(_ slot: Int, level: Int, kernel: K.Type) {
+        var packed = entry.load(ordering: .acquiring)
+        if packed == 0 {
+            let first = entryLock.withLock { _ in
+                guard entry.load(ordering: .acquiring) == 0 else { return false }
+                entry.store(Self.packEntry(node: slot, level: level), ordering: .releasing)
+                return true
+            }
+            if first { return }
+            packed = entry.load(ordering: .acquiring)
+        }
+        let (entryNode, top) = Self.unpackEntry(packed)
+        let dim = configuration.dimension
+        let query = UnsafePointer(storage.vector(slot))
+        let nodes = slotCount.load(ordering: .acquiring)
+        var current = Candidate(distance: K.distance(query, storage.vector(entryNode), count: dim),
+                                node: UInt32(truncatingIfNeeded: entryNode))
+        var l = top
+        while l > level {
+            current = greedyClosest(K.self, query: query, from: current, level: l, nodes: nodes)
+            l -= 1
+        }
+        scratchPool.withScratch(nodes: nodes) { scratch in
+            var l = min(level, top)
+            while l >= 0 {
+                scratch.reset(nodes: nodes)
+                searchLayer(K.self, query: query, from: current, level: l, ef: configuration.efConstruction,
+                            nodes: nodes, scratch: scratch, filter: AcceptAll())
+                let sorted = scratch.results.elements.filter { Int($0.node) != slot }.sorted { $0.distance < $1.distance }
+                let neighbours = selectNeighbors(K.self, sorted, max: configuration.m)
+                nodeLocks.withLock(slot) {
+                    let list = storage.linkList(slot, level: l)
+                    for (i, n) in neighbours.enumerated() { list[i + 1].store(n.node, ordering: .releasing) }
+                    list[0].store(UInt32(neighbours.count), ordering: .releasing)
+                }
+                for n in neighbours { connect(K.self, Int(n.node), to: slot, distance: n.distance, level: l) }
+                if let nearest = sorted.first { current = nearest }
+                l -= 1
+            }
+        }
+        if level > top {
+            entryLock.withLock { _ in
+                if level > Self.unpackEntry(entry.load(ordering: .acquiring)).level {
+                    entry.store(Self.packEntry(node: slot, level: level), ordering: .releasing)
+                }
+            }
+        }
+    }
+
+    /// Adds the back link `node → newNode` on `level`, pruning `node`'s list with the heuristic
+    /// when it is full.
+    func connect<K: DistanceKernel>(_: K.Type, _ node: Int, to newNode: Int, distance: Float, level: Int) {
+        let limit = maxLinks(level: level)
+        let dim = configuration.dimension
+        nodeLocks.withLock(node) {
+            let list = storage.linkList(node, level: level)
+            let n = min(Int(list[0].load(ordering: .relaxed)), limit)
+            if n < limit {
+                list[n + 1].store(UInt32(truncatingIfNeeded: newNode), ordering: .releasing)
+                list[0].store(UInt32(n + 1), ordering: .releasing)
+                return
+            }
+            let base = storage.vector(node)
+            var candidates = [Candidate(distance: distance, node: UInt32(truncatingIfNeeded: newNode))]
+            candidates.reserveCapacity(n + 1)
+            for j in 1...n {
+                let other = list[j].load(ordering: .relaxed)
+                candidates.append(Candidate(distance: K.distance(base, storage.vector(Int(other)), count: dim), node: other))
+            }
+            candidates.sort { $0.distance < $1.distance }
+            let kept = selectNeighbors(K.self, candidates, max: limit)
+            for (i, c) in kept.enumerated() { list[i + 1].store(c.node, ordering: .releasing) }
+            list[0].store(UInt32(kept.count), ordering: .releasing)
+        }
+    }
+
+    static func packEntry(node: Int, level: Int) -> UInt64 {
+        UInt64(level + 1) << 32 | UInt64(UInt32(truncatingIfNeeded: node))
+    }
+
+    static func unpackEntry(_ packed: UInt64) -> (node: Int, level: Int) {
+        (Int(packed & 0xFFFF_FFFF), Int(packed >> 32) - 1)
+    }
+}
