@@ -4,4 +4,5 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("placeholder") { benchmark in
         for i in benchmark.scaledIterations { blackHole(i) }
     }
+    registerTokenizerBenchmarks()
 }
