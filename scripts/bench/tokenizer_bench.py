@@ -12,6 +12,10 @@ Reported: texts/s and MB/s (UTF-8 input bytes) for
   1. a loop over texts with `encode` (no truncation: the whole text is tokenized),
   2. the same with truncation at 256 (what sentence-transformers asks for),
   3. `encode_batch` over all texts with RAYON_NUM_THREADS=1 (set before import).
+
+It also writes reference dumps for the opt-in differential tests (TokenizerUnicodeScanTests):
+  --scan FILE    ids (no [CLS]/[SEP]) of every Unicode scalar c as "c", "x"+c+"x", "E"+c+U+0301+"a"
+  --random FILE  20,000 seeded random mixtures (marks, Hangul, CJK, specials, any plane) with ids
 """
 import argparse
 import json
@@ -43,6 +47,45 @@ def best_of(fn, repeats):
     return best_wall, best_cpu
 
 
+def write_scan(tokenizer, path):
+    scalars = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, len(scalars), 10000):
+            chunk = scalars[start:start + 10000]
+            texts = []
+            for cp in chunk:
+                c = chr(cp)
+                texts += [c, "x" + c + "x", "E" + c + "\u0301a"]
+            for k, encoding in enumerate(tokenizer.encode_batch(texts, add_special_tokens=False)):
+                out.write(f"{chunk[k // 3]:X}\t{k % 3}\t{' '.join(map(str, encoding.ids))}\n")
+
+
+def write_random(tokenizer, path, count=20000, seed=7):
+    import random
+    rng = random.Random(seed)
+    pools = [range(0x20, 0x7F), range(0x300, 0x370), range(0xC0, 0x250), range(0xAC00, 0xAC40),
+             range(0x4E00, 0x4E20), range(0xF900, 0xF920), range(0x1F300, 0x1F320), range(0x900, 0x980),
+             range(0x1100, 0x1200), [0x130, 0x3A3, 0x1E9E, 0x2126, 0x212A, 0xFB01, 0x1FEF, 0x37E, 0x2000, 0x85,
+                                     0xA0, 0x200B, 0xFEFF, 0x1D165, 0x1D16D, 0xF71, 0xF72, 0xF80, 0x5B, 0x5D]]
+    specials = ["[CLS]", "[SEP]", "[MASK]", "[UNK]", "[PAD]", "[cls]", "[CLS", "[[SEP]]"]
+    with open(path, "w", encoding="utf-8") as out:
+        for _ in range(count):
+            parts = []
+            for _ in range(rng.randint(0, 60)):
+                r = rng.random()
+                if r < 0.05:
+                    parts.append(rng.choice(specials))
+                elif r < 0.15:
+                    parts.append(" ")
+                elif r < 0.22:
+                    cp = rng.randint(0x80, 0x10FFFF)
+                    parts.append("" if 0xD800 <= cp <= 0xDFFF else chr(cp))
+                else:
+                    parts.append(chr(rng.choice(rng.choice(pools))))
+            text = "".join(parts)
+            out.write(json.dumps({"text": text, "ids": tokenizer.encode(text).ids}) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
@@ -51,7 +94,18 @@ def main():
         default_texts = os.path.join(ROOT, "Tests", "EmbedderTests", "Fixtures", "minilm-tokens.jsonl")
     parser.add_argument("--texts", default=default_texts)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scan", metavar="FILE", help="write the every-scalar reference dump and exit")
+    parser.add_argument("--random", metavar="FILE", help="write the random-mixture reference dump and exit")
     args = parser.parse_args()
+    if args.scan or args.random:
+        tokenizer = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        if args.scan:
+            write_scan(tokenizer, args.scan)
+        if args.random:
+            write_random(tokenizer, args.random)
+        return 0
 
     texts = load_texts(args.texts)
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)

@@ -36,7 +36,8 @@ extension WordPieceTokenizer {
         while index < end, !state.isFull {
             let scalar = scalars[index]
             let value = scalar.value
-            if !specialTokens.isEmpty, let (id, next) = matchSpecialToken(in: scalars, at: index) {
+            if value < 0x80 ? specialTokenStartsASCII[Int(value)] : hasNonASCIISpecialTokenStart,
+               let (id, next) = matchSpecialToken(in: scalars, at: index) {
                 flushWord(&state)
                 if !state.isFull { state.ids.append(id) }
                 index = next
@@ -160,12 +161,14 @@ extension WordPieceTokenizer {
         let count = word.count
         var start = 0
         while start < count {
-            let table = start == 0 ? wordStarts : continuations
-            var end = min(count, start &+ table.maxKeyLength)
+            let isFirst = start == 0
+            let longest = isFirst ? wordStarts.maxKeyLength : continuations.maxKeyLength
+            var end = min(count, start &+ longest)
             while end > start, end < count, Self.isContinuationByte(word[end]) { end &-= 1 }
             var found: Int32?
             while end > start {
-                if let id = table.lookup(word, start, end) {
+                let id = isFirst ? wordStarts.lookup(word, start, end) : continuations.lookup(word, start, end)
+                if let id {
                     found = id
                     break
                 }
