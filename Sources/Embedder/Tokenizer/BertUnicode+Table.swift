@@ -17,6 +17,9 @@ struct ScalarFlags: OptionSet, Sendable {
     static let decompositionInert = ScalarFlags(rawValue: 1 << 4)
     /// Removed by `cleanText`.
     static let removedByCleaning = ScalarFlags(rawValue: 1 << 5)
+    /// NFD gives one starter followed only by nonspacing marks (é → e + U+0301): with accents
+    /// stripped it is just that starter (`BertUnicode.strippedBases`), no NFD pass needed.
+    static let stripsToBase = ScalarFlags(rawValue: 1 << 6)
 }
 
 extension BertUnicode {
@@ -25,6 +28,25 @@ extension BertUnicode {
     static let basicPlaneFlags: [UInt8] = (0..<0x1_0000).map { (value: UInt32) -> UInt8 in
         guard let scalar = Unicode.Scalar(value) else { return 0 }
         return computeFlags(scalar, checkDecomposition: true).rawValue
+    }
+
+    /// For BMP scalars flagged `.stripsToBase`: the starter their NFD begins with.
+    static let strippedBases: [UInt32: Unicode.Scalar] = {
+        var bases: [UInt32: Unicode.Scalar] = [:]
+        for value in UInt32(0x80)..<0x1_0000 {
+            guard let scalar = Unicode.Scalar(value), let base = strippedBase(scalar) else { continue }
+            bases[value] = base
+        }
+        return bases
+    }()
+
+    /// The first scalar of `scalar`'s NFD when that is a starter followed only by nonspacing marks.
+    static func strippedBase(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        let decomposed = Array(String(Character(scalar)).decomposedStringWithCanonicalMapping.unicodeScalars)
+        guard decomposed.count > 1, let base = decomposed.first, base != scalar,
+              base.properties.canonicalCombiningClass.rawValue == 0,
+              decomposed.dropFirst().allSatisfy({ isNonspacingMark($0) }) else { return nil }
+        return base
     }
 
     /// The flags of `scalar`; outside the BMP without `.decompositionInert` (callers then take the
@@ -53,6 +75,8 @@ extension BertUnicode {
             let unchanged = decomposed.count == 1 && decomposed.first == scalar
             if unchanged, scalar.properties.canonicalCombiningClass.rawValue == 0 || mark {
                 flags.insert(.decompositionInert)
+            } else if !unchanged, strippedBase(scalar) != nil {
+                flags.insert(.stripsToBase)
             }
         }
         return flags

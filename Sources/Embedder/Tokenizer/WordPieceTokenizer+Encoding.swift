@@ -125,7 +125,7 @@ extension WordPieceTokenizer {
         for scalar in String(decoding: raw, as: UTF8.self).unicodeScalars {
             scalars.append(scalar)
             if options.stripAccents, !needsNFD, scalar.value >= 0x80, !BertUnicode.isHangulSyllable(scalar.value),
-               !BertUnicode.flags(scalar).contains(.decompositionInert) {
+               BertUnicode.flags(scalar).isDisjoint(with: [.decompositionInert, .stripsToBase]) {
                 needsNFD = true
             }
         }
@@ -133,8 +133,13 @@ extension WordPieceTokenizer {
             scalars = Array(String(String.UnicodeScalarView(scalars)).decomposedStringWithCanonicalMapping.unicodeScalars)
         }
         var pending = PendingWord(capacity: raw.count)
-        for scalar in scalars {
+        for var scalar in scalars {
             if state.ids.count >= state.contentLimit { return }
+            if options.stripAccents, !needsNFD, scalar.value >= 0x80,
+               BertUnicode.flags(scalar).contains(.stripsToBase),
+               let base = BertUnicode.strippedBases[scalar.value] {
+                scalar = base
+            }
             if options.stripAccents, BertUnicode.isHangulSyllable(scalar.value) {
                 BertUnicode.decomposeHangul(scalar.value) { pending.add($0, tokenizer: self, ids: &state.ids) }
                 continue
