@@ -1,5 +1,6 @@
 import Benchmark
 
 let benchmarks: @Sendable () -> Void = {
+    registerTokenizerBenchmarks()
     embeddingBenchmarks()
 }

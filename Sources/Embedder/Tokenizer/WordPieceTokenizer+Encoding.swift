@@ -36,7 +36,8 @@ extension WordPieceTokenizer {
         while index < end, !state.isFull {
             let scalar = scalars[index]
             let value = scalar.value
-            if !specialTokens.isEmpty, let (id, next) = matchSpecialToken(in: scalars, at: index) {
+            if value < 0x80 ? specialTokenStartsASCII[Int(value)] : hasNonASCIISpecialTokenStart,
+               let (id, next) = matchSpecialToken(in: scalars, at: index) {
                 flushWord(&state)
                 if !state.isFull { state.ids.append(id) }
                 index = next
@@ -59,8 +60,9 @@ extension WordPieceTokenizer {
                 }
                 continue
             }
-            if options.cleanText, BertUnicode.isRemovedByCleaning(scalar) { continue }
-            if BertUnicode.isWhitespace(scalar) {
+            let flags = BertUnicode.flags(scalar)
+            if options.cleanText, flags.contains(.removedByCleaning) { continue }
+            if flags.contains(.whitespace) {
                 flushWord(&state)
                 continue
             }
@@ -109,43 +111,56 @@ extension WordPieceTokenizer {
         state.wordNeedsNormalization = false
     }
 
-    /// The slow path for a word with non-ASCII scalars: NFD and drop nonspacing marks (when
-    /// stripping accents), full lowercase mapping (when lowercasing), then split at whitespace
-    /// and punctuation that normalization produced, and encode each resulting word.
+    /// The path for a word with non-ASCII scalars: NFD and drop nonspacing marks (when stripping
+    /// accents), full lowercase mapping (when lowercasing), then split at whitespace and
+    /// punctuation that normalization produced, and encode each resulting word.
+    ///
+    /// Words whose scalars NFD leaves alone (most Cyrillic, Greek, CJK, Thai...) and Hangul
+    /// syllables (decomposed arithmetically) skip Foundation's NFD; any other word is decomposed
+    /// as a whole, which also puts its combining marks in canonical order.
     private func normalizeAndEncode(_ raw: [UInt8], into state: inout EncodingState) {
-        let segment = String(decoding: raw, as: UTF8.self)
-        let source = options.stripAccents ? segment.decomposedStringWithCanonicalMapping : segment
-        var word: [UInt8] = []
-        word.reserveCapacity(raw.count)
-        var count = 0
-        func emit(_ scalar: Unicode.Scalar) {
-            if BertUnicode.isWhitespace(scalar) {
-                if !word.isEmpty { appendWordPieces(word, scalarCount: count, to: &state.ids) }
-                word.removeAll(keepingCapacity: true)
-                count = 0
-            } else if BertUnicode.isPunctuation(scalar) {
-                if !word.isEmpty { appendWordPieces(word, scalarCount: count, to: &state.ids) }
-                word.removeAll(keepingCapacity: true)
-                count = 0
-                var single: [UInt8] = []
-                appendUTF8(scalar, to: &single)
-                appendWordPieces(single, scalarCount: 1, to: &state.ids)
-            } else {
-                appendUTF8(scalar, to: &word)
-                count &+= 1
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(raw.count)
+        var needsNFD = false
+        for scalar in String(decoding: raw, as: UTF8.self).unicodeScalars {
+            scalars.append(scalar)
+            if options.stripAccents, !needsNFD, scalar.value >= 0x80, !BertUnicode.isHangulSyllable(scalar.value),
+               BertUnicode.flags(scalar).isDisjoint(with: [.decompositionInert, .stripsToBase]) {
+                needsNFD = true
             }
         }
-        for scalar in source.unicodeScalars {
+        if needsNFD {
+            scalars = Array(String(String.UnicodeScalarView(scalars)).decomposedStringWithCanonicalMapping.unicodeScalars)
+        }
+        var pending = PendingWord(capacity: raw.count)
+        for var scalar in scalars {
             if state.ids.count >= state.contentLimit { return }
-            let properties = scalar.properties
-            if options.stripAccents, BertUnicode.isNonspacingMark(scalar) { continue }
-            if options.lowercase, properties.changesWhenLowercased {
-                for lowered in properties.lowercaseMapping.unicodeScalars { emit(lowered) }
+            if options.stripAccents, !needsNFD, scalar.value >= 0x80,
+               BertUnicode.flags(scalar).contains(.stripsToBase),
+               let base = BertUnicode.strippedBases[scalar.value] {
+                scalar = base
+            }
+            if options.stripAccents, BertUnicode.isHangulSyllable(scalar.value) {
+                BertUnicode.decomposeHangul(scalar.value) { pending.add($0, tokenizer: self, ids: &state.ids) }
+                continue
+            }
+            if scalar.value < 0x80 {
+                // ASCII from NFD (İ → I + U+0307) still needs folding.
+                let folded = asciiFolded[Int(scalar.value)]
+                pending.add(Unicode.Scalar(folded), tokenizer: self, ids: &state.ids)
+                continue
+            }
+            let flags = BertUnicode.flags(scalar)
+            if options.stripAccents, flags.contains(.nonspacingMark) { continue }
+            if options.lowercase, flags.contains(.changesWhenLowercased) {
+                for lowered in scalar.properties.lowercaseMapping.unicodeScalars {
+                    pending.add(lowered, tokenizer: self, ids: &state.ids)
+                }
             } else {
-                emit(scalar)
+                pending.add(scalar, tokenizer: self, ids: &state.ids)
             }
         }
-        if !word.isEmpty { appendWordPieces(word, scalarCount: count, to: &state.ids) }
+        pending.finish(tokenizer: self, ids: &state.ids)
     }
 
     /// Greedy longest-match-first WordPiece of one normalized word (`scalarCount` scalars):
@@ -160,12 +175,14 @@ extension WordPieceTokenizer {
         let count = word.count
         var start = 0
         while start < count {
-            let table = start == 0 ? wordStarts : continuations
-            var end = min(count, start &+ table.maxKeyLength)
+            let isFirst = start == 0
+            let longest = isFirst ? wordStarts.maxKeyLength : continuations.maxKeyLength
+            var end = min(count, start &+ longest)
             while end > start, end < count, Self.isContinuationByte(word[end]) { end &-= 1 }
             var found: Int32?
             while end > start {
-                if let id = table.lookup(word, start, end) {
+                let id = isFirst ? wordStarts.lookup(word, start, end) : continuations.lookup(word, start, end)
+                if let id {
                     found = id
                     break
                 }
@@ -184,6 +201,35 @@ extension WordPieceTokenizer {
 
     @inline(__always)
     static func isContinuationByte(_ byte: UInt8) -> Bool { byte & 0xC0 == 0x80 }
+}
+
+/// A word being collected from normalized scalars, split at whitespace and punctuation.
+private struct PendingWord {
+    var bytes: [UInt8] = []
+    var scalarCount = 0
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    mutating func add(_ scalar: Unicode.Scalar, tokenizer: WordPieceTokenizer, ids: inout [Int32]) {
+        let flags = BertUnicode.flags(scalar)
+        if flags.contains(.whitespace) {
+            finish(tokenizer: tokenizer, ids: &ids)
+        } else if flags.contains(.punctuation) {
+            finish(tokenizer: tokenizer, ids: &ids)
+            appendUTF8(scalar, to: &bytes)
+            tokenizer.appendWordPieces(bytes, scalarCount: 1, to: &ids)
+            bytes.removeAll(keepingCapacity: true)
+        } else {
+            appendUTF8(scalar, to: &bytes)
+            scalarCount &+= 1
+        }
+    }
+
+    mutating func finish(tokenizer: WordPieceTokenizer, ids: inout [Int32]) {
+        if !bytes.isEmpty { tokenizer.appendWordPieces(bytes, scalarCount: scalarCount, to: &ids) }
+        bytes.removeAll(keepingCapacity: true)
+        scalarCount = 0
+    }
 }
 
 /// Appends the UTF-8 encoding of `scalar` to `bytes`.

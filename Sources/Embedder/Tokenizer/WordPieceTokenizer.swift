@@ -37,6 +37,10 @@ public struct WordPieceTokenizer: Sendable {
     /// Tokens matched verbatim in the raw text before normalization (the special tokens), longest
     /// first, as the reference splits them out.
     let specialTokens: [SpecialToken]
+    /// Per ASCII byte: whether some special token starts with it (`[` for BERT's).
+    let specialTokenStartsASCII: [Bool]
+    /// Whether some special token starts with a non-ASCII scalar.
+    let hasNonASCIISpecialTokenStart: Bool
     /// Largest id in the vocabulary or among the special tokens.
     let maxID: Int32
 
@@ -114,6 +118,9 @@ public struct WordPieceTokenizer: Sendable {
             .filter { !$0.token.isEmpty }
             .map { SpecialToken(scalars: Array($0.token.unicodeScalars), id: $0.id) }
             .sorted { $0.scalars.count > $1.scalars.count }
+        let firsts = self.specialTokens.compactMap { $0.scalars.first?.value }
+        specialTokenStartsASCII = (0..<128).map { firsts.contains(UInt32($0)) }
+        hasNonASCIISpecialTokenStart = firsts.contains { $0 >= 0x80 }
     }
 
     /// Token ids with `[CLS]` first and `[SEP]` last, truncated so the result has at most
