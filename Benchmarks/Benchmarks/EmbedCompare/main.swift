@@ -12,7 +12,8 @@ struct Arguments {
     var queries = ""
     var budgets = [4096]
     var repeats = 3
-    var threads = 2
+    var workers = ProcessInfo.processInfo.activeProcessorCount
+    var blasThreads = 1
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -24,7 +25,8 @@ struct Arguments {
             case "--queries": queries = value
             case "--token-budgets": budgets = value.split(separator: ",").compactMap { Int($0) }
             case "--repeats": repeats = Int(value) ?? 3
-            case "--threads": threads = Int(value) ?? 2
+            case "--workers": workers = Int(value) ?? workers
+            case "--blas-threads": blasThreads = Int(value) ?? 1
             default: FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8)); exit(2)
             }
         }
@@ -62,13 +64,19 @@ func sgemmPeak(m: Int, n: Int, k: Int) -> Double {
 }
 
 let args = Arguments()
-VectorMath.setBLASThreads(args.threads)
 let embedder: Embedder
-do { embedder = try Embedder(folder: URL(fileURLWithPath: args.model)) } catch {
+do {
+    embedder = try Embedder(
+        folder: URL(fileURLWithPath: args.model), options: .init(workers: args.workers, blasThreads: args.blasThreads))
+} catch {
     FileHandle.standardError.write(Data("cannot load model: \(error)\n".utf8)); exit(1)
 }
 let docs = readTexts(args.docs), queries = readTexts(args.queries)
-var report: [String: Any] = ["threads": args.threads, "n_docs": docs.count, "n_queries": queries.count]
+var report: [String: Any] = [
+    "workers": args.workers, "blas_threads": args.blasThreads, "n_docs": docs.count, "n_queries": queries.count,
+    "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto-detect)",
+    "loadavg_start": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
+]
 
 let docTokens = docs.map(embedder.tokenize)
 let totalTokens = docTokens.reduce(0) { $0 + $1.count }
@@ -80,7 +88,9 @@ let linearFlopsPerToken = 2 * layers * (4 * h * h + 2 * h * Double(embedder.conf
 let forwardFlops = docTokens.reduce(0.0) { $0 + Double($1.count) * (linearFlopsPerToken + 4 * layers * Double($1.count) * h) }
 
 for budget in args.budgets {
-    let batched = try Embedder(folder: URL(fileURLWithPath: args.model), options: .init(tokenBudget: budget))
+    let batched = try Embedder(
+        folder: URL(fileURLWithPath: args.model),
+        options: .init(tokenBudget: budget, workers: args.workers, blasThreads: args.blasThreads))
     _ = try batched.embed(Array(docs.prefix(64)))
     var best = Double.infinity
     for _ in 0..<args.repeats { best = min(best, try seconds { _ = try batched.embed(docs) }) }
@@ -100,10 +110,14 @@ report["query_ms_mean"] = latencies.reduce(0, +) / Double(latencies.count)
 let queryTokens = queries.map { embedder.tokenize($0).count }
 report["query_mean_tokens"] = Double(queryTokens.reduce(0, +)) / Double(max(1, queries.count))
 
-report["sgemm_gflops_3200x384x384"] = sgemmPeak(m: 3200, n: 384, k: 384)
-report["sgemm_gflops_3200x1536x384"] = sgemmPeak(m: 3200, n: 1536, k: 384)
-report["sgemm_gflops_3200x384x1536"] = sgemmPeak(m: 3200, n: 384, k: 1536)
-report["sgemm_gflops_16x384x384"] = sgemmPeak(m: 16, n: 384, k: 384)
+for threads in [1, 2] {
+    VectorMath.setBLASThreads(threads)
+    report["sgemm_\(threads)t_gflops_3200x384x384"] = sgemmPeak(m: 3200, n: 384, k: 384)
+    report["sgemm_\(threads)t_gflops_3200x1536x384"] = sgemmPeak(m: 3200, n: 1536, k: 384)
+    report["sgemm_\(threads)t_gflops_3200x384x1536"] = sgemmPeak(m: 3200, n: 384, k: 1536)
+    report["sgemm_\(threads)t_gflops_16x384x384"] = sgemmPeak(m: 16, n: 384, k: 384)
+}
 
+report["loadavg_end"] = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
 let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
 print(String(decoding: json, as: UTF8.self))

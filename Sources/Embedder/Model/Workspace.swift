@@ -16,6 +16,14 @@ final class Workspace: @unchecked Sendable {
     private(set) var intermediate = Buffer()
     /// `[L, L]` attention scores of one head of one sequence.
     private(set) var scores = Buffer()
+    /// `[batch, H]` pooled sentence vectors of one forward pass.
+    private(set) var pooled = Buffer()
+
+    /// Room for `rows` pooled vectors of `width` floats.
+    func pooledOutput(rows: Int, width: Int) -> UnsafeMutablePointer<Float> {
+        pooled.resize(to: max(1, rows * width))
+        return pooled.pointer
+    }
 
     /// A 64-byte aligned float buffer.
     struct Buffer {
@@ -54,6 +62,6 @@ final class Workspace: @unchecked Sendable {
     func swapHiddenAndScratch() { swap(&hidden, &scratch) }
 
     deinit {
-        for buffer in [hidden, scratch, qkv, context, intermediate, scores] { buffer.free() }
+        for buffer in [hidden, scratch, qkv, context, intermediate, scores, pooled] { buffer.free() }
     }
 }
