@@ -109,12 +109,16 @@ public final class Embedder: Sendable {
         // single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they hold
         // similar token counts, so the workers finish together.
         let workerCount = min(options.workers, batches.count)
+        // A call with one small batch (a query) would leave the other workers idle: split its
+        // GEMMs' columns over them instead.
+        let gemmParts = batches.count == 1 && (batches.first?.count ?? 0) <= 4 ? options.workers : 1
         let sink = RowSink(base: flat)
         let run = { @Sendable (worker: Int) in
             let workspace = self.checkOutWorkspace()
             defer { self.checkIn(workspace) }
             for b in stride(from: worker, to: batches.count, by: max(1, workerCount)) {
-                self.encode(batch: batches[b], of: sequences, workspace: workspace, scatterInto: sink.base)
+                self.encode(
+                    batch: batches[b], of: sequences, workspace: workspace, scatterInto: sink.base, gemmParts: gemmParts)
             }
         }
         if workerCount > 1 {
@@ -154,7 +158,8 @@ public final class Embedder: Sendable {
 
     /// One forward pass; row `i` of the pass lands at row `batch[i]` of `output`.
     private func encode(
-        batch: [Int], of sequences: [[Int32]], workspace: Workspace, scatterInto output: UnsafeMutablePointer<Float>
+        batch: [Int], of sequences: [[Int32]], workspace: Workspace, scatterInto output: UnsafeMutablePointer<Float>,
+        gemmParts: Int
     ) {
         let h = dimension
         var ids: [Int32] = []
@@ -162,7 +167,7 @@ public final class Embedder: Sendable {
         for index in batch { ids.append(contentsOf: sequences[index]) }
         let lengths = batch.map { sequences[$0].count }
         let pooled = workspace.pooledOutput(rows: batch.count, width: h)
-        model.encode(ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled)
+        model.encode(ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled, gemmParts: gemmParts)
         for (slot, index) in batch.enumerated() {
             (output + index * h).update(from: pooled + slot * h, count: h)
         }

@@ -45,3 +45,41 @@ extension VectorMath {
     /// The number of threads OpenBLAS uses for one GEMM.
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 }
+
+import Dispatch
+
+extension VectorMath {
+    /// Pointers handed to the column-block workers of one call: each writes its own columns of
+    /// `c`, and the call returns only after all of them have.
+    private struct GEMMOperands: @unchecked Sendable {
+        let a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
+        let bias: UnsafePointer<Float>?
+    }
+
+    /// ``matmulTransposedB(_:_:into:m:n:k:lda:ldb:ldc:alpha:bias:)`` with the columns of `C` split
+    /// into `parts` blocks computed on separate threads, each a single-threaded GEMM.
+    ///
+    /// For small `m` (one short query) this is how both cores work on one forward pass without
+    /// OpenBLAS's own thread pool, whose spin-waits cost more than they save at that size.
+    public static func matmulTransposedB(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+        m: Int, n: Int, k: Int, bias: UnsafePointer<Float>?, parts: Int
+    ) {
+        let blocks = min(parts, n / 64)
+        guard blocks > 1 else {
+            matmulTransposedB(a, b, into: c, m: m, n: n, k: k, bias: bias)
+            return
+        }
+        // Column blocks in multiples of 16 so every block but the last stays vector-aligned.
+        let width = (n / blocks + 15) / 16 * 16
+        let operands = GEMMOperands(a: a, b: b, c: c, bias: bias)
+        DispatchQueue.concurrentPerform(iterations: blocks) { block in
+            let start = block * width
+            let columns = Swift.min(width, n - start)
+            guard columns > 0 else { return }
+            matmulTransposedB(
+                operands.a, operands.b + start * k, into: operands.c + start, m: m, n: columns, k: k,
+                lda: k, ldb: k, ldc: n, bias: operands.bias.map { $0 + start })
+        }
+    }
+}

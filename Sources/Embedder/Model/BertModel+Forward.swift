@@ -7,17 +7,20 @@ extension BertModel {
     /// independent except inside attention, which runs per sequence); `lengths` says where each
     /// ends. Writes `lengths.count × hiddenSize` floats to `output`. Token ids must be in the
     /// vocabulary and every length in `1...maxPositions` (the caller checks; see `Embedder`).
+    ///
+    /// `gemmParts > 1` splits each linear layer's output columns over that many threads (for a
+    /// lone short input, where nothing else keeps the other cores busy).
     func encode(
         ids: [Int32], lengths: [Int], pooling: PoolingConfig,
-        workspace: Workspace, output: UnsafeMutablePointer<Float>
+        workspace: Workspace, output: UnsafeMutablePointer<Float>, gemmParts: Int = 1
     ) {
         let h = config.hiddenSize
         let tokens = ids.count
         workspace.reserve(tokens: tokens, longest: lengths.max() ?? 1, config: config)
         embed(ids: ids, lengths: lengths, into: workspace.hidden.pointer)
         for layer in layers {
-            attention(layer, lengths: lengths, tokens: tokens, workspace: workspace)
-            feedForward(layer, tokens: tokens, workspace: workspace)
+            attention(layer, lengths: lengths, tokens: tokens, workspace: workspace, parts: gemmParts)
+            feedForward(layer, tokens: tokens, workspace: workspace, parts: gemmParts)
         }
         var start = 0
         for (s, length) in lengths.enumerated() {
@@ -46,12 +49,13 @@ extension BertModel {
     }
 
     /// Self-attention, output projection, residual and LayerNorm (`BertAttention.forward`).
-    private func attention(_ layer: Layer, lengths: [Int], tokens: Int, workspace: Workspace) {
+    private func attention(_ layer: Layer, lengths: [Int], tokens: Int, workspace: Workspace, parts: Int) {
         let h = config.hiddenSize, heads = config.headCount, d = config.headSize
         let hidden = workspace.hidden.pointer, qkv = workspace.qkv.pointer
         let context = workspace.context.pointer, scores = workspace.scores.pointer
         VectorMath.matmulTransposedB(
-            hidden, layer.qkvWeight.pointer, into: qkv, m: tokens, n: 3 * h, k: h, bias: layer.qkvBias.pointer)
+            hidden, layer.qkvWeight.pointer, into: qkv, m: tokens, n: 3 * h, k: h, bias: layer.qkvBias.pointer,
+            parts: parts)
         let scale = 1 / Float(d).squareRoot()
         var start = 0
         for n in lengths {
@@ -68,7 +72,7 @@ extension BertModel {
         let out = workspace.scratch.pointer
         VectorMath.matmulTransposedB(
             context, layer.attentionOutWeight.pointer, into: out, m: tokens, n: h, k: h,
-            bias: layer.attentionOutBias.pointer)
+            bias: layer.attentionOutBias.pointer, parts: parts)
         VectorMath.add(hidden, into: out, count: tokens * h)
         VectorMath.layerNormInPlace(
             out, rows: tokens, width: h, gamma: layer.attentionNormWeight.pointer,
@@ -77,16 +81,17 @@ extension BertModel {
     }
 
     /// GELU feed-forward, residual and LayerNorm (`BertIntermediate` + `BertOutput`).
-    private func feedForward(_ layer: Layer, tokens: Int, workspace: Workspace) {
+    private func feedForward(_ layer: Layer, tokens: Int, workspace: Workspace, parts: Int) {
         let h = config.hiddenSize, i = config.intermediateSize
         let hidden = workspace.hidden.pointer, inner = workspace.intermediate.pointer
         VectorMath.matmulTransposedB(
             hidden, layer.intermediateWeight.pointer, into: inner, m: tokens, n: i, k: h,
-            bias: layer.intermediateBias.pointer)
+            bias: layer.intermediateBias.pointer, parts: parts)
         VectorMath.geluInPlace(inner, count: tokens * i)
         let out = workspace.scratch.pointer
         VectorMath.matmulTransposedB(
-            inner, layer.outputWeight.pointer, into: out, m: tokens, n: h, k: i, bias: layer.outputBias.pointer)
+            inner, layer.outputWeight.pointer, into: out, m: tokens, n: h, k: i, bias: layer.outputBias.pointer,
+            parts: parts)
         VectorMath.add(hidden, into: out, count: tokens * h)
         VectorMath.layerNormInPlace(
             out, rows: tokens, width: h, gamma: layer.outputNormWeight.pointer,
