@@ -513,6 +513,11 @@ def main() -> int:
             manifest["files"][name]["by_source"] = by_source
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps({k: v["tokens"] for k, v in manifest["files"].items()}, indent=2))
+    for what, have, want in (("documents", len(docs), 60000), ("queries", len(queries), 20000),
+                             ("sentences", len(sentences), 60000)):
+        if have < want:
+            print(f"[corpus] warning: only {have} {what} (benchmarks expect >= {want})",
+                  file=sys.stderr)
     print(f"[corpus] done in {time.time() - t0:.1f}s -> {out}", file=sys.stderr)
     return 0
 
