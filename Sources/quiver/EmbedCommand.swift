@@ -37,6 +37,8 @@ struct EmbedCommand: ParsableCommand {
             }
             try flushChunk()
         } catch {
+            // Lines before the bad one are still embedded and written, then the command stops.
+            try? flushChunk()
             output.flush()
             throw error
         }
