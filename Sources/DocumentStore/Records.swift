@@ -56,6 +56,18 @@ public struct GenerationRecord: Sendable, Codable, Equatable {
     public var createdAt: Double
     /// When it became current.
     public var completedAt: Double?
+
+    /// Creates a record.
+    public init(generation: Int64, modelID: String, modelFingerprint: String, dimensions: Int, state: GenerationState,
+                createdAt: Double, completedAt: Double?) {
+        self.generation = generation
+        self.modelID = modelID
+        self.modelFingerprint = modelFingerprint
+        self.dimensions = dimensions
+        self.state = state
+        self.createdAt = createdAt
+        self.completedAt = completedAt
+    }
 }
 
 /// A document write: content, metadata and, unless only metadata changed, its new vector.
