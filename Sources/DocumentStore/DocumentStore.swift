@@ -113,6 +113,20 @@ public final class DocumentStore: Sendable {
             createdAt: try row.decode(atIndex: 5), lastSyncAt: try row.decode(atIndex: 6))
     }
 
+    /// The current generation, the last sequence number and the last sync time, read in one
+    /// transaction (what every query needs to know about the store).
+    public func state() throws(DocumentStoreError) -> StoreState {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT seq, last_sync_at FROM collection") else {
+                throw DocumentStoreError.notInitialized(path: path)
+            }
+            guard let current = try Self.generations(db).first(where: { $0.state == .current }) else {
+                throw DocumentStoreError.notInitialized(path: path)
+            }
+            return StoreState(current: current, seq: try row.decode(atIndex: 0), lastSyncAt: try row.decode(atIndex: 1))
+        }
+    }
+
     /// The last change sequence number (cheap: one row).
     public func currentSeq() throws(DocumentStoreError) -> Int64 {
         try read { db in try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0 }

@@ -166,3 +166,13 @@ public struct WriteOutcome: Sendable, Equatable {
     /// Zero counts.
     public init() {}
 }
+
+/// What a query needs to know about the store, read in one transaction.
+public struct StoreState: Sendable, Equatable {
+    /// The generation serving queries.
+    public var current: GenerationRecord
+    /// The last change sequence number.
+    public var seq: Int64
+    /// When the last sync run finished.
+    public var lastSyncAt: Double?
+}

@@ -52,15 +52,16 @@ final class CollectionRuntime: Sendable {
         HNSWConfiguration(dimension: dimensions, metric: metric, m: settings.hnswM, efConstruction: settings.hnswEfConstruction)
     }
 
-    /// The serving generation, loaded and caught up with the store. When another thread is
-    /// already catching up, the current state is returned at once (its `pending` says so).
-    func serving() throws(SearchEngineError) -> ServingGeneration {
+    /// The serving generation, loaded and caught up with the store, and the store state it was
+    /// caught up to. When another thread is already catching up, the current index is returned at
+    /// once with a fresh store state (its `pending` says what is not searchable yet).
+    func serving() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
         if let current = state.withLock({ $0 }) {
             if applyLock.try() {
                 defer { applyLock.unlock() }
                 return try catchUpLocked()
             }
-            return current
+            do { return (current, try store.state()) } catch { throw SearchEngineError(error) }
         }
         applyLock.lock()
         defer { applyLock.unlock() }
@@ -70,19 +71,17 @@ final class CollectionRuntime: Sendable {
     /// Applies every committed change to the serving index, switching generations if the store's
     /// current generation changed. Waits for a concurrent catch-up.
     @discardableResult
-    func catchUp() throws(SearchEngineError) -> ServingGeneration {
+    func catchUp() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
         applyLock.lock()
         defer { applyLock.unlock() }
         return try catchUpLocked()
     }
 
-    private func catchUpLocked() throws(SearchEngineError) -> ServingGeneration {
-        let record: GenerationRecord
-        let storeSeq: Int64
-        do {
-            record = try store.currentGeneration()
-            storeSeq = try store.currentSeq()
-        } catch { throw SearchEngineError(error) }
+    private func catchUpLocked() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        let storeState: StoreState
+        do { storeState = try store.state() } catch { throw SearchEngineError(error) }
+        let record = storeState.current
+        let storeSeq = storeState.seq
         var serving = state.withLock { $0 }
         if serving?.record.generation != record.generation {
             let loaded = try load(record, storeSeq: storeSeq)
@@ -92,7 +91,7 @@ final class CollectionRuntime: Sendable {
         }
         guard let serving else { preconditionFailure("serving generation missing after load. This is a bug.") }
         try apply(upTo: storeSeq, serving)
-        return serving
+        return (serving, storeState)
     }
 
     /// Reads changes after the index's seq from the store and applies them, page by page.

@@ -5,7 +5,7 @@ extension SearchEngine {
     /// A collection's settings, counts, generations and index state.
     public func collectionInfo(_ name: String) throws(SearchEngineError) -> CollectionInfo {
         let runtime = try runtime(name)
-        let serving = try runtime.serving()
+        let (serving, state) = try runtime.serving()
         let store = runtime.store
         do {
             let counts = try store.counts()
@@ -22,14 +22,10 @@ extension SearchEngine {
                 name: name, documents: counts.live, tombstones: counts.deleted, dimensions: serving.record.dimensions,
                 distance: settings.metric, hnsw: .init(m: settings.hnswM, efConstruction: settings.hnswEfConstruction),
                 model: ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint),
-                generations: generations, index: try indexState(runtime, serving),
+                generations: generations, index: indexState(serving, state),
                 createdAt: Timestamp(seconds: settings.createdAt))
-        } catch let error as DocumentStoreError {
-            throw SearchEngineError(error)
-        } catch let error as SearchEngineError {
-            throw error
         } catch {
-            throw .storage("\(error)")
+            throw SearchEngineError(error)
         }
     }
 

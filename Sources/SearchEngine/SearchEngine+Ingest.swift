@@ -4,7 +4,7 @@ import Foundation
 extension SearchEngine {
     /// The generation writes go to and the model that embeds for it: the building generation if
     /// this engine has its model (a model change in progress), else the current one.
-    struct WriteTarget {
+    struct WriteTarget: Sendable {
         var generation: GenerationRecord
         var model: EmbeddingModel?
     }
@@ -153,7 +153,7 @@ extension SearchEngine {
         if result.seq == 0 {
             do { result.seq = try runtime.store.currentSeq() } catch { throw SearchEngineError(error) }
         }
-        let serving = try runtime.catchUp()
+        let (serving, _) = try runtime.catchUp()
         result.generation = serving.record.generation
         try runtime.checkpointIfDue()
         return result
@@ -174,5 +174,29 @@ extension SearchEngine {
         } catch let error as SearchEngineError {
             throw error
         } catch { throw .storage("\(error)") }
+    }
+}
+
+/// Validates documents for one collection's write generation without a store read per document
+/// (for streaming ingest, which reports bad lines one by one).
+public struct DocumentValidator: Sendable {
+    let engine: SearchEngine
+    let target: SearchEngine.WriteTarget
+    let collection: String
+
+    /// Throws `invalidDocument` (with `index`) or `modelUnavailable` for a document `upsert` would reject.
+    public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
+        try engine.validate(document, index: index, target: target, collection: collection)
+    }
+
+    /// The dimensions vectors must have.
+    public var dimensions: Int { target.generation.dimensions }
+}
+
+
+extension SearchEngine {
+    /// A validator for the collection's current write generation.
+    public func validator(collection: String) throws(SearchEngineError) -> DocumentValidator {
+        DocumentValidator(engine: self, target: try writeTarget(try runtime(collection)), collection: collection)
     }
 }

@@ -17,7 +17,7 @@ extension SearchEngine {
         let given = [request.text != nil, request.vector != nil, request.id != nil].filter { $0 }.count
         guard given == 1 else { throw .invalidQuery("give exactly one of text, vector or id") }
         let runtime = try runtime(collection)
-        let serving = try runtime.serving()
+        let (serving, state) = try runtime.serving()
         let record = serving.record
         var timings = QueryTimings()
         var exclude: Set<Int64> = []
@@ -40,7 +40,7 @@ extension SearchEngine {
             vector = stored
             exclude.insert(document.label)
         }
-        return try search(runtime, serving, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+        return try search(runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
                           exclude: exclude, include: Set(request.include ?? []), timings: timings)
     }
 
@@ -50,7 +50,7 @@ extension SearchEngine {
         let negative = request.negative ?? []
         guard request.positive.count + negative.count <= 1000 else { throw .invalidQuery("at most 1000 example ids") }
         let runtime = try runtime(collection)
-        let serving = try runtime.serving()
+        let (serving, state) = try runtime.serving()
         let found = try storedDocuments(runtime, ids: request.positive + negative, generation: serving.record, withVectors: true)
         func mean(_ ids: [String]) throws(SearchEngineError) -> [Float] {
             var sum = [Float](repeating: 0, count: serving.record.dimensions)
@@ -67,7 +67,7 @@ extension SearchEngine {
             vector = zip(positive, away).map { 2 * $0 - $1 }
         }
         let exclude = Set(found.values.map(\.label))
-        return try search(runtime, serving, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+        return try search(runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
                           exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
     }
 
@@ -81,7 +81,7 @@ extension SearchEngine {
     }
 
     private func search(
-        _ runtime: CollectionRuntime, _ serving: ServingGeneration, vector: [Float], k: Int, ef: Int?,
+        _ runtime: CollectionRuntime, _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
         filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, timings: QueryTimings
     ) throws(SearchEngineError) -> QueryResponse {
         guard Self.kRange.contains(k) else { throw .invalidQuery("k must be in \(Self.kRange)") }
@@ -143,7 +143,7 @@ extension SearchEngine {
                 freshness: freshness(document, serving: serving, model: model, now: now)))
         }
         timings.fetchMs = milliseconds(since: fetchStart)
-        return QueryResponse(results: results, index: try indexState(runtime, serving), model: model, timings: timings)
+        return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
     }
 
     func freshness(_ document: StoredDocument, serving: ServingGeneration, model: ModelInfo, now: Double) -> Freshness {
@@ -155,7 +155,7 @@ extension SearchEngine {
     /// A stored document by id, with its freshness (and its vector when asked).
     public func document(collection: String, id: String, includeVector: Bool = false) throws(SearchEngineError) -> DocumentResult {
         let runtime = try runtime(collection)
-        let serving = try runtime.serving()
+        let (serving, _) = try runtime.serving()
         let found = try storedDocuments(runtime, ids: [id], generation: serving.record, withVectors: includeVector)
         guard let document = found[id] else { throw .documentNotFound(collection: collection, id: id) }
         let model = ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint)

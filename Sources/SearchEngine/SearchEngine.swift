@@ -175,16 +175,13 @@ public final class SearchEngine: Sendable {
     /// Loads the collection's serving index and applies every committed change; returns its state.
     @discardableResult
     public func catchUp(collection: String) throws(SearchEngineError) -> IndexState {
-        let runtime = try runtime(collection)
-        let serving = try runtime.catchUp()
-        return try indexState(runtime, serving)
+        let (serving, state) = try runtime(collection).catchUp()
+        return indexState(serving, state)
     }
 
-    func indexState(_ runtime: CollectionRuntime, _ serving: ServingGeneration) throws(SearchEngineError) -> IndexState {
-        let settings: CollectionSettings
-        do { settings = try runtime.store.settings() } catch { throw SearchEngineError(error) }
+    func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
-        return IndexState(generation: serving.record.generation, indexedSeq: indexed, storeSeq: settings.seq,
-                          pending: max(0, settings.seq - indexed), lastSyncAt: settings.lastSyncAt.map(Timestamp.init(seconds:)))
+        return IndexState(generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
+                          pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)))
     }
 }

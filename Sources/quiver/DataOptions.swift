@@ -53,6 +53,7 @@ enum CLILogging {
 }
 
 /// Maps engine errors to `quiver: <message>`.
+@discardableResult
 func cli<T>(_ body: () throws(SearchEngineError) -> T) throws -> T {
     do { return try body() } catch { throw CLIError(error.description) }
 }

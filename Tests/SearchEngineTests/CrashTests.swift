@@ -69,7 +69,7 @@ struct CrashTests {
             // Every document of an acknowledged line is present and searchable after the crash.
             let engine = try makeEngine(data, models: [model])
             let exported = Set(try allIDs(engine))
-            let serving = try engine.runtime("c").serving()
+            let (serving, _) = try engine.runtime("c").serving()
             let ids = (0..<acknowledged).map { "d\($0)" }
             let stored = try engine.storedDocuments(engine.runtime("c"), ids: ids, generation: serving.record, withVectors: false)
             var found = 0
