@@ -122,6 +122,12 @@ extension SearchEngine {
             }
             result.embedded = toEmbed.count
         }
+        guard !writes.isEmpty else {
+            // Nothing changed: no write transaction (and no fsync); report the state as it is.
+            let (_, state) = try runtime.serving()
+            result.seq = state.seq
+            return result
+        }
         let outcome: WriteOutcome
         do { outcome = try runtime.store.apply(generation: target.generation.generation, writes: writes, deletes: []) } catch {
             throw SearchEngineError(error)

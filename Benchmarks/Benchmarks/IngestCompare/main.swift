@@ -4,7 +4,7 @@
 //       The same documents, chunk by chunk, alternately through Embedder.embed alone and through
 //       SearchEngine.upsert (hash, store transaction, index catch-up) into a fresh collection, so
 //       both sides see the same machine load; then the same upserts again (nothing changed).
-//   IngestCompare populate --data DIR [--count 1000000] [--dim 384] [--batch 10000]
+//   IngestCompare populate --data DIR [--count 1000000] [--dim 384] [--batch 10000] [--ef-construction 200]
 //       A collection "million" of random bring-your-own vectors, checkpointed.
 //   IngestCompare open --data DIR [--dim 384]
 //       Time to open the collection (mapped checkpoint + catch-up) and answer the first queries.
@@ -37,8 +37,11 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-var logger = Logger(label: "bench")
-logger.logLevel = .warning
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    return logger
+}()
 
 struct Line: Decodable { let id: String; let title: String?; let text: String }
 
@@ -100,7 +103,10 @@ func populate() throws {
     let batch = Int(arg("--batch", "10000")) ?? 10_000
     let engine = try SearchEngine(dataDirectory: URL(fileURLWithPath: arg("--data", "var/bench")),
                                   model: .external(id: "random", dimensions: dim), logger: logger)
-    if !engine.hasCollection("million") { try engine.createCollection(CollectionOptions(name: "million")) }
+    let efConstruction = Int(arg("--ef-construction", "200")) ?? 200
+    if !engine.hasCollection("million") {
+        try engine.createCollection(CollectionOptions(name: "million", hnsw: .init(m: 16, efConstruction: efConstruction)))
+    }
     var random = RandomVectors(state: 1)
     let t0 = now()
     var done = 0
@@ -117,7 +123,7 @@ func populate() throws {
     }
     let t1 = now()
     try engine.checkpoint(collection: "million")
-    emit(["mode": "populate", "vectors": count, "dim": dim, "ingest_s": t1 - t0, "checkpoint_s": now() - t1])
+    emit(["mode": "populate", "vectors": count, "dim": dim, "ef_construction": efConstruction, "ingest_s": t1 - t0, "checkpoint_s": now() - t1])
 }
 
 func openAndQuery() throws {
