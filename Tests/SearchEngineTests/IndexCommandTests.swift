@@ -54,4 +54,37 @@ struct IndexCommandTests {
         let info = try run(["info", "--data", data])
         #expect(info.stdout.contains("c: 1 documents (1 tombstones)"), "\(info.stdout)")
     }
+
+    @Test("a run with another model re-embeds everything into a new generation and switches")
+    func modelChange() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let first = try TinyModel.make(seed: 51, in: directory.url)
+        let second = try TinyModel.make(seed: 52, in: directory.url)
+        let data = directory.url.appendingPathComponent("data").path
+        let file = directory.url.appendingPathComponent("in.jsonl")
+        let texts = (0..<300).map { TinyModel.text($0 * 11 + 1) }
+        try texts.enumerated().map { #"{"id":"d\#($0.offset)","text":"\#($0.element)"}"# }.joined(separator: "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let one = try run(["index", file.path, "-c", "c", "--data", data, "--model", directory.url.appendingPathComponent("tiny-51").path])
+        #expect(one.stdout.contains("inserted 300"), "\(one.stderr)")
+        // Ten documents change in the same run that switches models.
+        let changed = texts.enumerated().map { i, text in #"{"id":"d\#(i)","text":"\#(i < 10 ? TinyModel.text(5000 + i) : text)"}"# }
+        try changed.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let two = try run(["index", file.path, "-c", "c", "--data", data, "--model", directory.url.appendingPathComponent("tiny-52").path])
+        #expect(two.stderr.contains("model changed") && two.stderr.contains("switched c to generation 2"), "\(two.stderr)")
+        #expect(two.stdout.contains("generation 2"), "\(two.stdout)")
+        let engine = try makeEngine(URL(fileURLWithPath: data), models: [second, first])
+        let info = try engine.collectionInfo("c")
+        #expect(info.model.fingerprint == second.fingerprint && info.documents == 300)
+        let embedder = try #require(second.embedder)
+        for i in [0, 5, 150, 299] {
+            let document = try engine.document(collection: "c", id: "d\(i)", includeVector: true)
+            let text = i < 10 ? TinyModel.text(5000 + i) : texts[i]
+            let expected = try embedder.embed(text), old = try #require(first.embedder).embed(text)
+            let stored = try #require(document.vector)
+            // Batched and single embeddings differ in the last bits (GEMM blocking), not more.
+            #expect(document.text == text && zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+            #expect(zip(stored, old).contains { abs($0 - $1) > 1e-2 }, "d\(i) still has the old model's vector")
+        }
+    }
 }
