@@ -68,6 +68,11 @@ final class CollectionRuntime: Sendable {
         return try catchUpLocked()
     }
 
+    /// The store's current generation, without loading its index (for reads of stored vectors).
+    func currentRecord() throws(SearchEngineError) -> GenerationRecord {
+        do { return try store.state().current } catch { throw SearchEngineError(error) }
+    }
+
     /// Applies every committed change to the serving index, switching generations if the store's
     /// current generation changed. Waits for a concurrent catch-up.
     @discardableResult
