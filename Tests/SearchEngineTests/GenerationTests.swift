@@ -12,7 +12,7 @@ struct GenerationTests {
     }
 
     @Test("a model change under concurrent queries never mixes two models' vectors")
-    func switchUnderQueries() async throws {
+    func switchUnderQueries() throws {
         let directory = try TemporaryDirectory()
         let old = try TinyModel.make(seed: 11, in: directory.url)
         let new = try TinyModel.make(seed: 22, in: directory.url)
@@ -30,31 +30,41 @@ struct GenerationTests {
         let stop = Atomic<Bool>(false)
         let started = Atomic<Int>(0)
 
-        let reader = Task.detached { () throws -> [Int64] in
+        // The reader runs on its own thread: the engine's calls block, and the cooperative pool
+        // (two threads here) may be busy with other suites' blocking tests.
+        let outcome = Mutex<Result<[Int64], any Error>>(.success([]))
+        let finished = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            defer { finished.signal() }
             var generations: [Int64] = []
             var n = 0
             let deadline = Date().addingTimeInterval(60)
-            while !stop.load(ordering: .relaxed) || generations.last != 2 {
-                let query = TinyModel.text(n * 13 + 5, words: 4)
-                n += 1
-                let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100))
-                started.add(1, ordering: .relaxed)
-                generations.append(response.index.generation)
-                let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder
-                let q = try embedder.embed(query)
-                for hit in response.results {
-                    #expect(hit.freshness.model == response.model)
-                    // The score is the cosine between the query and the document under one model.
-                    // d0 was rewritten during the change: generation 1 keeps its old vector.
-                    let text = hit.id == "d0" && response.index.generation == 2 ? TinyModel.text(999) : byID[hit.id]
-                    let d = try embedder.embed(try #require(text))
-                    #expect(abs(hit.score - cosine(q, d)) < 1e-4, "generation \(response.index.generation) mixed models")
+            do {
+                while !stop.load(ordering: .relaxed) || generations.last != 2 {
+                    let query = TinyModel.text(n * 13 + 5, words: 4)
+                    n += 1
+                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100))
+                    started.add(1, ordering: .relaxed)
+                    generations.append(response.index.generation)
+                    let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder
+                    let q = try embedder.embed(query)
+                    for hit in response.results {
+                        #expect(hit.freshness.model == response.model)
+                        // The score is the cosine between the query and the document under one model;
+                        // d0 was rewritten during the change: generation 1 keeps its old vector.
+                        let text = hit.id == "d0" && response.index.generation == 2 ? TinyModel.text(999) : byID[hit.id]
+                        let d = try embedder.embed(text ?? "")
+                        #expect(abs(hit.score - cosine(q, d)) < 1e-4, "generation \(response.index.generation) mixed models")
+                    }
+                    if Date() > deadline { break }
                 }
-                if Date() > deadline { break }
+                outcome.withLock { $0 = .success(generations) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
             }
-            return generations
         }
-        while started.load(ordering: .relaxed) < 20 { try await Task.sleep(nanoseconds: 1_000_000) }
+        reader.start()
+        while started.load(ordering: .relaxed) < 20 { usleep(1000) }
         let begun = try #require(try engine.beginModelChange(collection: "c"))
         #expect(begun.generation == 2 && begun.pending == 400)
         // Writes during the change go to the new generation; the old one keeps serving.
@@ -63,8 +73,9 @@ struct GenerationTests {
         let switched = try engine.completeModelChange(collection: "c", batchSize: 64)
         #expect(switched == 2)
         stop.store(true, ordering: .relaxed)
-        let generations = try await reader.value
-        #expect(generations.first == 1 && generations.last == 2)
+        finished.wait()
+        let generations = try outcome.withLock { $0 }.get()
+        #expect(generations.first == 1 && generations.last == 2, "saw \(Set(generations)) in \(generations.count) queries")
         #expect(generations == generations.sorted(), "generations went back")
 
         let info = try engine.collectionInfo("c")
