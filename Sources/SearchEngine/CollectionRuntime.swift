@@ -138,6 +138,8 @@ final class CollectionRuntime: Sendable {
     /// The index of `record`: the checkpoint file if it is sound and not ahead of the store,
     /// otherwise rebuilt from the store's vectors (and checkpointed).
     private func load(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
+        removeStaleTemporaryFiles(in: generationDirectory(record.generation))
+        removeStaleTemporaryFiles(in: directory)
         let path = indexPath(record.generation)
         let expected = configuration(dimensions: record.dimensions)
         if FileManager.default.fileExists(atPath: path) {
@@ -191,6 +193,19 @@ final class CollectionRuntime: Sendable {
             throw SearchEngineError(error)
         } catch {
             throw .index("\(error)")
+        }
+    }
+
+    /// Deletes `*.tmp-<pid>-<n>` files left by a process killed while writing a checkpoint or
+    /// `CURRENT` (only when that process is gone: another live process may be writing one).
+    func removeStaleTemporaryFiles(in folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names {
+            guard let marker = name.range(of: ".tmp-") else { continue }
+            let pidText = name[marker.upperBound...].prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            logger.info("removed a temporary file of a dead process", metadata: ["file": "\(name)"])
         }
     }
 

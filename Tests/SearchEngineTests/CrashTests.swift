@@ -82,13 +82,18 @@ struct CrashTests {
             }
             // HNSW is approximate (and these are 8-dim random vectors): the own-vector query finds nearly
             // every document; presence in the index is checked exactly above.
-            #expect(Double(found) >= Double(acknowledged) * 0.995, "\(found) of \(acknowledged) found by search")
+            #expect(Double(found) >= Double(acknowledged) * 0.99, "\(found) of \(acknowledged) found by search")
         }
         #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
         let final = try index(file, data: data, model: modelFolder, killAfter: nil)
         #expect(final.stdout.contains("failed 0"), "\(final.stderr)")
         let engine = try makeEngine(data, models: [model])
         #expect(Set(try allIDs(engine)).count == count)
+        // Temporary files of killed runs are gone (removed when a later run loads the generation).
+        for folder in ["collections/c", "collections/c/generations/1"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent(folder).path)
+            #expect(!names.contains { $0.contains(".tmp-") }, "\(names)")
+        }
     }
 
     func allIDs(_ engine: SearchEngine) throws -> [String] {
