@@ -18,19 +18,41 @@ let package = Package(
         .library(name: "Embedder", targets: ["Embedder"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "VectorMath", targets: ["VectorMath"]),
+        .library(name: "DocumentStore", targets: ["DocumentStore"]),
+        .library(name: "SearchEngine", targets: ["SearchEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "VectorMath", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
         .target(name: "Embedder", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .target(name: "VectorIndex", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
+        .target(
+            name: "DocumentStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        .target(
+            name: "SearchEngine",
+            dependencies: [
+                "Embedder", "VectorIndex", "DocumentStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: cpuFlags
+        ),
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorIndex",
+                "Embedder", "VectorIndex", "SearchEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
@@ -41,6 +63,8 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
+        .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
+        .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver"], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "Quiver", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -36,6 +37,15 @@ let package = Package(
             ],
             path: "Benchmarks/VectorIndexBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Collections: ingest vs embedder throughput, unchanged re-sync, 1M-vector open (BENCHMARKS-collections.md).
+        .executableTarget(
+            name: "IngestCompare",
+            dependencies: [
+                .product(name: "SearchEngine", package: "Quiver"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/IngestCompare"
         ),
         // Benchmark-only executable for the side-by-side run with scripts/bench/index_bench.py.
         .executableTarget(

@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+
+extension DocumentStore {
+    /// Every generation, oldest first.
+    public func generations() throws(DocumentStoreError) -> [GenerationRecord] {
+        try read { db in try Self.generations(db) }
+    }
+
+    /// The generation serving queries.
+    public func currentGeneration() throws(DocumentStoreError) -> GenerationRecord {
+        let all = try generations()
+        guard let current = all.first(where: { $0.state == .current }) else { throw .notInitialized(path: path) }
+        return current
+    }
+
+    static func generations(_ db: Database) throws -> [GenerationRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at
+            FROM generations ORDER BY generation
+            """).map { row in
+            let state: String = try row.decode(atIndex: 4)
+            return GenerationRecord(
+                generation: try row.decode(atIndex: 0), modelID: try row.decode(atIndex: 1),
+                modelFingerprint: try row.decode(atIndex: 2), dimensions: try row.decode(atIndex: 3),
+                state: GenerationState(rawValue: state) ?? .previous, createdAt: try row.decode(atIndex: 5),
+                completedAt: try row.decode(atIndex: 6))
+        }
+    }
+
+    static func insert(_ generation: GenerationRecord, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [generation.generation, generation.modelID, generation.modelFingerprint, generation.dimensions,
+                        generation.state.rawValue, generation.createdAt, generation.completedAt])
+    }
+
+    /// Starts a `building` generation for a new model, numbered after every existing one.
+    /// An existing building generation with the same fingerprint is returned instead (a resumed
+    /// model change); one with another fingerprint is replaced (its vectors are dropped).
+    public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
+        throws(DocumentStoreError) -> GenerationRecord
+    {
+        try write { db in
+            let all = try Self.generations(db)
+            if let building = all.first(where: { $0.state == .building }) {
+                if building.modelFingerprint == fingerprint, building.dimensions == dimensions { return building }
+                try db.execute(sql: "DELETE FROM generations WHERE generation = ?", arguments: [building.generation])
+            }
+            let next = (all.map(\.generation).max() ?? 0) + 1
+            let record = GenerationRecord(generation: next, modelID: modelID, modelFingerprint: fingerprint,
+                                          dimensions: dimensions, state: .building, createdAt: time, completedAt: nil)
+            try Self.insert(record, db)
+            return record
+        }
+    }
+
+    /// Live documents whose vector in `generation` is missing or older than the document, in label
+    /// order after `afterLabel`: the work left before the generation can be switched in.
+    public func staleDocuments(generation: Int64, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq
+                FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+                WHERE d.deleted = 0 AND d.label > ? AND (v.label IS NULL OR v.source_seq < d.seq)
+                ORDER BY d.label LIMIT ?
+                """, arguments: [generation, afterLabel, limit]).map { row in
+                StoredDocument(label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 1),
+                               title: try row.decode(atIndex: 2), text: try row.decode(atIndex: 3),
+                               metadata: try row.decode(atIndex: 4), updatedAt: try row.decode(atIndex: 5),
+                               seq: try row.decode(atIndex: 6), embeddedAt: nil, vector: nil)
+            }
+        }
+    }
+
+    /// Number of live documents without an up-to-date vector in `generation`.
+    public func staleCount(generation: Int64) throws(DocumentStoreError) -> Int {
+        try read { db in try Self.staleCount(generation, db) }
+    }
+
+    static func staleCount(_ generation: Int64, _ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+            WHERE d.deleted = 0 AND (v.label IS NULL OR v.source_seq < d.seq)
+            """, arguments: [generation]) ?? 0
+    }
+
+    /// Stores vectors computed for a building generation, each only if its document has not
+    /// changed since (`source_seq` still equals the document's `seq`). Returns how many were kept.
+    public func writeGenerationVectors(
+        generation: Int64, _ items: [(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float])],
+        embeddedAt: Double
+    ) throws(DocumentStoreError) -> Int {
+        try write { db in
+            var kept = 0
+            for item in items {
+                try db.execute(
+                    sql: """
+                        INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector)
+                        SELECT ?, label, ?, ?, seq, ? FROM documents WHERE label = ? AND seq = ? AND deleted = 0
+                        ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
+                            embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector
+                        """,
+                    arguments: [generation, Data(item.contentHash), embeddedAt, Self.blob(item.vector), item.label, item.sourceSeq])
+                kept += db.changesCount
+            }
+            return kept
+        }
+    }
+
+    /// Makes `generation` current in one transaction: the current one becomes `previous`, the
+    /// previous one is deleted with its vectors.
+    ///
+    /// - Throws: `.generationIncomplete` when a live document still lacks an up-to-date vector in it.
+    public func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError) {
+        try write { db in
+            let all = try Self.generations(db)
+            guard all.contains(where: { $0.generation == generation }) else {
+                throw DocumentStoreError.generationNotFound(generation)
+            }
+            let missing = try Self.staleCount(generation, db)
+            guard missing == 0 else { throw DocumentStoreError.generationIncomplete(generation: generation, missing: missing) }
+            try db.execute(sql: "DELETE FROM generations WHERE state = 'previous' AND generation != ?", arguments: [generation])
+            try db.execute(sql: "UPDATE generations SET state = 'previous' WHERE state = 'current'")
+            try db.execute(sql: "UPDATE generations SET state = 'current', completed_at = ? WHERE generation = ?",
+                           arguments: [time, generation])
+        }
+    }
+}

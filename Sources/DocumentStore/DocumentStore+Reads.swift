@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+extension DocumentStore {
+    /// Changes after `seq` in sequence order (at most `limit`), each with the document's vector in
+    /// `generation` if it has one: what an index needs to catch up.
+    public func changes(after seq: Int64, generation: Int64, dimensions: Int, limit: Int) throws(DocumentStoreError) -> [DocumentChange] {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT d.label, d.seq, d.deleted, v.vector FROM documents d
+                LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+                WHERE d.seq > ? ORDER BY d.seq LIMIT ?
+                """, arguments: [generation, seq, limit])
+            var changes: [DocumentChange] = []
+            while let row = try rows.next() {
+                let blob: Data? = try row.decode(atIndex: 3)
+                changes.append(DocumentChange(
+                    label: try row.decode(atIndex: 0), seq: try row.decode(atIndex: 1),
+                    deleted: try row.decode(Int.self, atIndex: 2) != 0,
+                    vector: try blob.map { try vector($0, dimensions: dimensions) }))
+            }
+            return changes
+        }
+    }
+
+    /// Live vectors of `generation` with labels after `afterLabel`, in label order, as a flat
+    /// array (`labels.count × dimensions`), at most `limit`: the input of an index rebuild.
+    public func vectors(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int)
+        throws(DocumentStoreError) -> (labels: [Int64], flat: [Float])
+    {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT v.label, v.vector FROM vectors v JOIN documents d ON d.label = v.label
+                WHERE v.generation = ? AND d.deleted = 0 AND v.label > ? ORDER BY v.label LIMIT ?
+                """, arguments: [generation, afterLabel, limit])
+            var labels: [Int64] = []
+            var flat: [Float] = []
+            flat.reserveCapacity(limit * dimensions)
+            while let row = try rows.next() {
+                labels.append(try row.decode(atIndex: 0))
+                let blob: Data = try row.decode(atIndex: 1)
+                flat.append(contentsOf: try vector(blob, dimensions: dimensions))
+            }
+            return (labels, flat)
+        }
+    }
+
+    private static let documentColumns = """
+        SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq, v.embedded_at, v.vector
+        FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+        """
+
+    private func document(_ row: Row, withVector: Bool, dimensions: Int) throws -> StoredDocument {
+        let blob: Data? = withVector ? try row.decode(atIndex: 8) : nil
+        return StoredDocument(
+            label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 1), title: try row.decode(atIndex: 2),
+            text: try row.decode(atIndex: 3), metadata: try row.decode(atIndex: 4), updatedAt: try row.decode(atIndex: 5),
+            seq: try row.decode(atIndex: 6), embeddedAt: try row.decode(atIndex: 7),
+            vector: try blob.map { try vector($0, dimensions: dimensions) })
+    }
+
+    /// Live documents with these labels (absent ones left out), with their `generation` vectors if asked.
+    public func documents(labels: [Int64], generation: Int64, dimensions: Int, withVectors: Bool)
+        throws(DocumentStoreError) -> [Int64: StoredDocument]
+    {
+        try read { db in
+            let statement = try db.cachedStatement(sql: Self.documentColumns + " WHERE d.label = ? AND d.deleted = 0")
+            var result: [Int64: StoredDocument] = [:]
+            for label in labels {
+                guard let row = try Row.fetchOne(statement, arguments: [generation, label]) else { continue }
+                result[label] = try document(row, withVector: withVectors, dimensions: dimensions)
+            }
+            return result
+        }
+    }
+
+    /// Live documents with these ids (absent ones left out), with their `generation` vectors if asked.
+    public func documents(ids: [String], generation: Int64, dimensions: Int, withVectors: Bool)
+        throws(DocumentStoreError) -> [String: StoredDocument]
+    {
+        try read { db in
+            let statement = try db.cachedStatement(sql: Self.documentColumns + " WHERE d.id = ? AND d.deleted = 0")
+            var result: [String: StoredDocument] = [:]
+            for id in ids {
+                guard let row = try Row.fetchOne(statement, arguments: [generation, id]) else { continue }
+                result[id] = try document(row, withVector: withVectors, dimensions: dimensions)
+            }
+            return result
+        }
+    }
+
+    /// A page of live documents with vectors in `generation`, in label order after `afterLabel`.
+    public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument] {
+        try read { db in
+            try Row.fetchAll(db, sql: Self.documentColumns + """
+                 WHERE d.deleted = 0 AND v.vector IS NOT NULL AND d.label > ? ORDER BY d.label LIMIT ?
+                """, arguments: [generation, afterLabel, limit]).map { row in
+                try document(row, withVector: true, dimensions: dimensions)
+            }
+        }
+    }
+
+    /// Labels of live documents satisfying every condition (an empty list matches all).
+    public func labels(matching conditions: [FieldCondition], generation: Int64) throws(DocumentStoreError) -> Set<Int64> {
+        var sql = "SELECT d.label FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label"
+            + " WHERE d.deleted = 0"
+        var values: [DatabaseValue] = [generation.databaseValue]
+        for condition in conditions {
+            let (clause, arguments) = condition.sql()
+            sql += " AND " + clause
+            values.append(contentsOf: arguments)
+        }
+        let arguments = StatementArguments(values)
+        return try read { db in Set(try Int64.fetchAll(db, sql: sql, arguments: arguments)) }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The source of truth of one collection: a SQLite database (WAL, `synchronous = FULL`) holding
+/// documents, their vectors per generation, a change sequence and the collection's settings.
+///
+/// Every write is one transaction; when a write method returns, the change is durable. Reads run
+/// concurrently with writes (WAL snapshots). Several processes may open the same file; SQLite
+/// serialises their writers (a busy writer waits up to `busyTimeout`).
+public final class DocumentStore: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    let logger: Logger
+
+    /// How long a writer waits for another process's write transaction. Default 30 s.
+    public static let busyTimeout: TimeInterval = 30
+
+    /// Opens (creating if needed) the store at `path` and runs its migrations.
+    ///
+    /// - Throws: `DocumentStoreError.database` when the file cannot be opened or migrated,
+    ///   `.unsupportedSchema` when it was written by a newer version.
+    public init(path: String, logger: Logger) throws(DocumentStoreError) {
+        self.path = path
+        self.logger = logger
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "quiver.store"
+        configuration.prepareDatabase { db in
+            // FULL: a committed transaction survives power loss, not only a process crash.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+        do {
+            let migrator = StoreSchema.migrator
+            let known = Set(migrator.migrations)
+            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            if let unknown = applied.first(where: { !known.contains($0) }) {
+                throw DocumentStoreError.unsupportedSchema(path: path, reason: "unknown migration \(unknown)")
+            }
+            try migrator.migrate(pool)
+        } catch let error as DocumentStoreError {
+            throw error
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+    }
+
+    /// Runs `body` in a read transaction, mapping database errors.
+    func read<T>(_ body: (Database) throws -> T) throws(DocumentStoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as DocumentStoreError {
+            throw error
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+    }
+
+    /// Runs `body` in an immediate write transaction, mapping database errors.
+    func write<T>(_ body: (Database) throws -> T) throws(DocumentStoreError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as DocumentStoreError {
+            throw error
+        } catch {
+            throw .database(path: path, message: "\(error)")
+        }
+    }
+
+    /// Writes the settings and the first generation of a new collection.
+    ///
+    /// - Throws: `.alreadyInitialized` if the store has settings already.
+    public func initialize(_ settings: CollectionSettings, firstGeneration: GenerationRecord) throws(DocumentStoreError) {
+        try write { db in
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM collection") ?? 0 > 0 {
+                throw DocumentStoreError.alreadyInitialized(path: path)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO collection (singleton, name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at)
+                    VALUES (1, ?, ?, ?, ?, 0, ?, NULL)
+                    """,
+                arguments: [settings.name, settings.metric, settings.hnswM, settings.hnswEfConstruction, settings.createdAt])
+            try Self.insert(firstGeneration, db)
+        }
+    }
+
+    /// Whether the store has been initialised.
+    public func isInitialized() throws(DocumentStoreError) -> Bool {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM collection") ?? 0 > 0 }
+    }
+
+    /// The collection's settings and counters.
+    public func settings() throws(DocumentStoreError) -> CollectionSettings {
+        try read { db in try self.settings(db) }
+    }
+
+    func settings(_ db: Database) throws -> CollectionSettings {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at FROM collection
+            """)
+        else { throw DocumentStoreError.notInitialized(path: path) }
+        return CollectionSettings(
+            name: try row.decode(atIndex: 0), metric: try row.decode(atIndex: 1), hnswM: try row.decode(atIndex: 2),
+            hnswEfConstruction: try row.decode(atIndex: 3), seq: try row.decode(atIndex: 4),
+            createdAt: try row.decode(atIndex: 5), lastSyncAt: try row.decode(atIndex: 6))
+    }
+
+    /// The current generation, the last sequence number and the last sync time, read in one
+    /// transaction (what every query needs to know about the store).
+    public func state() throws(DocumentStoreError) -> StoreState {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT seq, last_sync_at FROM collection") else {
+                throw DocumentStoreError.notInitialized(path: path)
+            }
+            guard let current = try Self.generations(db).first(where: { $0.state == .current }) else {
+                throw DocumentStoreError.notInitialized(path: path)
+            }
+            return StoreState(current: current, seq: try row.decode(atIndex: 0), lastSyncAt: try row.decode(atIndex: 1))
+        }
+    }
+
+    /// The last change sequence number (cheap: one row).
+    public func currentSeq() throws(DocumentStoreError) -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0 }
+    }
+
+    /// Records the end of a sync run.
+    public func markSynced(at time: Double) throws(DocumentStoreError) {
+        try write { db in try db.execute(sql: "UPDATE collection SET last_sync_at = ?", arguments: [time]) }
+    }
+
+    /// Live and deleted document counts.
+    public func counts() throws(DocumentStoreError) -> (live: Int, deleted: Int) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted), 0) FROM documents")
+            return (try row?.decode(atIndex: 0) ?? 0, try row?.decode(atIndex: 1) ?? 0)
+        }
+    }
+
+    /// A vector blob: little-endian float32.
+    static func blob(_ vector: [Float]) -> Data {
+        var data = Data(capacity: vector.count * 4)
+        for x in vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// Decodes a vector blob, checking its length against `dimensions` when given.
+    func vector(_ data: Data, dimensions: Int?) throws -> [Float] {
+        guard data.count % 4 == 0, dimensions.map({ data.count == $0 * 4 }) ?? true else {
+            throw DocumentStoreError.corrupted(path: path, reason: "vector blob of \(data.count) bytes")
+        }
+        return data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { i in
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            }
+        }
+    }
+}

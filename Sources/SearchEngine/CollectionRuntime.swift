@@ -1,0 +1,248 @@
+import DocumentStore
+import Foundation
+import Logging
+import Synchronization
+import VectorIndex
+
+/// One open collection: its store, and the generation serving queries with its index.
+///
+/// Changes reach the index only through `catchUp`, which reads them from the store by sequence
+/// number — after this process's own writes and, at query time, after other processes' writes —
+/// so the store stays the single source of truth.
+final class CollectionRuntime: Sendable {
+    let name: String
+    let directory: URL
+    let store: DocumentStore
+    let settings: CollectionSettings
+    let metric: DistanceMetric
+    let logger: Logger
+    private let state = Mutex<ServingGeneration?>(nil)
+    /// Serialises loading, catching up and checkpointing (never held by a plain search).
+    let applyLock = NSLock()
+    let changesSinceCheckpoint = Atomic<Int>(0)
+
+    /// Changes after which a write triggers a checkpoint of the serving index.
+    static let checkpointInterval = 100_000
+    /// Changes read from the store per catch-up page.
+    static let catchUpPage = 20_000
+
+    init(name: String, directory: URL, store: DocumentStore, logger: Logger) throws(SearchEngineError) {
+        self.name = name
+        self.directory = directory
+        self.store = store
+        self.logger = logger
+        do { settings = try store.settings() } catch { throw SearchEngineError(error) }
+        guard let metric = DistanceMetric(name: settings.metric) else {
+            throw .storage("collection \(name) has unknown metric \(settings.metric)")
+        }
+        self.metric = metric
+    }
+
+    var indexPathComponent: String { "index.hnsw" }
+
+    func generationDirectory(_ generation: Int64) -> URL {
+        directory.appendingPathComponent("generations").appendingPathComponent(String(generation))
+    }
+
+    func indexPath(_ generation: Int64) -> String {
+        generationDirectory(generation).appendingPathComponent(indexPathComponent).path
+    }
+
+    func configuration(dimensions: Int) -> HNSWConfiguration {
+        HNSWConfiguration(dimension: dimensions, metric: metric, m: settings.hnswM, efConstruction: settings.hnswEfConstruction)
+    }
+
+    /// The serving generation, loaded and caught up with the store, and the store state it was
+    /// caught up to. When another thread is already catching up, the current index is returned at
+    /// once with a fresh store state (its `pending` says what is not searchable yet).
+    func serving() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        if let current = state.withLock({ $0 }) {
+            if applyLock.try() {
+                defer { applyLock.unlock() }
+                return try catchUpLocked()
+            }
+            do { return (current, try store.state()) } catch { throw SearchEngineError(error) }
+        }
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        return try catchUpLocked()
+    }
+
+    /// The store's current generation, without loading its index (for reads of stored vectors).
+    func currentRecord() throws(SearchEngineError) -> GenerationRecord {
+        do { return try store.state().current } catch { throw SearchEngineError(error) }
+    }
+
+    /// Applies every committed change to the serving index, switching generations if the store's
+    /// current generation changed. Waits for a concurrent catch-up.
+    @discardableResult
+    func catchUp() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        return try catchUpLocked()
+    }
+
+    private func catchUpLocked() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        let storeState: StoreState
+        do { storeState = try store.state() } catch { throw SearchEngineError(error) }
+        let record = storeState.current
+        let storeSeq = storeState.seq
+        var serving = state.withLock { $0 }
+        if serving?.record.generation != record.generation {
+            let loaded = try load(record, storeSeq: storeSeq)
+            state.withLock { $0 = loaded }
+            writeCurrentFile(record.generation)
+            serving = loaded
+        }
+        guard let serving else { preconditionFailure("serving generation missing after load. This is a bug.") }
+        try apply(upTo: storeSeq, serving)
+        return (serving, storeState)
+    }
+
+    /// Reads changes after the index's seq from the store and applies them, page by page.
+    private func apply(upTo storeSeq: Int64, _ serving: ServingGeneration) throws(SearchEngineError) {
+        let index = serving.index
+        var covered = serving.indexedSeq
+        while covered < storeSeq {
+            let changes: [DocumentChange]
+            do {
+                changes = try store.changes(after: covered, generation: serving.record.generation,
+                                            dimensions: serving.record.dimensions, limit: Self.catchUpPage)
+            } catch { throw SearchEngineError(error) }
+            guard let last = changes.last else { break }
+            var labels: [UInt64] = []
+            var flat: [Float] = []
+            do {
+                for change in changes {
+                    let label = UInt64(bitPattern: change.label)
+                    if let vector = change.vector, !change.deleted {
+                        labels.append(label)
+                        flat.append(contentsOf: vector)
+                    } else if index.contains(label) {
+                        try index.remove(label)
+                    }
+                }
+                if !labels.isEmpty { try index.add(contentsOf: flat, labels: labels, threads: 2) }
+            } catch { throw SearchEngineError(error) }
+            covered = last.seq
+            index.coveredSeq = UInt64(bitPattern: covered)
+            serving.recordApplied(upTo: covered, at: Date().timeIntervalSince1970)
+            changesSinceCheckpoint.add(changes.count, ordering: .relaxed)
+        }
+        if covered < storeSeq {
+            index.coveredSeq = UInt64(bitPattern: storeSeq)
+            serving.recordApplied(upTo: storeSeq, at: Date().timeIntervalSince1970)
+        }
+    }
+
+    /// The index of `record`: the checkpoint file if it is sound and not ahead of the store,
+    /// otherwise rebuilt from the store's vectors (and checkpointed).
+    private func load(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
+        removeStaleTemporaryFiles(in: generationDirectory(record.generation))
+        removeStaleTemporaryFiles(in: directory)
+        let path = indexPath(record.generation)
+        let expected = configuration(dimensions: record.dimensions)
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                let index = try HNSWIndex.open(at: path)
+                let config = index.configuration
+                let covered = Int64(clamping: index.coveredSeq)
+                if config.dimension == expected.dimension, config.metric == expected.metric, covered <= storeSeq {
+                    let written = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+                        .map { $0.timeIntervalSince1970 } ?? Date().timeIntervalSince1970
+                    logger.info("opened index", metadata: ["collection": "\(name)", "generation": "\(record.generation)",
+                                                           "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
+                    return ServingGeneration(record: record, index: index, baseSeq: covered, baseTime: written)
+                }
+                logger.warning("index file does not match the store; rebuilding",
+                               metadata: ["path": "\(path)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
+            } catch {
+                logger.warning("index file unusable; rebuilding", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        let index = try rebuild(record, storeSeq: storeSeq)
+        let serving = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
+        try save(serving)
+        return serving
+    }
+
+    /// A fresh index with every live vector of `record`, covering `storeSeq` (read before the
+    /// vectors, so a change committed meanwhile is applied again by the next catch-up).
+    func rebuild(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> HNSWIndex {
+        let started = Date()
+        do {
+            let live = try store.counts().live
+            let index = try HNSWIndex(configuration: configuration(dimensions: record.dimensions), capacity: max(live, 16))
+            var after: Int64 = 0
+            while true {
+                let page = try store.vectors(generation: record.generation, dimensions: record.dimensions,
+                                             afterLabel: after, limit: Self.catchUpPage)
+                guard let last = page.labels.last else { break }
+                try index.add(contentsOf: page.flat, labels: page.labels.map { UInt64(bitPattern: $0) }, threads: 2)
+                after = last
+            }
+            index.coveredSeq = UInt64(bitPattern: storeSeq)
+            logger.info("rebuilt index", metadata: [
+                "collection": "\(name)", "generation": "\(record.generation)", "vectors": "\(index.count)",
+                "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+            ])
+            return index
+        } catch let error as DocumentStoreError {
+            throw SearchEngineError(error)
+        } catch let error as VectorIndexError {
+            throw SearchEngineError(error)
+        } catch {
+            throw .index("\(error)")
+        }
+    }
+
+    /// Deletes `*.tmp-<pid>-<n>` files left by a process killed while writing a checkpoint or
+    /// `CURRENT` (only when that process is gone: another live process may be writing one).
+    func removeStaleTemporaryFiles(in folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names {
+            guard let marker = name.range(of: ".tmp-") else { continue }
+            let pidText = name[marker.upperBound...].prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            logger.info("removed a temporary file of a dead process", metadata: ["file": "\(name)"])
+        }
+    }
+
+    /// Writes the serving index to its generation folder (atomically) if it changed.
+    func checkpoint() throws(SearchEngineError) {
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        guard let serving = state.withLock({ $0 }) else { return }
+        try save(serving)
+    }
+
+    /// Checkpoints when enough changes accumulated since the last one.
+    func checkpointIfDue() throws(SearchEngineError) {
+        if changesSinceCheckpoint.load(ordering: .relaxed) >= Self.checkpointInterval { try checkpoint() }
+    }
+
+    private func save(_ serving: ServingGeneration) throws(SearchEngineError) {
+        let folder = generationDirectory(serving.record.generation)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try serving.index.save(to: indexPath(serving.record.generation))
+        } catch let error as VectorIndexError {
+            throw SearchEngineError(error)
+        } catch {
+            throw .io(path: folder.path, reason: "\(error)")
+        }
+        changesSinceCheckpoint.store(0, ordering: .relaxed)
+    }
+
+    /// Replaces `CURRENT` (the generation serving queries, for tools and replicas reading the
+    /// folder) atomically. The store's generation table is authoritative; a stale `CURRENT` left
+    /// by a crash is rewritten on the next load.
+    func writeCurrentFile(_ generation: Int64) {
+        do {
+            try AtomicFile.write(Data("\(generation)\n".utf8), to: directory.appendingPathComponent("CURRENT").path)
+        } catch {
+            logger.warning("cannot write CURRENT", metadata: ["collection": "\(name)", "error": "\(error)"])
+        }
+    }
+}

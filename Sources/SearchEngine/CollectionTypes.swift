@@ -1,0 +1,150 @@
+import VectorIndex
+
+/// Settings of a new collection.
+public struct CollectionOptions: Sendable, Codable, Equatable {
+    /// HNSW parameters.
+    public struct HNSW: Sendable, Codable, Equatable {
+        /// Neighbours per node. Default 16.
+        public var m: Int
+        /// Candidate list size while inserting. Default 200.
+        public var efConstruction: Int
+
+        /// The defaults documented on each property.
+        public init(m: Int = 16, efConstruction: Int = 200) {
+            self.m = m
+            self.efConstruction = efConstruction
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case m
+            case efConstruction = "ef_construction"
+        }
+    }
+
+    /// The name, `[a-z0-9][a-z0-9_-]{0,63}`.
+    public var name: String
+    /// Model id of one of the engine's models; nil for the engine's default model.
+    public var model: String?
+    /// Expected dimensions (checked against the model's when given).
+    public var dimensions: Int?
+    /// `cosine` (default), `dot` or `l2`.
+    public var distance: String?
+    /// HNSW parameters (defaults when nil).
+    public var hnsw: HNSW?
+
+    /// Creates options; every field but the name is optional.
+    public init(name: String, model: String? = nil, dimensions: Int? = nil, distance: String? = nil, hnsw: HNSW? = nil) {
+        self.name = name
+        self.model = model
+        self.dimensions = dimensions
+        self.distance = distance
+        self.hnsw = hnsw
+    }
+}
+
+/// The model behind a generation.
+public struct ModelInfo: Sendable, Codable, Equatable {
+    /// Readable model name.
+    public var id: String
+    /// Fingerprint of weights, tokenizer and pooling.
+    public var fingerprint: String
+}
+
+/// One index generation as reported.
+public struct GenerationInfo: Sendable, Codable, Equatable {
+    /// Generation number.
+    public var generation: Int64
+    /// `building`, `current` or `previous`.
+    public var state: String
+    /// The model of its vectors.
+    public var model: ModelInfo
+    /// Length of its vectors.
+    public var dimensions: Int
+    /// Live documents still lacking an up-to-date vector in it (0 for a complete generation).
+    public var pending: Int?
+}
+
+/// The index state attached to every query response and collection report.
+public struct IndexState: Sendable, Codable, Equatable {
+    /// The generation that answered.
+    public var generation: Int64
+    /// The store sequence the index covers.
+    public var indexedSeq: Int64
+    /// The store's last sequence number.
+    public var storeSeq: Int64
+    /// Changes committed but not yet searchable (`storeSeq − indexedSeq`).
+    public var pending: Int64
+    /// When the last sync run finished.
+    public var lastSyncAt: Timestamp?
+
+    enum CodingKeys: String, CodingKey {
+        case generation
+        case indexedSeq = "indexed_seq"
+        case storeSeq = "store_seq"
+        case pending
+        case lastSyncAt = "last_sync_at"
+    }
+}
+
+/// A collection's description: settings, counts, model, generations and freshness.
+public struct CollectionInfo: Sendable, Codable, Equatable {
+    /// The name.
+    public var name: String
+    /// Live documents.
+    public var documents: Int
+    /// Tombstones kept for catching-up indexes.
+    public var tombstones: Int
+    /// Vector length of the current generation.
+    public var dimensions: Int
+    /// `cosine`, `dot` or `l2`.
+    public var distance: String
+    /// HNSW parameters.
+    public var hnsw: CollectionOptions.HNSW
+    /// The model of the current generation.
+    public var model: ModelInfo
+    /// Every generation (building, current, previous).
+    public var generations: [GenerationInfo]
+    /// Index state.
+    public var index: IndexState
+    /// When it was created.
+    public var createdAt: Timestamp
+
+    enum CodingKeys: String, CodingKey {
+        case name, documents, tombstones, dimensions, distance, hnsw, model, generations, index
+        case createdAt = "created_at"
+    }
+}
+
+/// The engine's description: its models and collections.
+public struct EngineInfo: Sendable, Codable, Equatable {
+    /// The data directory.
+    public var dataDirectory: String
+    /// Models loaded, the default first.
+    public var models: [ModelInfo]
+    /// Every collection.
+    public var collections: [CollectionInfo]
+
+    enum CodingKeys: String, CodingKey {
+        case dataDirectory = "data_directory"
+        case models, collections
+    }
+}
+
+extension DistanceMetric {
+    init?(name: String) {
+        switch name {
+        case "cosine": self = .cosine
+        case "dot": self = .dot
+        case "l2": self = .l2
+        default: return nil
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .cosine: "cosine"
+        case .dot: "dot"
+        case .l2: "l2"
+        }
+    }
+}

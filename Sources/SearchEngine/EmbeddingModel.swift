@@ -1,0 +1,117 @@
+import Crypto
+import Embedder
+import Foundation
+
+/// A model the engine can embed with, and the fingerprint that tags every vector it produced.
+///
+/// The fingerprint is SHA-256 over the weights file, the tokenizer and configuration files, and
+/// the pooling settings (mode, normalization, max length): two folders with the same fingerprint
+/// produce the same vectors. A model without an embedder (`external`) accepts only
+/// bring-your-own vectors.
+public struct EmbeddingModel: Sendable {
+    /// A readable name: the model folder's name, or "external".
+    public let id: String
+    /// Hex SHA-256 of weights, tokenizer and pooling (see the type's documentation).
+    public let fingerprint: String
+    /// Length of every vector.
+    public let dimensions: Int
+    /// The encoder, or nil for an external (bring-your-own-vector) model.
+    public let embedder: Embedder?
+
+    /// Wraps an embedder with a fingerprint computed elsewhere.
+    public init(id: String, fingerprint: String, embedder: Embedder) {
+        self.id = id
+        self.fingerprint = fingerprint
+        self.dimensions = embedder.dimension
+        self.embedder = embedder
+    }
+
+    /// A model that cannot embed: collections using it take bring-your-own vectors of
+    /// `dimensions` floats only. Its fingerprint is `external-<id>-<dimensions>`.
+    public static func external(id: String = "external", dimensions: Int) -> EmbeddingModel {
+        EmbeddingModel(id: id, fingerprint: "external-\(id)-\(dimensions)", dimensions: dimensions, embedder: nil)
+    }
+
+    private init(id: String, fingerprint: String, dimensions: Int, embedder: Embedder?) {
+        self.id = id
+        self.fingerprint = fingerprint
+        self.dimensions = dimensions
+        self.embedder = embedder
+    }
+
+    /// Loads the model folder and computes its fingerprint.
+    ///
+    /// - Throws: `.embedding` when the folder does not load, `.io` when a file cannot be hashed.
+    public static func load(folder: URL, options: Embedder.Options = .init()) throws(SearchEngineError) -> EmbeddingModel {
+        let embedder: Embedder
+        do { embedder = try Embedder(folder: folder, options: options) } catch { throw SearchEngineError(error) }
+        let fingerprint = try Self.fingerprint(folder: folder, pooling: embedder.pooling)
+        let name = folder.standardizedFileURL.lastPathComponent
+        return EmbeddingModel(id: name.isEmpty ? "model" : name, fingerprint: fingerprint, embedder: embedder)
+    }
+
+    /// Files that decide the vectors, hashed in this order when present.
+    static let fingerprintFiles = [
+        "model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+        "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
+    ]
+
+    static func fingerprint(folder: URL, pooling: PoolingConfig) throws(SearchEngineError) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Data("quiver-model-fingerprint-v1\n".utf8))
+        for name in fingerprintFiles {
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            hasher.update(data: Data("\(name)\n".utf8))
+            try hashFile(url, into: &hasher)
+        }
+        hasher.update(data: Data("pooling=\(pooling.mode.rawValue) normalize=\(pooling.normalize) max=\(pooling.maxSequenceLength)\n".utf8))
+        return hex(hasher.finalize())
+    }
+
+    private static func hashFile(_ url: URL, into hasher: inout SHA256) throws(SearchEngineError) {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { throw .io(path: url.path, reason: "cannot open") }
+        defer { try? handle.close() }
+        while true {
+            let chunk: Data?
+            do { chunk = try handle.read(upToCount: 1 << 22) } catch { throw .io(path: url.path, reason: "\(error)") }
+            guard let chunk, !chunk.isEmpty else { return }
+            hasher.update(data: chunk)
+        }
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in digest {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The content hash that decides whether a document must be re-embedded: SHA-256 over the model
+/// fingerprint, the title, the text and (bring-your-own) the vector's bytes, each length-prefixed.
+/// Metadata is not part of it: a metadata change never costs an embedding.
+enum ContentHash {
+    static func compute(fingerprint: String, title: String?, text: String?, vector: [Float]?) -> [UInt8] {
+        var hasher = SHA256()
+        func field(_ bytes: some Collection<UInt8>, tag: UInt8) {
+            var header = [tag]
+            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { header.append(contentsOf: $0) }
+            hasher.update(data: header)
+            hasher.update(data: Array(bytes))
+        }
+        field(fingerprint.utf8, tag: 1)
+        if let title { field(title.utf8, tag: 2) }
+        if let text { field(text.utf8, tag: 3) }
+        if let vector {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(vector.count * 4)
+            for x in vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            field(bytes, tag: 4)
+        }
+        return Array(hasher.finalize())
+    }
+}

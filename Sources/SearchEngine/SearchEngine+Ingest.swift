@@ -1,0 +1,208 @@
+import DocumentStore
+import Foundation
+
+extension SearchEngine {
+    /// The generation writes go to and the model that embeds for it: the building generation if
+    /// this engine has its model (a model change in progress), else the current one.
+    struct WriteTarget: Sendable {
+        var generation: GenerationRecord
+        var model: EmbeddingModel?
+    }
+
+    func writeTarget(_ runtime: CollectionRuntime) throws(SearchEngineError) -> WriteTarget {
+        let generations: [GenerationRecord]
+        do { generations = try runtime.store.generations() } catch { throw SearchEngineError(error) }
+        if let building = generations.first(where: { $0.state == .building }),
+           let model = model(fingerprint: building.modelFingerprint) {
+            return WriteTarget(generation: building, model: model)
+        }
+        guard let current = generations.first(where: { $0.state == .current }) else {
+            throw .storage("collection \(runtime.name) has no current generation")
+        }
+        return WriteTarget(generation: current, model: model(fingerprint: current.modelFingerprint))
+    }
+
+    /// Most documents in one `upsert` call.
+    public static let maxBatchDocuments = 10_000
+    /// Longest id, in UTF-8 bytes.
+    public static let maxIDBytes = 1024
+
+    /// Checks one document against the collection's write generation without writing anything.
+    ///
+    /// - Throws: `invalidDocument` (with `index`) naming what is wrong.
+    public func validate(_ document: DocumentInput, index: Int, collection: String) throws(SearchEngineError) {
+        let runtime = try runtime(collection)
+        try validate(document, index: index, target: try writeTarget(runtime), collection: collection)
+    }
+
+    func validate(_ document: DocumentInput, index: Int, target: WriteTarget, collection: String) throws(SearchEngineError) {
+        func fail(_ reason: String) -> SearchEngineError { .invalidDocument(index: index, id: document.id, reason: reason) }
+        guard !document.id.isEmpty else { throw .invalidDocument(index: index, id: nil, reason: "empty id") }
+        guard document.id.utf8.count <= Self.maxIDBytes else { throw fail("id longer than \(Self.maxIDBytes) bytes") }
+        if let metadata = document.metadata {
+            guard case .object = metadata else { throw fail("metadata must be a JSON object") }
+        }
+        if let vector = document.vector {
+            guard vector.count == target.generation.dimensions else {
+                throw fail("vector has \(vector.count) dimensions, expected \(target.generation.dimensions)")
+            }
+            guard vector.allSatisfy(\.isFinite) else { throw fail("vector has a non-finite number") }
+        } else {
+            guard document.text != nil else { throw fail("needs \"text\" or \"vector\"") }
+            guard target.model?.embedder != nil else {
+                throw .modelUnavailable(collection: collection, fingerprint: target.generation.modelFingerprint)
+            }
+        }
+    }
+
+    /// Inserts or updates documents in one transaction: unchanged ones (same content hash, same
+    /// metadata) are skipped without embedding, changed text is re-embedded, and the result is
+    /// searchable when this returns.
+    ///
+    /// Every document is validated first; an invalid one rejects the whole call with
+    /// `invalidDocument` (nothing is written). When an id occurs twice, the last one wins.
+    public func upsert(collection: String, documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
+        guard documents.count <= Self.maxBatchDocuments else {
+            throw .invalidQuery("at most \(Self.maxBatchDocuments) documents per call")
+        }
+        let runtime = try runtime(collection)
+        let target = try writeTarget(runtime)
+        for (index, document) in documents.enumerated() {
+            try validate(document, index: index, target: target, collection: collection)
+        }
+        var lastIndex: [String: Int] = [:]
+        for (index, document) in documents.enumerated() { lastIndex[document.id] = index }
+        let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 }.map { documents[$0] }
+        var result = UpsertResult()
+        result.unchanged = documents.count - unique.count
+        result.generation = target.generation.generation
+
+        let fingerprint = target.generation.modelFingerprint
+        let existing: [String: ExistingDocument]
+        do { existing = try runtime.store.existing(ids: unique.map(\.id), generation: target.generation.generation) } catch {
+            throw SearchEngineError(error)
+        }
+        let now = Date().timeIntervalSince1970
+        var writes: [DocumentWrite] = []
+        var toEmbed: [(write: Int, text: String)] = []
+        for document in unique {
+            let hash = ContentHash.compute(fingerprint: fingerprint, title: document.title, text: document.text,
+                                           vector: document.vector)
+            let metadata = document.metadata?.canonicalText
+            var write = DocumentWrite(id: document.id, title: document.title, text: document.text, metadata: metadata,
+                                      updatedAt: document.updatedAt?.seconds ?? now, contentHash: hash, vector: nil,
+                                      embeddedAt: now)
+            if let old = existing[document.id], !old.deleted, old.contentHash == hash {
+                let sameTime = document.updatedAt.map { $0.seconds == old.updatedAt } ?? true
+                if old.metadata == metadata, sameTime {
+                    result.unchanged += 1
+                    continue
+                }
+                write.updatedAt = document.updatedAt?.seconds ?? old.updatedAt
+                writes.append(write)  // metadata only: keeps the stored vector
+                continue
+            }
+            if let vector = document.vector {
+                write.vector = vector
+            } else if let text = document.text {
+                toEmbed.append((writes.count, document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text))
+            }
+            writes.append(write)
+        }
+        if !toEmbed.isEmpty {
+            guard let embedder = target.model?.embedder else {
+                throw .modelUnavailable(collection: collection, fingerprint: fingerprint)
+            }
+            let vectors: [[Float]]
+            do { vectors = try embedder.embed(toEmbed.map(\.text)) } catch { throw SearchEngineError(error) }
+            let embeddedAt = Date().timeIntervalSince1970
+            for (item, vector) in zip(toEmbed, vectors) {
+                writes[item.write].vector = vector
+                writes[item.write].embeddedAt = embeddedAt
+            }
+            result.embedded = toEmbed.count
+        }
+        guard !writes.isEmpty else {
+            // Nothing changed: no write transaction (and no fsync); report the state as it is.
+            let (_, state) = try runtime.serving()
+            result.seq = state.seq
+            return result
+        }
+        let outcome: WriteOutcome
+        do { outcome = try runtime.store.apply(generation: target.generation.generation, writes: writes, deletes: []) } catch {
+            throw SearchEngineError(error)
+        }
+        result.inserted = outcome.inserted
+        result.updated = outcome.updated
+        result.seq = outcome.seq
+        try runtime.catchUp()
+        try runtime.checkpointIfDue()
+        return result
+    }
+
+    /// Deletes documents by id (absent ids are ignored); searchable when this returns.
+    public func delete(collection: String, ids: [String]) throws(SearchEngineError) -> UpsertResult {
+        let runtime = try runtime(collection)
+        var result = UpsertResult()
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + Self.maxBatchDocuments)])
+            let outcome: WriteOutcome
+            do {
+                outcome = try runtime.store.apply(generation: try runtime.store.currentGeneration().generation,
+                                                  writes: [], deletes: chunk)
+            } catch { throw SearchEngineError(error) }
+            result.deleted += outcome.deleted
+            result.seq = outcome.seq
+            start += chunk.count
+        }
+        if result.seq == 0 {
+            do { result.seq = try runtime.store.currentSeq() } catch { throw SearchEngineError(error) }
+        }
+        let (serving, _) = try runtime.catchUp()
+        result.generation = serving.record.generation
+        try runtime.checkpointIfDue()
+        return result
+    }
+
+    /// Full sync: deletes every live document whose id is not in `keep`.
+    public func prune(collection: String, keeping keep: Set<String>) throws(SearchEngineError) -> UpsertResult {
+        let runtime = try runtime(collection)
+        let live: [String]
+        do { live = try runtime.store.liveIDs() } catch { throw SearchEngineError(error) }
+        return try delete(collection: collection, ids: live.filter { !keep.contains($0) })
+    }
+
+    /// Records that a sync run finished now (reported as `last_sync_at`).
+    public func markSynced(collection: String) throws(SearchEngineError) {
+        do { try runtime(collection).store.markSynced(at: Date().timeIntervalSince1970) } catch let error as DocumentStoreError {
+            throw SearchEngineError(error)
+        } catch let error as SearchEngineError {
+            throw error
+        } catch { throw .storage("\(error)") }
+    }
+}
+
+/// Validates documents for one collection's write generation without a store read per document
+/// (for streaming ingest, which reports bad lines one by one).
+public struct DocumentValidator: Sendable {
+    let engine: SearchEngine
+    let target: SearchEngine.WriteTarget
+    let collection: String
+
+    /// Throws `invalidDocument` (with `index`) or `modelUnavailable` for a document `upsert` would reject.
+    public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
+        try engine.validate(document, index: index, target: target, collection: collection)
+    }
+
+    /// The dimensions vectors must have.
+    public var dimensions: Int { target.generation.dimensions }
+}
+
+
+extension SearchEngine {
+    /// A validator for the collection's current write generation.
+    public func validator(collection: String) throws(SearchEngineError) -> DocumentValidator {
+        DocumentValidator(engine: self, target: try writeTarget(try runtime(collection)), collection: collection)
+    }
+}

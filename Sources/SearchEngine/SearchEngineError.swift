@@ -1,0 +1,66 @@
+import DocumentStore
+import Embedder
+import VectorIndex
+
+/// Everything the engine reports to its callers. The HTTP server maps each case to a status in
+/// one table; the CLI prints `description`.
+public enum SearchEngineError: Error, Equatable, Sendable {
+    /// A collection name breaks `[a-z0-9][a-z0-9_-]{0,63}`.
+    case invalidName(String)
+    /// No collection has this name.
+    case collectionNotFound(String)
+    /// A collection with this name exists already.
+    case collectionExists(String)
+    /// No live document has this id.
+    case documentNotFound(collection: String, id: String)
+    /// A vector's length differs from the collection's dimensions.
+    case dimensionMismatch(expected: Int, actual: Int)
+    /// A document in a write is invalid; `index` is its position in the request (or the input line).
+    case invalidDocument(index: Int, id: String?, reason: String)
+    /// A query or filter is malformed (unknown operator, bad value, k out of range, ...).
+    case invalidQuery(String)
+    /// A filter is malformed.
+    case invalidFilter(String)
+    /// Text must be embedded but this engine has no model with the fingerprint the collection's
+    /// generation was built with (queries never mix models).
+    case modelUnavailable(collection: String, fingerprint: String)
+    /// Another model change is in progress for the collection.
+    case conflict(String)
+    /// The embedder failed.
+    case embedding(String)
+    /// The document store failed (I/O, corruption, a locked database).
+    case storage(String)
+    /// The vector index failed.
+    case index(String)
+    /// A file of the data directory could not be read or written.
+    case io(path: String, reason: String)
+}
+
+extension SearchEngineError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .invalidName(let name): "invalid collection name \"\(name)\" (allowed: [a-z0-9][a-z0-9_-]{0,63})"
+        case .collectionNotFound(let name): "collection \"\(name)\" not found"
+        case .collectionExists(let name): "collection \"\(name)\" exists already"
+        case .documentNotFound(let collection, let id): "document \"\(id)\" not found in \"\(collection)\""
+        case .dimensionMismatch(let expected, let actual): "vector has \(actual) dimensions, expected \(expected)"
+        case .invalidDocument(let index, let id, let reason):
+            "invalid document \(index)\(id.map { " (id \"\($0)\")" } ?? ""): \(reason)"
+        case .invalidQuery(let reason): "invalid query: \(reason)"
+        case .invalidFilter(let reason): "invalid filter: \(reason)"
+        case .modelUnavailable(let collection, let fingerprint):
+            "collection \"\(collection)\" is served by model \(fingerprint.prefix(12)), which is not loaded"
+        case .conflict(let reason): "conflict: \(reason)"
+        case .embedding(let reason): "embedding failed: \(reason)"
+        case .storage(let reason): "storage error: \(reason)"
+        case .index(let reason): "index error: \(reason)"
+        case .io(let path, let reason): "\(path): \(reason)"
+        }
+    }
+}
+
+extension SearchEngineError {
+    init(_ error: DocumentStoreError) { self = .storage(error.description) }
+    init(_ error: VectorIndexError) { self = .index("\(error)") }
+    init(_ error: EmbedderError) { self = .embedding(error.description) }
+}

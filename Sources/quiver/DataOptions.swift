@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SearchEngine
+
+/// `--data DIR` and `--collection NAME`, shared by the commands that work on collections.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (collections live in DIR/collections).")
+    var data: String = "var/data"
+
+    @Flag(name: .long, help: "Log engine events (index loads, rebuilds, model changes) on standard error.")
+    var verbose = false
+
+    var url: URL { URL(fileURLWithPath: data) }
+
+    /// An engine embedding with `model` (or unable to embed, for commands that only read vectors).
+    func engine(model: ModelOptions?) throws -> SearchEngine {
+        CLILogging.bootstrap()
+        var logger = Logger(label: "quiver")
+        logger.logLevel = verbose ? .info : .warning
+        let embedding: EmbeddingModel
+        if let model {
+            do {
+                embedding = try EmbeddingModel.load(folder: URL(fileURLWithPath: model.model),
+                                                    options: .init(tokenBudget: model.tokenBudget))
+            } catch {
+                throw CLIError("cannot load model: \(error)")
+            }
+        } else {
+            embedding = .external(id: "none", dimensions: 1)
+        }
+        do {
+            return try SearchEngine(dataDirectory: url, model: embedding, logger: logger)
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+/// `--collection NAME`.
+struct CollectionOption: ParsableArguments {
+    @Option(name: [.short, .long], help: "Collection name ([a-z0-9][a-z0-9_-]{0,63}).")
+    var collection: String
+}
+
+/// swift-log goes to standard error (standard output carries results).
+enum CLILogging {
+    private static let once: Void = {
+        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+    }()
+
+    static func bootstrap() { once }
+}
+
+/// Maps engine errors to `quiver: <message>`.
+@discardableResult
+func cli<T>(_ body: () throws(SearchEngineError) -> T) throws -> T {
+    do { return try body() } catch { throw CLIError(error.description) }
+}
+
+/// JSON for results: compact, keys sorted, slashes unescaped.
+func jsonLine<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Standard error, unbuffered.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import SearchEngine
+
+/// `quiver index FILE.jsonl --collection NAME`: sync a JSONL corpus into a collection.
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Sync JSONL documents {\"id\", \"text\", \"title\"?, \"metadata\"?, \"updated_at\"?, \"vector\"?} into a collection.",
+        discussion: """
+            Unchanged documents (same content hash) are skipped without embedding; changed ones are re-embedded; \
+            each batch is committed in one transaction, so an interrupted run started again skips what it committed. \
+            The collection is created on first use. When --model differs from the collection's model, every document \
+            is re-embedded into a new generation that replaces the current one atomically at the end.
+            """)
+
+    @Argument(help: "JSONL file; '-' reads standard input.")
+    var file: String
+
+    @OptionGroup var collection: CollectionOption
+    @OptionGroup var data: DataOptions
+    @OptionGroup var model: ModelOptions
+
+    @Flag(help: "Full sync: delete documents whose id is not in the input.")
+    var prune = false
+
+    @Flag(help: "Stop at the first bad line (committed batches are kept) instead of skipping it.")
+    var strict = false
+
+    @Option(help: "Documents per batch (one transaction, one embedding call sorted by length).")
+    var batch: Int = 512
+
+    @Option(help: "Distance of a new collection: cosine, dot or l2.")
+    var distance: String = "cosine"
+
+    func run() throws {
+        guard (1...SearchEngine.maxBatchDocuments).contains(batch) else {
+            throw ValidationError("--batch must be in 1...\(SearchEngine.maxBatchDocuments)")
+        }
+        let name = collection.collection
+        let engine = try data.engine(model: model)
+        if !engine.hasCollection(name) {
+            try cli { () throws(SearchEngineError) in
+                try engine.createCollection(CollectionOptions(name: name, distance: distance))
+            }
+            printError("created collection \(name)")
+        }
+        if let building = try cli({ () throws(SearchEngineError) in try engine.beginModelChange(collection: name) }) {
+            printError("model changed: re-embedding \(name) into generation \(building.generation) (\(building.pending ?? 0) documents)")
+        }
+        let reader: LineReader
+        if file == "-" {
+            guard let input = fdopen(STDIN_FILENO, "r") else { throw CLIError("cannot read standard input") }
+            reader = LineReader(file: input, name: "<stdin>", owned: false)
+        } else {
+            guard let input = fopen(file, "r") else { throw CLIError("cannot open \(file): \(String(cString: strerror(errno)))") }
+            reader = LineReader(file: input, name: file, owned: true)
+        }
+        var run = IngestRun(engine: engine, collection: name, source: reader.name, batchSize: batch,
+                            total: countLines(file), strict: strict)
+        try run.start()
+        while let line = reader.next() {
+            try run.add(line: line, number: reader.lineNumber)
+        }
+        try run.flush()
+        try run.finish(prune: prune)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import SearchEngine
+
+/// `quiver info`: collections, counts, models, generations and freshness.
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Describe the collections of a data directory.")
+
+    @OptionGroup var data: DataOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let engine = try data.engine(model: nil)
+        let collections = try cli { () throws(SearchEngineError) in try engine.listCollections() }
+        if json {
+            print(try jsonLine(["data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections)] as [String: JSONValue]))
+            return
+        }
+        print("data directory: \(engine.dataDirectory.path)")
+        if collections.isEmpty { print("no collections") }
+        for c in collections {
+            print("""
+                \(c.name): \(c.documents) documents (\(c.tombstones) tombstones), \(c.dimensions) dims, \(c.distance), \
+                m \(c.hnsw.m) ef_construction \(c.hnsw.efConstruction)
+                  model \(c.model.id) (\(c.model.fingerprint.prefix(16))), generation \(c.index.generation), \
+                indexed seq \(c.index.indexedSeq) of \(c.index.storeSeq), last sync \(c.index.lastSyncAt?.description ?? "never")
+                """)
+            for g in c.generations where g.state != "current" {
+                print("  generation \(g.generation) (\(g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
+                      + (g.pending.map { ", \($0) documents to embed" } ?? ""))
+            }
+        }
+    }
+
+    static func json(_ value: some Encodable) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SearchEngine
+
+@Suite("Generations and model changes")
+struct GenerationTests {
+    func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        var dot: Float = 0, na: Float = 0, nb: Float = 0
+        for (x, y) in zip(a, b) { dot += x * y; na += x * x; nb += y * y }
+        return dot / max((na * nb).squareRoot(), 1e-30)
+    }
+
+    @Test("a model change under concurrent queries never mixes two models' vectors")
+    func switchUnderQueries() throws {
+        let directory = try TemporaryDirectory()
+        let old = try TinyModel.make(seed: 11, in: directory.url)
+        let new = try TinyModel.make(seed: 22, in: directory.url)
+        #expect(old.fingerprint != new.fingerprint)
+        let texts = (0..<400).map { TinyModel.text($0 * 7 + 3) }
+        do {
+            let engine = try makeEngine(directory, models: [old])
+            try engine.createCollection(CollectionOptions(name: "c"))
+            _ = try engine.upsert(collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
+        }
+        // The engine knows both models; the new one is the default, the collection still uses the old one.
+        let engine = try makeEngine(directory, models: [new, old])
+        let byID = Dictionary(uniqueKeysWithValues: texts.enumerated().map { ("d\($0.offset)", $0.element) })
+        let oldEmbedder = try #require(old.embedder), newEmbedder = try #require(new.embedder)
+        let stop = Atomic<Bool>(false)
+        let started = Atomic<Int>(0)
+
+        // The reader runs on its own thread: the engine's calls block, and the cooperative pool
+        // (two threads here) may be busy with other suites' blocking tests.
+        let outcome = Mutex<Result<[Int64], any Error>>(.success([]))
+        let finished = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            defer { finished.signal() }
+            var generations: [Int64] = []
+            var n = 0
+            let deadline = Date().addingTimeInterval(60)
+            do {
+                while !stop.load(ordering: .relaxed) || generations.last != 2 {
+                    let query = TinyModel.text(n * 13 + 5, words: 4)
+                    n += 1
+                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100))
+                    started.add(1, ordering: .relaxed)
+                    generations.append(response.index.generation)
+                    let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder
+                    let q = try embedder.embed(query)
+                    for hit in response.results {
+                        #expect(hit.freshness.model == response.model)
+                        // The score is the cosine between the query and the document under one model;
+                        // d0 was rewritten during the change: generation 1 keeps its old vector.
+                        let text = hit.id == "d0" && response.index.generation == 2 ? TinyModel.text(999) : byID[hit.id]
+                        let d = try embedder.embed(text ?? "")
+                        #expect(abs(hit.score - cosine(q, d)) < 1e-4, "generation \(response.index.generation) mixed models")
+                    }
+                    if Date() > deadline { break }
+                }
+                outcome.withLock { $0 = .success(generations) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+        }
+        reader.start()
+        while started.load(ordering: .relaxed) < 20 { usleep(1000) }
+        let begun = try #require(try engine.beginModelChange(collection: "c"))
+        #expect(begun.generation == 2 && begun.pending == 400)
+        // Writes during the change go to the new generation; the old one keeps serving.
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "d0", text: TinyModel.text(999))])
+        #expect(try engine.query(collection: "c", QueryRequest(text: "alpha", k: 1)).index.generation == 1)
+        let switched = try engine.completeModelChange(collection: "c", batchSize: 64)
+        #expect(switched == 2)
+        stop.store(true, ordering: .relaxed)
+        finished.wait()
+        let generations = try outcome.withLock { $0 }.get()
+        #expect(generations.first == 1 && generations.last == 2, "saw \(Set(generations)) in \(generations.count) queries")
+        #expect(generations == generations.sorted(), "generations went back")
+
+        let info = try engine.collectionInfo("c")
+        #expect(info.model.fingerprint == new.fingerprint)
+        #expect(info.generations.map(\.state) == ["previous", "current"])
+        #expect(FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("collections/c/generations/2/index.hnsw").path))
+        let current = try String(contentsOf: directory.url.appendingPathComponent("collections/c/CURRENT"), encoding: .utf8)
+        #expect(current == "2\n")
+        let d0 = try engine.document(collection: "c", id: "d0", includeVector: true)
+        #expect(d0.text == TinyModel.text(999))
+        #expect(try #require(d0.vector) == (try newEmbedder.embed(TinyModel.text(999))))
+
+        // An engine without the new model cannot embed queries for the collection any more.
+        let oldOnly = try makeEngine(directory, models: [old])
+        #expect(throws: SearchEngineError.modelUnavailable(collection: "c", fingerprint: new.fingerprint)) {
+            try oldOnly.query(collection: "c", QueryRequest(text: "alpha", k: 1))
+        }
+        #expect(try oldOnly.query(collection: "c", QueryRequest(id: "d1", k: 1)).results.count == 1)
+    }
+}

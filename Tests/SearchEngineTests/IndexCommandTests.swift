@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import SearchEngine
+
+@Suite("quiver index: bad lines, --strict, --prune")
+struct IndexCommandTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = try quiverExecutable()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test("bad lines are reported with their number and skipped; --strict stops; --prune deletes the absent")
+    func badLinesStrictPrune() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        _ = try TinyModel.make(seed: 41, in: directory.url)
+        let model = directory.url.appendingPathComponent("tiny-41").path
+        let data = directory.url.appendingPathComponent("data").path
+        let v = "[1,2,3,4,5,6,7,8]"
+        let lines = [
+            #"{"id":"a","text":"alpha beta"}"#,
+            #"{"id":"b","text":"gamma""#,                              // 2: invalid JSON
+            #"{"text":"no id"}"#,                                      // 3: missing id
+            #"{"id":"","text":"empty id"}"#,                           // 4: empty id
+            #"{"id":"c","vector":[1,2]}"#,                             // 5: wrong length
+            #"{"id":"d","vector":\#(v),"updated_at":"yesterday"}"#,    // 6: bad time
+            #"{"id":"e","vector":\#(v),"metadata":{"k":1}}"#,
+        ]
+        let file = directory.url.appendingPathComponent("in.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let first = try run(["index", file.path, "--collection", "c", "--data", data, "--model", model])
+        #expect(first.status == 0, "\(first.stderr)")
+        for (line, reason) in [(2, "invalid JSON"), (3, "missing \"id\""), (4, "empty id"), (5, "dimensions"), (6, "updated_at")] {
+            #expect(first.stderr.contains("in.jsonl:\(line): ") && first.stderr.contains(reason), "line \(line): \(first.stderr)")
+        }
+        #expect(first.stdout.contains("inserted 2, updated 0, unchanged 0, deleted 0, failed 5"), "\(first.stdout)")
+
+        let strict = try run(["index", file.path, "--collection", "c", "--data", data, "--model", model, "--strict"])
+        #expect(strict.status != 0 && strict.stderr.contains("in.jsonl:2:") && strict.stderr.contains("--strict"))
+
+        let smaller = directory.url.appendingPathComponent("small.jsonl")
+        try (lines[0] + "\n").write(to: smaller, atomically: true, encoding: .utf8)
+        let pruned = try run(["index", smaller.path, "--collection", "c", "--data", data, "--model", model, "--prune"])
+        #expect(pruned.stdout.contains("unchanged 1, deleted 1, failed 0"), "\(pruned.stdout) \(pruned.stderr)")
+
+        let info = try run(["info", "--data", data])
+        #expect(info.stdout.contains("c: 1 documents (1 tombstones)"), "\(info.stdout)")
+    }
+
+    @Test("a run with another model re-embeds everything into a new generation and switches")
+    func modelChange() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let first = try TinyModel.make(seed: 51, in: directory.url)
+        let second = try TinyModel.make(seed: 52, in: directory.url)
+        let data = directory.url.appendingPathComponent("data").path
+        let file = directory.url.appendingPathComponent("in.jsonl")
+        let texts = (0..<300).map { TinyModel.text($0 * 11 + 1) }
+        try texts.enumerated().map { #"{"id":"d\#($0.offset)","text":"\#($0.element)"}"# }.joined(separator: "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let one = try run(["index", file.path, "-c", "c", "--data", data, "--model", directory.url.appendingPathComponent("tiny-51").path])
+        #expect(one.stdout.contains("inserted 300"), "\(one.stderr)")
+        // Ten documents change in the same run that switches models.
+        let changed = texts.enumerated().map { i, text in #"{"id":"d\#(i)","text":"\#(i < 10 ? TinyModel.text(5000 + i) : text)"}"# }
+        try changed.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let two = try run(["index", file.path, "-c", "c", "--data", data, "--model", directory.url.appendingPathComponent("tiny-52").path])
+        #expect(two.stderr.contains("model changed") && two.stderr.contains("switched c to generation 2"), "\(two.stderr)")
+        #expect(two.stdout.contains("generation 2"), "\(two.stdout)")
+        let engine = try makeEngine(URL(fileURLWithPath: data), models: [second, first])
+        let info = try engine.collectionInfo("c")
+        #expect(info.model.fingerprint == second.fingerprint && info.documents == 300)
+        let embedder = try #require(second.embedder)
+        for i in [0, 5, 150, 299] {
+            let document = try engine.document(collection: "c", id: "d\(i)", includeVector: true)
+            let text = i < 10 ? TinyModel.text(5000 + i) : texts[i]
+            let expected = try embedder.embed(text), old = try #require(first.embedder).embed(text)
+            let stored = try #require(document.vector)
+            // Batched and single embeddings differ in the last bits (GEMM blocking), not more.
+            #expect(document.text == text && zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+            #expect(zip(stored, old).contains { abs($0 - $1) > 1e-2 }, "d\(i) still has the old model's vector")
+        }
+    }
+}

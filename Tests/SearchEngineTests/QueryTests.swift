@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import SearchEngine
+
+@Suite("Queries, filters, recommendations and vectors")
+struct QueryTests {
+    /// 100 documents d0…d99: metadata {group: "even"/"odd", n: i}, updated_at 1000 + i.
+    func fixture(_ directory: TemporaryDirectory) throws -> (SearchEngine, [[Float]]) {
+        let engine = try makeEngine(directory)
+        try engine.createCollection(CollectionOptions(name: "c"))
+        var random = SeededVectors(seed: 5)
+        let vectors = (0..<100).map { _ in random.vector(8) }
+        _ = try engine.upsert(collection: "c", documents: vectors.enumerated().map { i, v in
+            DocumentInput(id: "d\(i)", title: "title \(i)", metadata: .object(["group": .string(i % 2 == 0 ? "even" : "odd"), "n": .number(Double(i))]),
+                          updatedAt: Timestamp(seconds: 1000 + Double(i)), vector: v)
+        })
+        return (engine, vectors)
+    }
+
+    @Test("filters: equality, numeric ranges and time ranges on updated_at / embedded_at")
+    func filters() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        func ids(_ filter: [String: JSONValue]) throws -> Set<String> {
+            Set(try engine.query(collection: "c", QueryRequest(vector: vectors[0], k: 100, filter: QueryFilter(filter))).results.map(\.id))
+        }
+        #expect(try ids(["group": .string("odd")]) == Set((0..<100).filter { $0 % 2 == 1 }.map { "d\($0)" }))
+        #expect(try ids(["n": .object(["gte": .number(10), "lt": .number(13)])]) == ["d10", "d11", "d12"])
+        #expect(try ids(["updated_at": .object(["gt": .string("1970-01-01T00:17:15Z")]), "group": .string("even")])
+                == Set((36..<100).filter { $0 % 2 == 0 }.map { "d\($0)" }))
+        #expect(try ids(["embedded_at": .object(["lt": .number(1)])]).isEmpty)
+        #expect(try ids(["embedded_at": .object(["gt": .number(1)])]).count == 100)
+        #expect(throws: SearchEngineError.self) { try ids(["n": .object(["near": .number(1)])]) }
+        #expect(throws: SearchEngineError.self) { try ids(["updated_at": .string("yesterday")]) }
+        #expect(throws: SearchEngineError.self) { try ids(["bad\"key": .number(1)]) }
+    }
+
+    @Test("query by id and recommend exclude the examples; k, ef and vectors are checked")
+    func byIDAndRecommend() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        let similar = try engine.query(collection: "c", QueryRequest(id: "d3", k: 5))
+        #expect(similar.results.count == 5 && !similar.results.contains { $0.id == "d3" })
+        let exact = try engine.query(collection: "c", QueryRequest(vector: vectors[3], k: 6, ef: 200)).results.map(\.id)
+        #expect(exact.first == "d3" && Array(exact.dropFirst()) == similar.results.map(\.id))
+
+        let recommended = try engine.recommend(collection: "c", RecommendRequest(positive: ["d1", "d2"], negative: ["d3"], k: 10))
+        #expect(recommended.results.count == 10 && !recommended.results.contains { ["d1", "d2", "d3"].contains($0.id) })
+        #expect(throws: SearchEngineError.documentNotFound(collection: "c", id: "zz")) {
+            try engine.recommend(collection: "c", RecommendRequest(positive: ["zz"]))
+        }
+        #expect(throws: SearchEngineError.dimensionMismatch(expected: 8, actual: 2)) {
+            try engine.query(collection: "c", QueryRequest(vector: [1, 2]))
+        }
+        #expect(throws: SearchEngineError.self) { try engine.query(collection: "c", QueryRequest(vector: vectors[0], k: 0)) }
+        #expect(throws: SearchEngineError.self) { try engine.query(collection: "c", QueryRequest(text: "x", vector: vectors[0])) }
+        let withVector = try engine.query(collection: "c", QueryRequest(vector: vectors[7], k: 1, include: [.vector, .text]))
+        let stored = try #require(withVector.results.first?.vector)
+        #expect(zip(stored, vectors[7]).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    @Test("vectors by id and a paged export, tagged with the model fingerprint")
+    func vectorsAndExport() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        let fetched = try engine.vectors(collection: "c", ids: ["d5", "nope", "d9"])
+        #expect(fetched.vectors.map(\.id) == ["d5", "d9"] && fetched.missing == ["nope"])
+        #expect(fetched.vectors[0].vector == vectors[5] && fetched.vectors[0].model == "external-external-8")
+        var cursor: String?
+        var seen: [String] = []
+        repeat {
+            let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 30)
+            seen += page.vectors.map(\.id)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(seen == (0..<100).map { "d\($0)" })
+        #expect(throws: SearchEngineError.self) { try engine.exportVectors(collection: "c", cursor: "x", limit: 5) }
+        let json = try JSONEncoder().encode(try engine.query(collection: "c", QueryRequest(id: "d1", k: 2)))
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("\"indexed_seq\"") && text.contains("\"age_seconds\"") && text.contains("\"embed_ms\""))
+    }
+
+    @Test("the real model end to end: the matching document ranks first", .timeLimit(.minutes(2)))
+    func realModel() throws {
+        let model = try TestModel.shared.get()
+        let directory = try TemporaryDirectory()
+        let engine = try makeEngine(directory, models: [model])
+        try engine.createCollection(CollectionOptions(name: "help"))
+        let articles = [
+            ("reset", "Resetting your password", "Open settings, choose security and click forgot password to get a reset link."),
+            ("billing", "Updating billing details", "Change the credit card used for your subscription on the billing page."),
+            ("export", "Exporting your data", "Download all your documents as a zip archive from the account page."),
+            ("delete", "Deleting your account", "Account deletion is permanent and removes every document after 30 days."),
+        ]
+        let result = try engine.upsert(collection: "help", documents: articles.map { DocumentInput(id: $0.0, text: $0.2, title: $0.1) })
+        #expect(result.inserted == 4 && result.embedded == 4)
+        let response = try engine.query(collection: "help", QueryRequest(text: "how do I reset my password", k: 2))
+        #expect(response.results.first?.id == "reset")
+        #expect(response.model.id == "all-MiniLM-L6-v2" && response.timings.embedMs > 0)
+        let again = try engine.upsert(collection: "help", documents: articles.map { DocumentInput(id: $0.0, text: $0.2, title: $0.1) })
+        #expect(again.unchanged == 4 && again.embedded == 0)
+    }
+}

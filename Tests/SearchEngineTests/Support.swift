@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import Testing
+@testable import SearchEngine
+
+/// A temporary data directory removed at the end of the test.
+final class TemporaryDirectory {
+    let url: URL
+    init(_ prefix: String = "quiver-engine") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Seeded vectors (SplitMix64), reproducible across runs.
+struct SeededVectors {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func vector(_ dimensions: Int) -> [Float] {
+        (0..<dimensions).map { _ in Float(Double(next() >> 11) * 0x1.0p-53 * 2 - 1) }
+    }
+}
+
+func makeEngine(_ directory: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)]) throws -> SearchEngine {
+    try makeEngine(directory.url, models: models)
+}
+
+func makeEngine(_ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)]) throws -> SearchEngine {
+    var logger = Logger(label: "test")
+    logger.logLevel = .error
+    return try SearchEngine(dataDirectory: url, models: models, logger: logger)
+}
+
+/// The package root, from this file's path.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The default model folder: `$QUIVER_MODEL_DIR` or `<root>/models/all-MiniLM-L6-v2`. A missing
+/// model is a failure (run `make setup`), not a skip.
+enum TestModel {
+    static let folder: URL = {
+        if let configured = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !configured.isEmpty {
+            return URL(fileURLWithPath: configured)
+        }
+        return packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2")
+    }()
+
+    static let shared: Result<EmbeddingModel, SearchEngineError> = Result { () throws(SearchEngineError) in
+        try EmbeddingModel.load(folder: folder)
+    }
+}
+
+/// The `quiver` executable built with the tests (it sits next to the test bundle).
+func quiverExecutable() throws -> URL {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quiver"),
+        Bundle.main.bundleURL.appendingPathComponent("quiver"),
+        packageRoot.appendingPathComponent(".build/release/quiver"),
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
+    }
+    return found
+}
