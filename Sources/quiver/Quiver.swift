@@ -5,6 +5,6 @@ struct Quiver: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quiver",
         abstract: "Quiver: an embeddings and semantic search server.",
-        subcommands: [EmbedCommand.self, TokenizeCommand.self, DemoCommand.self]
+        subcommands: [ServeCommand.self, EmbedCommand.self, TokenizeCommand.self, DemoCommand.self]
     )
 }
