@@ -25,8 +25,11 @@ final class BatcherState: @unchecked Sendable {
         var pendingTokens = 0
         var isShutDown = false
         var runningWorkers = 0
-        /// Requests in the most recent forward pass: the concurrency the waiting heuristic expects.
-        var lastBatchRequests = 1
+        /// Callers seen at once recently: the requests of the last forward pass plus those that
+        /// queued up while it ran. The waiting heuristic waits (up to `maxWait`) for this many, so
+        /// closed-loop clients that get their answers together come back as one batch instead of
+        /// settling into two alternating half-size batches.
+        var expectedRequests = 1
     }
 
     let condition = NSCondition()
@@ -122,10 +125,10 @@ extension DynamicBatcher {
             }
             state.condition.wait()
         }
-        if options.coalesce, options.maxWait > .zero, state.unsafe.lastBatchRequests > 1 {
+        if options.coalesce, options.maxWait > .zero, state.unsafe.expectedRequests > 1 {
             let seconds = Double(options.maxWait.components.seconds) + Double(options.maxWait.components.attoseconds) * 1e-18
             let deadline = Date().addingTimeInterval(seconds)
-            let expected = min(state.unsafe.lastBatchRequests, options.maxBatchRequests)
+            let expected = min(state.unsafe.expectedRequests, options.maxBatchRequests)
             while state.unsafe.queue.count < expected, state.unsafe.pendingTokens < options.tokenBudget,
                 !state.unsafe.isShutDown, Date() < deadline
             {
@@ -148,7 +151,6 @@ extension DynamicBatcher {
         let batch = Array(queue[0..<taken])
         state.unsafe.queue.removeFirst(taken)
         state.unsafe.pendingTokens -= tokens
-        state.unsafe.lastBatchRequests = max(taken, 1)
         let depth = (state.unsafe.queue.count, state.unsafe.pendingTokens)
         observer.queueChanged(depth.0, depth.1)
         return batch
@@ -184,7 +186,8 @@ extension DynamicBatcher {
         }
         observer.batchCompleted(batch.count, sequences.count, tokens, ContinuousClock.now - start)
         var continuations: [CheckedContinuation<Result<[[Float]], BatcherError>, Never>?] = []
-        state.withLock { _ in
+        state.withLock { guarded in
+            guarded.expectedRequests = max(1, batch.count + guarded.queue.count)
             for job in batch {
                 job.phase = .finished
                 continuations.append(job.continuation)

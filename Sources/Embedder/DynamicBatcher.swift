@@ -8,8 +8,8 @@ import Foundation
 /// leaves most of a GEMM idle, so many queries in one pass cost little more than one.
 ///
 /// - Waiting: a worker that finds work waits at most ``Options/maxWait`` for more, and only while
-///   the recent past shows concurrency (the previous batch served several requests and fewer than
-///   that many are queued). A lone caller therefore never pays the wait.
+///   the recent past shows concurrency (the previous batch plus the requests that queued during it
+///   were several, and fewer than that many are queued now). A lone caller never pays the wait.
 /// - Back-pressure: the queue is bounded by ``Options/maxPendingRequests`` and
 ///   ``Options/maxPendingTokens``; a request that does not fit is rejected at once with
 ///   ``BatcherError/overloaded(pendingRequests:pendingTokens:)`` (the server answers 429).

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Load numbers for POST /v1/embeddings on loopback (see BENCHMARKS-server.md).
+#
+#   scripts/load/run.sh                      # batching on and off, c = 1 4 16 64, 10 s each
+#   DURATION=5s CONCURRENCY="4 64" MODES=on scripts/load/run.sh
+#
+# Starts `quiver serve` on 127.0.0.1:$PORT itself (needs `swift build -c release --product quiver`),
+# drives it with wrk and scripts/load/embeddings.lua (distinct short queries from $QUERIES), then
+# measures the embedder alone on the same queries with `quiver embed` (batched and one at a time).
+# Every row records /proc/loadavg before the run: the machine is shared.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PORT=${PORT:-18181}
+DURATION=${DURATION:-10s}
+CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
+MODES=${MODES:-"on off"}
+QUERIES=${QUERIES:-/work/corpus/queries.jsonl}
+BASELINE_QUERIES=${BASELINE_QUERIES:-4000}
+BIN=./.build/release/quiver
+export QUERIES
+
+[ -x "$BIN" ] || { echo "build first: swift build -c release --product quiver" >&2; exit 1; }
+[ -f "$QUERIES" ] || { echo "no query file $QUERIES" >&2; exit 1; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+server_pid=""
+stop_server() {
+    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
+}
+trap stop_server EXIT
+
+echo "| batching | concurrency | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | loadavg before |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+for mode in $MODES; do
+    flags=(--host 127.0.0.1 --port "$PORT" --log-level warning)
+    [ "$mode" = off ] && flags+=(--no-batching)
+    "$BIN" serve "${flags[@]}" >"/tmp/quiver-load-$mode.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 200); do
+        curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "server did not become ready" >&2; exit 1; }
+    QUERIES="$QUERIES" wrk -t 2 -c 8 -d 2s -s scripts/load/embeddings.lua "http://127.0.0.1:$PORT" >/dev/null  # warm-up
+    for c in $CONCURRENCY; do
+        threads=$(( c < 2 ? 1 : 2 ))
+        before=$(load)
+        line=$(wrk -t "$threads" -c "$c" -d "$DURATION" --timeout 10s -s scripts/load/embeddings.lua \
+            "http://127.0.0.1:$PORT" | grep '^RESULT')
+        declare -A r=()
+        for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+        echo "| $mode | $c | ${r[requests]} | ${r[rps]} | ${r[p50_ms]} | ${r[p90_ms]} | ${r[p99_ms]} | ${r[max_ms]} | ${r[non2xx]} | $before |"
+        unset r
+    done
+    stop_server
+done
+
+# The embedder alone on the same queries (model load time subtracted using a one-line run).
+tmp=$(mktemp -d); trap 'stop_server; rm -rf "$tmp"' EXIT
+head -n "$BASELINE_QUERIES" "$QUERIES" >"$tmp/batch.jsonl"
+head -n 1000 "$QUERIES" >"$tmp/single.jsonl"
+head -n 1 "$QUERIES" >"$tmp/one.jsonl"
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+before=$(load)
+startup=$(seconds "$BIN" embed --input "$tmp/one.jsonl")
+batched=$(seconds "$BIN" embed --input "$tmp/batch.jsonl" --chunk 256 --token-budget 8192)
+single=$(seconds "$BIN" embed --input "$tmp/single.jsonl" --chunk 1)
+echo
+echo "| embedder alone (quiver embed) | queries | seconds (minus ${startup%.*}s start-up) | queries/s | loadavg before |"
+echo "|---|---:|---:|---:|---|"
+printf "| batched (chunks of 256, token budget 8192) | %d | %.2f | %.1f | %s |\n" "$BASELINE_QUERIES" \
+    "$(echo "$batched - $startup" | bc -l)" "$(echo "$BASELINE_QUERIES / ($batched - $startup)" | bc -l)" "$before"
+printf "| one at a time (chunk 1) | %d | %.2f | %.1f | %s |\n" 1000 \
+    "$(echo "$single - $startup" | bc -l)" "$(echo "1000 / ($single - $startup)" | bc -l)" "$(load)"
