@@ -49,13 +49,17 @@ func buildRouter(
     let router = Router(context: QuiverRequestContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: metrics))
     router.add(middleware: APIErrorMiddleware())
-    router.add(middleware: ConcurrencyLimitMiddleware(limit: configuration.limits.maxConcurrentRequests))
 
     let system = SystemController(configuration: configuration, service: service, metrics: metrics, modules: modules)
     system.addOpenRoutes(to: router)
 
-    let read = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .read))
-    let admin = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .admin))
+    // One in-flight counter for both groups; /health and /ready stay outside it, so probes are
+    // never refused for load.
+    let limit = ConcurrencyLimitMiddleware<QuiverRequestContext>(limit: configuration.limits.maxConcurrentRequests)
+    let read = router.group().add(middleware: limit)
+        .add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .read))
+    let admin = router.group().add(middleware: limit)
+        .add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .admin))
     system.addRoutes(to: read)
     OpenAIEmbeddingsController(service: service, limits: configuration.limits).addRoutes(to: read)
     TEIController(service: service, limits: configuration.limits).addRoutes(to: read)

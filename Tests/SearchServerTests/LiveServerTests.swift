@@ -67,6 +67,8 @@ struct LiveServerTests {
             let rejected = try await client.post("/embed", json: #"{"inputs": "a"}"#)
             expectError(rejected, .tooManyRequests, code: "overloaded", messageContains: "max_concurrent_requests")
             #expect(rejected.headers[.retryAfter] == "1")
+            let health = try await client.get("/health")
+            #expect(health.status == .ok, "health is never refused for load")
             blocking.released.store(true, ordering: .sequentiallyConsistent)
             for task in slow { #expect(try await task.value == 200) }
             #expect(try await client.post("/embed", json: #"{"inputs": "a"}"#).status == .ok)

@@ -17,7 +17,7 @@ CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
 MODES=${MODES:-"on off"}
 QUERIES=${QUERIES:-/work/corpus/queries.jsonl}
 BASELINE_QUERIES=${BASELINE_QUERIES:-4000}
-BIN=./.build/release/quiver
+BIN=${BIN:-./.build/release/quiver}
 export QUERIES
 
 [ -x "$BIN" ] || { echo "build first: swift build -c release --product quiver" >&2; exit 1; }
@@ -62,14 +62,17 @@ head -n "$BASELINE_QUERIES" "$QUERIES" >"$tmp/batch.jsonl"
 head -n 1000 "$QUERIES" >"$tmp/single.jsonl"
 head -n 1 "$QUERIES" >"$tmp/one.jsonl"
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-before=$(load)
 startup=$(seconds "$BIN" embed --input "$tmp/one.jsonl")
-batched=$(seconds "$BIN" embed --input "$tmp/batch.jsonl" --chunk 256 --token-budget 8192)
-single=$(seconds "$BIN" embed --input "$tmp/single.jsonl" --chunk 1)
 echo
-echo "| embedder alone (quiver embed) | queries | seconds (minus ${startup%.*}s start-up) | queries/s | loadavg before |"
+echo "| embedder alone (quiver embed, same queries) | queries | seconds (minus ${startup}s start-up) | queries/s | loadavg before |"
 echo "|---|---:|---:|---:|---|"
-printf "| batched (chunks of 256, token budget 8192) | %d | %.2f | %.1f | %s |\n" "$BASELINE_QUERIES" \
-    "$(echo "$batched - $startup" | bc -l)" "$(echo "$BASELINE_QUERIES / ($batched - $startup)" | bc -l)" "$before"
+for chunk in 256 64; do
+    before=$(load)
+    t=$(seconds "$BIN" embed --input "$tmp/batch.jsonl" --chunk "$chunk" --token-budget 8192)
+    printf "| batched, chunks of %d | %d | %.2f | %.1f | %s |\n" "$chunk" "$BASELINE_QUERIES" \
+        "$(echo "$t - $startup" | bc -l)" "$(echo "$BASELINE_QUERIES / ($t - $startup)" | bc -l)" "$before"
+done
+before=$(load)
+t=$(seconds "$BIN" embed --input "$tmp/single.jsonl" --chunk 1)
 printf "| one at a time (chunk 1) | %d | %.2f | %.1f | %s |\n" 1000 \
-    "$(echo "$single - $startup" | bc -l)" "$(echo "1000 / ($single - $startup)" | bc -l)" "$(load)"
+    "$(echo "$t - $startup" | bc -l)" "$(echo "1000 / ($t - $startup)" | bc -l)" "$before"
