@@ -56,23 +56,29 @@ for mode in $MODES; do
     stop_server
 done
 
-# The embedder alone on the same queries (model load time subtracted using a one-line run).
-tmp=$(mktemp -d); trap 'stop_server; rm -rf "$tmp"' EXIT
-head -n "$BASELINE_QUERIES" "$QUERIES" >"$tmp/batch.jsonl"
-head -n 1000 "$QUERIES" >"$tmp/single.jsonl"
-head -n 1 "$QUERIES" >"$tmp/one.jsonl"
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
-startup=$(seconds "$BIN" embed --input "$tmp/one.jsonl")
-echo
-echo "| embedder alone (quiver embed, same queries) | queries | seconds (minus ${startup}s start-up) | queries/s | loadavg before |"
-echo "|---|---:|---:|---:|---|"
-for chunk in 256 64; do
+# The embedder alone on the same queries, in-process (no HTTP, no JSON): Benchmarks' EmbedCompare
+# (build once: cd Benchmarks && swift build -c release --product EmbedCompare). It reports the best
+# of 3 batched runs over $BASELINE_QUERIES queries at the server's token budget (8192) and at ~64
+# queries per forward pass (budget 832, what c=64 can at most give), and one-at-a-time latency.
+EMBED_COMPARE=${EMBED_COMPARE:-Benchmarks/.build/release/EmbedCompare}
+if [ -x "$EMBED_COMPARE" ]; then
+    tmp=$(mktemp -d); trap 'stop_server; rm -rf "$tmp"' EXIT
+    head -n "$BASELINE_QUERIES" "$QUERIES" >"$tmp/batch.jsonl"
+    head -n 300 "$QUERIES" >"$tmp/single.jsonl"
     before=$(load)
-    t=$(seconds "$BIN" embed --input "$tmp/batch.jsonl" --chunk "$chunk" --token-budget 8192)
-    printf "| batched, chunks of %d | %d | %.2f | %.1f | %s |\n" "$chunk" "$BASELINE_QUERIES" \
-        "$(echo "$t - $startup" | bc -l)" "$(echo "$BASELINE_QUERIES / ($t - $startup)" | bc -l)" "$before"
-done
-before=$(load)
-t=$(seconds "$BIN" embed --input "$tmp/single.jsonl" --chunk 1)
-printf "| one at a time (chunk 1) | %d | %.2f | %.1f | %s |\n" 1000 \
-    "$(echo "$t - $startup" | bc -l)" "$(echo "1000 / ($t - $startup)" | bc -l)" "$before"
+    "$EMBED_COMPARE" --model models/all-MiniLM-L6-v2 --docs "$tmp/batch.jsonl" --queries "$tmp/single.jsonl" \
+        --token-budgets 832,8192 --repeats 3 >"$tmp/report.json"
+    python3 - "$tmp/report.json" "$before" "$(load)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print()
+print("| embedder alone (EmbedCompare, same queries) | queries/s | loadavg before / after |")
+print("|---|---:|---|")
+print(f"| batched, token budget 8192 | {r['docs_per_s_budget_8192']:.1f} | {sys.argv[2]} / {sys.argv[3]} |")
+print(f"| batched, token budget 832 (~64 queries per pass) | {r['docs_per_s_budget_832']:.1f} | |")
+print(f"| one at a time (median {r['query_ms_median']:.2f} ms, p99 {r['query_ms_p99']:.2f} ms) | {1000 / r['query_ms_mean']:.1f} | |")
+print(f"mean tokens per query: {r['mean_tokens_per_doc']:.1f}")
+PY
+else
+    echo "(no $EMBED_COMPARE: embedder-alone numbers skipped)"
+fi

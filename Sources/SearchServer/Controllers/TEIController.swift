@@ -71,8 +71,10 @@ struct TEIController {
         let embedder = try service.embedder()
         let tokenizer = embedder.tokenizer
         let special = body.addSpecialTokens ?? true
+        // Not truncated: every text is within max_text_bytes, and a token covers at least one byte.
+        let maxLength = limits.maxTextBytes.addingReportingOverflow(2).overflow ? Int.max : limits.maxTextBytes + 2
         let result = texts.map { text in
-            var ids = tokenizer.encode(text, maxLength: limits.maxTextBytes + 2)
+            var ids = tokenizer.encode(text, maxLength: maxLength)
             if !special { ids = Array(ids.dropFirst().dropLast()) }
             return ids.enumerated().map { position, id in
                 Token(id: id, special: special && (position == 0 || position == ids.count - 1))
