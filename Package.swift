@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "SearchServer", "Embedder",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: cpuFlags
         ),

@@ -187,6 +187,7 @@ public enum BatcherError: Error, Equatable, Sendable {
 }
 
 extension BatcherError: CustomStringConvertible {
+    /// A one-line explanation for logs and error messages.
     public var description: String {
         switch self {
         case .overloaded(let requests, let tokens):

@@ -7,6 +7,7 @@ public enum APIRole: String, Sendable, Comparable, Codable {
     /// Reads and writes (collections, documents).
     case admin
 
+    /// `read` < `admin`: an admin key may do everything a read key may.
     public static func < (lhs: APIRole, rhs: APIRole) -> Bool { lhs == .read && rhs == .admin }
 }
 
@@ -28,6 +29,7 @@ public struct APIKeys: Sendable, CustomStringConvertible {
         entries.reduce(into: [:]) { $0[$1.role, default: 0] += 1 }
     }
 
+    /// Key counts per role; never the keys.
     public var description: String {
         "APIKeys(admin: \(counts[.admin] ?? 0), read: \(counts[.read] ?? 0))"
     }

@@ -33,6 +33,8 @@ public struct APIModuleContext: Sendable {
 }
 
 extension APIModule {
+    /// By default a module is always ready.
     public var unavailableReason: String? { get async { nil } }
+    /// By default a module has nothing to do at shutdown.
     public func shutdown() async {}
 }
