@@ -20,12 +20,18 @@ let package = Package(
         .library(name: "VectorMath", targets: ["VectorMath"]),
         .library(name: "DocumentStore", targets: ["DocumentStore"]),
         .library(name: "SearchEngine", targets: ["SearchEngine"]),
+        .library(name: "SearchServer", targets: ["SearchServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -49,11 +55,27 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        .target(
+            name: "SearchServer",
+            dependencies: [
+                "Embedder",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: cpuFlags
+        ),
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorIndex", "SearchEngine",
+                "Embedder", "VectorIndex", "SearchEngine", "SearchServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: cpuFlags
         ),
@@ -65,6 +87,15 @@ let package = Package(
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
         .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver"], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SearchServerTests",
+            dependencies: [
+                "SearchServer", "Embedder",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: cpuFlags
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,8 +6,8 @@ struct Quiver: AsyncParsableCommand {
         commandName: "quiver",
         abstract: "Quiver: an embeddings and semantic search server.",
         subcommands: [
+            ServeCommand.self, IndexCommand.self, QueryCommand.self, ExportCommand.self, InfoCommand.self,
             EmbedCommand.self, TokenizeCommand.self, DemoCommand.self,
-            IndexCommand.self, QueryCommand.self, ExportCommand.self, InfoCommand.self,
         ]
     )
 }

@@ -1,0 +1,40 @@
+import Hummingbird
+
+/// The route groups a module adds its routes to.
+public struct APIRoutes {
+    /// Routes any valid key may call (reads). Open when no keys are configured.
+    public let read: RouterGroup<QuiverRequestContext>
+    /// Routes only an admin key may call (writes). Open when no keys are configured.
+    public let admin: RouterGroup<QuiverRequestContext>
+}
+
+/// A part of the API that plugs into the server: its routes, its readiness and its shutdown.
+///
+/// The collections API (SearchEngine) is one: it adds its read and write routes, is not ready
+/// until its indexes have caught up with the store, and checkpoints its indexes on shutdown —
+/// after the server has stopped accepting requests and finished the ones in flight.
+public protocol APIModule: Sendable {
+    /// Adds the module's routes. Called once while the application is built.
+    func addRoutes(to routes: APIRoutes, context: APIModuleContext)
+    /// Why the module cannot serve yet (`GET /ready` answers 503 with it), or `nil` when ready.
+    var unavailableReason: String? { get async }
+    /// Called once during graceful shutdown, after in-flight requests have finished.
+    func shutdown() async
+}
+
+/// What the server shares with modules.
+public struct APIModuleContext: Sendable {
+    /// The server's configuration (limits, data folder).
+    public let configuration: ServerConfiguration
+    /// The model, for modules that embed query text.
+    public let embeddings: EmbeddingService
+    /// The metrics registry, for module metrics.
+    public let metrics: ServerMetrics
+}
+
+extension APIModule {
+    /// By default a module is always ready.
+    public var unavailableReason: String? { get async { nil } }
+    /// By default a module has nothing to do at shutdown.
+    public func shutdown() async {}
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `GET /health`, `/ready`, `/metrics`, `/v1/info` and `/openapi.yaml`.
+struct SystemController {
+    let configuration: ServerConfiguration
+    let service: EmbeddingService
+    let metrics: ServerMetrics
+    let modules: [any APIModule]
+
+    struct Status: ResponseEncodable {
+        let status: String
+    }
+
+    struct Info: ResponseEncodable {
+        struct Model: Encodable {
+            let id: String
+            let dimensions: Int?
+            let maxSequenceLength: Int?
+            let pooling: String?
+            let normalized: Bool?
+            let loaded: Bool
+            enum CodingKeys: String, CodingKey {
+                case id, dimensions, pooling, normalized, loaded
+                case maxSequenceLength = "max_sequence_length"
+            }
+        }
+        struct Batching: Encodable {
+            let enabled: Bool
+            let maxWaitMs: Double
+            let tokenBudget: Int
+            let maxBatchRequests: Int
+            let workers: Int
+            enum CodingKeys: String, CodingKey {
+                case enabled, workers
+                case maxWaitMs = "max_wait_ms", tokenBudget = "token_budget", maxBatchRequests = "max_batch_requests"
+            }
+        }
+        struct Auth: Encodable {
+            let enabled: Bool
+        }
+        let name = "quiver"
+        let version: String
+        let model: Model
+        let limits: ServerConfiguration.Limits
+        let batching: Batching
+        let auth: Auth
+    }
+
+    /// Routes that stay open even when API keys are configured.
+    func addOpenRoutes(to router: Router<QuiverRequestContext>) {
+        router.get("health") { _, _ in Status(status: "ok") }
+        router.get("ready", use: ready)
+    }
+
+    /// Routes that need a key when keys are configured.
+    func addRoutes(to group: RouterGroup<QuiverRequestContext>) {
+        group.get("metrics", use: renderMetrics)
+        group.get("v1/info", use: info)
+        group.get("openapi.yaml", use: openAPI)
+    }
+
+    @Sendable func ready(_ request: Request, context: QuiverRequestContext) async throws -> Status {
+        if let reason = service.unavailableReason { throw APIError.unavailable(reason) }
+        for module in modules {
+            if let reason = await module.unavailableReason { throw APIError.unavailable(reason) }
+        }
+        return Status(status: "ready")
+    }
+
+    @Sendable func renderMetrics(_ request: Request, context: QuiverRequestContext) -> Response {
+        let bytes = metrics.render()
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    @Sendable func info(_ request: Request, context: QuiverRequestContext) -> Info {
+        let embedder = try? service.embedder()
+        let batching = configuration.batching
+        let wait = Double(batching.maxWait.components.seconds) * 1000 + Double(batching.maxWait.components.attoseconds) * 1e-15
+        return Info(
+            version: configuration.version,
+            model: .init(
+                id: service.modelID, dimensions: embedder?.dimension,
+                maxSequenceLength: embedder?.pooling.maxSequenceLength,
+                pooling: embedder?.pooling.mode.rawValue, normalized: embedder?.pooling.normalize,
+                loaded: embedder != nil),
+            limits: configuration.limits,
+            batching: .init(
+                enabled: batching.coalesce, maxWaitMs: batching.coalesce ? wait : 0, tokenBudget: batching.tokenBudget,
+                maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
+            auth: .init(enabled: configuration.apiKeys.isEnabled))
+    }
+
+    @Sendable func openAPI(_ request: Request, context: QuiverRequestContext) throws -> Response {
+        guard let text = OpenAPIDocument.text else { throw APIError.notFound("openapi.yaml is not bundled with this build") }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/yaml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// The OpenAPI description of this server, bundled from the repository's `openapi.yaml`.
+public enum OpenAPIDocument {
+    /// The document's text, or `nil` if the resource is missing from the bundle.
+    public static let text: String? = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else { return nil }
+        return try? String(contentsOf: url, encoding: .utf8)
+    }()
+}

@@ -1,0 +1,85 @@
+import Hummingbird
+
+/// `POST /embed` and `POST /tokenize`, compatible with Hugging Face text-embeddings-inference.
+///
+/// `/embed` answers a JSON array of vectors. As in TEI, `truncate` defaults to `false`: an input
+/// over the model's maximum length is a 413 `input_too_long`. `normalize` defaults to `true`;
+/// `false` is accepted only when the model itself does not normalize (this server returns vectors
+/// after the model's own pooling, and cannot undo a normalization the model folder asks for).
+struct TEIController {
+    let service: EmbeddingService
+    let limits: ServerConfiguration.Limits
+
+    struct EmbedRequest: Decodable {
+        let inputs: TextInputs
+        let truncate: Bool?
+        let normalize: Bool?
+        let dimensions: Int?
+    }
+
+    struct TokenizeRequest: Decodable {
+        let inputs: TextInputs
+        let addSpecialTokens: Bool?
+        enum CodingKeys: String, CodingKey {
+            case inputs
+            case addSpecialTokens = "add_special_tokens"
+        }
+    }
+
+    /// One token of `/tokenize`'s answer (TEI's shape, without text offsets).
+    struct Token: Encodable {
+        let id: Int32
+        let special: Bool
+    }
+
+    /// A plain JSON array as the response body.
+    struct JSONArray<Element: Encodable>: ResponseEncodable {
+        let elements: [Element]
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(elements)
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<QuiverRequestContext>) {
+        group.post("embed", use: embed)
+        group.post("tokenize", use: tokenize)
+    }
+
+    @Sendable func embed(_ request: Request, context: QuiverRequestContext) async throws -> JSONArray<[Float]> {
+        let body = try await JSONBody.decode(EmbedRequest.self, from: request, limit: limits.maxBodyBytes)
+        try InputValidation.check(body.inputs, field: "inputs", limits: limits)
+        let embedder = try service.embedder()
+        try VectorPostprocessing.checkDimensions(body.dimensions, modelDimension: embedder.dimension)
+        let normalize = body.normalize ?? true
+        if !normalize, embedder.pooling.normalize {
+            throw APIError.invalidRequest("normalize=false is not supported: this model normalizes its embeddings")
+        }
+        let sequences = try service.sequences(for: body.inputs, truncate: body.truncate ?? false)
+        let vectors = try await service.embed(tokenized: sequences)
+        return JSONArray(elements: vectors.map {
+            VectorPostprocessing.apply($0, dimensions: body.dimensions, normalize: normalize)
+        })
+    }
+
+    @Sendable func tokenize(_ request: Request, context: QuiverRequestContext) async throws -> JSONArray<[Token]> {
+        let body = try await JSONBody.decode(TokenizeRequest.self, from: request, limit: limits.maxBodyBytes)
+        try InputValidation.check(body.inputs, field: "inputs", limits: limits)
+        guard case .texts(let texts, _) = body.inputs else {
+            throw APIError.invalidRequest("inputs must be a string or an array of strings")
+        }
+        let embedder = try service.embedder()
+        let tokenizer = embedder.tokenizer
+        let special = body.addSpecialTokens ?? true
+        // Not truncated: every text is within max_text_bytes, and a token covers at least one byte.
+        let maxLength = limits.maxTextBytes.addingReportingOverflow(2).overflow ? Int.max : limits.maxTextBytes + 2
+        let result = texts.map { text in
+            var ids = tokenizer.encode(text, maxLength: maxLength)
+            if !special { ids = Array(ids.dropFirst().dropLast()) }
+            return ids.enumerated().map { position, id in
+                Token(id: id, special: special && (position == 0 || position == ids.count - 1))
+            }
+        }
+        return JSONArray(elements: result)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Reads and decodes a JSON request body under the configured size limit, translating every
+/// failure into an ``APIError`` (413 for a body over `max_body_bytes`, 400 for malformed JSON,
+/// 422 for a wrong shape).
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw .bodyTooLarge(limit: limit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw .bodyTooLarge(limit: limit)
+        } catch {
+            throw .invalidJSON("could not read the request body")
+        }
+        guard buffer.readableBytes > 0 else { throw .invalidJSON("the body is empty; send a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.fromDecoding(error)
+        } catch {
+            throw .invalidJSON("cannot decode body")
+        }
+    }
+}
+
+/// The `input` / `inputs` field: one string, several strings, one token array or several.
+enum TextInputs: Decodable, Sendable {
+    /// Texts; `single` when the request sent one string rather than an array.
+    case texts([String], single: Bool)
+    /// Token id arrays (model vocabulary ids); `single` when one array of integers was sent.
+    case tokens([[Int]], single: Bool)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self = .texts([text], single: true)
+        } else if let texts = try? container.decode([String].self) {
+            self = .texts(texts, single: false)
+        } else if let ids = try? container.decode([Int].self) {
+            self = .tokens([ids], single: true)
+        } else if let sequences = try? container.decode([[Int]].self) {
+            self = .tokens(sequences, single: false)
+        } else {
+            throw DecodingError.typeMismatch(
+                TextInputs.self,
+                .init(codingPath: decoder.codingPath,
+                      debugDescription: "expected a string, an array of strings, or an array of token id arrays"))
+        }
+    }
+
+    var count: Int {
+        switch self {
+        case .texts(let texts, _): texts.count
+        case .tokens(let sequences, _): sequences.count
+        }
+    }
+}
+
+/// Checks shared by every route that takes inputs: non-empty, not too many, not too long.
+enum InputValidation {
+    static func check(_ inputs: TextInputs, field: String, limits: ServerConfiguration.Limits) throws(APIError) {
+        guard inputs.count > 0 else { throw .invalidRequest("\(field) must not be empty") }
+        guard inputs.count <= limits.maxBatchInputs else {
+            throw .limitExceeded(limit: "max_batch_inputs", value: inputs.count, allowed: limits.maxBatchInputs)
+        }
+        switch inputs {
+        case .texts(let texts, _):
+            for (index, text) in texts.enumerated() {
+                if text.isEmpty { throw .invalidRequest("\(field)[\(index)] is an empty string") }
+                if text.utf8.count > limits.maxTextBytes {
+                    throw .limitExceeded(limit: "max_text_bytes", value: text.utf8.count, allowed: limits.maxTextBytes)
+                }
+            }
+        case .tokens(let sequences, _):
+            for (index, sequence) in sequences.enumerated() where sequence.isEmpty {
+                throw .invalidRequest("\(field)[\(index)] is an empty token array")
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Hummingbird
+
+/// Requires `Authorization: Bearer KEY` with a key of at least `required` role when keys are
+/// configured: 401 for a missing or unknown key, 403 for a read key on an admin route.
+/// Keys never reach a log.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = QuiverRequestContext
+
+    let keys: APIKeys
+    let required: APIRole
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard keys.isEnabled else { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else { throw APIError.unauthorized }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", let role = keys.role(of: parts[1]) else {
+            throw APIError.unauthorized
+        }
+        guard role >= required else {
+            throw APIError.forbidden("this route needs an \(required.rawValue) key; the key presented is a \(role.rawValue) key")
+        }
+        var context = context
+        context.role = role
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,122 @@
+import Embedder
+import Foundation
+
+/// Everything `quiver serve` can be told: where to listen, which model to load, the request
+/// limits, batching and API keys. Every default is documented on its property.
+public struct ServerConfiguration: Sendable {
+    /// Request limits. Each one is on by default, reported by `GET /v1/info`, and a request over
+    /// it is answered 413 or 422 with an error that names it.
+    public struct Limits: Sendable, Equatable, Codable {
+        /// Largest request body accepted, in bytes. Default 4 MiB.
+        public var maxBodyBytes: Int
+        /// Most inputs in one embedding or tokenize request. Default 256.
+        public var maxBatchInputs: Int
+        /// Longest single input text, in UTF-8 bytes. Default 65,536.
+        public var maxTextBytes: Int
+        /// Largest `k` (results per query) a collection query may ask for. Default 1,000.
+        public var maxK: Int
+        /// Largest `ef` (search breadth) a collection query may ask for. Default 4,096.
+        public var maxEf: Int
+        /// Most requests handled at once; more are answered 429 at once. Default 512.
+        public var maxConcurrentRequests: Int
+        /// Most embedding requests waiting for the model; more are answered 429. Default 1,024.
+        public var maxQueuedRequests: Int
+        /// Most tokens waiting for the model; more are answered 429. Default 262,144.
+        public var maxQueuedTokens: Int
+
+        /// The defaults documented on each property.
+        public init(
+            maxBodyBytes: Int = 4 << 20, maxBatchInputs: Int = 256, maxTextBytes: Int = 65_536,
+            maxK: Int = 1_000, maxEf: Int = 4_096, maxConcurrentRequests: Int = 512,
+            maxQueuedRequests: Int = 1_024, maxQueuedTokens: Int = 262_144
+        ) {
+            self.maxBodyBytes = maxBodyBytes
+            self.maxBatchInputs = maxBatchInputs
+            self.maxTextBytes = maxTextBytes
+            self.maxK = maxK
+            self.maxEf = maxEf
+            self.maxConcurrentRequests = maxConcurrentRequests
+            self.maxQueuedRequests = maxQueuedRequests
+            self.maxQueuedTokens = maxQueuedTokens
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case maxBodyBytes = "max_body_bytes", maxBatchInputs = "max_batch_inputs"
+            case maxTextBytes = "max_text_bytes", maxK = "max_k", maxEf = "max_ef"
+            case maxConcurrentRequests = "max_concurrent_requests", maxQueuedRequests = "max_queued_requests"
+            case maxQueuedTokens = "max_queued_tokens"
+        }
+
+        /// Throws ``ConfigurationError`` naming the first limit that is not positive.
+        public func validate() throws(ConfigurationError) {
+            let all: [(String, Int)] = [
+                ("max_body_bytes", maxBodyBytes), ("max_batch_inputs", maxBatchInputs), ("max_text_bytes", maxTextBytes),
+                ("max_k", maxK), ("max_ef", maxEf), ("max_concurrent_requests", maxConcurrentRequests),
+                ("max_queued_requests", maxQueuedRequests), ("max_queued_tokens", maxQueuedTokens),
+            ]
+            for (name, value) in all where value < 1 {
+                throw ConfigurationError("\(name) must be at least 1 (got \(value))")
+            }
+        }
+    }
+
+    /// Address to bind. Default `127.0.0.1` (loopback only; use `0.0.0.0` to listen on every interface).
+    public var host: String
+    /// TCP port; 0 picks a free one. Default 8080.
+    public var port: Int
+    /// The model folder. Default `models/all-MiniLM-L6-v2`.
+    public var modelFolder: URL
+    /// The model id reported in responses and `/v1/info`. Default: the model folder's name.
+    public var modelID: String
+    /// Where collections live (used once collections are served). Default `data`.
+    public var dataFolder: URL
+    /// Request limits.
+    public var limits: Limits
+    /// Dynamic batching of embedding requests; `coalesce = false` runs one request per forward pass.
+    public var batching: DynamicBatcher.Options
+    /// API keys; empty means every route is open.
+    public var apiKeys: APIKeys
+    /// The server's version, reported by `/v1/info`.
+    public var version: String
+
+    /// A configuration with every default documented on the properties.
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080,
+        modelFolder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2"), modelID: String? = nil,
+        dataFolder: URL = URL(fileURLWithPath: "data"), limits: Limits = Limits(),
+        batching: DynamicBatcher.Options = DynamicBatcher.Options(), apiKeys: APIKeys = APIKeys(),
+        version: String = QuiverVersion.current
+    ) {
+        self.host = host
+        self.port = port
+        self.modelFolder = modelFolder
+        self.modelID = modelID ?? modelFolder.standardizedFileURL.lastPathComponent
+        self.dataFolder = dataFolder
+        self.limits = limits
+        self.batching = batching
+        self.apiKeys = apiKeys
+        self.version = version
+    }
+
+    /// Throws ``ConfigurationError`` for the first value out of range.
+    public func validate() throws(ConfigurationError) {
+        guard (0...65_535).contains(port) else { throw ConfigurationError("port must be in 0...65535 (got \(port))") }
+        guard !host.isEmpty else { throw ConfigurationError("host must not be empty") }
+        try limits.validate()
+        do { try batching.validate() } catch { throw ConfigurationError("\(error)") }
+    }
+}
+
+/// A configuration value out of range, with a message naming it.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, naming the setting.
+    public let description: String
+    /// An error with `description` as its message.
+    public init(_ description: String) { self.description = description }
+}
+
+/// The version of Quiver this build serves.
+public enum QuiverVersion {
+    /// Semantic version of the HTTP API and the server.
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Embedder
+import Foundation
+import Hummingbird
+import Logging
+import SearchServer
+
+/// `quiver serve`: the HTTP server (embeddings, tokenize, health, metrics; collections later).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (see openapi.yaml).")
+
+    @Option(help: "Address to bind (0.0.0.0 for every interface).") var host = "127.0.0.1"
+    @Option(help: "TCP port (0 picks a free one).") var port = 8080
+    @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
+    @Option(help: "Model id reported by the API (default: the model folder's name).") var modelID: String?
+    @Option(help: "Data directory for collections.") var data = "data"
+    @Option(help: "Admin API key (reads and writes). Repeatable.") var apiKey: [String] = []
+    @Option(help: "Read-only API key. Repeatable.") var readApiKey: [String] = []
+    @Option(help: "File of 'admin:KEY' / 'read:KEY' lines.") var apiKeysFile: String?
+    @Flag(help: "Run every embedding request as its own forward pass (no dynamic batching).") var noBatching = false
+    @Option(help: "Longest wait for more requests before a forward pass, in milliseconds.") var batchWaitMs = 2.0
+    @Option(help: "Most tokens in one batched forward pass.") var batchTokenBudget = 8192
+    @Option(help: "Worker threads running forward passes.") var embedWorkers = 1
+    @Option(help: "Largest request body, in bytes.") var maxBodyBytes = 4 << 20
+    @Option(help: "Most inputs per embedding/tokenize request.") var maxBatchInputs = 256
+    @Option(help: "Longest input text, in UTF-8 bytes.") var maxTextBytes = 65_536
+    @Option(help: "Largest k per query.") var maxK = 1_000
+    @Option(help: "Largest ef per query.") var maxEf = 4_096
+    @Option(help: "Most requests in flight before 429.") var maxConcurrentRequests = 512
+    @Option(help: "Most embedding requests queued before 429.") var maxQueuedRequests = 1_024
+    @Option(help: "Most tokens queued before 429.") var maxQueuedTokens = 262_144
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        guard batchWaitMs.isFinite, (0...1000).contains(batchWaitMs) else {
+            throw ValidationError("--batch-wait-ms must be in 0...1000")
+        }
+        var keys = APIKeys()
+        do {
+            for key in apiKey { try keys.add(key, role: .admin) }
+            for key in readApiKey { try keys.add(key, role: .read) }
+            if let apiKeysFile { try keys.load(file: URL(fileURLWithPath: apiKeysFile)) }
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let configuration = ServerConfiguration(
+            host: host, port: port, modelFolder: URL(fileURLWithPath: model), modelID: modelID,
+            dataFolder: URL(fileURLWithPath: data),
+            limits: .init(
+                maxBodyBytes: maxBodyBytes, maxBatchInputs: maxBatchInputs, maxTextBytes: maxTextBytes, maxK: maxK,
+                maxEf: maxEf, maxConcurrentRequests: maxConcurrentRequests, maxQueuedRequests: maxQueuedRequests,
+                maxQueuedTokens: maxQueuedTokens),
+            batching: .init(
+                maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
+                maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
+                coalesce: !noBatching),
+            apiKeys: keys)
+        let logger = Logger(label: "quiver.server")
+        logger.info("starting", metadata: [
+            "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
+            "api_keys": "\(keys)",
+        ])
+        let app: QuiverApplication
+        do {
+            app = try buildApplication(configuration: configuration, logger: logger)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        try await app.runService()
+    }
+}
