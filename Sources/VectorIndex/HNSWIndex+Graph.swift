@@ -1,4 +1,5 @@
 import Synchronization
+import VectorMath
 
 /// Which reached nodes may enter the result list. Specialised per search, so the unfiltered case
 /// costs nothing.
@@ -75,6 +76,7 @@ extension HNSWIndex {
         let limit = maxLinks(level: level)
         let vectors = storage.vectors
         let pending = scratch.pending
+        let vectorBytes = dim &* MemoryLayout<Float>.stride
         _ = scratch.visit(Int(start.node))
         scratch.candidates.push(start)
         if filter.accepts(Int(start.node)) { scratch.results.push(start) }
@@ -94,6 +96,11 @@ extension HNSWIndex {
                     pending[found] = UInt32(truncatingIfNeeded: neighbour)
                     found &+= 1
                 }
+            }
+            var p = 0
+            while p < found {
+                VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)
+                p &+= 1
             }
             var i = 0
             while i < found {
