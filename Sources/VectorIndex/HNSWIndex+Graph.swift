@@ -33,6 +33,9 @@ struct AcceptMatching: NodeFilter {
 // shared. Neighbour ids are checked against `nodes` before use, which is what keeps a corrupted
 // mapped file from steering reads out of bounds.
 extension HNSWIndex {
+    /// How many distances ahead the search loop prefetches a whole vector (tuned on 64k×384).
+    static let prefetchAhead = 3
+
     @inline(__always)
     func maxLinks(level: Int) -> Int { level == 0 ? 2 * configuration.m : configuration.m }
 
@@ -77,6 +80,7 @@ extension HNSWIndex {
         let vectors = storage.vectors
         let pending = scratch.pending
         let vectorBytes = dim &* MemoryLayout<Float>.stride
+        let listBytes = (limit &+ 1) &* MemoryLayout<UInt32>.stride
         _ = scratch.visit(Int(start.node))
         scratch.candidates.push(start)
         if filter.accepts(Int(start.node)) { scratch.results.push(start) }
@@ -97,14 +101,29 @@ extension HNSWIndex {
                     found &+= 1
                 }
             }
+            // Memory, not arithmetic, bounds this loop (a vector is 24 cache lines, the index far
+            // larger than the caches). Measured best on 64k×384: the first line of every pending
+            // vector now, whole vectors `prefetchAhead` distances ahead of the one computed, and
+            // the link list of the candidate most likely expanded next.
             var p = 0
             while p < found {
+                VectorMath.prefetch(vectors + Int(pending[p]) &* dim)
+                p &+= 1
+            }
+            p = 0
+            while p < found && p < Self.prefetchAhead {
                 VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)
                 p &+= 1
+            }
+            if !scratch.candidates.isEmpty {
+                VectorMath.prefetch(storage.linkList(Int(scratch.candidates.top.node), level: level), bytes: listBytes)
             }
             var i = 0
             while i < found {
                 let neighbour = Int(pending[i])
+                if i &+ Self.prefetchAhead < found {
+                    VectorMath.prefetch(vectors + Int(pending[i &+ Self.prefetchAhead]) &* dim, bytes: vectorBytes)
+                }
                 i &+= 1
                 let d = K.distance(query, vectors + neighbour &* dim, count: dim)
                 guard scratch.results.count < ef || d < bound else { continue }
