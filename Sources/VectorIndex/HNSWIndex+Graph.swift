@@ -81,14 +81,23 @@ extension HNSWIndex {
         let pending = scratch.pending
         let vectorBytes = dim &* MemoryLayout<Float>.stride
         let listBytes = (limit &+ 1) &* MemoryLayout<UInt32>.stride
-        _ = scratch.visit(Int(start.node))
-        scratch.candidates.push(start)
-        if filter.accepts(Int(start.node)) { scratch.results.push(start) }
-        var bound = scratch.results.isEmpty ? Float.infinity : scratch.results.top.distance
-        while !scratch.candidates.isEmpty {
-            let current = scratch.candidates.top
-            if current.distance > bound && scratch.results.count >= ef { break }
-            scratch.candidates.pop()
+        // The heaps and the visited set are worked on as local values and stored back at the end:
+        // through the class's properties every access would be a dynamic exclusivity check.
+        var candidates = scratch.candidates
+        var results = scratch.results
+        defer {
+            scratch.candidates = candidates
+            scratch.results = results
+        }
+        let visited = scratch.visitedSet
+        _ = visited.visit(Int(start.node))
+        candidates.push(start)
+        if filter.accepts(Int(start.node)) { results.push(start) }
+        var bound = results.isEmpty ? Float.infinity : results.top.distance
+        while !candidates.isEmpty {
+            let current = candidates.top
+            if current.distance > bound && results.count >= ef { break }
+            candidates.pop()
             let list = storage.linkList(Int(current.node), level: level)
             let n = min(Int(list[0].load(ordering: .acquiring)), limit)
             var found = 0
@@ -96,7 +105,7 @@ extension HNSWIndex {
             while j <= n {
                 let neighbour = Int(list[j].load(ordering: .acquiring))
                 j &+= 1
-                if neighbour < nodes && !scratch.visit(neighbour) {
+                if neighbour < nodes && !visited.visit(neighbour) {
                     pending[found] = UInt32(truncatingIfNeeded: neighbour)
                     found &+= 1
                 }
@@ -115,8 +124,8 @@ extension HNSWIndex {
                 VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)
                 p &+= 1
             }
-            if !scratch.candidates.isEmpty {
-                VectorMath.prefetch(storage.linkList(Int(scratch.candidates.top.node), level: level), bytes: listBytes)
+            if !candidates.isEmpty {
+                VectorMath.prefetch(storage.linkList(Int(candidates.top.node), level: level), bytes: listBytes)
             }
             var i = 0
             while i < found {
@@ -126,16 +135,16 @@ extension HNSWIndex {
                 }
                 i &+= 1
                 let d = K.distance(query, vectors + neighbour &* dim, count: dim)
-                guard scratch.results.count < ef || d < bound else { continue }
+                guard results.count < ef || d < bound else { continue }
                 let candidate = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
-                scratch.candidates.push(candidate)
+                candidates.push(candidate)
                 if filter.accepts(neighbour) {
-                    if scratch.results.count < ef {
-                        scratch.results.push(candidate)
+                    if results.count < ef {
+                        results.push(candidate)
                     } else {
-                        scratch.results.replaceTop(candidate)
+                        results.replaceTop(candidate)
                     }
-                    bound = scratch.results.top.distance
+                    bound = results.top.distance
                 }
             }
         }
