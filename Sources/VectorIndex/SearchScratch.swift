@@ -54,6 +54,16 @@ struct CandidateHeap {
         return result
     }
 
+    /// Removes the top and stores it just past the new end (one heapsort step): after `j` calls
+    /// `buffer[count ..< count + j]` holds the removed elements in heap order (ascending for a
+    /// max-heap). Only when not empty.
+    mutating func popToEnd() {
+        let result = buffer[0]
+        count &-= 1
+        if count > 0 { siftDown(buffer[count]) }
+        buffer[count] = result
+    }
+
     /// Replaces the top by `c` (one sift instead of pop + push). Only when not empty.
     mutating func replaceTop(_ c: Candidate) { siftDown(c) }
 
