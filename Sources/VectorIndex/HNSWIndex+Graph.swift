@@ -45,15 +45,32 @@ extension HNSWIndex {
     ) -> Candidate {
         let dim = configuration.dimension
         let limit = maxLinks(level: level)
+        let vectorBytes = dim &* MemoryLayout<Float>.stride
         var best = start
         var changed = true
         while changed {
             changed = false
             let list = storage.linkList(Int(best.node), level: level)
             let n = min(Int(list[0].load(ordering: .acquiring)), limit)
+            // Same prefetch pattern as `searchLayer` (there is no visited set here: every
+            // neighbour is computed). A link read twice may differ under a concurrent writer; the
+            // first read is only a hint.
+            var p = 1
+            while p <= n {
+                let neighbour = Int(list[p].load(ordering: .relaxed))
+                if neighbour < nodes {
+                    VectorMath.prefetch(storage.vector(neighbour),
+                                        bytes: p <= Self.prefetchAhead ? vectorBytes : MemoryLayout<Float>.stride)
+                }
+                p &+= 1
+            }
             var j = 1
             while j <= n {
                 let neighbour = Int(list[j].load(ordering: .acquiring))
+                if j &+ Self.prefetchAhead <= n {
+                    let ahead = Int(list[j &+ Self.prefetchAhead].load(ordering: .relaxed))
+                    if ahead < nodes { VectorMath.prefetch(storage.vector(ahead), bytes: vectorBytes) }
+                }
                 j &+= 1
                 guard neighbour < nodes else { continue }
                 let d = K.distance(query, storage.vector(neighbour), count: dim)
