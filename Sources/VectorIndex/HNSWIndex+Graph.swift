@@ -122,9 +122,9 @@ extension HNSWIndex {
             while j <= n {
                 let neighbour = Int(list[j].load(ordering: .acquiring))
                 j &+= 1
-                if neighbour < nodes && !visited.visit(neighbour) {
+                if neighbour < nodes {
                     pending[found] = UInt32(truncatingIfNeeded: neighbour)
-                    found &+= 1
+                    found &+= visited.visitFresh(neighbour)
                 }
             }
             // Memory, not arithmetic, bounds this loop (a vector is 24 cache lines, the index far

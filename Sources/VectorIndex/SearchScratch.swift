@@ -169,6 +169,17 @@ struct VisitedSet {
         slot.pointee = generation
         return false
     }
+
+    /// Marks `node` visited; returns 1 if it was not visited before, else 0. Branch-free: whether a
+    /// neighbour was seen is a coin flip to the branch predictor, so the search loop adds this to
+    /// its count instead of branching on it.
+    @inline(__always)
+    func visitFresh(_ node: Int) -> Int {
+        let slot = marks + node
+        let fresh = slot.pointee != generation
+        slot.pointee = generation
+        return fresh ? 1 : 0
+    }
 }
 
 /// A pool of scratch objects, so searches do not allocate.
