@@ -155,6 +155,10 @@ extension HNSWIndex {
                 guard results.count < ef || d < bound else { continue }
                 let candidate = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
                 candidates.push(candidate)
+                if d <= candidates.top.distance {
+                    // The new nearest candidate is expanded next: fetch its link list meanwhile.
+                    VectorMath.prefetch(storage.linkList(neighbour, level: level), bytes: listBytes)
+                }
                 if filter.accepts(neighbour) {
                     if results.count < ef {
                         results.push(candidate)
