@@ -132,13 +132,12 @@ extension HNSWIndex {
             // vector now, whole vectors `prefetchAhead` distances ahead of the one computed, and
             // the link list of the candidate most likely expanded next.
             var p = 0
-            while p < found {
-                VectorMath.prefetch(vectors + Int(pending[p]) &* dim)
-                p &+= 1
-            }
-            p = 0
             while p < found && p < Self.prefetchAhead {
                 VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)
+                p &+= 1
+            }
+            while p < found {
+                VectorMath.prefetch(vectors + Int(pending[p]) &* dim)
                 p &+= 1
             }
             if !candidates.isEmpty {
