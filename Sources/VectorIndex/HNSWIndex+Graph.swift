@@ -128,9 +128,10 @@ extension HNSWIndex {
                 }
             }
             // Memory, not arithmetic, bounds this loop (a vector is 24 cache lines, the index far
-            // larger than the caches). Measured best on 64k×384: the first line of every pending
-            // vector now, whole vectors `prefetchAhead` distances ahead of the one computed, and
-            // the link list of the candidate most likely expanded next.
+            // larger than the caches). Measured best on 64k×384: whole vectors for the first
+            // `prefetchAhead` pending neighbours and for the one `prefetchAhead` ahead of each
+            // distance computed, the first line of the others now, and the link list of the
+            // candidate most likely expanded next (or of a neighbour that becomes the nearest).
             var p = 0
             while p < found && p < Self.prefetchAhead {
                 VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)

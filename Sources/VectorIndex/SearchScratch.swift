@@ -143,16 +143,6 @@ final class SearchScratch {
     /// The visited set of the current search as a value, for hot loops: reaching it through this
     /// class's stored properties costs a dynamic exclusivity check (`swift_beginAccess`) per call.
     var visitedSet: VisitedSet { VisitedSet(marks: marks, generation: generation) }
-
-    /// Marks `node` visited; returns whether it already was. `node` must be below the `nodes`
-    /// given to `reset`.
-    @inline(__always)
-    func visit(_ node: Int) -> Bool {
-        let slot = marks + node
-        if slot.pointee == generation { return true }
-        slot.pointee = generation
-        return false
-    }
 }
 
 /// The visited marks of one search (see `SearchScratch.visitedSet`); valid until the next `reset`.
