@@ -35,7 +35,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "VectorMath", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
+        // Prefetch hints (a `static inline` C function; Swift has no intrinsic), used via VectorMath.
+        .target(name: "CPrefetch"),
+        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: cpuFlags),
         .target(name: "Embedder", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .target(name: "VectorIndex", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .target(

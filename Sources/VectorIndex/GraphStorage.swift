@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// The raw memory of the graph, laid out exactly as the file's sections (see `IndexFileFormat`), so
@@ -100,10 +105,26 @@ final class GraphStorage: @unchecked Sendable {
         mapping = nil
     }
 
+    /// Buffers at least this large are aligned to it and advised for transparent huge pages.
+    static let hugePageBytes = 2 << 20
+
     private static func allocate<T, S: ~Copyable>(
         _: T.Type, _ count: Int, copying old: UnsafeMutablePointer<S>, _ used: Int, zero: T
     ) -> UnsafeMutableRawPointer {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
+        let bytes = max(count, 1) * MemoryLayout<T>.stride
+        let raw: UnsafeMutableRawPointer
+        if bytes >= hugePageBytes {
+            // Searches read the vectors and link lists at random: with 4 KiB pages nearly every
+            // vector read also misses the TLB. Ask for 2 MiB pages (transparent huge pages are
+            // often "madvise"-only); a refusal is harmless, it only leaves the small pages.
+            let rounded = (bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes
+            raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: hugePageBytes)
+            #if os(Linux)
+            _ = madvise(raw, rounded, MADV_HUGEPAGE)
+            #endif
+        } else {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        }
         raw.copyMemory(from: UnsafeRawPointer(old), byteCount: used * MemoryLayout<T>.stride)
         (raw + used * MemoryLayout<T>.stride).initializeMemory(as: T.self, repeating: zero, count: max(count, 1) - used)
         return raw

@@ -151,8 +151,23 @@ extension HNSWIndex {
     }
 
     /// The `k` nearest of `scratch.results`, nearest first, ties by label for a stable order.
+    ///
+    /// The `ef − k` farthest are dropped by heapsort steps first, so only about `k` hits are built
+    /// and sorted; dropped candidates tied with the `k`-th distance are kept for the label order.
     private func hits(_ scratch: SearchScratch, k: Int) -> [SearchHit] {
-        var all = scratch.results.elements.map { SearchHit(label: storage.labels[Int($0.node)], distance: $0.distance) }
+        var heap = scratch.results
+        let total = heap.count
+        while heap.count > k { heap.popToEnd() }
+        var end = heap.count
+        if end > 0 {
+            let kth = heap.top.distance
+            while end < total && heap.buffer[end].distance == kth { end &+= 1 }
+        }
+        var all = UnsafeBufferPointer(start: heap.buffer, count: end).map {
+            SearchHit(label: storage.labels[Int($0.node)], distance: $0.distance)
+        }
+        heap.removeAll()
+        scratch.results = heap
         all.sort { ($0.distance, $0.label) < ($1.distance, $1.label) }
         if all.count > k { all.removeLast(all.count - k) }
         return all

@@ -54,6 +54,16 @@ struct CandidateHeap {
         return result
     }
 
+    /// Removes the top and stores it just past the new end (one heapsort step): after `j` calls
+    /// `buffer[count ..< count + j]` holds the removed elements in heap order (ascending for a
+    /// max-heap). Only when not empty.
+    mutating func popToEnd() {
+        let result = buffer[0]
+        count &-= 1
+        if count > 0 { siftDown(buffer[count]) }
+        buffer[count] = result
+    }
+
     /// Replaces the top by `c` (one sift instead of pop + push). Only when not empty.
     mutating func replaceTop(_ c: Candidate) { siftDown(c) }
 
@@ -130,6 +140,16 @@ final class SearchScratch {
         }
     }
 
+    /// The visited set of the current search as a value, for hot loops: reaching it through this
+    /// class's stored properties costs a dynamic exclusivity check (`swift_beginAccess`) per call.
+    var visitedSet: VisitedSet { VisitedSet(marks: marks, generation: generation) }
+}
+
+/// The visited marks of one search (see `SearchScratch.visitedSet`); valid until the next `reset`.
+struct VisitedSet {
+    let marks: UnsafeMutablePointer<UInt16>
+    let generation: UInt16
+
     /// Marks `node` visited; returns whether it already was. `node` must be below the `nodes`
     /// given to `reset`.
     @inline(__always)
@@ -138,6 +158,17 @@ final class SearchScratch {
         if slot.pointee == generation { return true }
         slot.pointee = generation
         return false
+    }
+
+    /// Marks `node` visited; returns 1 if it was not visited before, else 0. Branch-free: whether a
+    /// neighbour was seen is a coin flip to the branch predictor, so the search loop adds this to
+    /// its count instead of branching on it.
+    @inline(__always)
+    func visitFresh(_ node: Int) -> Int {
+        let slot = marks + node
+        let fresh = slot.pointee != generation
+        slot.pointee = generation
+        return fresh ? 1 : 0
     }
 }
 

@@ -45,6 +45,33 @@ struct HNSWIndexTests {
         #expect(index.count == 0)
     }
 
+    @Test("graph search equals exact search when ef covers the index: nearest first, ties by label")
+    func tiesAndOrder() throws {
+        // 10 distinct vectors, 4 copies each under scattered labels: many exactly equal distances,
+        // so dropping the ef − k farthest candidates must keep the ties for the label order.
+        var data = TestData(seed: 11)
+        let distinct = rows(data.clustered(count: 10, dimension: 16, clusters: 3), dimension: 16)
+        var flat: [Float] = [], labels: [UInt64] = []
+        for copy in 0..<4 {
+            for (i, v) in distinct.enumerated() {
+                flat += v
+                labels.append(UInt64((copy * 10 + i) * 7 % 40))
+            }
+        }
+        let index = try HNSWIndex(configuration: HNSWConfiguration(dimension: 16, metric: .dot))
+        try index.add(contentsOf: flat, labels: labels, threads: 1)
+        let queries = distinct + rows(data.clustered(count: 10, dimension: 16, clusters: 3), dimension: 16)
+        for q in queries {
+            // All 40 from the scan, in (distance, label) order: the canonical answer.
+            let all = try index.exactSearch(q, k: 40)
+            #expect(all.count == 40)
+            #expect(all == all.sorted { ($0.distance, $0.label) < ($1.distance, $1.label) })
+            for k in [1, 3, 6, 10] {
+                #expect(try index.search(q, k: k, ef: 64) == Array(all.prefix(k)))
+            }
+        }
+    }
+
     @Test("every metric finds the exact nearest on a small set", arguments: DistanceMetric.allCases)
     func metrics(metric: DistanceMetric) throws {
         var data = TestData(seed: 5)
