@@ -109,9 +109,9 @@ public final class Embedder: Sendable {
         // single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they hold
         // similar token counts, so the workers finish together.
         let workerCount = min(options.workers, batches.count)
-        // A call with one small batch (a query) would leave the other workers idle: split its
+        // A call that is one batch (a lone query) would leave the other workers idle: split its
         // GEMMs' columns over them instead.
-        let gemmParts = batches.count == 1 && (batches.first?.count ?? 0) <= 4 ? options.workers : 1
+        let gemmParts = batches.count == 1 ? options.workers : 1
         let sink = RowSink(base: flat)
         let run = { @Sendable (worker: Int) in
             let workspace = self.checkOutWorkspace()
@@ -136,15 +136,21 @@ public final class Embedder: Sendable {
     }
 
     /// Input indices grouped into forward passes: sorted by length, each pass under
-    /// `tokenBudget` tokens and `maxBatchSize` inputs.
+    /// `tokenBudget` tokens (less when that gives every worker a pass) and `maxBatchSize` inputs.
     func planBatches(_ sequences: [[Int32]]) -> [[Int]] {
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
+        // Cut at least `workers` batches when the input allows, so a call that fits one budget
+        // (a coalesced batch of queries) still keeps every worker busy.
+        let total = sequences.reduce(0) { $0 + $1.count }
+        let longest = sequences.map(\.count).max() ?? 1
+        let perWorker = (total + options.workers - 1) / max(1, options.workers)
+        let budget = max(longest, min(options.tokenBudget, perWorker))
         var batches: [[Int]] = []
         var batch: [Int] = []
         var tokens = 0
         for index in order {
             let length = sequences[index].count
-            if !batch.isEmpty, tokens + length > options.tokenBudget || batch.count >= options.maxBatchSize {
+            if !batch.isEmpty, tokens + length > budget || batch.count >= options.maxBatchSize {
                 batches.append(batch)
                 batch = []
                 tokens = 0
