@@ -51,19 +51,28 @@ struct CrashTests {
         var random = SeededVectors(seed: 77)
         let count = 20_000
         var vectors: [[Float]] = []
-        var jsonl = ""
-        for i in 0..<count {
-            let vector = random.vector(8)
-            vectors.append(vector)
-            jsonl += #"{"id":"d\#(i)","text":"t\#(i)","vector":[\#(vector.map { "\($0)" }.joined(separator: ","))]}"# + "\n"
+        for _ in 0..<count { vectors.append(random.vector(8)) }
+        /// Round `round` changes every text, so each run has all 20,000 documents to write.
+        func writeInput(round: Int) throws {
+            var jsonl = ""
+            for (i, vector) in vectors.enumerated() {
+                jsonl += #"{"id":"d\#(i)","text":"t\#(i) r\#(round)","vector":[\#(vector.map { "\($0)" }.joined(separator: ","))]}"# + "\n"
+            }
+            try jsonl.write(to: file, atomically: true, encoding: .utf8)
         }
-        try jsonl.write(to: file, atomically: true, encoding: .utf8)
+        // Calibrate: how long one full run takes here, so kills land mid-run on fast and slow machines.
+        try writeInput(round: 0)
+        let started = Date()
+        _ = try index(file, data: directory.url.appendingPathComponent("calibration"), model: modelFolder, killAfter: nil)
+        let fullRun = max(0.05, Date().timeIntervalSince(started))
 
         var acknowledged = 0
         var kills = 0
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<4 {
-            let run = try index(file, data: data, model: modelFolder, killAfter: Double.random(in: 0.3...2.5, using: &generator))
+        for round in 1...4 {
+            try writeInput(round: round)
+            let killAfter = fullRun * Double.random(in: 0.15...0.85, using: &generator)
+            let run = try index(file, data: data, model: modelFolder, killAfter: killAfter)
             if run.killed { kills += 1 } else { #expect(run.stdout.contains("inserted"), "\(run.stderr)") }
             acknowledged = max(acknowledged, run.acknowledgedLine)
             // Every document of an acknowledged line is present and searchable after the crash.
