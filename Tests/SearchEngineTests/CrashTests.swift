@@ -62,9 +62,19 @@ struct CrashTests {
         var acknowledged = 0
         var kills = 0
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<4 {
-            let run = try index(file, data: data, model: modelFolder, killAfter: Double.random(in: 0.3...2.5, using: &generator))
-            if run.killed { kills += 1 } else { #expect(run.stdout.contains("inserted"), "\(run.stderr)") }
+        var longest = 0.8
+        var runs = 0
+        // Four or more runs, each killed at a random moment; a run that finished before its kill
+        // halves the longest delay (a fast machine), until three kills happened (at most 8 runs).
+        while runs < 8, runs < 4 || kills < 3 {
+            runs += 1
+            let run = try index(file, data: data, model: modelFolder, killAfter: Double.random(in: 0.02...longest, using: &generator))
+            if run.killed {
+                kills += 1
+            } else {
+                #expect(run.stdout.contains("inserted"), "\(run.stderr)")
+                longest = max(0.05, longest / 2)
+            }
             acknowledged = max(acknowledged, run.acknowledgedLine)
             // Every document of an acknowledged line is present and searchable after the crash.
             let engine = try makeEngine(data, models: [model])
