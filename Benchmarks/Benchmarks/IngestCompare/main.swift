@@ -82,6 +82,11 @@ func ratio() throws {
         t = now()
         _ = try engine.upsert(collection: "bench", documents: batch)
         upsertSeconds += now() - t
+        let done = min(documents.count, begin + chunk)
+        let line = String(format: "progress %d/%d embedder %.1f docs/s, upsert %.1f docs/s, ratio %.4f",
+                          done, documents.count, Double(done) / embedSeconds, Double(done) / upsertSeconds,
+                          embedSeconds / upsertSeconds)
+        FileHandle.standardError.write(Data((line + ", load \(loadavg())\n").utf8))
     }
     var again = 0.0
     for begin in stride(from: 0, to: documents.count, by: chunk) {
