@@ -1,4 +1,5 @@
--- wrk script: POST /v1/embeddings with one distinct short query per request.
+-- wrk script: POST /v1/embeddings (or $ROUTE: /embed, /v1/collections/NAME/query with k = $K) with
+-- one distinct short query per request.
 -- Queries come from $QUERIES (JSONL lines {"text": "..."}; default /work/corpus/queries.jsonl); the
 -- JSON string is passed through verbatim, so no JSON library is needed. Each wrk thread starts at its
 -- own offset, so no query repeats within a run shorter than the file.
@@ -33,7 +34,13 @@ function request()
   counter = counter + 1
   local text = queries[(offset + counter - 1) % #queries + 1]
   local body
-  if route == "/embed" then body = '{"inputs":' .. text .. '}' else body = '{"input":' .. text .. '}' end
+  if route == "/embed" then
+    body = '{"inputs":' .. text .. '}'
+  elseif route:find("/query$") then
+    body = '{"text":' .. text .. ',"k":' .. (os.getenv("K") or "10") .. '}'
+  else
+    body = '{"input":' .. text .. '}'
+  end
   return wrk.format("POST", route, { ["Content-Type"] = "application/json" }, body)
 end
 

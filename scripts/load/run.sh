@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Load numbers for POST /v1/embeddings on loopback (see BENCHMARKS-server.md).
+# Load numbers for POST /v1/embeddings on loopback (see BENCHMARKS.md, "HTTP server").
 #
 #   scripts/load/run.sh                      # batching on and off, c = 1 4 16 64, 10 s each
 #   DURATION=5s CONCURRENCY="4 64" MODES=on scripts/load/run.sh
+#   ROUTE=/v1/collections/bench/query SERVE_ARGS="--data /work/bench-collection" scripts/load/run.sh
 #
 # Starts `quiver serve` on 127.0.0.1:$PORT itself (needs `swift build -c release --product quiver`),
 # drives it with wrk and scripts/load/embeddings.lua (distinct short queries from $QUERIES), then
@@ -33,7 +34,9 @@ trap stop_server EXIT
 echo "| batching | concurrency | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | loadavg before |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for mode in $MODES; do
-    flags=(--host 127.0.0.1 --port "$PORT" --log-level warning)
+    # SERVE_ARGS: more `quiver serve` flags, e.g. "--data /path/with/a/collection --sample none".
+    # shellcheck disable=SC2206
+    flags=(--host 127.0.0.1 --port "$PORT" --log-level warning ${SERVE_ARGS:-})
     [ "$mode" = off ] && flags+=(--no-batching)
     "$BIN" serve "${flags[@]}" >"/tmp/quiver-load-$mode.log" 2>&1 &
     server_pid=$!
