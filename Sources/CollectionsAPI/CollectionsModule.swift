@@ -184,10 +184,13 @@ public final class CollectionsModule: APIModule {
         state.withLock { state in
             state.engine = engine
             state.model = model
-            state.busy = nil
+            // With a sample corpus configured, /ready waits for it (set in the same step, so that
+            // no probe sees the module ready in between).
+            state.busy = options.sample.map { "checking the sample corpus for \"\($0.collection)\"" }
         }
         if let sample = options.sample {
             await SampleImport(module: self, engine: engine, sample: sample, metrics: metrics).run()
+            setBusy(nil)
         }
     }
 

@@ -8,7 +8,8 @@ import SearchServer
 /// Interrupted imports resume: a marker file (`sample-import.pending`) in the collection's folder
 /// is written before the collection is created and removed when the last line is indexed; a
 /// collection with the marker is imported again on the next start (unchanged documents are skipped
-/// without embedding). Lines that do not parse or validate are logged and skipped.
+/// without embedding). Lines that do not parse or validate are logged and skipped. The caller
+/// clears the module's busy reason when `run()` returns.
 struct SampleImport {
     let module: CollectionsModule
     let engine: SearchEngine
@@ -34,7 +35,6 @@ struct SampleImport {
             return
         }
         module.setBusy("indexing the sample corpus into \"\(name)\"")
-        defer { module.setBusy(nil) }
         let start = ContinuousClock.now
         do {
             let parsed = try await module.runner.read { () throws(SearchEngineError) in try load() }
