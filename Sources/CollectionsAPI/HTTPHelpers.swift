@@ -4,8 +4,9 @@ import NIOCore
 import SearchServer
 
 /// Reads a JSON request body under `max_body_bytes` and decodes it. Malformed JSON is a 400; a
-/// missing field, a wrong type or a value out of range (a timestamp that does not parse, a number
-/// too large for a float, an unknown `include` value) is a 422 naming the field.
+/// missing field, a wrong type or a value out of range (a timestamp that does not parse, an unknown
+/// `include` value) is a 422 naming the field; a number that does not fit its field is a 422 too
+/// (Foundation does not say which field).
 enum RequestBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
@@ -20,11 +21,20 @@ enum RequestBody {
             throw .invalidJSON("could not read the request body")
         }
         guard buffer.readableBytes > 0 else { throw .invalidJSON("the body is empty; send a JSON object") }
+        let data = Data(buffer.readableBytesView)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error, !context.codingPath.isEmpty {
-                throw .invalidRequest("\(fieldPath(context.codingPath)): \(context.debugDescription)")
+            if case .dataCorrupted(let context) = error {
+                if !context.codingPath.isEmpty {
+                    throw .invalidRequest("\(fieldPath(context.codingPath)): \(context.debugDescription)")
+                }
+                // Foundation reports a number that does not fit its field (1e99 for a float, 1.5 or
+                // 1e30 for an integer) as invalid JSON at the root; it is valid JSON with a bad value.
+                if (try? JSONSerialization.jsonObject(with: data)) != nil {
+                    throw .invalidRequest(
+                        "a number does not fit its field (too large for a float, or not a whole number where an integer is expected)")
+                }
             }
             throw APIError.fromDecoding(error)
         } catch let error as APIError {

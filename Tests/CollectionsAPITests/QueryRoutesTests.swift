@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import CollectionsAPI
@@ -124,6 +125,8 @@ struct QueryRoutesTests {
             expectError(try await client.send(.post, path, json: #"{"text": "a", "include": ["everything"]}"#),
                         .unprocessableContent, code: "invalid_request", messageContains: "include")
             expectError(try await client.send(.post, path, json: #"{"text": "a", "k": 1e30}"#), .unprocessableContent,
+                        code: "invalid_request", messageContains: "number does not fit")
+            expectError(try await client.send(.post, path, json: #"{"text": "a", "k": "ten"}"#), .unprocessableContent,
                         code: "invalid_request", messageContains: "k")
             expectError(try await client.send(.post, path, json: "[1,"), .badRequest, code: "invalid_json")
             expectError(try await client.send(.post, path, json: ""), .badRequest, code: "invalid_json")
