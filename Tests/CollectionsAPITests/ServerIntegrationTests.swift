@@ -172,15 +172,30 @@ struct ServerIntegrationTests {
         defer { directory.remove() }
         let (app, _) = try makeApp(data: directory.url)
         try await app.test(.live) { client in
-            #expect(client.port != 0)
-            try await client.waitUntilReady()
-            try await seed(client, "live")
-            let hit = try await client.send(.post, "/v1/collections/live/query", json: #"{"text": "add people to my workspace", "k": 1}"#)
-            #expect(hit.status == .ok)
-            #expect(try resultIDs(hit) == ["invite-team"])
-            let export = try await client.send(.get, "/v1/collections/live/vectors?format=f32")
-            #expect(export.body.readableBytes == 6 * 384 * 4)
-            expectError(try await client.send(.post, "/v1/collections/live/query", json: "{"), .badRequest, code: "invalid_json")
+            let port = try #require(client.port)
+            #expect(port != 0)
+            var ready = 0
+            for _ in 0..<6000 where ready != 200 {
+                ready = try await BlockingHTTP.send(port: port, "GET", "/ready").status
+                if ready != 200 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(ready == 200)
+            #expect(try await BlockingHTTP.send(port: port, "POST", "/v1/collections", json: #"{"name": "live"}"#).status == 201)
+            let written = try await BlockingHTTP.send(port: port, "PUT", "/v1/collections/live/documents", json: Corpus.documentsJSON)
+            #expect(written.status == 200, "\(written.text)")
+            let hit = try await BlockingHTTP.send(port: port, "POST", "/v1/collections/live/query",
+                                                  json: #"{"text": "add people to my workspace", "k": 1}"#)
+            #expect(hit.status == 200)
+            let hits = (try JSONSerialization.jsonObject(with: hit.body) as? [String: Any])?["results"] as? [[String: Any]]
+            #expect(hits?.compactMap { $0["id"] as? String } == ["invite-team"], "\(hit.text)")
+            let export = try await BlockingHTTP.send(port: port, "GET", "/v1/collections/live/vectors?format=f32")
+            #expect(export.status == 200)
+            #expect(export.body.count == 6 * 384 * 4)
+            #expect(export.headers["quiver-model"] == (try TestModel.fingerprint()))
+            #expect(export.headers["quiver-ids"]?.split(separator: ",").count == 6)
+            let bad = try await BlockingHTTP.send(port: port, "POST", "/v1/collections/live/query", json: "{")
+            #expect(bad.status == 400)
+            #expect(bad.text.contains(#""code":"invalid_json""#))
         }
         #expect(FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("collections/live/generations/1/index.hnsw").path))
     }
