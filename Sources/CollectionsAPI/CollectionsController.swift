@@ -257,8 +257,12 @@ struct CollectionsController: Sendable {
             throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: SearchEngine.maxVectorsPerCall)
         }
         let ids = body.ids
-        let response = try await runner.read { () throws(SearchEngineError) in try engine.vectors(collection: name, ids: ids) }
-        return try JSONResponse.make(response)
+        // Up to 10,000 vectors: fetched and encoded on the blocking pool.
+        let encoded = try await runner.read { () throws(SearchEngineError) in
+            try? JSONResponse.encoder.encode(try engine.vectors(collection: name, ids: ids))
+        }
+        guard let encoded else { throw APIError.internalError }
+        return JSONResponse.make(encoded: encoded)
     }
 
     @Sendable func exportVectors(_ request: Request, context: QuiverRequestContext) async throws -> Response {
@@ -276,9 +280,13 @@ struct CollectionsController: Sendable {
         guard format == "ndjson" || format == "f32" else {
             throw APIError.invalidRequest("format must be ndjson or f32 (got \"\(EngineErrors.shortened(format))\")")
         }
-        let page = try await runner.read { () throws(SearchEngineError) in
-            try engine.exportVectors(collection: name, cursor: cursor, limit: limit)
+        // The page is read and encoded on the blocking pool: a 10,000-vector page is megabytes.
+        let raw = format == "f32"
+        let (page, encoded) = try await runner.read { () throws(SearchEngineError) in
+            let page = try engine.exportVectors(collection: name, cursor: cursor, limit: limit)
+            return (page, Self.encode(page, raw: raw))
         }
+        guard let encoded else { throw APIError.internalError }
         var headers = HTTPFields()
         QuiverHeader.set(QuiverHeader.model, page.model.fingerprint, in: &headers)
         QuiverHeader.set(QuiverHeader.modelID, page.model.id, in: &headers)
@@ -286,34 +294,44 @@ struct CollectionsController: Sendable {
         QuiverHeader.set(QuiverHeader.count, String(page.vectors.count), in: &headers)
         if let first = page.vectors.first { QuiverHeader.set(QuiverHeader.dimensions, String(first.vector.count), in: &headers) }
         if let next = page.nextCursor { QuiverHeader.set(QuiverHeader.nextCursor, next, in: &headers) }
-        var buffer = ByteBuffer()
-        if format == "f32" {
-            var ids = ""
-            for (index, item) in page.vectors.enumerated() {
-                if index > 0 { ids += "," }
-                ids += item.id.addingPercentEncoding(withAllowedCharacters: Self.idCharacters) ?? ""
-            }
-            guard ids.utf8.count <= Self.maxIDsHeaderBytes else {
-                throw APIError.limitExceeded(limit: "max_ids_header_bytes (lower limit)", value: ids.utf8.count,
+        if raw {
+            guard encoded.ids.utf8.count <= Self.maxIDsHeaderBytes else {
+                throw APIError.limitExceeded(limit: "max_ids_header_bytes (lower limit)", value: encoded.ids.utf8.count,
                                              allowed: Self.maxIDsHeaderBytes)
             }
-            QuiverHeader.set(QuiverHeader.ids, ids, in: &headers)
+            QuiverHeader.set(QuiverHeader.ids, encoded.ids, in: &headers)
             headers[.contentType] = "application/octet-stream"
+        } else {
+            headers[.contentType] = "application/x-ndjson"
+        }
+        let buffer = encoded.body
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// A page as NDJSON lines, or as little-endian float32 rows plus the `Quiver-Ids` value;
+    /// nil if a line cannot be encoded.
+    static func encode(_ page: VectorsResponse, raw: Bool) -> (body: ByteBuffer, ids: String)? {
+        var buffer = ByteBuffer()
+        var ids = ""
+        if raw {
+            for (index, item) in page.vectors.enumerated() {
+                if index > 0 { ids += "," }
+                ids += item.id.addingPercentEncoding(withAllowedCharacters: idCharacters) ?? ""
+            }
             buffer.reserveCapacity(page.vectors.reduce(0) { $0 + $1.vector.count * 4 })
             for item in page.vectors {
                 for x in item.vector { buffer.writeInteger(x.bitPattern, endianness: .little) }
             }
         } else {
-            headers[.contentType] = "application/x-ndjson"
             let encoder = JSONResponse.encoder
             for item in page.vectors {
                 let line = VectorLine(id: item.id, vector: item.vector, model: item.model, embeddedAt: item.embeddedAt)
-                guard let data = try? encoder.encode(line) else { throw APIError.internalError }
+                guard let data = try? encoder.encode(line) else { return nil }
                 buffer.writeBytes(data)
                 buffer.writeInteger(UInt8(ascii: "\n"))
             }
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+        return (buffer, ids)
     }
 
     /// Unreserved characters (RFC 3986) stay as they are in `Quiver-Ids`; everything else,

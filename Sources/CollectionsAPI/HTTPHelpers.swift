@@ -56,6 +56,11 @@ enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws(APIError) -> Response {
         let data: Data
         do { data = try encoder.encode(value) } catch { throw .internalError }
+        return make(encoded: data, status: status)
+    }
+
+    /// A response with already-encoded JSON.
+    static func make(encoded data: Data, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
