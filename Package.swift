@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "DocumentStore", targets: ["DocumentStore"]),
         .library(name: "SearchEngine", targets: ["SearchEngine"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
+        .library(name: "CollectionsAPI", targets: ["CollectionsAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,10 +72,24 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: cpuFlags
         ),
+        // The collection routes over HTTP: the SearchEngine behind SearchServer's APIModule plug-in point.
+        .target(
+            name: "CollectionsAPI",
+            dependencies: [
+                "SearchServer", "SearchEngine", "Embedder",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: cpuFlags
+        ),
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorIndex", "SearchEngine", "SearchServer",
+                "Embedder", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +110,14 @@ let package = Package(
                 "SearchServer", "Embedder",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        .testTarget(
+            name: "CollectionsAPITests",
+            dependencies: [
+                "CollectionsAPI", "SearchServer", "SearchEngine", "Embedder",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: cpuFlags
         ),

@@ -76,9 +76,11 @@ public struct IndexState: Sendable, Codable, Equatable {
     public var pending: Int64
     /// When the last sync run finished.
     public var lastSyncAt: Timestamp?
+    /// Vectors in the serving index.
+    public var vectors: Int
 
     enum CodingKeys: String, CodingKey {
-        case generation
+        case generation, vectors
         case indexedSeq = "indexed_seq"
         case storeSeq = "store_seq"
         case pending

@@ -56,7 +56,11 @@ public struct EmbeddingModel: Sendable {
         "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
     ]
 
-    static func fingerprint(folder: URL, pooling: PoolingConfig) throws(SearchEngineError) -> String {
+    /// The fingerprint of a model folder with `pooling` (the loaded embedder's): lets a caller that
+    /// already loaded the folder (the HTTP server) wrap its embedder without loading the weights twice.
+    ///
+    /// - Throws: `.io` when a file cannot be read.
+    public static func fingerprint(folder: URL, pooling: PoolingConfig) throws(SearchEngineError) -> String {
         var hasher = SHA256()
         hasher.update(data: Data("quiver-model-fingerprint-v1\n".utf8))
         for name in fingerprintFiles {

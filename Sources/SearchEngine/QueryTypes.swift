@@ -123,3 +123,20 @@ public struct QueryResponse: Sendable, Codable, Equatable {
     /// Timings.
     public var timings: QueryTimings
 }
+
+/// A query text embedded by the caller, with the fingerprint of the model that embedded it.
+public struct EmbeddedQueryText: Sendable, Equatable {
+    /// The text's vector.
+    public var vector: [Float]
+    /// Fingerprint of the model that produced it.
+    public var fingerprint: String
+    /// Time spent embedding it, in milliseconds (reported as `timings.embed_ms`).
+    public var embedMs: Double
+
+    /// Creates an embedded query text.
+    public init(vector: [Float], fingerprint: String, embedMs: Double) {
+        self.vector = vector
+        self.fingerprint = fingerprint
+        self.embedMs = embedMs
+    }
+}

@@ -47,6 +47,34 @@ extension SearchEngine {
                           exclude: exclude, include: Set(request.include ?? []), timings: timings)
     }
 
+    /// A text query whose text the caller already embedded — the HTTP server embeds query text
+    /// through its shared dynamic batcher rather than on the engine's thread. `request.text` is
+    /// what was embedded (it may be nil); `request.vector` and `request.id` must be nil.
+    ///
+    /// The serving generation must have been built with the model `embedded.fingerprint` names
+    /// (queries never mix models), else `modelUnavailable`. The response's `embed_ms` is the
+    /// caller's `embedded.embedMs`.
+    public func query(collection: String, _ request: QueryRequest, embedded: EmbeddedQueryText) throws(SearchEngineError) -> QueryResponse {
+        guard request.vector == nil, request.id == nil else {
+            throw .invalidQuery("give exactly one of text, vector or id")
+        }
+        let runtime = try runtime(collection)
+        let (serving, state) = try runtime.serving()
+        guard serving.record.modelFingerprint == embedded.fingerprint else {
+            throw .modelUnavailable(collection: collection, fingerprint: serving.record.modelFingerprint)
+        }
+        var timings = QueryTimings()
+        timings.embedMs = embedded.embedMs
+        return try search(runtime, serving, state, vector: embedded.vector, k: request.k, ef: request.ef, filter: request.filter,
+                          exclude: [], include: Set(request.include ?? []), timings: timings)
+    }
+
+    /// The model fingerprint of the generation serving `collection` (the model its query text must
+    /// be embedded with).
+    public func servingFingerprint(collection: String) throws(SearchEngineError) -> String {
+        try runtime(collection).currentRecord().modelFingerprint
+    }
+
     /// "More like these, less like those" (see `RecommendRequest`).
     public func recommend(collection: String, _ request: RecommendRequest) throws(SearchEngineError) -> QueryResponse {
         guard !request.positive.isEmpty else { throw .invalidQuery("positive needs at least one id") }

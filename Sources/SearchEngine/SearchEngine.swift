@@ -182,6 +182,7 @@ public final class SearchEngine: Sendable {
     func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
         return IndexState(generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
-                          pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)))
+                          pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
+                          vectors: serving.index.count)
     }
 }

@@ -119,7 +119,9 @@ public enum APIError: Error, Sendable, Equatable {
         }
     }
 
-    static func fromDecoding(_ error: DecodingError) -> APIError {
+    /// A JSON decoding failure as the API reports it: 400 for malformed JSON, 422 naming the field
+    /// for a missing field or a wrong type.
+    public static func fromDecoding(_ error: DecodingError) -> APIError {
         func path(_ context: DecodingError.Context) -> String {
             let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
             return joined.isEmpty ? "body" : String(joined.drop { $0 == "." })

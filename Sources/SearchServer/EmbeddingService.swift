@@ -74,6 +74,22 @@ public final class EmbeddingService: Sendable {
         }
     }
 
+    /// Waits until the model is loaded and returns it; throws `.unavailable` when loading failed,
+    /// the service stopped, or the calling task was cancelled.
+    public func loadedEmbedder(pollInterval: Duration = .milliseconds(20)) async throws(APIError) -> Embedder {
+        while true {
+            let current = state.withLock { $0 }
+            switch current {
+            case .ready(let embedder, _):
+                return embedder
+            case .loading:
+                do { try await Task.sleep(for: pollInterval) } catch { throw .unavailable("cancelled while waiting for the model") }
+            case .failed, .stopped:
+                throw .unavailable(unavailableReason ?? "the model is not available")
+            }
+        }
+    }
+
     /// Stops taking requests and lets queued forward passes finish.
     public func shutdown() async {
         let batcher: DynamicBatcher? = state.withLock { current in

@@ -68,7 +68,7 @@ public struct ServerConfiguration: Sendable {
     public var modelFolder: URL
     /// The model id reported in responses and `/v1/info`. Default: the model folder's name.
     public var modelID: String
-    /// Where collections live (used once collections are served). Default `data`.
+    /// Where collections live (`quiver serve --data`). Default `var/data`.
     public var dataFolder: URL
     /// Request limits.
     public var limits: Limits
@@ -83,7 +83,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080,
         modelFolder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2"), modelID: String? = nil,
-        dataFolder: URL = URL(fileURLWithPath: "data"), limits: Limits = Limits(),
+        dataFolder: URL = URL(fileURLWithPath: "var/data"), limits: Limits = Limits(),
         batching: DynamicBatcher.Options = DynamicBatcher.Options(), apiKeys: APIKeys = APIKeys(),
         version: String = QuiverVersion.current
     ) {

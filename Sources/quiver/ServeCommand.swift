@@ -1,11 +1,12 @@
 import ArgumentParser
+import CollectionsAPI
 import Embedder
 import Foundation
 import Hummingbird
 import Logging
 import SearchServer
 
-/// `quiver serve`: the HTTP server (embeddings, tokenize, health, metrics; collections later).
+/// `quiver serve`: the HTTP server (embeddings, tokenize, collections, health, metrics).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -15,7 +16,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TCP port (0 picks a free one).") var port = 8080
     @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
     @Option(help: "Model id reported by the API (default: the model folder's name).") var modelID: String?
-    @Option(help: "Data directory for collections.") var data = "data"
+    @Option(help: "Data directory (collections live in DIR/collections).") var data = "var/data"
+    @Option(help: "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing).")
+    var sample = "data/help-center.jsonl"
+    @Option(help: "Collection the --sample file goes to.") var sampleCollection = "help-center"
+    @Flag(help: "Do not import the sample corpus.") var noSample = false
+    @Option(help: "Query texts whose vectors are cached (LRU); 0 disables the cache.") var queryCache = 1024
     @Option(help: "Admin API key (reads and writes). Repeatable.") var apiKey: [String] = []
     @Option(help: "Read-only API key. Repeatable.") var readApiKey: [String] = []
     @Option(help: "File of 'admin:KEY' / 'read:KEY' lines.") var apiKeysFile: String?
@@ -63,14 +69,21 @@ struct ServeCommand: AsyncParsableCommand {
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
                 coalesce: !noBatching),
             apiKeys: keys)
+        guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
         let logger = Logger(label: "quiver.server")
         logger.info("starting", metadata: [
             "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
-            "api_keys": "\(keys)",
+            "api_keys": "\(keys)", "data": "\(data)",
         ])
+        let collections = CollectionsModule(
+            options: .init(
+                dataDirectory: URL(fileURLWithPath: data),
+                sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
+                queryCacheEntries: queryCache),
+            logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {
-            app = try buildApplication(configuration: configuration, logger: logger)
+            app = try buildApplication(configuration: configuration, modules: [collections], logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

@@ -1,0 +1,49 @@
+import CoreMetrics
+import Prometheus
+import SearchEngine
+import SearchServer
+
+/// The collection metrics, in the server's registry: documents, vectors and index lag per
+/// collection (gauges), write outcomes per collection (counters), and the query-embedding cache.
+final class CollectionMetrics: Sendable {
+    let metrics: ServerMetrics
+    let cacheHits: CoreMetrics.Counter
+    let cacheMisses: CoreMetrics.Counter
+    let cacheEntries: CoreMetrics.Gauge
+
+    init(metrics: ServerMetrics) {
+        self.metrics = metrics
+        cacheHits = CoreMetrics.Counter(label: "quiver_query_cache_hits_total", factory: metrics.factory)
+        cacheMisses = CoreMetrics.Counter(label: "quiver_query_cache_misses_total", factory: metrics.factory)
+        cacheEntries = CoreMetrics.Gauge(label: "quiver_query_cache_entries", factory: metrics.factory)
+    }
+
+    private func gauge(_ label: String, _ collection: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: label, dimensions: [("collection", collection)], factory: metrics.factory)
+    }
+
+    /// Records a collection's counts and index lag (`store_seq − indexed_seq`).
+    func update(_ info: CollectionInfo) {
+        gauge("quiver_collection_documents", info.name).record(info.documents)
+        gauge("quiver_collection_vectors", info.name).record(info.index.vectors)
+        gauge("quiver_collection_index_lag", info.name).record(info.index.pending)
+    }
+
+    /// A deleted collection reports zero.
+    func removed(_ name: String) {
+        for label in ["quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag"] {
+            gauge(label, name).record(0)
+        }
+    }
+
+    /// Counts a write's outcomes.
+    func wrote(_ collection: String, _ result: UpsertResult) {
+        let outcomes = [("inserted", result.inserted), ("updated", result.updated), ("unchanged", result.unchanged),
+                        ("deleted", result.deleted), ("embedded", result.embedded)]
+        for (outcome, count) in outcomes where count > 0 {
+            CoreMetrics.Counter(label: "quiver_collection_documents_written_total",
+                                dimensions: [("collection", collection), ("outcome", outcome)], factory: metrics.factory)
+                .increment(by: count)
+        }
+    }
+}

@@ -1,0 +1,415 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SearchEngine
+import SearchServer
+
+/// The collection routes. Reads are on `routes.read`, writes on `routes.admin`; every engine call
+/// runs through ``EngineRunner`` (never on an event loop); text queries are embedded through the
+/// server's ``EmbeddingService`` (the dynamic batcher).
+struct CollectionsController: Sendable {
+    let module: CollectionsModule
+    let context: APIModuleContext
+    let metrics: CollectionMetrics
+
+    var limits: ServerConfiguration.Limits { context.configuration.limits }
+    var runner: EngineRunner { module.runner }
+
+    /// Default and largest page of the vector export.
+    static let defaultExportLimit = 1000
+    /// Largest `Quiver-Ids` header of a raw export page, in bytes.
+    static let maxIDsHeaderBytes = 256 << 10
+
+    func addRoutes(to routes: APIRoutes) {
+        routes.read.get("v1/collections", use: list)
+        routes.admin.post("v1/collections", use: create)
+        routes.read.get("v1/collections/{collection}", use: info)
+        routes.admin.delete("v1/collections/{collection}", use: deleteCollection)
+        routes.admin.put("v1/collections/{collection}/documents", use: upsert)
+        routes.read.get("v1/collections/{collection}/documents/{id}", use: document)
+        routes.admin.delete("v1/collections/{collection}/documents/{id}", use: deleteDocument)
+        routes.read.post("v1/collections/{collection}/query", use: query)
+        routes.read.post("v1/collections/{collection}/query/batch", use: batchQuery)
+        routes.read.post("v1/collections/{collection}/recommend", use: recommend)
+        routes.read.post("v1/collections/{collection}/vectors", use: vectorsByID)
+        routes.read.get("v1/collections/{collection}/vectors", use: exportVectors)
+    }
+
+    // MARK: - Collections
+
+    @Sendable func list(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let infos = try await runner.read { () throws(SearchEngineError) in try engine.listCollections() }
+        for info in infos { metrics.update(info) }
+        return try JSONResponse.make(CollectionList(collections: infos))
+    }
+
+    @Sendable func create(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, model) = try module.engine()
+        let body = try await RequestBody.decode(CreateCollectionBody.self, from: request, limit: limits.maxBodyBytes)
+        if let wanted = body.model, wanted != model.id, wanted != model.fingerprint {
+            throw APIError.invalidRequest("model: this server serves \"\(model.id)\" (got \"\(EngineErrors.shortened(wanted))\")")
+        }
+        if let dimensions = body.dimensions, dimensions != model.dimensions {
+            throw APIError.invalidRequest("dimensions: the model \"\(model.id)\" has \(model.dimensions) dimensions (got \(dimensions))")
+        }
+        if let distance = body.distance, !["cosine", "dot", "l2"].contains(distance) {
+            throw APIError.invalidRequest("distance must be cosine, dot or l2 (got \"\(EngineErrors.shortened(distance))\")")
+        }
+        let defaults = CollectionOptions.HNSW()
+        let hnsw = body.hnsw.map {
+            CollectionOptions.HNSW(m: $0.m ?? defaults.m, efConstruction: $0.efConstruction ?? defaults.efConstruction)
+        }
+        let options = CollectionOptions(name: body.name, model: nil, dimensions: nil, distance: body.distance, hnsw: hnsw)
+        let info = try await runner.write { () throws(SearchEngineError) in
+            do throws(SearchEngineError) {
+                return try engine.createCollection(options)
+            } catch {
+                if case .invalidQuery(let reason) = error { throw .invalidQuery("hnsw: \(reason)") }
+                throw error
+            }
+        }
+        metrics.update(info)
+        return try JSONResponse.make(info, status: .created)
+    }
+
+    @Sendable func info(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let info = try await runner.read { () throws(SearchEngineError) in try engine.collectionInfo(name) }
+        metrics.update(info)
+        return try JSONResponse.make(info)
+    }
+
+    @Sendable func deleteCollection(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        try await runner.write { () throws(SearchEngineError) in try engine.deleteCollection(name) }
+        metrics.removed(name)
+        return try JSONResponse.make(CollectionDeleted(name: name, deleted: true))
+    }
+
+    // MARK: - Documents
+
+    @Sendable func upsert(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        _ = try QueryString.bool(request, "wait")
+        let body = try await RequestBody.decode(DocumentsBody.self, from: request, limit: limits.maxBodyBytes)
+        let documents = body.documents
+        guard !documents.isEmpty else { throw APIError.invalidRequest("documents must not be empty") }
+        guard documents.count <= limits.maxBatchInputs else {
+            throw APIError.limitExceeded(limit: "max_batch_inputs", value: documents.count, allowed: limits.maxBatchInputs)
+        }
+        for document in documents {
+            for field in [document.text, document.title] {
+                if let field, field.utf8.count > limits.maxTextBytes {
+                    throw APIError.limitExceeded(limit: "max_text_bytes", value: field.utf8.count, allowed: limits.maxTextBytes)
+                }
+            }
+        }
+        let (result, index) = try await runner.write { () throws(SearchEngineError) in
+            let result = try engine.upsert(collection: name, documents: documents)
+            let info = try engine.collectionInfo(name)
+            return (result, info)
+        }
+        metrics.wrote(name, result)
+        metrics.update(index)
+        return try JSONResponse.make(WriteResponse(result, index: index.index))
+    }
+
+    @Sendable func document(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let id = documentID(context)
+        var includeVector = false
+        if let include = request.uri.queryParameters.get("include") {
+            for field in include.split(separator: ",", omittingEmptySubsequences: true) {
+                switch field {
+                case "vector": includeVector = true
+                case "text": break  // the text is always returned
+                default: throw APIError.invalidRequest("include: unknown field \"\(EngineErrors.shortened(String(field)))\" (vector)")
+                }
+            }
+        }
+        let withVector = includeVector
+        let result = try await runner.read { () throws(SearchEngineError) in
+            try engine.document(collection: name, id: id, includeVector: withVector)
+        }
+        return try JSONResponse.make(result)
+    }
+
+    @Sendable func deleteDocument(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let id = documentID(context)
+        let (result, info) = try await runner.write { () throws(SearchEngineError) in
+            let result = try engine.delete(collection: name, ids: [id])
+            guard result.deleted > 0 else { throw .documentNotFound(collection: name, id: id) }
+            return (result, try engine.collectionInfo(name))
+        }
+        metrics.wrote(name, result)
+        metrics.update(info)
+        return try JSONResponse.make(WriteResponse(result, index: info.index))
+    }
+
+    // MARK: - Queries
+
+    @Sendable func query(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, model) = try module.engine()
+        let name = collectionName(context)
+        let body = try await RequestBody.decode(QueryRequest.self, from: request, limit: limits.maxBodyBytes)
+        try check(body, field: "")
+        let response: QueryResponse
+        if let text = body.text {
+            try await requireModel(engine: engine, collection: name, fingerprint: model.fingerprint)
+            let (vectors, embedMs) = try await embed([text], fingerprint: model.fingerprint)
+            guard let vector = vectors.first else { throw APIError.internalError }
+            let embedded = EmbeddedQueryText(vector: vector, fingerprint: model.fingerprint, embedMs: embedMs)
+            response = try await runner.read { () throws(SearchEngineError) in
+                try engine.query(collection: name, body, embedded: embedded)
+            }
+        } else {
+            response = try await runner.read { () throws(SearchEngineError) in try engine.query(collection: name, body) }
+        }
+        return try JSONResponse.make(response)
+    }
+
+    @Sendable func batchQuery(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, model) = try module.engine()
+        let name = collectionName(context)
+        let body = try await RequestBody.decode(BatchQueryBody.self, from: request, limit: limits.maxBodyBytes)
+        let queries = body.queries
+        guard !queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
+        guard queries.count <= limits.maxBatchInputs else {
+            throw APIError.limitExceeded(limit: "max_batch_inputs", value: queries.count, allowed: limits.maxBatchInputs)
+        }
+        for (index, query) in queries.enumerated() { try check(query, field: "queries[\(index)].") }
+        // Every text of the batch is embedded in one call to the batcher.
+        let texts = queries.compactMap(\.text)
+        var embedded: [EmbeddedQueryText] = []
+        if !texts.isEmpty {
+            try await requireModel(engine: engine, collection: name, fingerprint: model.fingerprint)
+            let (vectors, embedMs) = try await embed(texts, fingerprint: model.fingerprint)
+            embedded = vectors.map { EmbeddedQueryText(vector: $0, fingerprint: model.fingerprint, embedMs: embedMs) }
+            guard embedded.count == texts.count else { throw APIError.internalError }
+        }
+        let pairs: [(QueryRequest, EmbeddedQueryText?)] = {
+            var next = 0
+            return queries.map { query in
+                guard query.text != nil, next < embedded.count else { return (query, nil) }
+                defer { next += 1 }
+                return (query, embedded[next])
+            }
+        }()
+        let results = try await runner.read { () throws(SearchEngineError) in
+            var results: [QueryResponse] = []
+            results.reserveCapacity(pairs.count)
+            for (index, (query, vector)) in pairs.enumerated() {
+                do throws(SearchEngineError) {
+                    if let vector {
+                        results.append(try engine.query(collection: name, query, embedded: vector))
+                    } else {
+                        results.append(try engine.query(collection: name, query))
+                    }
+                } catch {
+                    switch error {
+                    case .invalidQuery(let reason): throw .invalidQuery("queries[\(index)]: \(reason)")
+                    case .invalidFilter(let reason): throw .invalidFilter("queries[\(index)]: \(reason)")
+                    case .dimensionMismatch(let expected, let actual):
+                        throw .invalidQuery("queries[\(index)].vector: has \(actual) dimensions, the collection's vectors have \(expected)")
+                    default: throw error
+                    }
+                }
+            }
+            return results
+        }
+        return try JSONResponse.make(BatchQueryResponse(results: results))
+    }
+
+    @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let body = try await RequestBody.decode(RecommendBody.self, from: request, limit: limits.maxBodyBytes)
+        let k = body.k ?? 10
+        try checkK(k, ef: body.ef, field: "")
+        guard !body.positive.isEmpty else { throw APIError.invalidRequest("positive must name at least one document id") }
+        let examples = body.positive.count + (body.negative?.count ?? 0)
+        guard examples <= limits.maxBatchInputs else {
+            throw APIError.limitExceeded(limit: "max_batch_inputs", value: examples, allowed: limits.maxBatchInputs)
+        }
+        let recommendation = RecommendRequest(positive: body.positive, negative: body.negative, k: k, ef: body.ef,
+                                              filter: body.filter, include: body.include)
+        let response = try await runner.read { () throws(SearchEngineError) in
+            try engine.recommend(collection: name, recommendation)
+        }
+        return try JSONResponse.make(response)
+    }
+
+    // MARK: - Vectors
+
+    @Sendable func vectorsByID(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let body = try await RequestBody.decode(VectorIDsBody.self, from: request, limit: limits.maxBodyBytes)
+        guard !body.ids.isEmpty else { throw APIError.invalidRequest("ids must not be empty") }
+        guard body.ids.count <= SearchEngine.maxVectorsPerCall else {
+            throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: SearchEngine.maxVectorsPerCall)
+        }
+        let ids = body.ids
+        // Up to 10,000 vectors: fetched and encoded on the blocking pool.
+        let encoded = try await runner.read { () throws(SearchEngineError) in
+            try? JSONResponse.encoder.encode(try engine.vectors(collection: name, ids: ids))
+        }
+        guard let encoded else { throw APIError.internalError }
+        return JSONResponse.make(encoded: encoded)
+    }
+
+    @Sendable func exportVectors(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let limit = try QueryString.positiveInt(request, "limit") ?? Self.defaultExportLimit
+        guard limit <= SearchEngine.maxVectorsPerCall else {
+            throw APIError.limitExceeded(limit: "max_export_limit", value: limit, allowed: SearchEngine.maxVectorsPerCall)
+        }
+        let cursor = request.uri.queryParameters.get("cursor").flatMap { $0.isEmpty ? nil : $0 }
+        if let cursor, Int64(cursor).map({ $0 < 0 }) ?? true {
+            throw APIError.invalidRequest("cursor: malformed (pass the Quiver-Next-Cursor of the previous page)")
+        }
+        let format = request.uri.queryParameters.get("format") ?? "ndjson"
+        guard format == "ndjson" || format == "f32" else {
+            throw APIError.invalidRequest("format must be ndjson or f32 (got \"\(EngineErrors.shortened(format))\")")
+        }
+        // The page is read and encoded on the blocking pool: a 10,000-vector page is megabytes.
+        let raw = format == "f32"
+        let (page, encoded) = try await runner.read { () throws(SearchEngineError) in
+            let page = try engine.exportVectors(collection: name, cursor: cursor, limit: limit)
+            return (page, Self.encode(page, raw: raw))
+        }
+        guard let encoded else { throw APIError.internalError }
+        var headers = HTTPFields()
+        QuiverHeader.set(QuiverHeader.model, page.model.fingerprint, in: &headers)
+        QuiverHeader.set(QuiverHeader.modelID, page.model.id, in: &headers)
+        QuiverHeader.set(QuiverHeader.generation, String(page.generation), in: &headers)
+        QuiverHeader.set(QuiverHeader.count, String(page.vectors.count), in: &headers)
+        if let first = page.vectors.first { QuiverHeader.set(QuiverHeader.dimensions, String(first.vector.count), in: &headers) }
+        if let next = page.nextCursor { QuiverHeader.set(QuiverHeader.nextCursor, next, in: &headers) }
+        if raw {
+            guard encoded.ids.utf8.count <= Self.maxIDsHeaderBytes else {
+                throw APIError.limitExceeded(limit: "max_ids_header_bytes (lower limit)", value: encoded.ids.utf8.count,
+                                             allowed: Self.maxIDsHeaderBytes)
+            }
+            QuiverHeader.set(QuiverHeader.ids, encoded.ids, in: &headers)
+            headers[.contentType] = "application/octet-stream"
+        } else {
+            headers[.contentType] = "application/x-ndjson"
+        }
+        let buffer = encoded.body
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// A page as NDJSON lines, or as little-endian float32 rows plus the `Quiver-Ids` value;
+    /// nil if a line cannot be encoded.
+    static func encode(_ page: VectorsResponse, raw: Bool) -> (body: ByteBuffer, ids: String)? {
+        var buffer = ByteBuffer()
+        var ids = ""
+        if raw {
+            for (index, item) in page.vectors.enumerated() {
+                if index > 0 { ids += "," }
+                ids += item.id.addingPercentEncoding(withAllowedCharacters: idCharacters) ?? ""
+            }
+            buffer.reserveCapacity(page.vectors.reduce(0) { $0 + $1.vector.count * 4 })
+            for item in page.vectors {
+                for x in item.vector { buffer.writeInteger(x.bitPattern, endianness: .little) }
+            }
+        } else {
+            let encoder = JSONResponse.encoder
+            for item in page.vectors {
+                let line = VectorLine(id: item.id, vector: item.vector, model: item.model, embeddedAt: item.embeddedAt)
+                guard let data = try? encoder.encode(line) else { return nil }
+                buffer.writeBytes(data)
+                buffer.writeInteger(UInt8(ascii: "\n"))
+            }
+        }
+        return (buffer, ids)
+    }
+
+    /// Unreserved characters (RFC 3986) stay as they are in `Quiver-Ids`; everything else,
+    /// including the separating comma, is percent-encoded.
+    static let idCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    // MARK: - Helpers
+
+    func collectionName(_ context: QuiverRequestContext) -> String {
+        context.parameters.get("collection") ?? ""
+    }
+
+    /// The `{id}` path segment, percent-decoded (ids may contain any character).
+    func documentID(_ context: QuiverRequestContext) -> String {
+        let raw = context.parameters.get("id") ?? ""
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    /// The server limits on one query: text length, k and ef.
+    func check(_ query: QueryRequest, field: String) throws(APIError) {
+        let given = [query.text != nil, query.vector != nil, query.id != nil].filter { $0 }.count
+        guard given == 1 else { throw .invalidRequest("\(field.isEmpty ? "" : "\(field.dropLast()): ")give exactly one of text, vector or id") }
+        if let text = query.text {
+            guard !text.isEmpty else { throw .invalidRequest("\(field)text must not be empty") }
+            guard text.utf8.count <= limits.maxTextBytes else {
+                throw .limitExceeded(limit: "max_text_bytes", value: text.utf8.count, allowed: limits.maxTextBytes)
+            }
+        }
+        if let vector = query.vector, vector.isEmpty { throw .invalidRequest("\(field)vector must not be empty") }
+        try checkK(query.k, ef: query.ef, field: field)
+    }
+
+    func checkK(_ k: Int, ef: Int?, field: String) throws(APIError) {
+        guard k >= 1 else { throw .invalidRequest("\(field)k must be at least 1 (got \(k))") }
+        guard k <= limits.maxK else { throw .limitExceeded(limit: "max_k", value: k, allowed: limits.maxK) }
+        if let ef {
+            guard ef >= 1 else { throw .invalidRequest("\(field)ef must be at least 1 (got \(ef))") }
+            guard ef <= limits.maxEf else { throw .limitExceeded(limit: "max_ef", value: ef, allowed: limits.maxEf) }
+        }
+    }
+
+    /// 404 for an unknown collection and 409 for one served by another model, before embedding.
+    func requireModel(engine: SearchEngine, collection: String, fingerprint: String) async throws(APIError) {
+        let serving = try await runner.read { () throws(SearchEngineError) in try engine.servingFingerprint(collection: collection) }
+        guard serving == fingerprint else {
+            throw EngineErrors.apiError(.modelUnavailable(collection: collection, fingerprint: serving), logger: module.logger)
+        }
+    }
+
+    /// Vectors of query texts through the server's batcher (cached ones skip it), and the time it took in ms.
+    func embed(_ texts: [String], fingerprint: String) async throws(APIError) -> ([[Float]], Double) {
+        let start = ContinuousClock.now
+        var vectors = [[Float]?](repeating: nil, count: texts.count)
+        var missing: [Int] = []
+        for (index, text) in texts.enumerated() {
+            if let cached = module.cache.get(QueryEmbeddingCache.key(fingerprint: fingerprint, text: text)) {
+                vectors[index] = cached
+            } else {
+                missing.append(index)
+            }
+        }
+        if module.cache.capacity > 0 {
+            metrics.cacheHits.increment(by: texts.count - missing.count)
+            metrics.cacheMisses.increment(by: missing.count)
+        }
+        if !missing.isEmpty {
+            let service = context.embeddings
+            let sequences = try service.tokenize(missing.map { texts[$0] }, truncate: true)
+            let embedded = try await service.embed(tokenized: sequences)
+            guard embedded.count == missing.count else { throw .internalError }
+            for (index, vector) in zip(missing, embedded) {
+                vectors[index] = vector
+                module.cache.put(QueryEmbeddingCache.key(fingerprint: fingerprint, text: texts[index]), vector)
+            }
+            if module.cache.capacity > 0 { metrics.cacheEntries.record(module.cache.count) }
+        }
+        let elapsed = ContinuousClock.now - start
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return (vectors.compactMap { $0 }, ms)
+    }
+}

@@ -1,0 +1,200 @@
+import Embedder
+import Foundation
+import Hummingbird
+import Logging
+import NIOPosix
+import SearchEngine
+import SearchServer
+import Synchronization
+
+/// The collections API: the ``SearchEngine`` served over HTTP through SearchServer's
+/// ``APIModule`` plug-in point.
+///
+/// Lifecycle: once the server's model has loaded (`EmbeddingService.load`), the module wraps that
+/// same embedder as the engine's model (the weights are loaded once; the fingerprint is hashed
+/// from the model folder), opens the engine on the data directory and catches every collection's
+/// index up with its store. Until then `unavailableReason` is set (`GET /ready` answers 503) and
+/// the collection routes answer 503 `unavailable`. Then, if a sample corpus is configured, its
+/// file exists and its collection does not, the module creates the collection and indexes the
+/// file in the background; the routes serve meanwhile, `/ready` stays 503 until it is done.
+/// On graceful shutdown the module stops the sample import and checkpoints every index.
+public final class CollectionsModule: APIModule {
+    /// A JSONL file (`{"id", "title", "text", "metadata", "updated_at"}` per line) indexed into a
+    /// collection on first start.
+    public struct SampleCorpus: Sendable {
+        /// The JSONL file; a missing file is skipped with a log line.
+        public var file: URL
+        /// The collection it goes to; skipped when the collection exists (and no import of it was
+        /// interrupted).
+        public var collection: String
+        /// Documents per write.
+        public var batchSize: Int
+
+        /// A sample corpus.
+        public init(file: URL, collection: String, batchSize: Int = 64) {
+            self.file = file
+            self.collection = collection
+            self.batchSize = max(1, batchSize)
+        }
+    }
+
+    /// Where collections live and how the module starts.
+    public struct Options: Sendable {
+        /// The data directory (collections live in `<data>/collections`).
+        public var dataDirectory: URL
+        /// The model folder's fingerprint when already known (tests); nil hashes the folder the
+        /// server loaded.
+        public var modelFingerprint: String?
+        /// The first-start sample corpus, or nil.
+        public var sample: SampleCorpus?
+        /// Most query texts whose vectors are kept (LRU); 0 disables the cache.
+        public var queryCacheEntries: Int
+
+        /// Options with the documented defaults.
+        public init(dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
+                    queryCacheEntries: Int = 1024) {
+            self.dataDirectory = dataDirectory
+            self.modelFingerprint = modelFingerprint
+            self.sample = sample
+            self.queryCacheEntries = queryCacheEntries
+        }
+    }
+
+    struct State: Sendable {
+        var engine: SearchEngine?
+        var model: EmbeddingModel?
+        /// Why the module is not ready although the engine may be open (sample import).
+        var busy: String? = "waiting for the model to load before opening the collections"
+        var failure: String?
+        var stopped = false
+    }
+
+    let options: Options
+    let logger: Logger
+    let state = Mutex(State())
+    let startup = Mutex<Task<Void, Never>?>(nil)
+    let writePool: NIOThreadPool
+    let cache: QueryEmbeddingCache
+
+    /// A module over `options.dataDirectory`.
+    public init(options: Options, logger: Logger = Logger(label: "quiver.collections")) {
+        self.options = options
+        self.logger = logger
+        self.writePool = NIOThreadPool(numberOfThreads: 1)
+        self.writePool.start()
+        self.cache = QueryEmbeddingCache(capacity: options.queryCacheEntries)
+    }
+
+    var runner: EngineRunner { EngineRunner(reads: .singleton, writes: writePool, logger: logger) }
+
+    public func addRoutes(to routes: APIRoutes, context: APIModuleContext) {
+        let metrics = CollectionMetrics(metrics: context.metrics)
+        let controller = CollectionsController(module: self, context: context, metrics: metrics)
+        controller.addRoutes(to: routes)
+        let task = Task { [self] in
+            await start(service: context.embeddings, modelFolder: context.configuration.modelFolder, metrics: metrics)
+        }
+        startup.withLock { $0 = task }
+    }
+
+    public var unavailableReason: String? {
+        get async {
+            state.withLock { state in
+                if state.stopped { return "the server is shutting down" }
+                if let failure = state.failure { return "the collections are unavailable: \(failure)" }
+                return state.busy
+            }
+        }
+    }
+
+    /// The open engine and its model, or 503 `unavailable` saying why not.
+    func engine() throws(APIError) -> (SearchEngine, EmbeddingModel) {
+        let current = state.withLock { $0 }
+        if current.stopped { throw .unavailable("the server is shutting down") }
+        if let engine = current.engine, let model = current.model { return (engine, model) }
+        if let failure = current.failure { throw .unavailable("the collections are unavailable: \(failure)") }
+        throw .unavailable("the collections are not open yet: \(current.busy ?? "starting")")
+    }
+
+    public func shutdown() async {
+        let task = startup.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        let engine = state.withLock { state in
+            state.stopped = true
+            return state.engine
+        }
+        if let engine {
+            do {
+                try await writePool.runIfActive { try engine.checkpointAll() }
+                logger.info("collections checkpointed")
+            } catch {
+                logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
+            }
+        }
+        try? await writePool.shutdownGracefully()
+    }
+
+    /// Waits for the model, opens the engine with it, catches every collection up, then imports
+    /// the sample corpus.
+    func start(service: EmbeddingService, modelFolder: URL, metrics: CollectionMetrics) async {
+        let embedder: Embedder
+        do {
+            embedder = try await service.loadedEmbedder()
+        } catch {
+            state.withLock { $0.failure = error.message }
+            return
+        }
+        state.withLock { $0.busy = "opening the collections and catching their indexes up" }
+        let options = options
+        let logger = logger
+        let modelID = service.modelID
+        let start = ContinuousClock.now
+        let opened: (SearchEngine, EmbeddingModel, [CollectionInfo])
+        do {
+            opened = try await runner.write { () throws(SearchEngineError) in
+                let fingerprint: String
+                if let known = options.modelFingerprint {
+                    fingerprint = known
+                } else {
+                    fingerprint = try EmbeddingModel.fingerprint(folder: modelFolder, pooling: embedder.pooling)
+                }
+                let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
+                let engine = try SearchEngine(dataDirectory: options.dataDirectory, model: model, logger: logger)
+                var infos: [CollectionInfo] = []
+                for name in try engine.collectionNames() {
+                    try engine.catchUp(collection: name)
+                    infos.append(try engine.collectionInfo(name))
+                }
+                return (engine, model, infos)
+            }
+        } catch {
+            logger.error("cannot open the collections", metadata: ["data": "\(options.dataDirectory.path)", "error": "\(error.message)"])
+            state.withLock { $0.failure = error.message }
+            return
+        }
+        let (engine, model, infos) = opened
+        for info in infos { metrics.update(info) }
+        logger.info("collections open", metadata: [
+            "data": "\(options.dataDirectory.path)", "collections": "\(infos.count)",
+            "documents": "\(infos.reduce(0) { $0 + $1.documents })", "model": "\(model.id)",
+            "fingerprint": "\(model.fingerprint.prefix(12))",
+            "seconds": "\((ContinuousClock.now - start).components.seconds)",
+        ])
+        state.withLock { state in
+            state.engine = engine
+            state.model = model
+            // With a sample corpus configured, /ready waits for it (set in the same step, so that
+            // no probe sees the module ready in between).
+            state.busy = options.sample.map { "checking the sample corpus for \"\($0.collection)\"" }
+        }
+        if let sample = options.sample {
+            await SampleImport(module: self, engine: engine, sample: sample, metrics: metrics).run()
+            setBusy(nil)
+        }
+    }
+
+    func setBusy(_ reason: String?) {
+        state.withLock { $0.busy = reason }
+    }
+}

@@ -1,0 +1,107 @@
+import SearchEngine
+
+/// `POST /v1/collections`.
+struct CreateCollectionBody: Decodable {
+    struct HNSW: Decodable {
+        let m: Int?
+        let efConstruction: Int?
+        enum CodingKeys: String, CodingKey {
+            case m
+            case efConstruction = "ef_construction"
+        }
+    }
+    let name: String
+    let model: String?
+    let dimensions: Int?
+    let distance: String?
+    let hnsw: HNSW?
+}
+
+/// `PUT /v1/collections/{c}/documents`.
+struct DocumentsBody: Decodable {
+    let documents: [DocumentInput]
+    /// Accepted for clients that ask to wait: every write is searchable when the response is sent.
+    let wait: Bool?
+}
+
+/// `POST /v1/collections/{c}/recommend`; `k` defaults to 10.
+struct RecommendBody: Decodable {
+    let positive: [String]
+    let negative: [String]?
+    let k: Int?
+    let ef: Int?
+    let filter: QueryFilter?
+    let include: [IncludeField]?
+}
+
+/// `POST /v1/collections/{c}/query/batch`.
+struct BatchQueryBody: Decodable {
+    let queries: [QueryRequest]
+}
+
+/// `POST /v1/collections/{c}/vectors`.
+struct VectorIDsBody: Decodable {
+    let ids: [String]
+}
+
+/// `GET /v1/collections`.
+struct CollectionList: Encodable {
+    let collections: [CollectionInfo]
+}
+
+/// `DELETE /v1/collections/{c}`.
+struct CollectionDeleted: Encodable {
+    let name: String
+    let deleted: Bool
+}
+
+/// The answer to a document write (upsert or delete).
+struct WriteResponse: Encodable {
+    let inserted: Int
+    let updated: Int
+    let unchanged: Int
+    let deleted: Int
+    /// Always 0: a write with an invalid document is rejected whole (422 naming it).
+    let failed: Int
+    let embedded: Int
+    /// The store sequence after the write; searchable once `index.indexed_seq` ≥ `seq`.
+    let seq: Int64
+    let generation: Int64
+    /// `true`: the engine applies a write to the index before answering.
+    let searchable: Bool
+    let index: IndexState
+
+    init(_ result: UpsertResult, index: IndexState) {
+        inserted = result.inserted
+        updated = result.updated
+        unchanged = result.unchanged
+        deleted = result.deleted
+        failed = result.failed
+        embedded = result.embedded
+        seq = result.seq
+        generation = result.generation
+        searchable = index.indexedSeq >= result.seq
+        self.index = index
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case inserted, updated, unchanged, deleted, failed, embedded, seq, generation, searchable, index
+    }
+}
+
+/// `POST /v1/collections/{c}/query/batch`.
+struct BatchQueryResponse: Encodable {
+    let results: [QueryResponse]
+}
+
+/// One line of the NDJSON vector export.
+struct VectorLine: Encodable {
+    let id: String
+    let vector: [Float]
+    let model: String
+    let embeddedAt: Timestamp?
+    enum CodingKeys: String, CodingKey {
+        case id, vector, model
+        case embeddedAt = "embedded_at"
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import CollectionsAPI
+
+@Suite("Collections and documents over HTTP")
+struct CollectionRoutesTests {
+    @Test("create (201), conflict (409), list, info, delete, then 404")
+    func lifecycle() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            let created = try await client.send(.post, "/v1/collections",
+                                                json: #"{"name": "docs", "distance": "dot", "hnsw": {"m": 8}}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let info = try created.json()
+            #expect(info["name"] as? String == "docs")
+            #expect(info["dimensions"] as? Int == 384)
+            #expect(info["distance"] as? String == "dot")
+            #expect(info["documents"] as? Int == 0)
+            let hnsw = try #require(info["hnsw"] as? [String: Any])
+            #expect(hnsw["m"] as? Int == 8 && hnsw["ef_construction"] as? Int == 200)
+            let model = try #require(info["model"] as? [String: Any])
+            #expect(model["id"] as? String == "all-MiniLM-L6-v2")
+            #expect(model["fingerprint"] as? String == (try TestModel.fingerprint()))
+
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "docs"}"#), .conflict,
+                        code: "conflict", messageContains: "exists")
+
+            let list = try await client.send(.get, "/v1/collections")
+            #expect(list.status == .ok)
+            let collections = try #require(try list.json()["collections"] as? [[String: Any]])
+            #expect(collections.compactMap { $0["name"] as? String } == ["docs"])
+
+            let one = try await client.send(.get, "/v1/collections/docs")
+            #expect(one.status == .ok)
+            let index = try #require(try one.json()["index"] as? [String: Any])
+            #expect(index["pending"] as? Int == 0)
+            #expect(index["generation"] as? Int == 1)
+            #expect(index["vectors"] as? Int == 0)
+
+            let deleted = try await client.send(.delete, "/v1/collections/docs")
+            #expect(deleted.status == .ok)
+            #expect(try deleted.json()["deleted"] as? Bool == true)
+            expectError(try await client.send(.get, "/v1/collections/docs"), .notFound, code: "not_found", messageContains: "docs")
+            expectError(try await client.send(.delete, "/v1/collections/docs"), .notFound, code: "not_found")
+            #expect(!FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("collections/docs").path))
+        }
+    }
+
+    @Test("collection names and options are validated: 422 naming the problem, never a path")
+    func createValidation() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            expectError(try await client.send(.post, "/v1/collections", json: #"{}"#), .unprocessableContent,
+                        code: "invalid_request", messageContains: "name")
+            for name in ["../x", ".", "..", "%2e%2e", "Upper", "a/b", "", String(repeating: "a", count: 65)] {
+                expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "\#(name)"}"#),
+                            .unprocessableContent, code: "invalid_request", messageContains: "invalid collection name")
+            }
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "distance": "manhattan"}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "distance")
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "dimensions": 100}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "dimensions")
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "hnsw": {"m": 0}}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "hnsw")
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "model": "gpt"}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "model")
+            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": 5}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "name")
+            expectError(try await client.send(.post, "/v1/collections", json: "{nope"), .badRequest, code: "invalid_json")
+            // Names in the path: rejected before any file is touched.
+            for path in ["%2e%2e", "..%2fx", String(repeating: "b", count: 300), "A"] {
+                expectError(try await client.send(.get, "/v1/collections/\(path)"), .unprocessableContent,
+                            code: "invalid_request", messageContains: "invalid collection name")
+            }
+            let dots = try await client.send(.get, "/v1/collections/..")
+            #expect(dots.status == .notFound || dots.status == .unprocessableContent, "\(dots.text)")
+            expectError(try await client.send(.get, "/v1/collections/nothing-here"), .notFound, code: "not_found")
+            let entries = try FileManager.default.contentsOfDirectory(atPath: directory.url.appendingPathComponent("collections").path)
+            #expect(entries.isEmpty, "nothing created: \(entries)")
+        }
+    }
+
+    @Test("documents: upsert counts and seq (searchable on return), unchanged and updated, get, include=vector, delete")
+    func documents() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "help"}"#).status == .created)
+            let first = try await client.send(.put, "/v1/collections/help/documents?wait=true", json: Corpus.documentsJSON)
+            #expect(first.status == .ok, "\(first.text)")
+            let counts = try first.json()
+            #expect(counts["inserted"] as? Int == 6)
+            #expect(counts["updated"] as? Int == 0)
+            #expect(counts["failed"] as? Int == 0)
+            #expect(counts["embedded"] as? Int == 6)
+            #expect(counts["searchable"] as? Bool == true)
+            let seq = try #require(counts["seq"] as? Int)
+            #expect(seq > 0)
+            let index = try #require(counts["index"] as? [String: Any])
+            #expect((index["indexed_seq"] as? Int ?? 0) >= seq)
+            #expect(index["vectors"] as? Int == 6)
+
+            let again = try await client.send(.put, "/v1/collections/help/documents", json: Corpus.documentsJSON)
+            #expect(try again.json()["unchanged"] as? Int == 6)
+            #expect(try again.json()["embedded"] as? Int == 0)
+
+            let changed = try await client.send(.put, "/v1/collections/help/documents", json: """
+                {"documents": [{"id": "export-data", "title": "Exporting your data", "text": "Export projects as CSV files.", "metadata": {"category": "data"}}], "wait": true}
+                """)
+            #expect(try changed.json()["updated"] as? Int == 1)
+            #expect((try changed.json()["seq"] as? Int ?? 0) > seq)
+
+            let document = try await client.send(.get, "/v1/collections/help/documents/export-data")
+            #expect(document.status == .ok)
+            let body = try document.json()
+            #expect(body["text"] as? String == "Export projects as CSV files.")
+            #expect((body["metadata"] as? [String: Any])?["category"] as? String == "data")
+            #expect(body["vector"] == nil)
+            let freshness = try #require(body["freshness"] as? [String: Any])
+            #expect((freshness["model"] as? [String: Any])?["fingerprint"] as? String == (try TestModel.fingerprint()))
+
+            let withVector = try await client.send(.get, "/v1/collections/help/documents/export-data?include=vector")
+            #expect((try withVector.json()["vector"] as? [Double])?.count == 384)
+            expectError(try await client.send(.get, "/v1/collections/help/documents/export-data?include=bogus"),
+                        .unprocessableContent, code: "invalid_request", messageContains: "include")
+
+            // Ids with reserved characters travel percent-encoded in the path.
+            let odd = try await client.send(.put, "/v1/collections/help/documents",
+                                            json: #"{"documents": [{"id": "faq/1 #a", "text": "An odd id"}]}"#)
+            #expect(try odd.json()["inserted"] as? Int == 1)
+            let oddDocument = try await client.send(.get, "/v1/collections/help/documents/faq%2F1%20%23a")
+            #expect(try oddDocument.json()["id"] as? String == "faq/1 #a", "\(oddDocument.text)")
+
+            let removed = try await client.send(.delete, "/v1/collections/help/documents/invite-team")
+            #expect(removed.status == .ok)
+            #expect(try removed.json()["deleted"] as? Int == 1)
+            #expect(try removed.json()["searchable"] as? Bool == true)
+            expectError(try await client.send(.get, "/v1/collections/help/documents/invite-team"), .notFound,
+                        code: "not_found", messageContains: "invite-team")
+            expectError(try await client.send(.delete, "/v1/collections/help/documents/invite-team"), .notFound, code: "not_found")
+            expectError(try await client.send(.get, "/v1/collections/nope/documents/x"), .notFound, code: "not_found")
+            let info = try await client.send(.get, "/v1/collections/help")
+            #expect(try info.json()["documents"] as? Int == 6)
+        }
+    }
+
+    @Test("document writes are validated and limited: 422 naming the document or field, 413 naming the limit")
+    func documentValidation() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url) { $0.limits.maxBatchInputs = 3; $0.limits.maxTextBytes = 100 }
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "c"}"#).status == .created)
+            let path = "/v1/collections/c/documents"
+            expectError(try await client.send(.put, path, json: #"{"documents": []}"#), .unprocessableContent,
+                        code: "invalid_request", messageContains: "documents must not be empty")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"x"},{"id":"b","text":"x"},{"id":"c","text":"x"},{"id":"d","text":"x"}]}"#),
+                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"\#(String(repeating: "y", count: 101))"}]}"#),
+                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"ok"},{"id":"b"}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "documents[1]")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"","text":"ok"}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "empty id")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1,2,3]}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "384")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","metadata":[1]}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "metadata")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","updated_at":"yesterday"}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "documents[0].updated_at")
+            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1e99]}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "number does not fit")
+            expectError(try await client.send(.put, path, json: #"{"docs": []}"#), .unprocessableContent,
+                        code: "invalid_request", messageContains: "documents")
+            expectError(try await client.send(.put, path + "?wait=maybe", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "wait")
+            expectError(try await client.send(.put, "/v1/collections/missing/documents", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
+                        .notFound, code: "not_found")
+            // Nothing was written by the rejected requests.
+            #expect(try await client.send(.get, "/v1/collections/c").json()["documents"] as? Int == 0)
+        }
+    }
+}
