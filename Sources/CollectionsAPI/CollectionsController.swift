@@ -258,8 +258,11 @@ struct CollectionsController: Sendable {
         }
         let ids = body.ids
         // Up to 10,000 vectors: fetched and encoded on the blocking pool.
+        // The engine's errors (unknown collection, …) propagate; only a failure to encode its
+        // answer — a bug — becomes the 500 below.
         let encoded = try await runner.read { () throws(SearchEngineError) in
-            try? JSONResponse.encoder.encode(try engine.vectors(collection: name, ids: ids))
+            let response = try engine.vectors(collection: name, ids: ids)
+            return try? JSONResponse.encoder.encode(response)
         }
         guard let encoded else { throw APIError.internalError }
         return JSONResponse.make(encoded: encoded)

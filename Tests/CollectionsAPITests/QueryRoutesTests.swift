@@ -167,6 +167,12 @@ struct QueryRoutesTests {
             #expect(body["missing"] as? [String] == ["ghost"])
             expectError(try await client.send(.post, "/v1/collections/help/vectors", json: #"{"ids": []}"#),
                         .unprocessableContent, code: "invalid_request", messageContains: "ids")
+            // An unknown collection is a 404 here too (it once came back as a 500: found by
+            // scripts/reliability/http_fuzz.py).
+            expectError(try await client.send(.post, "/v1/collections/ghost/vectors", json: #"{"ids": ["a"]}"#),
+                        .notFound, code: "not_found")
+            expectError(try await client.send(.post, "/v1/collections/..%2Fx/vectors", json: #"{"ids": ["a"]}"#),
+                        .unprocessableContent, code: "invalid_request")
 
             // NDJSON, two per page, following the cursor header.
             var cursor: String?

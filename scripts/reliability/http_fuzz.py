@@ -22,7 +22,7 @@ import urllib.parse
 
 COLLECTION = "fuzz"
 EXTERNAL = "fuzz-vectors"
-EXTERNAL_DIMS = 8
+EXTERNAL_DIMS = 384  # collections over HTTP have the served model's dimensions
 
 
 class Client:
@@ -251,7 +251,7 @@ def check(status, data, ready):
 
 def setup(client):
     """Creates the two collections the fuzzer aims at (ignores 409 on a re-run)."""
-    for body in ({"name": COLLECTION}, {"name": EXTERNAL, "model": "external", "dimensions": EXTERNAL_DIMS}):
+    for body in ({"name": COLLECTION}, {"name": EXTERNAL, "dimensions": EXTERNAL_DIMS}):
         status, data = client.request("POST", "/v1/collections", json.dumps(body).encode())
         if status not in (200, 201, 409):
             print(f"setup: POST /v1/collections {body} -> {status} {data[:200]!r}", file=sys.stderr)
@@ -288,7 +288,7 @@ def main():
     started = time.monotonic()
     sent = 0
     for sent in range(1, args.requests + 1):
-        method, path, body, headers = routes(gen, EXTERNAL_DIMS if rng.random() < 0.5 else 384)
+        method, path, body, headers = routes(gen, EXTERNAL_DIMS if rng.random() < 0.8 else 8)
         try:
             status, data = client.request(method, path, body, headers)
         except Exception as error:  # noqa: BLE001 - any transport failure is a finding
