@@ -113,6 +113,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         for (name, value) in entries where name != "__metadata__" {
             tensors[name] = try parseEntry(name: name, value: value, dataSize: dataSize, path: path)
         }
+        // The format forbids tensors sharing bytes; a header that declares it was damaged or forged.
+        let ranges = tensors.filter { !$0.value.range.isEmpty }.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
+            throw .malformedFile(path: path, reason: "tensors \(a.key) \(a.value.range) and \(b.key) \(b.value.range) overlap")
+        }
         return (tensors, dataOffset)
     }
 
