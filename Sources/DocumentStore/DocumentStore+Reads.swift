@@ -45,6 +45,17 @@ extension DocumentStore {
         }
     }
 
+    /// Number of live vectors of `generation`: how many labels an index of it caught up to the
+    /// store's seq holds.
+    public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM vectors v JOIN documents d ON d.label = v.label
+                WHERE v.generation = ? AND d.deleted = 0
+                """, arguments: [generation]) ?? 0
+        }
+    }
+
     private static let documentColumns = """
         SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq, v.embedded_at, v.vector
         FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
