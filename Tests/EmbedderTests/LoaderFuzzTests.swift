@@ -121,7 +121,7 @@ struct LoaderFuzzTests {
         case 8: return [Int.random(in: -3...50, using: &rng), Int.random(in: -3...50, using: &rng)]
         case 9: return [[1, 2], [3]]
         case 10: return Array(repeating: 2, count: Int.random(in: 0..<70, using: &rng))  // product overflows at 63
-        case 11: return [Int.max / 4, 8]
+        case 11: return [[Int.max / 4, 8], [1 << 32, 1 << 32, 1 << 32]].randomElement(using: &rng)!
         default: return Int.random(in: -2...64, using: &rng)
         }
     }
@@ -170,8 +170,8 @@ struct LoaderFuzzTests {
                 header["overlap"] = Self.entry("F32", [2], [begin, begin + 8])
                 header["a"] = Self.entry("F32", [6], [0, 24])
                 mustFail = begin < 40
-            case 4:  // dtype strings and their sizes
-                header["b"] = Self.entry(Self.randomJSON(&rng), [4], [24, 40])
+            case 4:  // dtype strings and their sizes, sometimes with a random shape too
+                header["b"] = Self.entry(Self.randomJSON(&rng), Bool.random(using: &rng) ? [4] : Self.randomJSON(&rng), [24, 40])
             case 5:  // shapes
                 header["a"] = Self.entry("F32", Self.randomJSON(&rng), [0, 24])
             case 6:  // whole entries replaced by random JSON

@@ -65,6 +65,9 @@ S = {
     "reject-overlap-contained.safetensors": st({"a": e("F32", [12], [0, 48]), "b": e("F32", [1], [20, 24])}, DATA),
     "reject-shape-mismatch.safetensors": st({"a": e("F32", [3, 3], [0, 24])}, DATA),
     "reject-shape-overflow.safetensors": st({"a": e("F32", [2**32, 2**32, 2**32], [0, 0])}, DATA),
+    # Found by libFuzzer (Fuzz/FuzzSafeTensors): an unknown dtype skipped the shape check, and
+    # SafeTensorsFile.floats trapped multiplying the shape out.
+    "reject-unknown-dtype-shape-overflow.safetensors": st({"a": e("F33", [2**32, 2**32, 2**32], [0, 0])}, DATA[:7]),
     "reject-shape-overflow-bytes.safetensors": st({"a": e("F64", [2**61], [0, 8])}, DATA),
     "reject-shape-negative.safetensors": st({"a": e("F32", [-1, -4], [0, 16])}, DATA),
     "reject-shape-fraction.safetensors": st({"a": e("F32", [1.5], [0, 4])}, DATA),
