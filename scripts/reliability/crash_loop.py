@@ -50,6 +50,7 @@ class Config:
         self.text_share = env("TEXT_SHARE", 0.05)  # share of documents given as text (embedded)
         self.batch = env("BATCH", 40)              # documents per transaction (--batch)
         self.kill_share = env("KILL_SHARE", 0.8)   # share of runs that get a SIGKILL
+        self.kill_from = env("KILL_FROM", 0.05)    # kill after U(KILL_FROM, 1.1) x the median run time
         self.seed = env("SEED", 1)
         self.quiver = env("QUIVER", os.path.join(root, ".build/release/quiver"))
         self.model = env("MODEL", os.path.join(root, "models/all-MiniLM-L6-v2"))
@@ -389,7 +390,7 @@ def main():
         with open(path, "w") as f:
             f.write(jsonl(lines))
         typical = sorted(durations)[len(durations) // 2] if durations else 3.0
-        kill_after = rng.uniform(0.05, 1.1) * typical if rng.random() < cfg.kill_share else None
+        kill_after = rng.uniform(cfg.kill_from, 1.1) * typical if rng.random() < cfg.kill_share else None
         result = runner(cfg, data, path, prune, kill_after)
         if not result.killed and result.status != 0:
             stats["failures"].append(f"iteration {iteration}: {kind} run failed with status {result.status}: {result.stderr[-500:]}")

@@ -8,6 +8,7 @@
 #   TEXT_SHARE=0.05    share of documents given as text (embedded by the model) instead of a vector
 #   BATCH=40           documents per transaction (--batch): more commits, more places to be killed
 #   KILL_SHARE=0.8     share of runs killed with SIGKILL (the others finish, so prunes complete)
+#   KILL_FROM=0.05     the kill lands after U(KILL_FROM, 1.1) × the median run time (0.4: mostly mid-ingest)
 #   SEED=1             workload and kill-time seed (the kill still lands wherever the process is)
 #   QUIVER=…           binary (default .build/release/quiver; build it first)
 #   MODEL=…            model folder (default models/all-MiniLM-L6-v2; its hidden_size = vector size)
