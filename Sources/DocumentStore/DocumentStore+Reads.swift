@@ -45,14 +45,12 @@ extension DocumentStore {
         }
     }
 
-    /// Number of live vectors of `generation`: how many labels an index of it caught up to the
-    /// store's seq holds.
+    /// Number of vectors of `generation`: how many labels an index of it caught up to the store's
+    /// seq holds (a delete drops the document's vectors). Counted on the primary-key index, so no
+    /// vector blob is read.
     public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
         try read { db in
-            try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM vectors v JOIN documents d ON d.label = v.label
-                WHERE v.generation = ? AND d.deleted = 0
-                """, arguments: [generation]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM vectors WHERE generation = ?", arguments: [generation]) ?? 0
         }
     }
 
