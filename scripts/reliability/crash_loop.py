@@ -15,7 +15,9 @@ only. Every iteration:
          its latest content; a write in flight at the kill is either fully old or fully new;
        - deleted ids never come back; no duplicate ids; no ids that were never written;
        - every stored document is the top-1 hit of a query with its own stored vector, and the
-         hit's text is the document's latest text;
+         hit's text is the document's latest text; a text document's vector is the embedding of
+         that text (`quiver embed`);
+       - a killed `--prune` run (one transaction) deleted all of its ids or none;
        - after catch-up the index covers the store's seq (indexed_seq == store_seq, pending 0)
          and counts agree; no temporary files of dead processes are left behind.
   The model of what may be stored is then collapsed to what was observed (it is durable now).
@@ -93,6 +95,7 @@ class Truth:
         self.next_id = 0
         self.ever_deleted = set()  # absent at a check: deleted, or never committed (killed in flight)
         self.seen_live = set()
+        self.pending_prune = set()  # live ids a killed --prune run would have deleted (one transaction)
 
     def live_ids(self):
         """Ids certainly or possibly live (after a collapse: exactly the live ones)."""
@@ -242,6 +245,7 @@ def apply_expectations(truth, lines, prune, result):
             truth.allowed[doc_id] = {version}
         else:
             truth.allowed[doc_id] = set(before) | {version}
+    truth.pending_prune = set()
     if prune:
         for doc_id, allowed in truth.allowed.items():
             if doc_id in seen:
@@ -250,6 +254,8 @@ def apply_expectations(truth, lines, prune, result):
                 truth.allowed[doc_id] = {DELETED}
             else:
                 truth.allowed[doc_id] = set(allowed) | {DELETED}
+                if any(v is not DELETED for v in allowed):
+                    truth.pending_prune.add(doc_id)
 
 
 # ----- checks ----------------------------------------------------------------------------------
@@ -333,6 +339,27 @@ def check(cfg, data, truth, dims):
             observed[doc_id] = kind
     if not_top > 5:
         failures.append(f"… {not_top} documents in all were not the top hit of their own vector")
+
+    # A prune is one transaction: a killed one deleted all of its ids or none.
+    if truth.pending_prune:
+        gone = {i for i in truth.pending_prune if i not in vectors}
+        if gone and gone != truth.pending_prune:
+            failures.append(f"a killed prune deleted {len(gone)} of its {len(truth.pending_prune)} ids")
+
+    # A text document's vector is the embedding of its latest text (not of an earlier one).
+    texts = [(doc_id, v.text) for doc_id, v in observed.items() if v.text is not None]
+    if texts:
+        lines = "".join(json.dumps({"text": t}) + "\n" for _, t in texts)
+        embedded = [json.loads(line)["embedding"] for line in
+                    quiver(cfg, "embed", "--model", cfg.model, stdin=lines.encode()).splitlines() if line]
+        for (doc_id, text), embedding in zip(texts, embedded):
+            stored = vectors[doc_id]
+            dot = sum(a * b for a, b in zip(stored, embedding))
+            norm = (sum(a * a for a in stored) * sum(b * b for b in embedding)) ** 0.5
+            if norm == 0 or dot / norm < 0.9999:
+                failures.append(f"{doc_id}: stored vector is not the embedding of its text (cosine {dot / norm if norm else 0:.5f})")
+        if len(embedded) != len(texts):
+            failures.append(f"quiver embed returned {len(embedded)} embeddings for {len(texts)} texts")
     if index_state and (index_state["pending"] != 0 or index_state["indexed_seq"] != index_state["store_seq"]):
         failures.append(f"index does not cover the store after catch-up: {index_state}")
 
