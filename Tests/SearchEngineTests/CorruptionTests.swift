@@ -469,7 +469,8 @@ struct CorruptionTests {
             outcomes[name] = Self.storeOutcome(copy, "WAL \(name)")
         }
         print("damaged WAL outcomes: \(outcomes.values.filter { $0 == .namedError }.count) named errors, "
-              + "\(outcomes.values.filter { $0 == .consistent }.count) consistent answers")
+              + "\(outcomes.values.filter { $0 == .consistent }.count) consistent answers, "
+              + "\(outcomes.values.filter { $0 == .storeChangedSilently || $0 == .storeIDIndexDamaged }.count) other")
     }
 
     // MARK: - Through the real binary
