@@ -150,8 +150,9 @@ final class CollectionRuntime: Sendable {
     }
 
     /// Why a caught-up index disagrees with the store, or nil when it agrees: its size must be the
-    /// store's live vector count, and a sample of the store's vectors (the lowest labels and a
-    /// seeded spread of others) must be in it unchanged (normalized for cosine).
+    /// store's vector count of the generation, and a sample of the store's vectors (the 32 lowest
+    /// labels and four pages spread over the rest) must be in it unchanged (normalized for cosine).
+    /// A write committed by another process after the catch-up can only cause an unneeded rebuild.
     func disagreement(_ serving: ServingGeneration) throws(SearchEngineError) -> String? {
         let record = serving.record
         let index = serving.index
