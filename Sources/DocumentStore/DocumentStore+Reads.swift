@@ -45,6 +45,15 @@ extension DocumentStore {
         }
     }
 
+    /// Number of vectors of `generation`: how many labels an index of it caught up to the store's
+    /// seq holds (a delete drops the document's vectors). Counted on the primary-key index, so no
+    /// vector blob is read.
+    public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM vectors WHERE generation = ?", arguments: [generation]) ?? 0
+        }
+    }
+
     private static let documentColumns = """
         SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq, v.embedded_at, v.vector
         FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label

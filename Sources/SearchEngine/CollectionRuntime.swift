@@ -89,7 +89,21 @@ final class CollectionRuntime: Sendable {
         let storeSeq = storeState.seq
         var serving = state.withLock { $0 }
         if serving?.record.generation != record.generation {
-            let loaded = try load(record, storeSeq: storeSeq)
+            let opened = try load(record, storeSeq: storeSeq)
+            var loaded = opened.serving
+            if opened.fromCheckpoint {
+                // A checkpoint passed every check of its own, but it may still belong to another
+                // collection or generation (copied or restored into the wrong folder): caught up,
+                // it must hold what the store holds.
+                try apply(upTo: storeSeq, loaded)
+                if let mismatch = try disagreement(loaded) {
+                    logger.warning("index file does not match the store; rebuilding", metadata: [
+                        "path": "\(indexPath(record.generation))", "reason": "\(mismatch)"])
+                    let index = try rebuild(record, storeSeq: storeSeq)
+                    loaded = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
+                    try save(loaded)
+                }
+            }
             state.withLock { $0 = loaded }
             writeCurrentFile(record.generation)
             serving = loaded
@@ -135,16 +149,60 @@ final class CollectionRuntime: Sendable {
         }
     }
 
-    /// The index of `record`: the checkpoint file if it is sound and not ahead of the store,
-    /// otherwise rebuilt from the store's vectors (and checkpointed).
-    private func load(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
+    /// Why a caught-up index disagrees with the store, or nil when it agrees: its size must be the
+    /// store's vector count of the generation, and a sample of the store's vectors (the 32 lowest
+    /// labels and four pages spread over the rest) must be in it unchanged (normalized for cosine).
+    /// A write committed by another process after the catch-up can only cause an unneeded rebuild.
+    func disagreement(_ serving: ServingGeneration) throws(SearchEngineError) -> String? {
+        let record = serving.record
+        let index = serving.index
+        let dimensions = record.dimensions
+        do {
+            let count = try store.vectorCount(generation: record.generation)
+            guard count == index.count else { return "the index holds \(index.count) vectors, the store \(count)" }
+            var pages = [try store.vectors(generation: record.generation, dimensions: dimensions, afterLabel: 0, limit: 32)]
+            if let last = pages[0].labels.last, count > 32 {
+                // A fixed spread (so a load is reproducible): four pages between the 32nd label and
+                // about the last one.
+                let spread = max(last, last / 32 * Int64(count))
+                for step in 1...4 {
+                    let after = last + (spread - last) * Int64(step) / 5
+                    pages.append(try store.vectors(generation: record.generation, dimensions: dimensions, afterLabel: after, limit: 8))
+                }
+            }
+            for page in pages {
+                for (i, label) in page.labels.enumerated() {
+                    var expected = Array(page.flat[i * dimensions ..< (i + 1) * dimensions])
+                    if metric == .cosine {
+                        let norm = expected.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+                        guard norm > 0, norm.isFinite else { continue }
+                        expected = expected.map { $0 / norm }
+                    }
+                    guard let held = index.vector(for: UInt64(bitPattern: label)) else { return "label \(label) is missing" }
+                    if zip(held, expected).contains(where: { abs($0 - $1) > 1e-4 * max(1, abs($1)) }) {
+                        return "label \(label) has another vector"
+                    }
+                }
+            }
+            return nil
+        } catch { throw SearchEngineError(error) }
+    }
+
+    /// The index of `record`: the checkpoint file if it is sound (every checksum, the structure)
+    /// and not ahead of the store, otherwise rebuilt from the store's vectors (and checkpointed).
+    /// `fromCheckpoint` says which.
+    private func load(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError)
+        -> (serving: ServingGeneration, fromCheckpoint: Bool)
+    {
         removeStaleTemporaryFiles(in: generationDirectory(record.generation))
         removeStaleTemporaryFiles(in: directory)
         let path = indexPath(record.generation)
         let expected = configuration(dimensions: record.dimensions)
         if FileManager.default.fileExists(atPath: path) {
             do {
-                let index = try HNSWIndex.open(at: path)
+                // `.full`: the vectors and base-layer links are checksummed too. They are most of
+                // the file, and damage there would not fail a search, only answer it wrongly.
+                let index = try HNSWIndex.open(at: path, verification: .full)
                 let config = index.configuration
                 let covered = Int64(clamping: index.coveredSeq)
                 if config.dimension == expected.dimension, config.metric == expected.metric, covered <= storeSeq {
@@ -152,7 +210,7 @@ final class CollectionRuntime: Sendable {
                         .map { $0.timeIntervalSince1970 } ?? Date().timeIntervalSince1970
                     logger.info("opened index", metadata: ["collection": "\(name)", "generation": "\(record.generation)",
                                                            "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
-                    return ServingGeneration(record: record, index: index, baseSeq: covered, baseTime: written)
+                    return (ServingGeneration(record: record, index: index, baseSeq: covered, baseTime: written), true)
                 }
                 logger.warning("index file does not match the store; rebuilding",
                                metadata: ["path": "\(path)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
@@ -163,7 +221,7 @@ final class CollectionRuntime: Sendable {
         let index = try rebuild(record, storeSeq: storeSeq)
         let serving = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
         try save(serving)
-        return serving
+        return (serving, false)
     }
 
     /// A fresh index with every live vector of `record`, covering `storeSeq` (read before the

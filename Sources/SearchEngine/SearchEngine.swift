@@ -70,8 +70,22 @@ public final class SearchEngine: Sendable {
         let directory = collectionsDirectory.appendingPathComponent(options.name)
         try openCollections.withLock { (runtimes) throws(SearchEngineError) in
             let storePath = directory.appendingPathComponent("store.sqlite").path
-            if runtimes[options.name] != nil || FileManager.default.fileExists(atPath: storePath) {
-                throw .collectionExists(options.name)
+            if runtimes[options.name] != nil { throw .collectionExists(options.name) }
+            if FileManager.default.fileExists(atPath: storePath) {
+                // A store without settings or documents holds no collection: a process killed
+                // between creating the file and initialising it left it (or it was emptied). It is
+                // initialised now rather than blocking the name forever.
+                do {
+                    let existing = try DocumentStore(path: storePath, logger: logger)
+                    let counts = try existing.counts()
+                    if try existing.isInitialized() || counts.live + counts.deleted > 0 { throw SearchEngineError.collectionExists(options.name) }
+                } catch let error as DocumentStoreError {
+                    throw SearchEngineError(error)
+                } catch let error as SearchEngineError {
+                    throw error
+                } catch {
+                    throw .storage("\(error)")
+                }
             }
             do {
                 try FileManager.default.createDirectory(at: directory.appendingPathComponent("generations"),
@@ -109,7 +123,8 @@ public final class SearchEngine: Sendable {
             guard FileManager.default.fileExists(atPath: storePath) else { throw .collectionNotFound(name) }
             do {
                 let store = try DocumentStore(path: storePath, logger: logger)
-                guard try store.isInitialized() else { throw SearchEngineError.collectionNotFound(name) }
+                // A store file without settings is half-created or damaged: say which file.
+                guard try store.isInitialized() else { throw SearchEngineError(DocumentStoreError.notInitialized(path: storePath)) }
                 let runtime = try CollectionRuntime(name: name, directory: directory, store: store, logger: logger)
                 runtimes[name] = runtime
                 return runtime

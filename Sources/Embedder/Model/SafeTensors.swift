@@ -113,6 +113,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         for (name, value) in entries where name != "__metadata__" {
             tensors[name] = try parseEntry(name: name, value: value, dataSize: dataSize, path: path)
         }
+        // The format forbids tensors sharing bytes; a header that declares it was damaged or forged.
+        let ranges = tensors.filter { !$0.value.range.isEmpty }.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
+            throw .malformedFile(path: path, reason: "tensors \(a.key) \(a.value.range) and \(b.key) \(b.value.range) overlap")
+        }
         return (tensors, dataOffset)
     }
 
@@ -136,13 +141,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard begin >= 0, begin <= end, end <= dataSize else {
             throw bad("data_offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section")
         }
+        // The element count must fit whatever the dtype: `floats` computes it before it looks at
+        // the dtype (libFuzzer found an unknown dtype with shape [2³², 2³², 2³²] trapping there).
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow else { throw bad("shape \(shape) overflows") }
+            count = product
+        }
         if let width = elementSize(dtype) {
-            var count = 1
-            for dim in shape {
-                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw bad("shape \(shape) overflows") }
-                count = product
-            }
             let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
             guard !overflow, bytes == end - begin else {
                 throw bad("shape \(shape) of \(dtype) needs \(count)×\(width) bytes, data_offsets hold \(end - begin)")

@@ -86,9 +86,14 @@ public struct WordPieceTokenizer: Sendable {
         let specials = specialTokens ?? [unkToken, clsToken, sepToken, padToken, "[MASK]"].compactMap { token in
             ids[token].map { (token: token, id: $0) }
         }
-        for special in specials where ids[special.token] == nil {
-            ids[special.token] = special.id
+        // A special token is emitted with its own id even when the vocabulary has the token under
+        // another id, so every special id must be a valid one and count towards the vocabulary size.
+        for special in specials {
+            guard special.id >= 0 else {
+                throw .malformedFile(path: source, reason: "negative id \(special.id) for special token \(special.token.debugDescription)")
+            }
             maxID = max(maxID, special.id)
+            if ids[special.token] == nil { ids[special.token] = special.id }
         }
         func required(_ token: String, _ role: String) throws(EmbedderError) -> Int32 {
             guard let id = ids[token] else {

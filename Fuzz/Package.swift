@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libFuzzer targets for the model-folder loaders, in their own package so the product's build and
+// `swift test` never see `-sanitize=fuzzer`. Sources/ holds symlinks to the product's modules (no
+// dependency resolution needed). Build and run from this folder (see RELIABILITY.md):
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   .build/release/FuzzSafeTensors -max_total_time=60 corpus-st/ ../Tests/EmbedderTests/Fixtures/fuzz/safetensors
+//   .build/release/FuzzTokenizer -max_total_time=60 corpus-tok/ ../Tests/EmbedderTests/Fixtures/fuzz/text
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "QuiverFuzz",
+    platforms: [.macOS(.v15)],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch"], path: "Sources/VectorMath", swiftSettings: cpuFlags),
+        .target(name: "Embedder", dependencies: ["VectorMath"], path: "Sources/Embedder", swiftSettings: cpuFlags),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["Embedder"], path: "Targets/FuzzSafeTensors"),
+        .executableTarget(name: "FuzzTokenizer", dependencies: ["Embedder"], path: "Targets/FuzzTokenizer"),
+    ],
+    swiftLanguageModes: [.v6]
+)
