@@ -163,8 +163,16 @@ public final class CollectionsModule: APIModule {
                 let engine = try SearchEngine(dataDirectory: options.dataDirectory, model: model, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
-                    try engine.catchUp(collection: name)
-                    infos.append(try engine.collectionInfo(name))
+                    // One damaged collection (its store unreadable) must not keep the others from
+                    // being served: it is logged here, and its own routes answer with the error
+                    // naming the file.
+                    do {
+                        try engine.catchUp(collection: name)
+                        infos.append(try engine.collectionInfo(name))
+                    } catch {
+                        logger.error("collection cannot be opened; serving the others", metadata: [
+                            "collection": "\(name)", "error": "\(error)"])
+                    }
                 }
                 return (engine, model, infos)
             }

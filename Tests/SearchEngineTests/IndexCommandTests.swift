@@ -5,17 +5,7 @@ import Testing
 @Suite("quiver index: bad lines, --strict, --prune")
 struct IndexCommandTests {
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = try quiverExecutable()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try runProcess(try quiverExecutable(), arguments)
     }
 
     @Test("bad lines are reported with their number and skipped; --strict stops; --prune deletes the absent")

@@ -69,3 +69,23 @@ func quiverExecutable() throws -> URL {
     }
     return found
 }
+
+/// Runs `executable` with `arguments` to completion and returns its exit status and output.
+/// Standard error is drained before standard output: the scripts and commands the tests run write
+/// little to standard output and may write more to standard error.
+func runProcess(
+    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil
+) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
