@@ -25,16 +25,24 @@ public final class Embedder: Sendable {
         /// Default 1: parallelism comes from ``workers`` (measured faster on 2 cores, and far
         /// faster when the cores are shared; see BENCHMARKS.md).
         public var blasThreads: Int
+        /// A call with at most this many tokens in all runs as one forward pass whose GEMM columns
+        /// are split over the workers, instead of one pass per worker. Few rows make a GEMM
+        /// memory-bound (it streams every weight once per pass), so for a handful of short
+        /// queries one pass streaming the weights once beats one pass per worker streaming them
+        /// once each. Default 512 (measured on 2 cores; see BENCHMARKS.md, "Small batches").
+        public var columnSplitTokens: Int
 
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
-            workers: Int = ProcessInfo.processInfo.activeProcessorCount, blasThreads: Int = 1
+            workers: Int = ProcessInfo.processInfo.activeProcessorCount, blasThreads: Int = 1,
+            columnSplitTokens: Int = 512
         ) {
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize
             self.workers = workers
             self.blasThreads = blasThreads
+            self.columnSplitTokens = columnSplitTokens
         }
     }
 
@@ -144,7 +152,10 @@ public final class Embedder: Sendable {
         let total = sequences.reduce(0) { $0 + $1.count }
         let longest = sequences.map(\.count).max() ?? 1
         let perWorker = (total + options.workers - 1) / max(1, options.workers)
-        let budget = max(longest, min(options.tokenBudget, perWorker))
+        // A small call stays one pass (its GEMMs are then split by columns, see embed).
+        let budget = total <= options.columnSplitTokens
+            ? max(longest, min(options.tokenBudget, total))
+            : max(longest, min(options.tokenBudget, perWorker))
         var batches: [[Int]] = []
         var batch: [Int] = []
         var tokens = 0

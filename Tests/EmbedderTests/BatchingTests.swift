@@ -24,6 +24,24 @@ struct BatchingTests {
         }
     }
 
+    @Test("small calls: one column-split pass and one pass per worker give the same vectors",
+          arguments: [2, 5, 10])
+    func columnSplitMatchesPerWorkerPasses(count: Int) throws {
+        // Short sequences (queries), few enough to fall under columnSplitTokens.
+        let short = Self.sample().filter { $0.count <= 24 }.prefix(count).map { $0 }
+        try #require(short.count == count)
+        let perWorker = try Embedder(folder: TestModel.folder, options: .init(workers: 2, columnSplitTokens: 0))
+        let split = try Embedder(folder: TestModel.folder, options: .init(workers: 2, columnSplitTokens: 100_000))
+        #expect(perWorker.planBatches(short).count >= 2, "one pass per worker at least")
+        #expect(split.planBatches(short).count == 1)
+        let a = try perWorker.embed(tokenized: short)
+        let b = try split.embed(tokenized: short)
+        for (x, y) in zip(a, b) {
+            #expect(cosine(x, y) >= 0.999999)
+            #expect(maxAbsDiff(x, y) < 1e-5)
+        }
+    }
+
     @Test("concurrent callers get the same vectors as one caller")
     func concurrentCallers() async throws {
         let embedder = try TestModel.embedder()

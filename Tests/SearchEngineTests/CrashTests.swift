@@ -105,6 +105,66 @@ struct CrashTests {
         }
     }
 
+    @Test("kill -9 during a model change: the collection serves one whole generation, never a mix",
+          .timeLimit(.minutes(3)))
+    func killDuringGenerationSwitch() throws {
+        let directory = try TemporaryDirectory("quiver-crash-generation")
+        let modelA = try TinyModel.make(seed: 41, in: directory.url)
+        let modelB = try TinyModel.make(seed: 42, in: directory.url)
+        let folderA = directory.url.appendingPathComponent("tiny-41")
+        let folderB = directory.url.appendingPathComponent("tiny-42")
+        let data = directory.url.appendingPathComponent("data")
+        let file = directory.url.appendingPathComponent("docs.jsonl")
+        let count = 20_000
+        try (0..<count).map { #"{"id":"d\#($0)","text":"text number \#($0) of the collection"}"# }
+            .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
+        let first = try index(file, data: data, model: folderA, killAfter: nil)
+        #expect(first.stdout.contains("failed 0"), "\(first.stderr)")
+
+        // Calibrate the model change (re-embedding every document into generation 2, then the switch)
+        // on a copy, so kills land before, during and after it.
+        let calibration = directory.url.appendingPathComponent("calibration")
+        try FileManager.default.copyItem(at: data, to: calibration)
+        let started = Date()
+        _ = try index(file, data: calibration, model: folderB, killAfter: nil)
+        let fullRun = max(0.05, Date().timeIntervalSince(started))
+
+        var kills = 0
+        var sawB = false
+        var generator = SystemRandomNumberGenerator()
+        for _ in 1...6 {
+            let run = try index(file, data: data, model: folderB, killAfter: fullRun * Double.random(in: 0.1...1.1, using: &generator))
+            if run.killed { kills += 1 }
+            // Opened with both models: whichever generation is current, every document has a vector
+            // of that generation's model and no other; once B serves, it keeps serving.
+            let engine = try makeEngine(data, models: [modelA, modelB])
+            var cursor: String?
+            var models = Set<String>()
+            var ids = Set<String>()
+            var serving: String?
+            repeat {
+                let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
+                serving = page.model.fingerprint
+                models.formUnion(page.vectors.map(\.model))
+                ids.formUnion(page.vectors.map(\.id))
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(ids.count == count, "documents lost or unembedded in the serving generation")
+            #expect(models.count == 1 && models.first == serving, "mixed models: \(models)")
+            #expect([modelA.fingerprint, modelB.fingerprint].contains(serving ?? ""))
+            if serving == modelB.fingerprint { sawB = true }
+            if sawB { #expect(serving == modelB.fingerprint, "the switch to model B was undone") }
+            let info = try engine.collectionInfo("c")
+            #expect(info.index.pending == 0 && info.index.indexedSeq == info.index.storeSeq)
+        }
+        #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
+        let final = try index(file, data: data, model: folderB, killAfter: nil)
+        #expect(final.stdout.contains("failed 0"), "\(final.stderr)")
+        let engine = try makeEngine(data, models: [modelA, modelB])
+        let page = try engine.exportVectors(collection: "c", cursor: nil, limit: 10_000)
+        #expect(page.model.fingerprint == modelB.fingerprint, "the model change did not complete")
+    }
+
     func allIDs(_ engine: SearchEngine) throws -> [String] {
         var cursor: String?
         var ids: [String] = []

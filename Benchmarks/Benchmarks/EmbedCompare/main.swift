@@ -14,6 +14,8 @@ struct Arguments {
     var repeats = 3
     var workers = ProcessInfo.processInfo.activeProcessorCount
     var blasThreads = 1
+    var groupSizes: [Int] = []
+    var splitTokens: [Int] = []
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -27,6 +29,8 @@ struct Arguments {
             case "--repeats": repeats = Int(value) ?? 3
             case "--workers": workers = Int(value) ?? workers
             case "--blas-threads": blasThreads = Int(value) ?? 1
+            case "--group-sizes": groupSizes = value.split(separator: ",").compactMap { Int($0) }
+            case "--split-tokens": splitTokens = value.split(separator: ",").compactMap { Int($0) }
             default: FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8)); exit(2)
             }
         }
@@ -96,6 +100,20 @@ for budget in args.budgets {
     for _ in 0..<args.repeats { best = min(best, try seconds { _ = try batched.embed(docs) }) }
     report["docs_per_s_budget_\(budget)"] = Double(docs.count) / best
     report["gflops_budget_\(budget)"] = forwardFlops / best / 1e9
+}
+// Small batches, as the server's batcher forms them at low concurrency: the queries in groups of
+// N, each group one `embed` call; queries/s for each columnSplitTokens setting.
+for split in args.splitTokens {
+    let grouped = try Embedder(
+        folder: URL(fileURLWithPath: args.model),
+        options: .init(workers: args.workers, blasThreads: args.blasThreads, columnSplitTokens: split))
+    for size in args.groupSizes {
+        let groups = stride(from: 0, to: queries.count, by: size).map { Array(queries[$0..<min(queries.count, $0 + size)]) }
+        _ = try grouped.embed(Array(queries.prefix(size)))
+        var best = Double.infinity
+        for _ in 0..<args.repeats { best = min(best, try seconds { for g in groups { _ = try grouped.embed(g) } }) }
+        report["queries_per_s_group_\(size)_split_\(split)"] = Double(queries.count) / best
+    }
 }
 let tokenizeTime = seconds { for d in docs { _ = embedder.tokenize(d) } }
 report["tokenize_docs_per_s"] = Double(docs.count) / tokenizeTime
