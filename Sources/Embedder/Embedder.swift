@@ -144,7 +144,8 @@ public final class Embedder: Sendable {
     }
 
     /// Input indices grouped into forward passes: sorted by length, each pass under
-    /// `tokenBudget` tokens (less when that gives every worker a pass) and `maxBatchSize` inputs.
+    /// `tokenBudget` tokens (less when that gives every worker a pass, unless the whole call is
+    /// at most `columnSplitTokens`) and `maxBatchSize` inputs.
     func planBatches(_ sequences: [[Int32]]) -> [[Int]] {
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
         // Cut at least `workers` batches when the input allows, so a call that fits one budget
