@@ -108,14 +108,23 @@ struct CollectionsController: Sendable {
                 }
             }
         }
-        let (result, index) = try await runner.write { () throws(SearchEngineError) in
-            let result = try engine.upsert(collection: name, documents: documents)
-            let info = try engine.collectionInfo(name)
-            return (result, info)
+        return try await write(engine, name) { () throws(SearchEngineError) in
+            try engine.upsert(collection: name, documents: documents)
+        }
+    }
+
+    /// Runs a document write on the write pool, then answers with its counts and the collection's
+    /// index state, and updates the collection's metrics.
+    private func write(
+        _ engine: SearchEngine, _ name: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> UpsertResult
+    ) async throws -> Response {
+        let (result, info) = try await runner.write { () throws(SearchEngineError) in
+            let result = try body()
+            return (result, try engine.collectionInfo(name))
         }
         metrics.wrote(name, result)
-        metrics.update(index)
-        return try JSONResponse.make(WriteResponse(result, index: index.index))
+        metrics.update(info)
+        return try JSONResponse.make(WriteResponse(result, index: info.index))
     }
 
     @Sendable func document(_ request: Request, context: QuiverRequestContext) async throws -> Response {
@@ -143,14 +152,11 @@ struct CollectionsController: Sendable {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
         let id = documentID(context)
-        let (result, info) = try await runner.write { () throws(SearchEngineError) in
+        return try await write(engine, name) { () throws(SearchEngineError) in
             let result = try engine.delete(collection: name, ids: [id])
             guard result.deleted > 0 else { throw .documentNotFound(collection: name, id: id) }
-            return (result, try engine.collectionInfo(name))
+            return result
         }
-        metrics.wrote(name, result)
-        metrics.update(info)
-        return try JSONResponse.make(WriteResponse(result, index: info.index))
     }
 
     // MARK: - Queries

@@ -9,25 +9,13 @@ import SearchServer
 /// (Foundation does not say which field).
 enum RequestBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            throw .bodyTooLarge(limit: limit)
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw .bodyTooLarge(limit: limit)
-        } catch {
-            throw .invalidJSON("could not read the request body")
-        }
-        guard buffer.readableBytes > 0 else { throw .invalidJSON("the body is empty; send a JSON object") }
-        let data = Data(buffer.readableBytesView)
+        let data = try await JSONBody.read(request, limit: limit)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
             if case .dataCorrupted(let context) = error {
                 if !context.codingPath.isEmpty {
-                    throw .invalidRequest("\(fieldPath(context.codingPath)): \(context.debugDescription)")
+                    throw .invalidRequest("\(APIError.fieldPath(context.codingPath)): \(context.debugDescription)")
                 }
                 // Foundation reports a number that does not fit its field (1e99 for a float, 1.5 or
                 // 1e30 for an integer) as invalid JSON at the root; it is valid JSON with a bad value.
@@ -42,12 +30,6 @@ enum RequestBody {
         } catch {
             throw .invalidJSON("cannot decode body")
         }
-    }
-
-    /// `documents[3].updated_at` for a coding path.
-    static func fieldPath(_ path: [any CodingKey]) -> String {
-        let joined = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        return joined.isEmpty ? "body" : String(joined.drop { $0 == "." })
     }
 }
 

@@ -119,13 +119,16 @@ public enum APIError: Error, Sendable, Equatable {
         }
     }
 
+    /// `documents[3].updated_at` for a coding path; `body` for the root.
+    public static func fieldPath(_ path: [any CodingKey]) -> String {
+        let joined = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return joined.isEmpty ? "body" : String(joined.drop { $0 == "." })
+    }
+
     /// A JSON decoding failure as the API reports it: 400 for malformed JSON, 422 naming the field
     /// for a missing field or a wrong type.
     public static func fromDecoding(_ error: DecodingError) -> APIError {
-        func path(_ context: DecodingError.Context) -> String {
-            let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return joined.isEmpty ? "body" : String(joined.drop { $0 == "." })
-        }
+        func path(_ context: DecodingError.Context) -> String { fieldPath(context.codingPath) }
         switch error {
         case .dataCorrupted(let context):
             return .invalidJSON(context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)): \(context.debugDescription)")

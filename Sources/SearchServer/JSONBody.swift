@@ -5,8 +5,21 @@ import NIOCore
 /// Reads and decodes a JSON request body under the configured size limit, translating every
 /// failure into an ``APIError`` (413 for a body over `max_body_bytes`, 400 for malformed JSON,
 /// 422 for a wrong shape).
-enum JSONBody {
+public enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
+        let data = try await read(request, limit: limit)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw APIError.fromDecoding(error)
+        } catch {
+            throw .invalidJSON("cannot decode body")
+        }
+    }
+
+    /// The request body's bytes: 413 when a declared `Content-Length` or the bytes read exceed
+    /// `limit` (refused before reading when declared), 400 when the body is empty or unreadable.
+    public static func read(_ request: Request, limit: Int) async throws(APIError) -> Data {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw .bodyTooLarge(limit: limit)
         }
@@ -19,13 +32,7 @@ enum JSONBody {
             throw .invalidJSON("could not read the request body")
         }
         guard buffer.readableBytes > 0 else { throw .invalidJSON("the body is empty; send a JSON object") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw APIError.fromDecoding(error)
-        } catch {
-            throw .invalidJSON("cannot decode body")
-        }
+        return Data(buffer.readableBytesView)
     }
 }
 
