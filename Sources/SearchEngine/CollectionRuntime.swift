@@ -23,6 +23,8 @@ final class CollectionRuntime: Sendable {
 
     /// Changes after which a write triggers a checkpoint of the serving index.
     static let checkpointInterval = 100_000
+    /// Removed nodes below which an index is never compacted (see `compactIfNeeded`).
+    static let compactionMinimum = 4096
     /// Changes read from the store per catch-up page.
     static let catchUpPage = 20_000
 
@@ -107,10 +109,36 @@ final class CollectionRuntime: Sendable {
             state.withLock { $0 = loaded }
             writeCurrentFile(record.generation)
             serving = loaded
+            if loaded.index.isMapped {
+                // Searches start on the mapped checkpoint at once; meanwhile copy it into memory,
+                // where a cosine index walks its half-precision copies (~25–40 % faster searches).
+                let index = loaded.index
+                DispatchQueue.global(qos: .utility).async { index.loadIntoMemory() }
+            }
         }
         guard let serving else { preconditionFailure("serving generation missing after load. This is a bug.") }
         try apply(upTo: storeSeq, serving)
-        return (serving, storeState)
+        return (try compactIfNeeded(serving), storeState)
+    }
+
+    /// Removed and replaced nodes still route every search and take memory and file space. Once
+    /// they outnumber the live ones (and at least `compactionMinimum`), the index is rebuilt from
+    /// its live vectors, swapped in and checkpointed. Caller holds `applyLock`, so no change is
+    /// applied meanwhile; searches keep using the old index until the swap.
+    private func compactIfNeeded(_ serving: ServingGeneration) throws(SearchEngineError) -> ServingGeneration {
+        let index = serving.index
+        let removed = index.removedCount
+        guard removed >= Self.compactionMinimum, removed > index.count else { return serving }
+        let started = Date()
+        let fresh: HNSWIndex
+        do { fresh = try index.compacted(threads: 2) } catch { throw SearchEngineError(error) }
+        let replacement = serving.replacingIndex(fresh)
+        state.withLock { $0 = replacement }
+        logger.info("compacted index", metadata: [
+            "collection": "\(name)", "generation": "\(serving.record.generation)", "vectors": "\(fresh.count)",
+            "reclaimed": "\(removed)", "seconds": "\(Date().timeIntervalSince(started))"])
+        try save(replacement)
+        return replacement
     }
 
     /// Reads changes after the index's seq from the store and applies them, page by page.

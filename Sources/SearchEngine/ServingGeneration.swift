@@ -24,6 +24,15 @@ final class ServingGeneration: Sendable {
         self.baseTime = baseTime
     }
 
+    /// The same generation served by `index` (a compacted copy covering the same changes), with
+    /// the same history of when changes became searchable.
+    func replacingIndex(_ index: HNSWIndex) -> ServingGeneration {
+        let copy = ServingGeneration(record: record, index: index, baseSeq: baseSeq, baseTime: baseTime)
+        let history = applied.withLock { $0 }
+        copy.applied.withLock { $0 = history }
+        return copy
+    }
+
     /// The store sequence the index covers.
     var indexedSeq: Int64 { Int64(clamping: index.coveredSeq) }
 

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import VectorMath
 
 /// The raw memory of the graph, laid out exactly as the file's sections (see `IndexFileFormat`), so
 /// an index opened by mmap and one built in memory are read by the same code.
@@ -13,6 +14,11 @@ import Synchronization
 /// - `links0[i·(1+2m)]` — neighbour count on layer 0, followed by `2m` neighbour slots;
 /// - `labels[i]`, `levels[i]` (top layer of the node), `flags[i]` (`ready`, `deleted`);
 /// - `upperOffsets[i]` — where the node's layers 1…level start in `upper`, each `1+m` words.
+///
+/// Owned storage of a cosine index also keeps `halves`, every vector rounded to half precision:
+/// the search walks the graph on them (half the memory traffic) and re-ranks its candidates on
+/// the float vectors. They are not part of the file; mapped storage has none until it turns into
+/// owned storage on the first change (see `HNSWIndex.searchPrecision`).
 ///
 /// Link words and flags are read with atomic loads and written with atomic stores: searches run
 /// while a writer links new nodes, and acquire/release on links orders a new node's vector before
@@ -38,13 +44,18 @@ final class GraphStorage: @unchecked Sendable {
     private(set) var flags: UnsafeMutablePointer<Atomic<UInt8>>
     private(set) var upperOffsets: UnsafeMutablePointer<UInt32>
     private(set) var upper: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Half-precision copies of the vectors (`capacity · dimension`), when `keepsHalves`.
+    private(set) var halves: UnsafeMutablePointer<Float16>?
+    /// Whether owned buffers include `halves`.
+    let keepsHalves: Bool
     /// The file these buffers point into, or nil when they are owned heap memory.
     private(set) var mapping: MappedFile?
 
     /// Empty owned storage with room for `capacity` nodes.
-    init(dimension: Int, m: Int, capacity: Int) {
+    init(dimension: Int, m: Int, capacity: Int, keepsHalves: Bool) {
         self.dimension = dimension
         self.m = m
+        self.keepsHalves = keepsHalves
         self.capacity = 0
         self.upperCapacity = 0
         let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
@@ -60,9 +71,10 @@ final class GraphStorage: @unchecked Sendable {
     }
 
     /// Storage that reads a validated mapped file in place. The sections must already be checked.
-    init(dimension: Int, m: Int, mapping: MappedFile, layout: IndexFileFormat.Layout) {
+    init(dimension: Int, m: Int, mapping: MappedFile, layout: IndexFileFormat.Layout, keepsHalves: Bool) {
         self.dimension = dimension
         self.m = m
+        self.keepsHalves = keepsHalves
         self.capacity = layout.nodeCount
         self.upperCapacity = layout.upperWords
         let base = mapping.base
@@ -80,28 +92,64 @@ final class GraphStorage: @unchecked Sendable {
 
     var isMapped: Bool { mapping != nil }
 
+    /// Owned copies of every buffer, made by `copy` and installed by `install`.
+    struct Buffers {
+        let nodes: Int
+        let words: Int
+        let vectors, links0, labels, levels, flags, upperOffsets, upper: UnsafeMutableRawPointer
+        let halves: UnsafeMutableRawPointer?
+    }
+
     /// Replaces the buffers by owned ones of at least the given sizes, copying the used prefix.
     /// Also turns mapped storage into owned storage. Caller holds the storage lock exclusively.
     func grow(nodes newCapacity: Int, usedNodes: Int, upperWords newUpper: Int, usedUpperWords: Int) {
+        install(copy(nodes: newCapacity, usedNodes: usedNodes, upperWords: newUpper, usedUpperWords: usedUpperWords))
+    }
+
+    /// New owned buffers of at least the given sizes holding the used prefix of the current ones
+    /// (and, when `keepsHalves`, its half-precision copies). Changes nothing: the caller may hold
+    /// the storage lock shared only, if nothing writes the buffers meanwhile (a mapped storage,
+    /// which no one writes before it is owned).
+    func copy(nodes newCapacity: Int, usedNodes: Int, upperWords newUpper: Int, usedUpperWords: Int) -> Buffers {
         let nodes = max(newCapacity, usedNodes)
         let words = max(newUpper, usedUpperWords, 1)
-        let v = Self.allocate(Float.self, nodes * dimension, copying: vectors, usedNodes * dimension, zero: 0)
-        let l0 = Self.allocate(UInt32.self, nodes * linkStride0, copying: links0, usedNodes * linkStride0, zero: 0)
-        let lab = Self.allocate(UInt64.self, nodes, copying: labels, usedNodes, zero: 0)
-        let lev = Self.allocate(UInt8.self, nodes, copying: levels, usedNodes, zero: 0)
-        let fl = Self.allocate(UInt8.self, nodes, copying: flags, usedNodes, zero: 0)
-        let off = Self.allocate(UInt32.self, nodes, copying: upperOffsets, usedNodes, zero: 0)
-        let up = Self.allocate(UInt32.self, words, copying: upper, usedUpperWords, zero: 0)
+        var half: UnsafeMutableRawPointer?
+        if keepsHalves {
+            if let halves {
+                half = Self.allocate(Float16.self, nodes * dimension, copying: halves, usedNodes * dimension, zero: 0)
+            } else {
+                // Mapped (or first) storage: round the used vectors now.
+                let fresh = Self.allocate(Float16.self, nodes * dimension, copying: vectors, 0, zero: 0)
+                VectorMath.convertToHalf(vectors, fresh.assumingMemoryBound(to: Float16.self), count: usedNodes * dimension)
+                half = fresh
+            }
+        }
+        return Buffers(
+            nodes: nodes, words: words,
+            vectors: Self.allocate(Float.self, nodes * dimension, copying: vectors, usedNodes * dimension, zero: 0),
+            links0: Self.allocate(UInt32.self, nodes * linkStride0, copying: links0, usedNodes * linkStride0, zero: 0),
+            labels: Self.allocate(UInt64.self, nodes, copying: labels, usedNodes, zero: 0),
+            levels: Self.allocate(UInt8.self, nodes, copying: levels, usedNodes, zero: 0),
+            flags: Self.allocate(UInt8.self, nodes, copying: flags, usedNodes, zero: 0),
+            upperOffsets: Self.allocate(UInt32.self, nodes, copying: upperOffsets, usedNodes, zero: 0),
+            upper: Self.allocate(UInt32.self, words, copying: upper, usedUpperWords, zero: 0),
+            halves: half)
+    }
+
+    /// Releases the current buffers (or the mapping) and uses `b`. Caller holds the storage lock
+    /// exclusively.
+    func install(_ b: Buffers) {
         releaseBuffers()
-        vectors = v.assumingMemoryBound(to: Float.self)
-        links0 = l0.bindMemory(to: Atomic<UInt32>.self, capacity: nodes * linkStride0)
-        labels = lab.assumingMemoryBound(to: UInt64.self)
-        levels = lev.assumingMemoryBound(to: UInt8.self)
-        flags = fl.bindMemory(to: Atomic<UInt8>.self, capacity: nodes)
-        upperOffsets = off.assumingMemoryBound(to: UInt32.self)
-        upper = up.bindMemory(to: Atomic<UInt32>.self, capacity: words)
-        capacity = nodes
-        upperCapacity = words
+        vectors = b.vectors.assumingMemoryBound(to: Float.self)
+        links0 = b.links0.bindMemory(to: Atomic<UInt32>.self, capacity: b.nodes * linkStride0)
+        labels = b.labels.assumingMemoryBound(to: UInt64.self)
+        levels = b.levels.assumingMemoryBound(to: UInt8.self)
+        flags = b.flags.bindMemory(to: Atomic<UInt8>.self, capacity: b.nodes)
+        upperOffsets = b.upperOffsets.assumingMemoryBound(to: UInt32.self)
+        upper = b.upper.bindMemory(to: Atomic<UInt32>.self, capacity: b.words)
+        halves = b.halves?.assumingMemoryBound(to: Float16.self)
+        capacity = b.nodes
+        upperCapacity = b.words
         mapping = nil
     }
 
@@ -139,6 +187,7 @@ final class GraphStorage: @unchecked Sendable {
         UnsafeMutableRawPointer(flags).deallocate()
         UnsafeMutableRawPointer(upperOffsets).deallocate()
         UnsafeMutableRawPointer(upper).deallocate()
+        if let halves { UnsafeMutableRawPointer(halves).deallocate() }
     }
 
     /// The vector of a slot.

@@ -40,12 +40,9 @@ extension HNSWIndex {
     func maxLinks(level: Int) -> Int { level == 0 ? 2 * configuration.m : configuration.m }
 
     /// Walks layer `level` greedily from `start` to the node nearest to `query`.
-    func greedyClosest<K: DistanceKernel>(
-        _: K.Type, query: UnsafePointer<Float>, from start: Candidate, level: Int, nodes: Int
-    ) -> Candidate {
-        let dim = configuration.dimension
+    func greedyClosest<S: VectorSpace>(_ space: S, from start: Candidate, level: Int, nodes: Int) -> Candidate {
         let limit = maxLinks(level: level)
-        let vectorBytes = dim &* MemoryLayout<Float>.stride
+        let vectorBytes = space.vectorBytes
         var best = start
         var changed = true
         while changed {
@@ -59,7 +56,7 @@ extension HNSWIndex {
             while p <= n {
                 let neighbour = Int(list[p].load(ordering: .relaxed))
                 if neighbour < nodes {
-                    VectorMath.prefetch(storage.vector(neighbour),
+                    VectorMath.prefetch(space.address(neighbour),
                                         bytes: p <= Self.prefetchAhead ? vectorBytes : MemoryLayout<Float>.stride)
                 }
                 p &+= 1
@@ -69,11 +66,11 @@ extension HNSWIndex {
                 let neighbour = Int(list[j].load(ordering: .acquiring))
                 if j &+ Self.prefetchAhead <= n {
                     let ahead = Int(list[j &+ Self.prefetchAhead].load(ordering: .relaxed))
-                    if ahead < nodes { VectorMath.prefetch(storage.vector(ahead), bytes: vectorBytes) }
+                    if ahead < nodes { VectorMath.prefetch(space.address(ahead), bytes: vectorBytes) }
                 }
                 j &+= 1
                 guard neighbour < nodes else { continue }
-                let d = K.distance(query, storage.vector(neighbour), count: dim)
+                let d = space.distance(neighbour)
                 if d < best.distance {
                     best = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
                     changed = true
@@ -88,15 +85,12 @@ extension HNSWIndex {
     ///
     /// The loop first gathers a node's unvisited neighbours, then computes their distances, so the
     /// loads of several vectors are in flight together.
-    func searchLayer<K: DistanceKernel, F: NodeFilter>(
-        _: K.Type, query: UnsafePointer<Float>, from start: Candidate, level: Int, ef: Int, nodes: Int,
-        scratch: SearchScratch, filter: F
+    func searchLayer<S: VectorSpace, F: NodeFilter>(
+        _ space: S, from start: Candidate, level: Int, ef: Int, nodes: Int, scratch: SearchScratch, filter: F
     ) {
-        let dim = configuration.dimension
         let limit = maxLinks(level: level)
-        let vectors = storage.vectors
         let pending = scratch.pending
-        let vectorBytes = dim &* MemoryLayout<Float>.stride
+        let vectorBytes = space.vectorBytes
         let listBytes = (limit &+ 1) &* MemoryLayout<UInt32>.stride
         // The heaps and the visited set are worked on as local values and stored back at the end:
         // through the class's properties every access would be a dynamic exclusivity check.
@@ -134,11 +128,11 @@ extension HNSWIndex {
             // candidate most likely expanded next (or of a neighbour that becomes the nearest).
             var p = 0
             while p < found && p < Self.prefetchAhead {
-                VectorMath.prefetch(vectors + Int(pending[p]) &* dim, bytes: vectorBytes)
+                VectorMath.prefetch(space.address(Int(pending[p])), bytes: vectorBytes)
                 p &+= 1
             }
             while p < found {
-                VectorMath.prefetch(vectors + Int(pending[p]) &* dim)
+                VectorMath.prefetch(space.address(Int(pending[p])))
                 p &+= 1
             }
             if !candidates.isEmpty {
@@ -148,10 +142,10 @@ extension HNSWIndex {
             while i < found {
                 let neighbour = Int(pending[i])
                 if i &+ Self.prefetchAhead < found {
-                    VectorMath.prefetch(vectors + Int(pending[i &+ Self.prefetchAhead]) &* dim, bytes: vectorBytes)
+                    VectorMath.prefetch(space.address(Int(pending[i &+ Self.prefetchAhead])), bytes: vectorBytes)
                 }
                 i &+= 1
-                let d = K.distance(query, vectors + neighbour &* dim, count: dim)
+                let d = space.distance(neighbour)
                 guard results.count < ef || d < bound else { continue }
                 let candidate = Candidate(distance: d, node: UInt32(truncatingIfNeeded: neighbour))
                 candidates.push(candidate)
@@ -207,36 +201,60 @@ extension HNSWIndex {
         let dim = configuration.dimension
         let query = UnsafePointer(storage.vector(slot))
         let nodes = slotCount.load(ordering: .acquiring)
-        var current = Candidate(distance: K.distance(query, storage.vector(entryNode), count: dim),
-                                node: UInt32(truncatingIfNeeded: entryNode))
-        var l = top
-        while l > level {
-            current = greedyClosest(K.self, query: query, from: current, level: l, nodes: nodes)
-            l -= 1
-        }
-        scratchPool.withScratch(nodes: nodes) { scratch in
-            var l = min(level, top)
-            while l >= 0 {
-                scratch.reset(nodes: nodes)
-                searchLayer(K.self, query: query, from: current, level: l, ef: configuration.efConstruction,
-                            nodes: nodes, scratch: scratch, filter: AcceptAll())
-                let sorted = scratch.results.elements.filter { Int($0.node) != slot }.sorted { $0.distance < $1.distance }
-                let neighbours = selectNeighbors(K.self, sorted, max: configuration.m)
-                nodeLocks.withLock(slot) {
-                    let list = storage.linkList(slot, level: l)
-                    for (i, n) in neighbours.enumerated() { list[i + 1].store(n.node, ordering: .releasing) }
-                    list[0].store(UInt32(neighbours.count), ordering: .releasing)
-                }
-                for n in neighbours { connect(K.self, Int(n.node), to: slot, distance: n.distance, level: l) }
-                if let nearest = sorted.first { current = nearest }
-                l -= 1
-            }
+        let exact = FloatSpace<K>(query: query, vectors: storage.vectors, dimension: dim)
+        if let halves = storage.halves {
+            // Find the candidates on the half-precision copies (half the memory traffic), then
+            // choose among them on the float vectors: the links are chosen as a float walk would.
+            let walk = HalfSpace<K>(query: query, halves: halves, dimension: dim)
+            linkLayers(walk, exact: exact, rescore: true, slot: slot, level: level, entryNode: entryNode, top: top, nodes: nodes)
+        } else {
+            linkLayers(exact, exact: exact, rescore: false, slot: slot, level: level, entryNode: entryNode, top: top, nodes: nodes)
         }
         if level > top {
             entryLock.withLock { _ in
                 if level > Self.unpackEntry(entry.load(ordering: .acquiring)).level {
                     entry.store(Self.packEntry(node: slot, level: level), ordering: .releasing)
                 }
+            }
+        }
+    }
+
+    /// INSERT's walk and linking for one node: descends on `walk` to `level`, then on each layer
+    /// from `min(level, top)` down finds `efConstruction` candidates on `walk`, re-scores them on
+    /// `exact` when `rescore` (the walk reads half-precision copies), and links the heuristic's
+    /// choice both ways.
+    private func linkLayers<S: VectorSpace, K: DistanceKernel>(
+        _ walk: S, exact: FloatSpace<K>, rescore: Bool, slot: Int, level: Int, entryNode: Int, top: Int, nodes: Int
+    ) {
+        var current = Candidate(distance: walk.distance(entryNode), node: UInt32(truncatingIfNeeded: entryNode))
+        var l = top
+        while l > level {
+            current = greedyClosest(walk, from: current, level: l, nodes: nodes)
+            l -= 1
+        }
+        scratchPool.withScratch(nodes: nodes) { scratch in
+            var l = min(level, top)
+            while l >= 0 {
+                scratch.reset(nodes: nodes)
+                searchLayer(walk, from: current, level: l, ef: configuration.efConstruction,
+                            nodes: nodes, scratch: scratch, filter: AcceptAll())
+                if rescore {
+                    var results = scratch.results
+                    results.rescore { exact.distance($0) }
+                    scratch.results = results
+                }
+                let sorted = scratch.results.elements.filter { Int($0.node) != slot }.sorted { $0.distance < $1.distance }
+                let neighbours = selectNeighbors(K.self, sorted, max: maxLinks(level: l))
+                nodeLocks.withLock(slot) {
+                    let list = storage.linkList(slot, level: l)
+                    for (i, n) in neighbours.enumerated() { list[i + 1].store(n.node, ordering: .releasing) }
+                    list[0].store(UInt32(neighbours.count), ordering: .releasing)
+                }
+                for n in neighbours { connect(K.self, Int(n.node), to: slot, distance: n.distance, level: l) }
+                if let nearest = sorted.first {
+                    current = rescore ? Candidate(distance: walk.distance(Int(nearest.node)), node: nearest.node) : nearest
+                }
+                l -= 1
             }
         }
     }

@@ -28,7 +28,8 @@ extension HNSWIndex {
         let layout = try IndexFileFormat.read(file, verification: verification)
         let h = layout.header
         let configuration = IndexFileFormat.configuration(h)
-        let storage = GraphStorage(dimension: h.dimension, m: h.m, mapping: file, layout: layout)
+        let storage = GraphStorage(dimension: h.dimension, m: h.m, mapping: file, layout: layout,
+                                   keepsHalves: configuration.keepsHalves)
         let entry = h.entryLevelPlusOne == 0 ? 0 : UInt64(h.entryLevelPlusOne) << 32 | UInt64(h.entryNode)
         return HNSWIndex(configuration: configuration, storage: storage, nodes: h.nodeCount, live: h.liveCount,
                          entry: entry, upperWords: h.upperWords, coveredSeq: h.coveredSeq)

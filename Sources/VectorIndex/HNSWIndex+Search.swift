@@ -85,32 +85,63 @@ extension HNSWIndex {
         if let filter, prefersExact(filter, nodes: nodes, live: live) {
             return scan(K.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
         }
-        let (entryNode, top) = Self.unpackEntry(packed)
         let query = UnsafePointer(scratch.query)
         let dim = configuration.dimension
-        var current = Candidate(distance: K.distance(query, storage.vector(entryNode), count: dim),
-                                node: UInt32(truncatingIfNeeded: entryNode))
+        let exact = FloatSpace<K>(query: query, vectors: storage.vectors, dimension: dim)
+        guard let halves = storage.halves else {
+            return walk(exact, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter)
+                ?? hits(scratch, k: k)
+        }
+        // Walk on the half-precision copies, then re-rank what the walk kept on the float vectors:
+        // the hits and their distances are exactly those of a float search over the same candidates.
+        let approximate = HalfSpace<K>(query: query, halves: halves, dimension: dim)
+        if let redone = walk(approximate, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter) {
+            return redone
+        }
+        var results = scratch.results
+        results.rescore { exact.distance($0) }
+        scratch.results = results
+        return hits(scratch, k: k)
+    }
+
+    /// Descends from the entry point and walks layer 0 on `space`, leaving the `ef` nearest accepted
+    /// nodes in `scratch.results`. Returns the final hits only when the walk had to be replaced by
+    /// an exact scan (a filter that too few reached nodes pass); nil otherwise.
+    private func walk<S: VectorSpace>(
+        _ space: S, k: Int, ef: Int, entry packed: UInt64, nodes: Int, scratch: SearchScratch, live: AcceptLive,
+        filter: ((UInt64) -> Bool)?
+    ) -> [SearchHit]? {
+        let (entryNode, top) = Self.unpackEntry(packed)
+        var current = Candidate(distance: space.distance(entryNode), node: UInt32(truncatingIfNeeded: entryNode))
         var level = top
         while level > 0 {
-            current = greedyClosest(K.self, query: query, from: current, level: level, nodes: nodes)
+            current = greedyClosest(space, from: current, level: level, nodes: nodes)
             level -= 1
         }
         if let filter {
             withoutActuallyEscaping(filter) { predicate in
                 let matching = AcceptMatching(live: live, labels: storage.labels, predicate: predicate)
-                searchLayer(K.self, query: query, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: matching)
+                searchLayer(space, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: matching)
             }
             if scratch.results.count < k {
                 // The walk found too few matches: redo it exactly rather than return fewer than k.
                 scratch.reset(nodes: nodes)
-                return scan(K.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
+                return scanExact(k: k, nodes: nodes, scratch: scratch, filter: filter)
             }
         } else if liveCount.load(ordering: .relaxed) < nodes {
-            searchLayer(K.self, query: query, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: live)
+            searchLayer(space, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: live)
         } else {
-            searchLayer(K.self, query: query, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: AcceptAll())
+            searchLayer(space, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: AcceptAll())
         }
-        return hits(scratch, k: k)
+        return nil
+    }
+
+    /// `scan` with the index's metric.
+    private func scanExact(k: Int, nodes: Int, scratch: SearchScratch, filter: ((UInt64) -> Bool)?) -> [SearchHit] {
+        switch configuration.metric {
+        case .cosine, .dot: scan(InnerProductKernel.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
+        case .l2: scan(L2Kernel.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
+        }
     }
 
     /// Estimates the filter's selectivity on an even sample of slots.

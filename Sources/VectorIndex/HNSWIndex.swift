@@ -53,7 +53,8 @@ public final class HNSWIndex: @unchecked Sendable {
     public init(configuration: HNSWConfiguration, capacity: Int = 1024) throws(VectorIndexError) {
         try configuration.validate()
         self.configuration = configuration
-        storage = GraphStorage(dimension: configuration.dimension, m: configuration.m, capacity: max(capacity, 16))
+        storage = GraphStorage(dimension: configuration.dimension, m: configuration.m, capacity: max(capacity, 16),
+                               keepsHalves: configuration.keepsHalves)
         writer = LockedState(WriterState(slots: [:], rng: SplitMix64(seed: configuration.seed)))
         scratchPool = ScratchPool(dimension: configuration.dimension)
     }
@@ -76,6 +77,12 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Number of live labels (added and not removed).
     public var count: Int { liveCount.load(ordering: .acquiring) }
+
+    /// Nodes that no longer answer searches (removed or replaced labels) but still take space and
+    /// route searches until `compacted()` reclaims them.
+    public var removedCount: Int {
+        max(0, slotCount.load(ordering: .acquiring) - liveCount.load(ordering: .acquiring))
+    }
 
     /// Whether the index reads a mapped file (no change has been made since `open(at:)`).
     public var isMapped: Bool { storageLock.withReadLock { storage.isMapped } }

@@ -67,8 +67,23 @@ struct CandidateHeap {
     /// Replaces the top by `c` (one sift instead of pop + push). Only when not empty.
     mutating func replaceTop(_ c: Candidate) { siftDown(c) }
 
-    private mutating func siftDown(_ c: Candidate) {
+    /// Replaces every distance by `distance(node)` and restores the heap order (Floyd's
+    /// construction: linear in `count`).
+    mutating func rescore(_ distance: (Int) -> Float) {
         var i = 0
+        while i < count {
+            buffer[i].distance = distance(Int(buffer[i].node))
+            i &+= 1
+        }
+        var start = count / 2
+        while start > 0 {
+            start &-= 1
+            siftDown(buffer[start], from: start)
+        }
+    }
+
+    private mutating func siftDown(_ c: Candidate, from start: Int = 0) {
+        var i = start
         while true {
             var child = 2 &* i &+ 1
             if child >= count { break }

@@ -71,6 +71,45 @@ struct IngestTests {
         #expect(response.index.indexedSeq == 5 && response.index.storeSeq == 5 && response.index.pending == 0)
     }
 
+    @Test("re-writing unchanged vectors leaves the index as it was; replaced vectors are compacted away")
+    func compaction() throws {
+        let directory = try TemporaryDirectory()
+        let engine = try makeEngine(directory)
+        try engine.createCollection(CollectionOptions(name: "c"))
+        var random = SeededVectors(seed: 5)
+        let count = 3_000
+        var vectors = (0..<count).map { _ in random.vector(8) }
+        func write(round: Int) throws {
+            _ = try engine.upsert(collection: "c", documents: (0..<count).map {
+                DocumentInput(id: "d\($0)", text: "t\($0) r\(round)", vector: vectors[$0])
+            })
+        }
+        try write(round: 0)
+        try write(round: 1)  // new texts, same vectors: stored as updates, nothing to re-link
+        var (serving, _) = try engine.runtime("c").catchUp()
+        #expect(serving.index.count == count && serving.index.removedCount == 0)
+
+        // Two rounds of new vectors leave 6,000 replaced nodes next to 3,000 live ones: compacted.
+        for round in 2...3 {
+            vectors = (0..<count).map { _ in random.vector(8) }
+            try write(round: round)
+        }
+        (serving, _) = try engine.runtime("c").catchUp()
+        #expect(serving.index.count == count)
+        #expect(serving.index.removedCount == 0, "\(serving.index.removedCount) removed nodes left")
+        var found = 0
+        for i in stride(from: 0, to: count, by: 10) {
+            let top = try engine.query(collection: "c", QueryRequest(vector: vectors[i], k: 5, ef: 100))
+            if top.results.first?.id == "d\(i)" { found += 1 }
+            #expect(top.results.allSatisfy { $0.freshness.indexedAt != nil })
+        }
+        #expect(found >= count / 10 * 99 / 100, "\(found) of \(count / 10) found first")
+        // The compacted index was checkpointed: a new engine opens it with the same contents.
+        let reopened = try makeEngine(directory)
+        let (again, _) = try reopened.runtime("c").catchUp()
+        #expect(again.index.count == count && again.index.removedCount == 0)
+    }
+
     @Test("prune deletes exactly the ids absent from the input")
     func prune() throws {
         let directory = try TemporaryDirectory()

@@ -121,6 +121,24 @@ struct HNSWIndexTests {
         #expect(try recall(compact, queries: queries) >= 0.99)
     }
 
+    @Test("replacing a vector with the same vector adds no node; a different one tombstones the old")
+    func sameVectorUpdate() throws {
+        for metric in DistanceMetric.allCases {
+            let index = try HNSWIndex(configuration: HNSWConfiguration(dimension: 4, metric: metric, m: 8, efConstruction: 32))
+            try index.add(contentsOf: [1, 2, 3, 4, 4, 3, 2, 1], labels: [7, 8])
+            try index.update([1, 2, 3, 4], label: 7)
+            try index.add(contentsOf: [4, 3, 2, 1], labels: [8])
+            #expect(index.count == 2 && index.removedCount == 0, "\(metric)")
+            try index.update([1, 2, 3, 5], label: 7)
+            #expect(index.count == 2 && index.removedCount == 1, "\(metric)")
+            #expect(index.vector(for: 7).map { $0[3] > $0[2] } == true, "\(metric): the new vector is served")
+            // -0.0 and 0.0 differ in bits: stored bit-exact, so it counts as a change.
+            try index.update([0, 1, 1, 1], label: 8)
+            try index.update([-0.0, 1, 1, 1], label: 8)
+            #expect(index.removedCount == 3, "\(metric)")
+        }
+    }
+
     @Test("filtered search returns k matching results, at every selectivity")
     func filtered() throws {
         let (index, queries) = Fixtures.clustered

@@ -45,8 +45,19 @@ struct PersistenceTests {
         #expect(opened.count == index.count)
         #expect(opened.coveredSeq == 4242)
         #expect(opened.configuration == index.configuration)
+        // The mapped index walks the float vectors (it has no half-precision copies), the built
+        // one the half copies: both re-rank on the float vectors, so they agree on these queries.
+        // Once owned, the opened index walks the half copies too and must agree exactly.
+        let owned = try HNSWIndex.open(at: path, verification: .full)
+        owned.loadIntoMemory()
+        #expect(!owned.isMapped && owned.count == index.count)
+        let changed = try HNSWIndex.open(at: path, verification: .full)
+        _ = try? changed.remove(UInt64.max)  // any change (even a failed one) makes it own its memory
+        #expect(!changed.isMapped)
         for q in queries {
             #expect(try opened.search(q, k: 10, ef: 50) == index.search(q, k: 10, ef: 50))
+            #expect(try owned.search(q, k: 10, ef: 50) == index.search(q, k: 10, ef: 50))
+            #expect(try changed.search(q, k: 10, ef: 50) == index.search(q, k: 10, ef: 50))
             #expect(try opened.exactSearch(q, k: 5) == index.exactSearch(q, k: 5))
         }
         try opened.add(queries[0], label: 1)
@@ -58,6 +69,34 @@ struct PersistenceTests {
         try opened.save(to: copy)
         let again = try HNSWIndex.open(at: copy, verification: .full)
         #expect(again.count == index.count + 1)
+    }
+
+    @Test("searches running while a mapped index is copied into memory see the same results")
+    func loadWhileSearching() async throws {
+        let (path, index, queries) = Self.small
+        let opened = try HNSWIndex.open(at: path, verification: .full)
+        let expected = try queries.map { try index.search($0, k: 10, ef: 50) }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    var mismatches = 0
+                    for round in 0..<20 {
+                        for (i, q) in queries.enumerated() where (i + round + worker) % 3 == 0 {
+                            if try opened.search(q, k: 10, ef: 50) != expected[i] { mismatches += 1 }
+                        }
+                    }
+                    return mismatches
+                }
+            }
+            group.addTask {
+                opened.loadIntoMemory()
+                return 0
+            }
+            var total = 0
+            for try await mismatches in group { total += mismatches }
+            #expect(total == 0)
+        }
+        #expect(!opened.isMapped)
     }
 
     @Test("an empty index round-trips")

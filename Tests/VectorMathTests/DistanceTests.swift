@@ -37,6 +37,32 @@ struct DistanceTests {
         #expect(abs(simd - VectorMath.l2SquaredScalar(a, b)) <= 1e-5 * Float(max(length, 1)))
     }
 
+    @Test("half-precision dot, l2 and conversion equal their scalar twins", arguments: lengths)
+    func half(length: Int) {
+        let (a, b) = vectors(length, seed: UInt64(length) + 201)
+        let scalarHalves = b.map { Float16($0) }
+        var halves = [Float16](repeating: 0, count: length)
+        b.withUnsafeBufferPointer { pb in
+            halves.withUnsafeMutableBufferPointer { ph in
+                if let source = pb.baseAddress, let target = ph.baseAddress {
+                    VectorMath.convertToHalf(source, target, count: length)
+                }
+            }
+        }
+        #expect(halves.map(\.bitPattern) == scalarHalves.map(\.bitPattern), "SIMD and scalar rounding differ")
+        let (dot, l2) = a.withUnsafeBufferPointer { pa in
+            halves.withUnsafeBufferPointer { ph in
+                let x = pa.baseAddress ?? UnsafePointer(bitPattern: 16)!
+                let y = ph.baseAddress ?? UnsafePointer(bitPattern: 16)!
+                return (VectorMath.dot(x, y, count: length), VectorMath.l2Squared(x, y, count: length))
+            }
+        }
+        #expect(abs(dot - VectorMath.dotScalar(a, halves)) <= 1e-5 * Float(max(length, 1)))
+        #expect(abs(l2 - VectorMath.l2SquaredScalar(a, halves)) <= 1e-5 * Float(max(length, 1)))
+        // Half precision keeps ~3 decimal digits: against the float vector the dot moves little.
+        #expect(abs(dot - VectorMath.dotScalar(a, b)) <= 1e-3 * Float(max(length, 1)))
+    }
+
     @Test("unaligned pointers give the same result")
     func unaligned() {
         let (a, b) = vectors(400, seed: 9)

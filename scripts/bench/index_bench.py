@@ -138,6 +138,8 @@ def main():
     p.add_argument("--libs", default="hnswlib,faiss,usearch")
     p.add_argument("--swift", help="path to the IndexCompare executable")
     p.add_argument("--out")
+    p.add_argument("--no-float-walk", action="store_true",
+                   help="run Quiver once (its default), without the float-walk comparison build")
     a = p.parse_args()
     base = np.fromfile(a.base, dtype=np.float32).reshape(-1, a.dim)
     queries = np.fromfile(a.queries, dtype=np.float32).reshape(-1, a.dim)
@@ -152,12 +154,17 @@ def main():
             results["libs"][lib] = r
             print(json.dumps({lib: r}), flush=True)
         if a.swift:
-            cmd = [a.swift, "--base", a.base, "--queries", a.queries, "--gt", gt_path, "--dim", str(a.dim),
-                   "--m", str(a.m), "--ef-construction", str(a.ef_construction), "--tmp", tmp]
-            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            r["at"] = summarize(r["sweep"])
-            results["libs"]["quiver"] = r
-            print(json.dumps({"quiver": r}), flush=True)
+            # Quiver's default (graph walk on half-precision copies, re-ranked on the float
+            # vectors), then the same build walking the float vectors only.
+            variants = (("quiver", "1"),) if a.no_float_walk else (("quiver", "1"), ("quiver-float-walk", "0"))
+            for name, half in variants:
+                cmd = [a.swift, "--base", a.base, "--queries", a.queries, "--gt", gt_path, "--dim", str(a.dim),
+                       "--m", str(a.m), "--ef-construction", str(a.ef_construction), "--tmp", tmp,
+                       "--half", half]
+                r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+                r["at"] = summarize(r["sweep"])
+                results["libs"][name] = r
+                print(json.dumps({name: r}), flush=True)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1)

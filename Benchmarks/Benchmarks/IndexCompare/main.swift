@@ -5,7 +5,8 @@
 //
 //   IndexCompare --base B.f32 --queries Q.f32 --gt Q.f32.gt10.i32 [--dim 384] [--m 16]
 //                [--ef-construction 200] [--threads 2] [--tmp DIR]
-//                [--efs 10,32,96] [--index FILE [--owned]]
+//                [--efs 10,32,96] [--metric cosine|dot] [--half 1|0] [--index FILE [--owned]]
+// --half 0 turns off the half-precision graph walk (cosine only; on by default).
 // --index skips the build and sweeps that saved file, mapped; with --owned the mapping is first
 // copied into owned memory (what the first change to an opened index does), as after a build.
 //
@@ -109,7 +110,10 @@ do {
         exit(0)
     }
     let rss0 = rss()
-    let config = HNSWConfiguration(dimension: dim, metric: .dot, m: m, efConstruction: efc)
+    // The vectors are normalized, so cosine (the collections' default) ranks as the peers' inner product.
+    let metric: DistanceMetric = arg("--metric", "cosine") == "dot" ? .dot : .cosine
+    let config = HNSWConfiguration(dimension: dim, metric: metric, m: m, efConstruction: efc,
+                                   halfPrecisionWalk: arg("--half", "1") != "0")
     let index = try HNSWIndex(configuration: config, capacity: n)
     let buildLoad = loadavg()
     let t0 = now()
