@@ -96,18 +96,20 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // Paths the test suites share (package root, model folder); built only with the tests.
+        .target(name: "QuiverTestSupport", path: "Tests/QuiverTestSupport"),
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .testTarget(
-            name: "EmbedderTests", dependencies: ["Embedder"],
+            name: "EmbedderTests", dependencies: ["Embedder", "QuiverTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
-        .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver"], swiftSettings: cpuFlags),
+        .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport"], swiftSettings: cpuFlags),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
-                "SearchServer", "Embedder",
+                "SearchServer", "Embedder", "QuiverTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -116,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "CollectionsAPITests",
             dependencies: [
-                "CollectionsAPI", "SearchServer", "SearchEngine", "Embedder",
+                "CollectionsAPI", "SearchServer", "SearchEngine", "Embedder", "QuiverTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: cpuFlags

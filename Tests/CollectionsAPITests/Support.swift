@@ -4,22 +4,16 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import QuiverTestSupport
 import SearchEngine
 import SearchServer
 import Testing
 
-/// The real model (`$QUIVER_MODEL_DIR`, else `<package root>/models/all-MiniLM-L6-v2`), loaded and
-/// fingerprinted once for every test. A missing model is a failure, not a skip.
+/// The real model (`TestPaths.modelFolder`), loaded and fingerprinted once for every test. A
+/// missing model is a failure, not a skip.
 enum TestModel {
-    static let folder: URL = {
-        if let configured = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !configured.isEmpty {
-            return URL(fileURLWithPath: configured)
-        }
-        return packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2")
-    }()
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let folder = TestPaths.modelFolder
+    static let packageRoot = TestPaths.packageRoot
 
     static let shared: Result<(Embedder, String), any Error> = Result {
         let embedder = try Embedder(folder: folder)

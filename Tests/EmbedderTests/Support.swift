@@ -1,18 +1,11 @@
 import Foundation
+import QuiverTestSupport
 import Testing
 @testable import Embedder
 
-/// Locates the default model folder for tests: `$QUIVER_MODEL_DIR`, else
-/// `<package root>/models/all-MiniLM-L6-v2` (installed by `make test` through scripts/setup.sh).
+/// The default model for tests (`TestPaths.modelFolder`).
 enum TestModel {
-    static let folder: URL = {
-        if let configured = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !configured.isEmpty {
-            return URL(fileURLWithPath: configured)
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent("models/all-MiniLM-L6-v2")
-    }()
+    static let folder = TestPaths.modelFolder
 
     /// The default model, loaded once for the whole test run. A missing model is a test failure
     /// (run `make setup`), not a skip.

@@ -4,15 +4,8 @@ import Testing
 
 /// Where the tests find the model folder and the golden fixtures.
 enum TokenizerTestSupport {
-    /// `QUIVER_MODEL_DIR`, else `<package root>/models/all-MiniLM-L6-v2`.
-    static var modelFolder: URL {
-        if let dir = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir)
-        }
-        return URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/all-MiniLM-L6-v2")
-    }
+    /// `TestModel.folder`.
+    static var modelFolder: URL { TestModel.folder }
 
     /// The model's tokenizer; a missing model folder is a failure with instructions, not a skip.
     static func loadTokenizer() throws -> WordPieceTokenizer {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import QuiverTestSupport
 import Testing
 @testable import SearchEngine
 
@@ -39,18 +40,13 @@ func makeEngine(_ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)
     return try SearchEngine(dataDirectory: url, models: models, logger: logger)
 }
 
-/// The package root, from this file's path.
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// The package root.
+let packageRoot = TestPaths.packageRoot
 
-/// The default model folder: `$QUIVER_MODEL_DIR` or `<root>/models/all-MiniLM-L6-v2`. A missing
-/// model is a failure (run `make setup`), not a skip.
+/// The default model (`TestPaths.modelFolder`). A missing model is a failure (run `make setup`),
+/// not a skip.
 enum TestModel {
-    static let folder: URL = {
-        if let configured = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !configured.isEmpty {
-            return URL(fileURLWithPath: configured)
-        }
-        return packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2")
-    }()
+    static let folder = TestPaths.modelFolder
 
     static let shared: Result<EmbeddingModel, SearchEngineError> = Result { () throws(SearchEngineError) in
         try EmbeddingModel.load(folder: folder)

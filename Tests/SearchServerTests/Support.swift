@@ -3,21 +3,15 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import QuiverTestSupport
 import Testing
 @testable import SearchServer
 
-/// The default model for the server tests: `$QUIVER_MODEL_DIR`, else
-/// `<package root>/models/all-MiniLM-L6-v2`. A missing model is a test failure, not a skip.
+/// The default model for the server tests (`TestPaths.modelFolder`). A missing model is a test
+/// failure, not a skip.
 enum TestModel {
-    static let folder: URL = {
-        if let configured = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"], !configured.isEmpty {
-            return URL(fileURLWithPath: configured)
-        }
-        return packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2")
-    }()
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let folder = TestPaths.modelFolder
+    static let packageRoot = TestPaths.packageRoot
 
     static let shared: Result<Embedder, EmbedderError> = Result { () throws(EmbedderError) in
         try Embedder(folder: folder)
