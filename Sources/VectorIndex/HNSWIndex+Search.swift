@@ -89,13 +89,13 @@ extension HNSWIndex {
         let dim = configuration.dimension
         let exact = FloatSpace<K>(query: query, vectors: storage.vectors, dimension: dim)
         guard let halves = storage.halves else {
-            return walk(exact, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter)
+            return walk(K.self, exact, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter)
                 ?? hits(scratch, k: k)
         }
         // Walk on the half-precision copies, then re-rank what the walk kept on the float vectors:
         // the hits and their distances are exactly those of a float search over the same candidates.
         let approximate = HalfSpace<K>(query: query, halves: halves, dimension: dim)
-        if let redone = walk(approximate, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter) {
+        if let redone = walk(K.self, approximate, k: k, ef: ef, entry: packed, nodes: nodes, scratch: scratch, live: live, filter: filter) {
             return redone
         }
         var results = scratch.results
@@ -107,8 +107,8 @@ extension HNSWIndex {
     /// Descends from the entry point and walks layer 0 on `space`, leaving the `ef` nearest accepted
     /// nodes in `scratch.results`. Returns the final hits only when the walk had to be replaced by
     /// an exact scan (a filter that too few reached nodes pass); nil otherwise.
-    private func walk<S: VectorSpace>(
-        _ space: S, k: Int, ef: Int, entry packed: UInt64, nodes: Int, scratch: SearchScratch, live: AcceptLive,
+    private func walk<K: DistanceKernel, S: VectorSpace>(
+        _: K.Type, _ space: S, k: Int, ef: Int, entry packed: UInt64, nodes: Int, scratch: SearchScratch, live: AcceptLive,
         filter: ((UInt64) -> Bool)?
     ) -> [SearchHit]? {
         let (entryNode, top) = Self.unpackEntry(packed)
@@ -126,7 +126,7 @@ extension HNSWIndex {
             if scratch.results.count < k {
                 // The walk found too few matches: redo it exactly rather than return fewer than k.
                 scratch.reset(nodes: nodes)
-                return scanExact(k: k, nodes: nodes, scratch: scratch, filter: filter)
+                return scan(K.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
             }
         } else if liveCount.load(ordering: .relaxed) < nodes {
             searchLayer(space, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: live)
@@ -134,14 +134,6 @@ extension HNSWIndex {
             searchLayer(space, from: current, level: 0, ef: ef, nodes: nodes, scratch: scratch, filter: AcceptAll())
         }
         return nil
-    }
-
-    /// `scan` with the index's metric.
-    private func scanExact(k: Int, nodes: Int, scratch: SearchScratch, filter: ((UInt64) -> Bool)?) -> [SearchHit] {
-        switch configuration.metric {
-        case .cosine, .dot: scan(InnerProductKernel.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
-        case .l2: scan(L2Kernel.self, k: k, nodes: nodes, scratch: scratch, filter: filter)
-        }
     }
 
     /// Estimates the filter's selectivity on an even sample of slots.
