@@ -25,24 +25,30 @@ public final class Embedder: Sendable {
         /// Default 1: parallelism comes from ``workers`` (measured faster on 2 cores, and far
         /// faster when the cores are shared; see BENCHMARKS.md).
         public var blasThreads: Int
-        /// A call with at most this many tokens in all runs as one forward pass whose GEMM columns
-        /// are split over the workers, instead of one pass per worker. Few rows make a GEMM
-        /// memory-bound (it streams every weight once per pass), so for a handful of short
-        /// queries one pass streaming the weights once beats one pass per worker streaming them
-        /// once each. Default 512 (measured on 2 cores; see BENCHMARKS.md, "Small batches").
+        /// A call with at most this many tokens in all runs as one forward pass shared by all the
+        /// workers (each computes its share of every step: GEMM columns, attention heads,
+        /// LayerNorm rows), instead of one pass per worker. Few rows make a GEMM memory-bound (it
+        /// streams every weight once per pass), so for a handful of short queries one pass
+        /// streaming the weights once beats one pass per worker streaming them once each.
+        /// Default 512 (measured on 2 cores; see BENCHMARKS.md, "Small batches").
         public var columnSplitTokens: Int
+        /// A forward pass of at most this many tokens runs its dense layers on Quiver's own GEMM
+        /// over weights packed at load time (`VectorMath.matmulPacked`) instead of OpenBLAS, which
+        /// re-packs the weights on every call. Default 512; 0 always uses OpenBLAS.
+        public var packedGEMMTokens: Int
 
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
             workers: Int = ProcessInfo.processInfo.activeProcessorCount, blasThreads: Int = 1,
-            columnSplitTokens: Int = 512
+            columnSplitTokens: Int = 512, packedGEMMTokens: Int = 512
         ) {
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize
             self.workers = workers
             self.blasThreads = blasThreads
             self.columnSplitTokens = columnSplitTokens
+            self.packedGEMMTokens = packedGEMMTokens
         }
     }
 
@@ -56,6 +62,8 @@ public final class Embedder: Sendable {
     public let options: Options
     let model: BertModel
     private let workspaces = Mutex<[Workspace]>([])
+    /// The workers as one team for a call that is a single small pass (see `columnSplitTokens`).
+    private let team: ForwardTeam
 
     /// Length of every embedding.
     public var dimension: Int { config.hiddenSize }
@@ -83,6 +91,7 @@ public final class Embedder: Sendable {
         self.tokenizer = tokenizer
         self.options = options
         self.model = try BertModel(weights: weights, config: config)
+        self.team = ForwardTeam(size: options.workers)
         VectorMath.setBLASThreads(options.blasThreads)
     }
 
@@ -117,16 +126,23 @@ public final class Embedder: Sendable {
         // single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they hold
         // similar token counts, so the workers finish together.
         let workerCount = min(options.workers, batches.count)
-        // A call that is one batch (a lone query) would leave the other workers idle: split its
-        // GEMMs' columns over them instead.
-        let gemmParts = batches.count == 1 ? options.workers : 1
         let sink = RowSink(base: flat)
+        // A call that is one small pass (a lone query, a few coalesced ones) would leave the other
+        // workers idle: the team runs it together instead.
+        if batches.count == 1, options.workers > 1,
+            sequences.reduce(0, { $0 + $1.count }) <= options.columnSplitTokens
+        {
+            encodeAsTeam(batch: batches[0], of: sequences, scatterInto: sink.base)
+            return (0..<sequences.count).map { i in Array(UnsafeBufferPointer(start: flat + i * h, count: h)) }
+        }
+        // Otherwise forward passes run side by side, one per worker, each with its own workspace
+        // and single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they
+        // hold similar token counts, so the workers finish together.
         let run = { @Sendable (worker: Int) in
             let workspace = self.checkOutWorkspace()
             defer { self.checkIn(workspace) }
             for b in stride(from: worker, to: batches.count, by: max(1, workerCount)) {
-                self.encode(
-                    batch: batches[b], of: sequences, workspace: workspace, scatterInto: sink.base, gemmParts: gemmParts)
+                self.encode(batch: batches[b], of: sequences, workspace: workspace, scatterInto: sink.base)
             }
         }
         if workerCount > 1 {
@@ -174,21 +190,54 @@ public final class Embedder: Sendable {
         return batches
     }
 
-    /// One forward pass; row `i` of the pass lands at row `batch[i]` of `output`.
-    private func encode(
-        batch: [Int], of sequences: [[Int32]], workspace: Workspace, scatterInto output: UnsafeMutablePointer<Float>,
-        gemmParts: Int
-    ) {
-        let h = dimension
+    /// The ids and lengths of one forward pass over `batch` (indices into `sequences`).
+    private func passInput(_ batch: [Int], of sequences: [[Int32]]) -> (ids: [Int32], lengths: [Int]) {
         var ids: [Int32] = []
         ids.reserveCapacity(batch.reduce(0) { $0 + sequences[$1].count })
         for index in batch { ids.append(contentsOf: sequences[index]) }
-        let lengths = batch.map { sequences[$0].count }
-        let pooled = workspace.pooledOutput(rows: batch.count, width: h)
-        model.encode(ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled, gemmParts: gemmParts)
+        return (ids, batch.map { sequences[$0].count })
+    }
+
+    /// Copies a pass's pooled rows to their places: row `i` of the pass lands at row `batch[i]`.
+    private func scatter(_ pooled: UnsafePointer<Float>, batch: [Int], into output: UnsafeMutablePointer<Float>) {
+        let h = dimension
         for (slot, index) in batch.enumerated() {
             (output + index * h).update(from: pooled + slot * h, count: h)
         }
+    }
+
+    /// One forward pass on the calling thread.
+    private func encode(
+        batch: [Int], of sequences: [[Int32]], workspace: Workspace, scatterInto output: UnsafeMutablePointer<Float>
+    ) {
+        let (ids, lengths) = passInput(batch, of: sequences)
+        workspace.reserve(tokens: ids.count, longest: lengths.max() ?? 1, config: config)
+        let pooled = workspace.pooledOutput(rows: batch.count, width: dimension)
+        model.encode(
+            ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled,
+            packed: ids.count <= options.packedGEMMTokens)
+        scatter(pooled, batch: batch, into: output)
+    }
+
+    /// One forward pass run by the whole team (the calling thread and the helpers), or by the
+    /// calling thread alone when another call holds the team.
+    private func encodeAsTeam(batch: [Int], of sequences: [[Int32]], scatterInto output: UnsafeMutablePointer<Float>) {
+        let workspace = checkOutWorkspace()
+        defer { checkIn(workspace) }
+        let (ids, lengths) = passInput(batch, of: sequences)
+        workspace.reserve(tokens: ids.count, longest: lengths.max() ?? 1, members: team.size, config: config)
+        let pooled = RowSink(base: workspace.pooledOutput(rows: batch.count, width: dimension))
+        let packed = ids.count <= options.packedGEMMTokens
+        let model = self.model, pooling = self.pooling
+        let ranAsTeam = team.run { member in
+            model.encode(
+                ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled.base,
+                packed: packed, member: member)
+        }
+        if !ranAsTeam {
+            model.encode(ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled.base, packed: packed)
+        }
+        scatter(pooled.base, batch: batch, into: output)
     }
 
     private func validate(_ sequences: [[Int32]]) throws(EmbedderError) {

@@ -18,4 +18,12 @@ extension VectorMath {
     public static func prefetch(_ pointer: UnsafeRawPointer) {
         quiver_prefetch(pointer)
     }
+
+    /// A spin-wait hint for busy-wait loops (x86 `pause`): cheap, and kinder to the core being
+    /// waited for than an empty loop.
+    @inlinable
+    @inline(__always)
+    public static func spinPause() {
+        quiver_spin_pause()
+    }
 }

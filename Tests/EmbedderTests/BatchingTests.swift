@@ -24,7 +24,7 @@ struct BatchingTests {
         }
     }
 
-    @Test("small calls: one column-split pass and one pass per worker give the same vectors",
+    @Test("small calls: one pass run by the team and one pass per worker give the same vectors",
           arguments: [2, 5, 10])
     func columnSplitMatchesPerWorkerPasses(count: Int) throws {
         // Short sequences (queries), few enough to fall under columnSplitTokens.
@@ -40,6 +40,44 @@ struct BatchingTests {
             #expect(cosine(x, y) >= 0.999999)
             #expect(maxAbsDiff(x, y) < 1e-5)
         }
+    }
+
+    @Test("the packed GEMM and OpenBLAS give the same vectors, whatever the pass size", arguments: [64, 4096])
+    func packedMatchesBLAS(tokenBudget: Int) throws {
+        let sequences = Self.sample()
+        let blas = try Embedder(folder: TestModel.folder, options: .init(tokenBudget: tokenBudget, packedGEMMTokens: 0))
+        let packed = try Embedder(
+            folder: TestModel.folder, options: .init(tokenBudget: tokenBudget, packedGEMMTokens: 1_000_000))
+        let a = try blas.embed(tokenized: sequences)
+        let b = try packed.embed(tokenized: sequences)
+        for (x, y) in zip(a, b) {
+            #expect(cosine(x, y) >= 0.999999)
+            #expect(maxAbsDiff(x, y) < 1e-5)
+        }
+    }
+
+    @Test("lone queries from many threads at once: the team or, while it is busy, the caller alone")
+    func concurrentLoneQueries() async throws {
+        let embedder = try TestModel.embedder()
+        let short = Self.sample().filter { $0.count <= 40 }
+        try #require(short.count >= 8)
+        let solo = try Embedder(folder: TestModel.folder, options: .init(workers: 1))
+        let expected = try short.map { try solo.embed(tokenized: [$0])[0] }
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<6 {
+                group.addTask {
+                    var bad = 0
+                    for round in 0..<20 {
+                        let i = (worker * 7 + round) % short.count
+                        let vector = try embedder.embed(tokenized: [short[i]])[0]
+                        if cosine(vector, expected[i]) < 0.999999 || maxAbsDiff(vector, expected[i]) >= 1e-5 { bad += 1 }
+                    }
+                    return bad
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
     }
 
     @Test("concurrent callers get the same vectors as one caller")

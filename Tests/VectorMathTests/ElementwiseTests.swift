@@ -118,21 +118,4 @@ struct ElementwiseTests {
             }
         }
     }
-
-    @Test("column-split GEMM equals the single call", arguments: [1, 2, 3])
-    func splitGEMM(parts: Int) {
-        let m = 13, n = 1152, k = 384
-        let a = Self.randomFloats(m * k, seed: 50, range: -1...1)
-        let b = Self.randomFloats(n * k, seed: 51, range: -1...1)
-        let bias = Self.randomFloats(n, seed: 52, range: -1...1)
-        var whole = [Float](repeating: 0, count: m * n), split = whole
-        whole.withUnsafeMutableBufferPointer {
-            VectorMath.matmulTransposedB(a, b, into: $0.baseAddress!, m: m, n: n, k: k, bias: bias)
-        }
-        split.withUnsafeMutableBufferPointer {
-            VectorMath.matmulTransposedB(a, b, into: $0.baseAddress!, m: m, n: n, k: k, bias: bias, parts: parts)
-        }
-        let worst = zip(whole, split).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst < 1e-4)
-    }
 }

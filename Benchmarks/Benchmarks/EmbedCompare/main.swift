@@ -16,6 +16,8 @@ struct Arguments {
     var blasThreads = 1
     var groupSizes: [Int] = []
     var splitTokens: [Int] = []
+    /// Embedder.Options.packedGEMMTokens (default: the embedder's own default).
+    var packedTokens = Embedder.Options().packedGEMMTokens
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -31,6 +33,7 @@ struct Arguments {
             case "--blas-threads": blasThreads = Int(value) ?? 1
             case "--group-sizes": groupSizes = value.split(separator: ",").compactMap { Int($0) }
             case "--split-tokens": splitTokens = value.split(separator: ",").compactMap { Int($0) }
+            case "--packed-tokens": packedTokens = Int(value) ?? packedTokens
             default: FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8)); exit(2)
             }
         }
@@ -71,13 +74,14 @@ let args = Arguments()
 let embedder: Embedder
 do {
     embedder = try Embedder(
-        folder: URL(fileURLWithPath: args.model), options: .init(workers: args.workers, blasThreads: args.blasThreads))
+        folder: URL(fileURLWithPath: args.model),
+        options: .init(workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens))
 } catch {
     FileHandle.standardError.write(Data("cannot load model: \(error)\n".utf8)); exit(1)
 }
 let docs = readTexts(args.docs), queries = readTexts(args.queries)
 var report: [String: Any] = [
-    "workers": args.workers, "blas_threads": args.blasThreads, "n_docs": docs.count, "n_queries": queries.count,
+    "workers": args.workers, "blas_threads": args.blasThreads, "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count, "n_queries": queries.count,
     "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto-detect)",
     "loadavg_start": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
 ]
@@ -94,7 +98,8 @@ let forwardFlops = docTokens.reduce(0.0) { $0 + Double($1.count) * (linearFlopsP
 for budget in args.budgets {
     let batched = try Embedder(
         folder: URL(fileURLWithPath: args.model),
-        options: .init(tokenBudget: budget, workers: args.workers, blasThreads: args.blasThreads))
+        options: .init(
+            tokenBudget: budget, workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens))
     _ = try batched.embed(Array(docs.prefix(64)))
     var best = Double.infinity
     for _ in 0..<args.repeats { best = min(best, try seconds { _ = try batched.embed(docs) }) }
@@ -106,7 +111,9 @@ for budget in args.budgets {
 for split in args.splitTokens {
     let grouped = try Embedder(
         folder: URL(fileURLWithPath: args.model),
-        options: .init(workers: args.workers, blasThreads: args.blasThreads, columnSplitTokens: split))
+        options: .init(
+            workers: args.workers, blasThreads: args.blasThreads, columnSplitTokens: split,
+            packedGEMMTokens: args.packedTokens))
     for size in args.groupSizes {
         let groups = stride(from: 0, to: queries.count, by: size).map { Array(queries[$0..<min(queries.count, $0 + size)]) }
         _ = try grouped.embed(Array(queries.prefix(size)))

@@ -1,6 +1,7 @@
-// Cache prefetch hints for the vector index's search loop. Swift has no prefetch intrinsic; a
-// `static inline` function in a C header is imported by Swift and inlined like Swift code.
-// Wrapped by `VectorMath.prefetch`; nothing else should include this header.
+// Cache prefetch hints (the vector index's search loop, the packed GEMM) and a spin-wait hint.
+// Swift has no intrinsic for either; a `static inline` function in a C header is imported by Swift
+// and inlined like Swift code. Wrapped by `VectorMath.prefetch` and `VectorMath.spinPause`;
+// nothing else should include this header.
 #ifndef QUIVER_CPREFETCH_H
 #define QUIVER_CPREFETCH_H
 
@@ -17,6 +18,16 @@ static inline void quiver_prefetch_range(const void *p, long bytes) {
     for (long offset = 0; offset < bytes; offset += 64) {
         __builtin_prefetch(c + offset, 0, 3);
     }
+}
+
+/// Tells the CPU that the caller is in a spin-wait loop (`pause` on x86-64, `yield` on ARM), which
+/// saves power and lets a waiting core give way to the one it waits for.
+static inline void quiver_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
 #endif

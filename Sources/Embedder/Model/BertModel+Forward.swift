@@ -8,26 +8,42 @@ extension BertModel {
     /// ends. Writes `lengths.count × hiddenSize` floats to `output`. Token ids must be in the
     /// vocabulary and every length in `1...maxPositions` (the caller checks; see `Embedder`).
     ///
-    /// `gemmParts > 1` splits each linear layer's output columns over that many threads (for a
-    /// lone short input, where nothing else keeps the other cores busy).
+    /// `packed` picks the GEMM: the packed small-pass kernel (`VectorMath.matmulPacked`, for passes
+    /// of a few hundred tokens) or OpenBLAS. Every member of `member`'s team calls this with the
+    /// same arguments and computes its own share of each step; the workspace must already have
+    /// room (``Workspace/reserve(tokens:longest:members:config:)``).
     func encode(
         ids: [Int32], lengths: [Int], pooling: PoolingConfig,
-        workspace: Workspace, output: UnsafeMutablePointer<Float>, gemmParts: Int = 1
+        workspace: Workspace, output: UnsafeMutablePointer<Float>, packed: Bool, member: ForwardTeam.Member = .solo
     ) {
         let h = config.hiddenSize
         let tokens = ids.count
-        workspace.reserve(tokens: tokens, longest: lengths.max() ?? 1, config: config)
-        embed(ids: ids, lengths: lengths, into: workspace.hidden.pointer)
+        var hidden = workspace.hidden.pointer, scratch = workspace.scratch.pointer
+        if member.index == 0 { embed(ids: ids, lengths: lengths, into: hidden) }
+        member.barrier()
+        let pass = Pass(tokens: tokens, lengths: lengths, workspace: workspace, packed: packed, member: member)
         for layer in layers {
-            attention(layer, lengths: lengths, tokens: tokens, workspace: workspace, parts: gemmParts)
-            feedForward(layer, tokens: tokens, workspace: workspace, parts: gemmParts)
+            attention(layer, pass: pass, hidden: hidden, into: scratch)
+            swap(&hidden, &scratch)
+            feedForward(layer, pass: pass, hidden: hidden, into: scratch)
+            swap(&hidden, &scratch)
         }
+        guard member.index == 0 else { return }
         var start = 0
         for (s, length) in lengths.enumerated() {
-            pool(workspace.hidden.pointer + start * h, length: length, mode: pooling.mode, into: output + s * h)
+            pool(hidden + start * h, length: length, mode: pooling.mode, into: output + s * h)
             if pooling.normalize { VectorMath.l2NormalizeInPlace(output + s * h, count: h) }
             start += length
         }
+    }
+
+    /// What every step of one forward pass needs to know.
+    private struct Pass {
+        let tokens: Int
+        let lengths: [Int]
+        let workspace: Workspace
+        let packed: Bool
+        let member: ForwardTeam.Member
     }
 
     /// word + position + token-type(0) embeddings, then LayerNorm (`BertEmbeddings.forward`).
@@ -48,19 +64,58 @@ extension BertModel {
             beta: embeddings.normBias.pointer, eps: config.layerNormEps)
     }
 
-    /// Self-attention, output projection, residual and LayerNorm (`BertAttention.forward`).
-    private func attention(_ layer: Layer, lengths: [Int], tokens: Int, workspace: Workspace, parts: Int) {
+    /// `output = input·Wᵀ + b (+ residual) (then GELU)` for this member's share of the output
+    /// columns (whole panels of 16), then the barrier: on return every member's columns are done.
+    private func linear(
+        _ input: UnsafePointer<Float>, _ layer: Linear, into output: UnsafeMutablePointer<Float>, pass: Pass,
+        residual: UnsafePointer<Float>? = nil, gelu: Bool = false
+    ) {
+        let m = pass.tokens, n = layer.outputs, k = layer.inputs
+        let panels = layer.packed.panels(part: pass.member.index, of: pass.member.count)
+        let columns = layer.packed.columns(of: panels)
+        if pass.packed {
+            VectorMath.matmulPacked(
+                input, lda: k, layer.packed, into: output, ldc: n, m: m, panels: panels, bias: layer.bias.pointer)
+        } else if !columns.isEmpty {
+            VectorMath.matmulTransposedB(
+                input, layer.weight.pointer + columns.lowerBound * k, into: output + columns.lowerBound,
+                m: m, n: columns.count, k: k, lda: k, ldb: k, ldc: n, bias: layer.bias.pointer + columns.lowerBound)
+        }
+        if residual != nil || gelu {
+            // All columns: one contiguous run; a share: one run per row.
+            let (rows, width, stride) = columns.count == n ? (1, m * n, 0) : (m, columns.count, n)
+            for row in 0..<rows {
+                let offset = row * stride + columns.lowerBound
+                if let residual { VectorMath.add(residual + offset, into: output + offset, count: width) }
+                if gelu { VectorMath.geluInPlace(output + offset, count: width) }
+            }
+        }
+        pass.member.barrier()
+    }
+
+    /// LayerNorm of this member's share of the rows, in place, then the barrier.
+    private func layerNorm(_ x: UnsafeMutablePointer<Float>, weight: Tensor, bias: Tensor, pass: Pass) {
+        let h = config.hiddenSize
+        let rows = pass.member.share(of: pass.tokens)
+        VectorMath.layerNormInPlace(
+            x + rows.lowerBound * h, rows: rows.count, width: h, gamma: weight.pointer, beta: bias.pointer,
+            eps: config.layerNormEps)
+        pass.member.barrier()
+    }
+
+    /// Self-attention, output projection, residual and LayerNorm (`BertAttention.forward`):
+    /// `output = LayerNorm(hidden + Attention(hidden)·Woᵀ + bo)`. Members split the heads.
+    private func attention(_ layer: Layer, pass: Pass, hidden: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let h = config.hiddenSize, heads = config.headCount, d = config.headSize
-        let hidden = workspace.hidden.pointer, qkv = workspace.qkv.pointer
-        let context = workspace.context.pointer, scores = workspace.scores.pointer
-        VectorMath.matmulTransposedB(
-            hidden, layer.qkvWeight.pointer, into: qkv, m: tokens, n: 3 * h, k: h, bias: layer.qkvBias.pointer,
-            parts: parts)
+        let workspace = pass.workspace, member = pass.member
+        let qkv = workspace.qkv.pointer, context = workspace.context.pointer
+        let scores = workspace.scores(member: member.index)
+        linear(hidden, layer.qkv, into: qkv, pass: pass)
         let scale = 1 / Float(d).squareRoot()
         var start = 0
-        for n in lengths {
+        for n in pass.lengths {
             let rows = qkv + start * 3 * h
-            for head in 0..<heads {
+            for head in stride(from: member.index, to: heads, by: member.count) {
                 let q = rows + head * d, k = rows + h + head * d, v = rows + 2 * h + head * d
                 // scores = Q Kᵀ / √d, softmax over keys, context = P V.
                 VectorMath.matmulTransposedB(q, k, into: scores, m: n, n: n, k: d, lda: 3 * h, ldb: 3 * h, alpha: scale)
@@ -69,34 +124,18 @@ extension BertModel {
             }
             start += n
         }
-        let out = workspace.scratch.pointer
-        VectorMath.matmulTransposedB(
-            context, layer.attentionOutWeight.pointer, into: out, m: tokens, n: h, k: h,
-            bias: layer.attentionOutBias.pointer, parts: parts)
-        VectorMath.add(hidden, into: out, count: tokens * h)
-        VectorMath.layerNormInPlace(
-            out, rows: tokens, width: h, gamma: layer.attentionNormWeight.pointer,
-            beta: layer.attentionNormBias.pointer, eps: config.layerNormEps)
-        workspace.swapHiddenAndScratch()
+        member.barrier()
+        linear(context, layer.attentionOut, into: output, pass: pass, residual: hidden)
+        layerNorm(output, weight: layer.attentionNormWeight, bias: layer.attentionNormBias, pass: pass)
     }
 
-    /// GELU feed-forward, residual and LayerNorm (`BertIntermediate` + `BertOutput`).
-    private func feedForward(_ layer: Layer, tokens: Int, workspace: Workspace, parts: Int) {
-        let h = config.hiddenSize, i = config.intermediateSize
-        let hidden = workspace.hidden.pointer, inner = workspace.intermediate.pointer
-        VectorMath.matmulTransposedB(
-            hidden, layer.intermediateWeight.pointer, into: inner, m: tokens, n: i, k: h,
-            bias: layer.intermediateBias.pointer, parts: parts)
-        VectorMath.geluInPlace(inner, count: tokens * i)
-        let out = workspace.scratch.pointer
-        VectorMath.matmulTransposedB(
-            inner, layer.outputWeight.pointer, into: out, m: tokens, n: h, k: i, bias: layer.outputBias.pointer,
-            parts: parts)
-        VectorMath.add(hidden, into: out, count: tokens * h)
-        VectorMath.layerNormInPlace(
-            out, rows: tokens, width: h, gamma: layer.outputNormWeight.pointer,
-            beta: layer.outputNormBias.pointer, eps: config.layerNormEps)
-        workspace.swapHiddenAndScratch()
+    /// GELU feed-forward, residual and LayerNorm (`BertIntermediate` + `BertOutput`):
+    /// `output = LayerNorm(hidden + GELU(hidden·W1ᵀ + b1)·W2ᵀ + b2)`.
+    private func feedForward(_ layer: Layer, pass: Pass, hidden: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let inner = pass.workspace.intermediate.pointer
+        linear(hidden, layer.intermediate, into: inner, pass: pass, gelu: true)
+        linear(inner, layer.output, into: output, pass: pass, residual: hidden)
+        layerNorm(output, weight: layer.outputNormWeight, bias: layer.outputNormBias, pass: pass)
     }
 
     /// sentence-transformers' `Pooling` over one sequence's token vectors (all unmasked).

@@ -4,9 +4,11 @@
 final class Workspace: @unchecked Sendable {
     private(set) var tokenCapacity = 0
     private(set) var sequenceCapacity = 0
-    /// `[tokens, H]` activations entering the current sub-layer.
+    private(set) var memberCapacity = 0
+    /// `[tokens, H]` activations; `hidden` and `scratch` take turns as a sub-layer's input and
+    /// output (the forward pass swaps its own pointers to them).
     private(set) var hidden = Buffer()
-    /// `[tokens, H]` the sub-layer's output before it becomes `hidden`.
+    /// `[tokens, H]` see `hidden`.
     private(set) var scratch = Buffer()
     /// `[tokens, 3H]` fused query | key | value projections.
     private(set) var qkv = Buffer()
@@ -14,8 +16,8 @@ final class Workspace: @unchecked Sendable {
     private(set) var context = Buffer()
     /// `[tokens, I]` feed-forward activations.
     private(set) var intermediate = Buffer()
-    /// `[L, L]` attention scores of one head of one sequence.
-    private(set) var scores = Buffer()
+    /// `[members, L, L]`: each team member's attention scores of one head of one sequence.
+    private(set) var scoreBuffer = Buffer()
     /// `[batch, H]` pooled sentence vectors of one forward pass.
     private(set) var pooled = Buffer()
 
@@ -41,8 +43,14 @@ final class Workspace: @unchecked Sendable {
         func free() { pointer.deallocate() }
     }
 
-    /// Makes room for `tokens` tokens in sequences of at most `longest` tokens.
-    func reserve(tokens: Int, longest: Int, config: BertConfig) {
+    /// Member `member`'s `[L, L]` score matrix.
+    func scores(member: Int) -> UnsafeMutablePointer<Float> {
+        scoreBuffer.pointer + member * sequenceCapacity * sequenceCapacity
+    }
+
+    /// Makes room for `tokens` tokens in sequences of at most `longest` tokens, for a pass run by
+    /// `members` team members.
+    func reserve(tokens: Int, longest: Int, members: Int = 1, config: BertConfig) {
         let h = config.hiddenSize
         if tokens > tokenCapacity {
             tokenCapacity = tokens
@@ -52,16 +60,14 @@ final class Workspace: @unchecked Sendable {
             qkv.resize(to: tokens * 3 * h)
             intermediate.resize(to: tokens * config.intermediateSize)
         }
-        if longest > sequenceCapacity {
-            sequenceCapacity = longest
-            scores.resize(to: longest * longest)
+        if longest > sequenceCapacity || members > memberCapacity {
+            sequenceCapacity = max(longest, sequenceCapacity)
+            memberCapacity = max(members, memberCapacity)
+            scoreBuffer.resize(to: memberCapacity * sequenceCapacity * sequenceCapacity)
         }
     }
 
-    /// After a sub-layer wrote `scratch`, make it the new `hidden` (no copy).
-    func swapHiddenAndScratch() { swap(&hidden, &scratch) }
-
     deinit {
-        for buffer in [hidden, scratch, qkv, context, intermediate, scores, pooled] { buffer.free() }
+        for buffer in [hidden, scratch, qkv, context, intermediate, scoreBuffer, pooled] { buffer.free() }
     }
 }
