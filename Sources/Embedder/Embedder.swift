@@ -122,10 +122,6 @@ public final class Embedder: Sendable {
         let batches = planBatches(sequences)
         let flat = UnsafeMutablePointer<Float>.allocate(capacity: max(1, sequences.count * h))
         defer { flat.deallocate() }
-        // Forward passes run side by side, one per worker, each with its own workspace and
-        // single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they hold
-        // similar token counts, so the workers finish together.
-        let workerCount = min(options.workers, batches.count)
         let sink = RowSink(base: flat)
         // A call that is one small pass (a lone query, a few coalesced ones) would leave the other
         // workers idle: the team runs it together instead.
@@ -138,6 +134,7 @@ public final class Embedder: Sendable {
         // Otherwise forward passes run side by side, one per worker, each with its own workspace
         // and single-threaded GEMMs (see Options.workers). Batches are dealt round-robin: they
         // hold similar token counts, so the workers finish together.
+        let workerCount = min(options.workers, batches.count)
         let run = { @Sendable (worker: Int) in
             let workspace = self.checkOutWorkspace()
             defer { self.checkIn(workspace) }
