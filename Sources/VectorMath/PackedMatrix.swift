@@ -79,32 +79,40 @@ extension VectorMath {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * width + width) { temporary in
             guard let base = temporary.baseAddress else { return }
             let tile = base, paddedBias = base + 6 * width
-            for panel in panels.clamped(to: 0..<w.panelCount) {
-                let weights = UnsafeRawPointer(w.storage + panel * k * width)
-                let next = UnsafeRawPointer(w.storage + Swift.min(panel + 1, w.panelCount - 1) * k * width)
-                let first = panel * width, valid = Swift.min(width, w.outputs - first)
-                // A full panel reads its bias and writes its columns in place; the narrow last one
-                // goes through zero-padded copies so no access leaves the caller's buffers.
-                let panelBias: UnsafePointer<Float>?
-                if let bias, valid < width {
-                    paddedBias.initialize(repeating: 0, count: width)
-                    paddedBias.update(from: bias + first, count: valid)
-                    panelBias = UnsafePointer(paddedBias)
-                } else {
-                    panelBias = bias.map { $0 + first }
-                }
-                var row = 0
-                while row < m {
-                    let rows = rowGroup(remaining: m - row)
-                    let target = valid == width ? c + row * ldc + first : tile
-                    let targetStride = valid == width ? ldc : width
-                    packedTile(
-                        rows: rows, a: a + row * lda, lda: lda, weights: weights, next: next, k: k, bias: panelBias,
-                        c: target, ldc: targetStride)
-                    if valid < width {
-                        for r in 0..<rows { (c + (row + r) * ldc + first).update(from: tile + r * width, count: valid) }
+            // Rows in blocks whose slice of A (~512 KB) stays in L2 while every panel passes over
+            // it; a small pass is one block.
+            let rowBlock = Swift.max(6, (1 << 19) / (k * 4) / 6 * 6)
+            for blockStart in stride(from: 0, to: m, by: rowBlock) {
+                let blockEnd = Swift.min(m, blockStart + rowBlock)
+                for panel in panels.clamped(to: 0..<w.panelCount) {
+                    let weights = UnsafeRawPointer(w.storage + panel * k * width)
+                    let next = UnsafeRawPointer(w.storage + Swift.min(panel + 1, w.panelCount - 1) * k * width)
+                    let first = panel * width, valid = Swift.min(width, w.outputs - first)
+                    // A full panel reads its bias and writes its columns in place; the narrow last
+                    // one goes through zero-padded copies so no access leaves the caller's buffers.
+                    let panelBias: UnsafePointer<Float>?
+                    if let bias, valid < width {
+                        paddedBias.initialize(repeating: 0, count: width)
+                        paddedBias.update(from: bias + first, count: valid)
+                        panelBias = UnsafePointer(paddedBias)
+                    } else {
+                        panelBias = bias.map { $0 + first }
                     }
-                    row += rows
+                    var row = blockStart
+                    while row < blockEnd {
+                        let rows = rowGroup(remaining: blockEnd - row)
+                        let target = valid == width ? c + row * ldc + first : tile
+                        let targetStride = valid == width ? ldc : width
+                        packedTile(
+                            rows: rows, a: a + row * lda, lda: lda, weights: weights, next: next, k: k,
+                            bias: panelBias, c: target, ldc: targetStride)
+                        if valid < width {
+                            for r in 0..<rows {
+                                (c + (row + r) * ldc + first).update(from: tile + r * width, count: valid)
+                            }
+                        }
+                        row += rows
+                    }
                 }
             }
         }

@@ -19,7 +19,8 @@ struct PackedMatrixTests {
 
     @Test("every row count and ragged widths match the triple loop",
           arguments: [(1, 16, 1), (1, 7, 5), (2, 33, 9), (3, 16, 64), (4, 48, 3), (5, 17, 31), (6, 32, 384),
-                      (7, 50, 20), (9, 64, 7), (11, 1, 13), (13, 80, 100), (14, 96, 384), (16, 40, 33), (37, 23, 19)])
+                      (7, 50, 20), (9, 64, 7), (11, 1, 13), (13, 80, 100), (14, 96, 384), (16, 40, 33), (37, 23, 19),
+                      (90, 20, 1536)])  // the last: two row blocks (84 rows each at k 1536)
     func matchesTripleLoop(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: UInt64(m * 1000 + k), range: -1...1)
@@ -71,7 +72,7 @@ struct PackedMatrixTests {
         }
     }
 
-    @Test("same result as OpenBLAS on the encoder's shapes", arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384)])
+    @Test("same result as OpenBLAS on the encoder's shapes", arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384), (430, 384, 1536), (700, 96, 384)])
     func matchesBLAS(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: 11, range: -1...1)
