@@ -123,11 +123,10 @@ public final class Embedder: Sendable {
         let flat = UnsafeMutablePointer<Float>.allocate(capacity: max(1, sequences.count * h))
         defer { flat.deallocate() }
         let sink = RowSink(base: flat)
-        // A call that is one small pass (a lone query, a few coalesced ones) would leave the other
-        // workers idle: the team runs it together instead.
-        if batches.count == 1, options.workers > 1,
-            sequences.reduce(0, { $0 + $1.count }) <= options.columnSplitTokens
-        {
+        // A call that is one pass (a lone query, a few coalesced ones: planBatches keeps a call of
+        // at most columnSplitTokens together) would leave the other workers idle: the team runs
+        // it together instead.
+        if batches.count == 1, options.workers > 1 {
             encodeAsTeam(batch: batches[0], of: sequences, scatterInto: sink.base)
             return (0..<sequences.count).map { i in Array(UnsafeBufferPointer(start: flat + i * h, count: h)) }
         }

@@ -1,5 +1,3 @@
-import CPrefetch
-
 /// A weight matrix stored `[n, k]` (a PyTorch `Linear` weight: `n` outputs, `k` inputs), copied
 /// once into the layout that ``VectorMath/matmulPacked(_:lda:_:into:ldc:m:panels:bias:)`` streams.
 ///
@@ -43,13 +41,6 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// Bytes of packed storage.
     public var byteCount: Int { panelCount * inputs * Self.panelWidth * 4 }
-
-    /// The panels that member `part` of `parts` equal shares computes: contiguous, sizes differ by
-    /// at most one, together exactly `0..<panelCount`.
-    public func panels(part: Int, of parts: Int) -> Range<Int> {
-        let parts = max(1, parts)
-        return (panelCount * part / parts)..<(panelCount * (part + 1) / parts)
-    }
 
     /// The output columns of a range of panels (the last panel may be narrower than 16).
     public func columns(of panels: Range<Int>) -> Range<Int> {
@@ -165,7 +156,7 @@ extension VectorMath {
         var p = w
         for j in 0..<k {
             let w0 = p.load(as: V8.self), w1 = p.load(fromByteOffset: 32, as: V8.self)
-            quiver_prefetch(next + j * 64)
+            prefetch(next + j * 64)
             p += 64
             var x = V8(repeating: a0[j])
             c00.addProduct(x, w0); c01.addProduct(x, w1)

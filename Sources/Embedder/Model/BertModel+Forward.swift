@@ -71,7 +71,7 @@ extension BertModel {
         residual: UnsafePointer<Float>? = nil, gelu: Bool = false
     ) {
         let m = pass.tokens, n = layer.outputs, k = layer.inputs
-        let panels = layer.packed.panels(part: pass.member.index, of: pass.member.count)
+        let panels = pass.member.share(of: layer.packed.panelCount)
         let columns = layer.packed.columns(of: panels)
         if pass.packed {
             VectorMath.matmulPacked(
