@@ -15,10 +15,10 @@ extension DocumentStore {
     }
 
     static func generations(_ db: Database) throws -> [GenerationRecord] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at
             FROM generations ORDER BY generation
-            """).map { row in
+            """)).map { row in
             let state: String = try row.decode(atIndex: 4)
             return GenerationRecord(
                 generation: try row.decode(atIndex: 0), modelID: try row.decode(atIndex: 1),

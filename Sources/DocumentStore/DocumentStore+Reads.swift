@@ -54,10 +54,21 @@ extension DocumentStore {
         }
     }
 
-    private static let documentColumns = """
-        SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq, v.embedded_at, v.vector
+    private static let documentColumns = documentColumns(text: true, vector: true)
+
+    /// The document query's columns; a column not asked for is selected as NULL, so neither its
+    /// bytes nor a copy of them are read (a hit's text can be kilobytes, a vector 1.5 KB).
+    private static func documentColumns(text: Bool, vector: Bool) -> String {
+        """
+        SELECT d.label, d.id, d.title, \(text ? "d.text" : "NULL"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
+        \(vector ? "v.vector" : "NULL")
         FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
         """
+    }
+
+    private static let byLabel = [false, true].flatMap { text in
+        [false, true].map { vector in documentColumns(text: text, vector: vector) + " WHERE d.label = ? AND d.deleted = 0" }
+    }
 
     private func document(_ row: Row, withVector: Bool, dimensions: Int) throws -> StoredDocument {
         let blob: Data? = withVector ? try row.decode(atIndex: 8) : nil
@@ -68,12 +79,13 @@ extension DocumentStore {
             vector: try blob.map { try vector($0, dimensions: dimensions) })
     }
 
-    /// Live documents with these labels (absent ones left out), with their `generation` vectors if asked.
-    public func documents(labels: [Int64], generation: Int64, dimensions: Int, withVectors: Bool)
+    /// Live documents with these labels (absent ones left out), with their `generation` vectors if
+    /// asked; without their text when `withText` is false (then `text` is nil).
+    public func documents(labels: [Int64], generation: Int64, dimensions: Int, withVectors: Bool, withText: Bool = true)
         throws(DocumentStoreError) -> [Int64: StoredDocument]
     {
         try read { db in
-            let statement = try db.cachedStatement(sql: Self.documentColumns + " WHERE d.label = ? AND d.deleted = 0")
+            let statement = try db.cachedStatement(sql: Self.byLabel[(withText ? 2 : 0) + (withVectors ? 1 : 0)])
             var result: [Int64: StoredDocument] = [:]
             for label in labels {
                 guard let row = try Row.fetchOne(statement, arguments: [generation, label]) else { continue }

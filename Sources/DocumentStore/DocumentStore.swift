@@ -117,7 +117,8 @@ public final class DocumentStore: Sendable {
     /// transaction (what every query needs to know about the store).
     public func state() throws(DocumentStoreError) -> StoreState {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, last_sync_at FROM collection") else {
+            // Every query reads this: cached statements skip re-parsing the SQL each time.
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, last_sync_at FROM collection")) else {
                 throw DocumentStoreError.notInitialized(path: path)
             }
             guard let current = try Self.generations(db).first(where: { $0.state == .current }) else {

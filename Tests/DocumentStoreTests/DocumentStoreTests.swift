@@ -80,6 +80,24 @@ struct DocumentStoreTests {
         #expect(outdated == 0)
     }
 
+    @Test("documents by label: text and vector only when asked for, everything else always")
+    func documentsByLabel() throws {
+        _ = try store.apply(generation: 1, writes: [
+            write("a", [1, 0], metadata: #"{"lang":"en"}"#), write("b", [0, 1], metadata: nil),
+        ], deletes: [])
+        let labels = try store.documents(ids: ["a", "b"], generation: 1, dimensions: 2, withVectors: false).mapValues(\.label)
+        let label = try #require(labels["a"])
+        let full = try store.documents(labels: [label, 999], generation: 1, dimensions: 2, withVectors: true, withText: true)
+        #expect(full.count == 1 && full[label]?.vector == [1, 0] && full[label]?.text != nil && full[label]?.metadata == #"{"lang":"en"}"#)
+        for (text, vector) in [(false, false), (false, true), (true, false)] {
+            let found = try store.documents(labels: [label], generation: 1, dimensions: 2, withVectors: vector, withText: text)
+            var expected = try #require(full[label])
+            if !text { expected.text = nil }
+            if !vector { expected.vector = nil }
+            #expect(found[label] == expected)
+        }
+    }
+
     @Test("filters translate to SQL with bound values only")
     func filters() throws {
         _ = try store.apply(generation: 1, writes: [
