@@ -70,6 +70,12 @@ final class CollectionRuntime: Sendable {
         return try catchUpLocked()
     }
 
+    /// The model fingerprint of the generation this process serves right now, from memory (no
+    /// store read); nil before the first query has loaded a generation.
+    var loadedFingerprint: String? {
+        state.withLock { $0?.record.modelFingerprint }
+    }
+
     /// The store's current generation, without loading its index (for reads of stored vectors).
     func currentRecord() throws(SearchEngineError) -> GenerationRecord {
         do { return try store.state().current } catch { throw SearchEngineError(error) }

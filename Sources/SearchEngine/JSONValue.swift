@@ -54,6 +54,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     /// Parses stored text; nil for nil or unparsable text.
     static func parse(_ text: String?) -> JSONValue? {
         guard let text else { return nil }
+        if let value = parseFast(text) { return value }
         return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
     }
 }

@@ -164,7 +164,8 @@ extension SearchEngine {
         let documents: [Int64: StoredDocument]
         do {
             documents = try runtime.store.documents(labels: hits.map { Int64(bitPattern: $0.label) }, generation: record.generation,
-                                                    dimensions: record.dimensions, withVectors: include.contains(.vector))
+                                                    dimensions: record.dimensions, withVectors: include.contains(.vector),
+                                                    withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
         let model = ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint)
         let now = Date().timeIntervalSince1970

@@ -113,6 +113,15 @@ public final class SearchEngine: Sendable {
         return try collectionInfo(options.name)
     }
 
+    /// The model fingerprint of the generation this process is serving for `collection`, from
+    /// memory: no file or database access, so it may be called on any thread. Nil when the
+    /// collection is not open or no query has loaded its index yet (then use
+    /// ``servingFingerprint(collection:)``). It can lag a generation switch made by another
+    /// process until the next query catches up; ``query(collection:_:embedded:)`` checks again.
+    public func loadedFingerprint(collection: String) -> String? {
+        openCollections.withLock { $0[collection] }?.loadedFingerprint
+    }
+
     /// The open collection `name`, opening its store on first use.
     func runtime(_ name: String) throws(SearchEngineError) -> CollectionRuntime {
         try CollectionName.validate(name)

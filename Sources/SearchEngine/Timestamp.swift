@@ -47,21 +47,34 @@ public struct Timestamp: Sendable, Equatable, Comparable, Codable, CustomStringC
         }
     }
 
-    /// ISO 8601 UTC with milliseconds.
-    public var description: String {
-        guard seconds.isFinite, abs(seconds) < 1e11 else { return "invalid" }
+    /// The calendar fields of a timestamp in UTC.
+    public struct UTCParts: Sendable, Equatable {
+        /// Year, month (1–12), day (1–31), hour, minute, second and millisecond.
+        public var year, month, day, hour, minute, second, millisecond: Int
+    }
+
+    /// The UTC calendar fields, rounded down to the millisecond; nil when not finite or more than
+    /// ~3,000 years from 1970.
+    public var utcParts: UTCParts? {
+        guard seconds.isFinite, abs(seconds) < 1e11 else { return nil }
         var millis = Int64((seconds * 1000).rounded(.down))
         let fraction = Int(((millis % 1000) + 1000) % 1000)
         millis -= Int64(fraction)
         var time = time_t(millis / 1000)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
+        return UTCParts(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+                        hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: fraction)
+    }
+
+    /// ISO 8601 UTC with milliseconds.
+    public var description: String {
+        guard let parts = utcParts else { return "invalid" }
+        func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
-        let fractionText = pad(Int32(fraction), 3)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(fractionText)Z"
+        return "\(pad(parts.year, 4))-\(pad(parts.month, 2))-\(pad(parts.day, 2))T"
+            + "\(pad(parts.hour, 2)):\(pad(parts.minute, 2)):\(pad(parts.second, 2)).\(pad(parts.millisecond, 3))Z"
     }
 }

@@ -35,6 +35,18 @@ struct QueryTests {
         #expect(throws: SearchEngineError.self) { try ids(["bad\"key": .number(1)]) }
     }
 
+    @Test("the in-memory serving fingerprint matches the store's; nil for unknown or deleted collections")
+    func loadedFingerprint() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        #expect(engine.loadedFingerprint(collection: "nope") == nil)
+        let stored = try engine.servingFingerprint(collection: "c")
+        _ = try engine.query(collection: "c", QueryRequest(vector: vectors[0], k: 1))
+        #expect(engine.loadedFingerprint(collection: "c") == stored)
+        try engine.deleteCollection("c")
+        #expect(engine.loadedFingerprint(collection: "c") == nil)
+    }
+
     @Test("query by id and recommend exclude the examples; k, ef and vectors are checked")
     func byIDAndRecommend() throws {
         let directory = try TemporaryDirectory()

@@ -27,6 +27,31 @@ struct TypesTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(DocumentInput.self, from: Data(#"{"text":"no id"}"#.utf8)) }
     }
 
+    @Test("stored metadata parses the same with the fast reader as with JSONDecoder")
+    func metadataParsing() throws {
+        let samples = [
+            #"{"revision":852149}"#, #"{"a":[1,true,null,"s"],"b":{"c":2.5}}"#, #"[]"#, #"{}"#, #""text""#, "-0", "1E+2",
+            #"{"k":"quote \" backslash \\ slash \/ tab \t nl \n u \u00e9 pair \ud83d\ude80 ctl \u0001"}"#,
+            #" { "spaced" : [ 1 , 2.5e-3 , -7 ] } "#, "12345678901234567890", #"{"dup":1,"dup":2}"#, "true", "null",
+            #"{"nested":[[[{"x":[false]}]]]}"#, #""é中🚀""#,
+        ]
+        for text in samples {
+            let fast = JSONValue.parseFast(text)
+            let reference = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            #expect(fast == reference, "\(text)")
+        }
+        // Not JSON, or beyond what the fast reader takes: nil from it (callers then use JSONDecoder).
+        for text in ["", "{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "+1", "1e", "tru", "nul", #""\x""#, #""\ud800""#,
+                     #""\ud83d\u0041""#, "\"raw\u{1}control\"", "1e999", "[1] [2]", #"{"a":1,}"#] {
+            #expect(JSONValue.parseFast(text) == nil, "\(text)")
+        }
+        let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(JSONValue.parseFast(deep) == nil)
+        #expect(JSONValue.parse(deep) == (try? JSONDecoder().decode(JSONValue.self, from: Data(deep.utf8))))
+        #expect(JSONValue.parse(#"{"a":1}"#) == .object(["a": .number(1)]))
+        #expect(JSONValue.parse("not json") == nil && JSONValue.parse(nil) == nil)
+    }
+
     @Test("collection names: [a-z0-9][a-z0-9_-]{0,63}")
     func names() {
         for good in ["a", "docs", "a-b_c", "0", String(repeating: "x", count: 64)] {
