@@ -178,7 +178,7 @@ struct CollectionsController: Sendable {
         } else {
             response = try await runner.read { () throws(SearchEngineError) in try engine.query(collection: name, body) }
         }
-        return try JSONResponse.make(response)
+        return response.jsonResponse()
     }
 
     @Sendable func batchQuery(_ request: Request, context: QuiverRequestContext) async throws -> Response {
@@ -230,7 +230,7 @@ struct CollectionsController: Sendable {
             }
             return results
         }
-        return try JSONResponse.make(BatchQueryResponse(results: results))
+        return BatchQueryResponse(results: results).jsonResponse()
     }
 
     @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {
@@ -249,7 +249,7 @@ struct CollectionsController: Sendable {
         let response = try await runner.read { () throws(SearchEngineError) in
             try engine.recommend(collection: name, recommendation)
         }
-        return try JSONResponse.make(response)
+        return response.jsonResponse()
     }
 
     // MARK: - Vectors
@@ -384,6 +384,9 @@ struct CollectionsController: Sendable {
 
     /// 404 for an unknown collection and 409 for one served by another model, before embedding.
     func requireModel(engine: SearchEngine, collection: String, fingerprint: String) async throws(APIError) {
+        // The in-memory answer saves a trip to the read pool and a store read per query; a stale
+        // one (another process switched generations) is caught by the query's own check.
+        if engine.loadedFingerprint(collection: collection) == fingerprint { return }
         let serving = try await runner.read { () throws(SearchEngineError) in try engine.servingFingerprint(collection: collection) }
         guard serving == fingerprint else {
             throw EngineErrors.apiError(.modelUnavailable(collection: collection, fingerprint: serving), logger: module.logger)

@@ -16,3 +16,23 @@ public enum TestPaths {
         return packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2")
     }()
 }
+
+/// A JSON text parsed and printed back with object members sorted by name, so two texts that are
+/// the same JSON document (whatever their member order or spacing) give the same string.
+public func canonicalJSON(_ data: Data) throws -> String {
+    func text(_ value: Any) -> String {
+        switch value {
+        case let object as [String: Any]:
+            return "{" + object.keys.sorted().map { "\(text($0)):\(text(object[$0]!))" }.joined(separator: ",") + "}"
+        case let array as [Any]:
+            return "[" + array.map(text).joined(separator: ",") + "]"
+        case let string as String:
+            return "\"" + string.unicodeScalars.map { $0.escaped(asASCII: true) }.joined() + "\""
+        case is NSNull:
+            return "null"
+        default:
+            return "\(value)"
+        }
+    }
+    return text(try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed))
+}

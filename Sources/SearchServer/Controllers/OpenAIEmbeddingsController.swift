@@ -24,7 +24,8 @@ struct OpenAIEmbeddingsController {
         }
     }
 
-    struct CreateResponse: ResponseEncodable {
+    /// The answer; `Encodable` for tests, written with ``JSONWriter`` when served.
+    struct CreateResponse: Encodable, JSONWritable, ResponseGenerator {
         struct Item: Encodable {
             let object = "embedding"
             let index: Int
@@ -53,6 +54,42 @@ struct OpenAIEmbeddingsController {
         let data: [Item]
         let model: String
         let usage: Usage
+
+        func write(to json: inout JSONWriter) {
+            json.beginObject()
+            json.key("object")
+            json.string(object)
+            json.key("data")
+            json.beginArray()
+            for item in data {
+                json.beginObject()
+                json.key("object")
+                json.string(item.object)
+                json.key("index")
+                json.integer(item.index)
+                json.key("embedding")
+                switch item.embedding {
+                case .floats(let values): json.numbers(values)
+                case .base64(let text): json.string(text)
+                }
+                json.endObject()
+            }
+            json.endArray()
+            json.key("model")
+            json.string(model)
+            json.key("usage")
+            json.beginObject()
+            json.key("prompt_tokens")
+            json.integer(usage.promptTokens)
+            json.key("total_tokens")
+            json.integer(usage.totalTokens)
+            json.endObject()
+            json.endObject()
+        }
+
+        func response(from request: Request, context: some RequestContext) -> Response {
+            jsonResponse()
+        }
     }
 
     func addRoutes(to group: RouterGroup<QuiverRequestContext>) {

@@ -46,7 +46,22 @@ struct TEIController {
         group.post("tokenize", use: tokenize)
     }
 
-    @Sendable func embed(_ request: Request, context: QuiverRequestContext) async throws -> JSONArray<[Float]> {
+    /// `/embed`'s answer: one array of floats per input, written with ``JSONWriter``.
+    struct Vectors: JSONWritable, ResponseGenerator {
+        let vectors: [[Float]]
+
+        func write(to json: inout JSONWriter) {
+            json.beginArray()
+            for vector in vectors { json.numbers(vector) }
+            json.endArray()
+        }
+
+        func response(from request: Request, context: some RequestContext) -> Response {
+            jsonResponse()
+        }
+    }
+
+    @Sendable func embed(_ request: Request, context: QuiverRequestContext) async throws -> Vectors {
         let body = try await JSONBody.decode(EmbedRequest.self, from: request, limit: limits.maxBodyBytes)
         try InputValidation.check(body.inputs, field: "inputs", limits: limits)
         let embedder = try service.embedder()
@@ -57,7 +72,7 @@ struct TEIController {
         }
         let sequences = try service.sequences(for: body.inputs, truncate: body.truncate ?? false)
         let vectors = try await service.embed(tokenized: sequences)
-        return JSONArray(elements: vectors.map {
+        return Vectors(vectors: vectors.map {
             VectorPostprocessing.apply($0, dimensions: body.dimensions, normalize: normalize)
         })
     }

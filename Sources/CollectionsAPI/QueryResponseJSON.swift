@@ -1,0 +1,192 @@
+// Query answers written with JSONWriter (see JSONWritable): one of these goes out per query.
+import Foundation
+import SearchEngine
+import SearchServer
+
+extension QueryResponse: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("results")
+        json.beginArray()
+        for hit in results { hit.write(to: &json) }
+        json.endArray()
+        json.key("index")
+        index.write(to: &json)
+        json.key("model")
+        model.write(to: &json)
+        json.key("timings")
+        timings.write(to: &json)
+        json.endObject()
+    }
+}
+
+extension BatchQueryResponse: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("results")
+        json.beginArray()
+        for response in results { response.write(to: &json) }
+        json.endArray()
+        json.endObject()
+    }
+}
+
+extension QueryHit: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("id")
+        json.string(id)
+        json.key("score")
+        json.number(score)
+        if let title {
+            json.key("title")
+            json.string(title)
+        }
+        if let text {
+            json.key("text")
+            json.string(text)
+        }
+        if let metadata {
+            json.key("metadata")
+            metadata.write(to: &json)
+        }
+        if let vector {
+            json.key("vector")
+            json.numbers(vector)
+        }
+        json.key("freshness")
+        freshness.write(to: &json)
+        json.endObject()
+    }
+}
+
+extension Freshness: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("updated_at")
+        updatedAt.write(to: &json)
+        if let embeddedAt {
+            json.key("embedded_at")
+            embeddedAt.write(to: &json)
+        }
+        if let indexedAt {
+            json.key("indexed_at")
+            indexedAt.write(to: &json)
+        }
+        json.key("model")
+        model.write(to: &json)
+        json.key("age_seconds")
+        json.number(ageSeconds)
+        json.endObject()
+    }
+}
+
+extension ModelInfo: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("id")
+        json.string(id)
+        json.key("fingerprint")
+        json.string(fingerprint)
+        json.endObject()
+    }
+}
+
+extension IndexState: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("generation")
+        json.integer(generation)
+        json.key("indexed_seq")
+        json.integer(indexedSeq)
+        json.key("store_seq")
+        json.integer(storeSeq)
+        json.key("pending")
+        json.integer(pending)
+        if let lastSyncAt {
+            json.key("last_sync_at")
+            lastSyncAt.write(to: &json)
+        }
+        json.key("vectors")
+        json.integer(vectors)
+        json.endObject()
+    }
+}
+
+extension QueryTimings: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("embed_ms")
+        json.number(embedMs)
+        json.key("search_ms")
+        json.number(searchMs)
+        json.key("fetch_ms")
+        json.number(fetchMs)
+        json.endObject()
+    }
+}
+
+extension JSONValue: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        switch self {
+        case .null: json.null()
+        case .bool(let value): json.bool(value)
+        case .number(let value): json.number(value)
+        case .string(let value): json.string(value)
+        case .array(let values):
+            json.beginArray()
+            for value in values { value.write(to: &json) }
+            json.endArray()
+        case .object(let members):
+            json.beginObject()
+            for (name, value) in members {
+                json.key(name)
+                value.write(to: &json)
+            }
+            json.endObject()
+        }
+    }
+}
+
+extension Timestamp: JSONWritable {
+    /// The same text as `description` (`2026-11-24T21:02:12.123Z`), written without building strings.
+    public func write(to json: inout JSONWriter) {
+        guard let parts = utcParts, (0...9999).contains(parts.year) else {
+            json.string(description)
+            return
+        }
+        // "YYYY-MM-DDTHH:MM:SS.mmmZ", quoted
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { text in
+            var offset = 0
+            func put(_ character: Unicode.Scalar) {
+                text[offset] = UInt8(ascii: character)
+                offset += 1
+            }
+            func put(_ value: Int, width: Int) {
+                var value = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    text[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                offset += width
+            }
+            put("\"")
+            put(parts.year, width: 4)
+            put("-")
+            put(parts.month, width: 2)
+            put("-")
+            put(parts.day, width: 2)
+            put("T")
+            put(parts.hour, width: 2)
+            put(":")
+            put(parts.minute, width: 2)
+            put(":")
+            put(parts.second, width: 2)
+            put(".")
+            put(parts.millisecond, width: 3)
+            put("Z")
+            put("\"")
+            json.rawValue(UnsafeBufferPointer(text))
+        }
+    }
+}
