@@ -115,8 +115,10 @@ public final class DynamicBatcher: Sendable {
         self.observer = observer
         self.state = BatcherState()
         for index in 0..<options.workers {
-            let thread = Thread { [self] in self.workerLoop() }
-            thread.name = "quiver-embed-\(index)"
+            let thread = Thread { [self] in
+                Thread.current.name = "quiver-embed-\(index)"
+                self.workerLoop()
+            }
             thread.start()
         }
     }

@@ -135,6 +135,7 @@ public final class Embedder: Sendable {
         // hold similar token counts, so the workers finish together.
         let workerCount = min(options.workers, batches.count)
         let run = { @Sendable (worker: Int) in
+            guard worker < workerCount else { return }
             let workspace = self.checkOutWorkspace()
             defer { self.checkIn(workspace) }
             for b in stride(from: worker, to: batches.count, by: max(1, workerCount)) {
@@ -142,7 +143,12 @@ public final class Embedder: Sendable {
             }
         }
         if workerCount > 1 {
-            DispatchQueue.concurrentPerform(iterations: workerCount, execute: run)
+            // The team's own threads first: Dispatch's pool also runs the process's Swift tasks
+            // (a server's request handlers), which would wait behind a pass holding its threads.
+            // When another call holds the team, Dispatch's threads do it.
+            if !team.run({ member in run(member.index) }) {
+                DispatchQueue.concurrentPerform(iterations: workerCount, execute: run)
+            }
         } else if workerCount == 1 {
             run(0)
         }
