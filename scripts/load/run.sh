@@ -36,7 +36,9 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for mode in $MODES; do
     # SERVE_ARGS: more `quiver serve` flags, e.g. "--data /path/with/a/collection --sample none".
     # shellcheck disable=SC2206
-    flags=(--host 127.0.0.1 --port "$PORT" --log-level warning ${SERVE_ARGS:-})
+    # The query cache is off unless QUERY_CACHE says otherwise: every wrk run starts at the top of
+    # $QUERIES, so a cache would answer the warm-up's and earlier rows' queries without the embedder.
+    flags=(--host 127.0.0.1 --port "$PORT" --log-level warning --query-cache "${QUERY_CACHE:-0}" ${SERVE_ARGS:-})
     [ "$mode" = off ] && flags+=(--no-batching)
     "$BIN" serve "${flags[@]}" >"/tmp/quiver-load-$mode.log" 2>&1 &
     server_pid=$!
