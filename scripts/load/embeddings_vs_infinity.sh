@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# POST /v1/embeddings side by side: Quiver vs Infinity (infinity-emb from PyPI: an OpenAI-compatible
+# embeddings server over sentence-transformers/PyTorch with its own dynamic batching), same model
+# folder, same machine, same wrk client and queries (see BENCHMARKS.md, "/v1/embeddings").
+#
+#   python3 -m venv /work/venv-infinity && /work/venv-infinity/bin/pip install "infinity-emb[server,torch]"
+#   swift build -c release --product quiver
+#   scripts/load/embeddings_vs_infinity.sh                 # c = 1 4 16 64, 10 s each
+#   CONCURRENCY="4 64" DURATION=5s scripts/load/embeddings_vs_infinity.sh
+#
+# Each server runs alone (the other is stopped) and gets a 2 s warm-up. Queries: one distinct
+# short query per request from $QUERIES (scripts/load/embeddings.lua). Both answer float vectors
+# as JSON. Infinity runs with its defaults (batch size 32, torch engine, all cores).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PORT=${PORT:-18182}
+DURATION=${DURATION:-10s}
+CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
+QUERIES=${QUERIES:-/work/corpus/queries.jsonl}
+BIN=${BIN:-./.build/release/quiver}
+INFINITY=${INFINITY:-/work/venv-infinity/bin/infinity_emb}
+MODEL=${MODEL:-$PWD/models/all-MiniLM-L6-v2}
+export QUERIES
+
+[ -x "$BIN" ] || { echo "build first: swift build -c release --product quiver" >&2; exit 1; }
+[ -x "$INFINITY" ] || { echo "no infinity_emb at $INFINITY (see the header of this script)" >&2; exit 1; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+server_pid=""
+stop_server() {
+    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
+}
+data=$(mktemp -d)
+trap 'stop_server; rm -rf "$data"' EXIT
+
+wait_ready() {  # $1: URL that answers 200 when the server is ready
+    for _ in $(seq 1 600); do
+        curl -sf "$1" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "server did not become ready: $1" >&2
+    exit 1
+}
+
+drive() {  # $1: server name, $2: route
+    ROUTE=$2 wrk -t 2 -c 8 -d 2s -s scripts/load/embeddings.lua "http://127.0.0.1:$PORT" >/dev/null  # warm-up
+    for c in $CONCURRENCY; do
+        threads=$(( c < 2 ? 1 : 2 ))
+        before=$(load)
+        line=$(ROUTE=$2 wrk -t "$threads" -c "$c" -d "$DURATION" --timeout 20s -s scripts/load/embeddings.lua \
+            "http://127.0.0.1:$PORT" | grep '^RESULT')
+        declare -A r=()
+        for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+        echo "| $1 | $c | ${r[requests]} | ${r[rps]} | ${r[p50_ms]} | ${r[p99_ms]} | ${r[non2xx]} | $before |"
+        unset r
+    done
+}
+
+echo "| server | concurrency | requests | req/s | p50 ms | p99 ms | non-2xx | loadavg before |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+
+"$BIN" serve --host 127.0.0.1 --port "$PORT" --log-level warning --data "$data" --no-sample --query-cache 0 \
+    --model "$MODEL" >/tmp/quiver-vs-infinity-quiver.log 2>&1 &
+server_pid=$!
+wait_ready "http://127.0.0.1:$PORT/ready"
+drive quiver /v1/embeddings
+stop_server
+
+HF_HUB_OFFLINE=1 INFINITY_ANONYMOUS_USAGE_STATS=0 DO_NOT_TRACK=1 "$INFINITY" v2 --model-id "$MODEL" --engine torch \
+    --device cpu --host 127.0.0.1 --port "$PORT" >/tmp/quiver-vs-infinity-infinity.log 2>&1 &
+server_pid=$!
+wait_ready "http://127.0.0.1:$PORT/health"
+drive infinity /embeddings
+stop_server
+
+"$INFINITY" --version 2>/dev/null | sed 's/^/infinity: /' || true
