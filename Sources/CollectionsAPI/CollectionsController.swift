@@ -47,10 +47,13 @@ struct CollectionsController: Sendable {
     @Sendable func create(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, model) = try module.engine()
         let body = try await RequestBody.decode(CreateCollectionBody.self, from: request, limit: limits.maxBodyBytes)
-        if let wanted = body.model, wanted != model.id, wanted != model.fingerprint {
-            throw APIError.invalidRequest("model: this server serves \"\(model.id)\" (got \"\(EngineErrors.shortened(wanted))\")")
+        let external = body.model == CollectionOptions.externalModel
+        if let wanted = body.model, !external, wanted != model.id, wanted != model.fingerprint {
+            throw APIError.invalidRequest(
+                "model: this server serves \"\(model.id)\"; use \"\(CollectionOptions.externalModel)\" with dimensions for your own "
+                    + "vectors (got \"\(EngineErrors.shortened(wanted))\")")
         }
-        if let dimensions = body.dimensions, dimensions != model.dimensions {
+        if let dimensions = body.dimensions, !external, dimensions != model.dimensions {
             throw APIError.invalidRequest("dimensions: the model \"\(model.id)\" has \(model.dimensions) dimensions (got \(dimensions))")
         }
         if let distance = body.distance, !["cosine", "dot", "l2"].contains(distance) {
@@ -60,12 +63,13 @@ struct CollectionsController: Sendable {
         let hnsw = body.hnsw.map {
             CollectionOptions.HNSW(m: $0.m ?? defaults.m, efConstruction: $0.efConstruction ?? defaults.efConstruction)
         }
-        let options = CollectionOptions(name: body.name, model: nil, dimensions: nil, distance: body.distance, hnsw: hnsw)
+        let options = CollectionOptions(name: body.name, model: external ? CollectionOptions.externalModel : nil,
+                                        dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw)
         let info = try await runner.write { () throws(SearchEngineError) in
             do throws(SearchEngineError) {
                 return try engine.createCollection(options)
             } catch {
-                if case .invalidQuery(let reason) = error { throw .invalidQuery("hnsw: \(reason)") }
+                if case .invalidQuery(let reason) = error { throw .invalidQuery(reason.hasPrefix("dimensions:") ? reason : "hnsw: \(reason)") }
                 throw error
             }
         }

@@ -30,6 +30,10 @@ enum EngineErrors {
             return .invalidRequest(reason)
         case .invalidFilter(let reason):
             return .invalidRequest("filter: \(reason)")
+        case .modelUnavailable(let collection, let fingerprint) where EmbeddingModel.isExternal(fingerprint: fingerprint):
+            return .conflict(
+                "collection \"\(collection)\" holds your own vectors (no model): query it by vector or id, and write "
+                    + "documents with a vector")
         case .modelUnavailable(let collection, let fingerprint):
             return .conflict(
                 "collection \"\(collection)\" is served by model \(fingerprint.prefix(12)), which this server does not "

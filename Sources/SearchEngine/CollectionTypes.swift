@@ -2,6 +2,9 @@ import VectorIndex
 
 /// Settings of a new collection.
 public struct CollectionOptions: Sendable, Codable, Equatable {
+    /// The `model` value that makes a collection of bring-your-own vectors.
+    public static let externalModel = "external"
+
     /// HNSW parameters.
     public struct HNSW: Sendable, Codable, Equatable {
         /// Neighbours per node. Default 16.
@@ -23,9 +26,12 @@ public struct CollectionOptions: Sendable, Codable, Equatable {
 
     /// The name, `[a-z0-9][a-z0-9_-]{0,63}`.
     public var name: String
-    /// Model id of one of the engine's models; nil for the engine's default model.
+    /// Model id of one of the engine's models; nil for the engine's default model;
+    /// ``externalModel`` for a collection of the caller's own vectors (no model, text cannot be
+    /// embedded for it), which needs ``dimensions``.
     public var model: String?
-    /// Expected dimensions (checked against the model's when given).
+    /// Expected dimensions (checked against the model's when given); the vector length of an
+    /// ``externalModel`` collection.
     public var dimensions: Int?
     /// `cosine` (default), `dot` or `l2`.
     public var distance: String?

@@ -32,6 +32,11 @@ public struct EmbeddingModel: Sendable {
         EmbeddingModel(id: id, fingerprint: "external-\(id)-\(dimensions)", dimensions: dimensions, embedder: nil)
     }
 
+    /// Whether `fingerprint` is an external model's (real fingerprints are hex SHA-256).
+    public static func isExternal(fingerprint: String) -> Bool {
+        fingerprint.hasPrefix("external-")
+    }
+
     private init(id: String, fingerprint: String, dimensions: Int, embedder: Embedder?) {
         self.id = id
         self.fingerprint = fingerprint

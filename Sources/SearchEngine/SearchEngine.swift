@@ -54,11 +54,23 @@ public final class SearchEngine: Sendable {
     @discardableResult
     public func createCollection(_ options: CollectionOptions) throws(SearchEngineError) -> CollectionInfo {
         try CollectionName.validate(options.name)
-        guard let model = options.model.map({ id in models.first { $0.id == id || $0.fingerprint == id } }) ?? defaultModel else {
-            throw .invalidQuery("unknown model \(options.model ?? "")")
-        }
-        if let dimensions = options.dimensions, dimensions != model.dimensions {
-            throw .dimensionMismatch(expected: model.dimensions, actual: dimensions)
+        let model: EmbeddingModel
+        if options.model == CollectionOptions.externalModel {
+            // Bring-your-own vectors: no model, the caller's length.
+            guard let dimensions = options.dimensions, HNSWConfiguration.dimensionRange.contains(dimensions) else {
+                throw .invalidQuery(
+                    "dimensions: a collection of your own vectors (model \"\(CollectionOptions.externalModel)\") needs "
+                        + "dimensions in \(HNSWConfiguration.dimensionRange)")
+            }
+            model = .external(dimensions: dimensions)
+        } else {
+            guard let found = options.model.map({ id in models.first { $0.id == id || $0.fingerprint == id } }) ?? defaultModel else {
+                throw .invalidQuery("unknown model \(options.model ?? "")")
+            }
+            if let dimensions = options.dimensions, dimensions != found.dimensions {
+                throw .dimensionMismatch(expected: found.dimensions, actual: dimensions)
+            }
+            model = found
         }
         guard let metric = DistanceMetric(name: options.distance ?? "cosine") else {
             throw .invalidQuery("distance must be cosine, dot or l2")

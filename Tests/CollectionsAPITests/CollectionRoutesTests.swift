@@ -88,6 +88,49 @@ struct CollectionRoutesTests {
         }
     }
 
+    @Test("a collection of your own vectors: model external with any dimensions; vectors in, vector and id queries out; text is a 409")
+    func ownVectors() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            for body in [#"{"name": "own", "model": "external"}"#, #"{"name": "own", "model": "external", "dimensions": 0}"#,
+                         #"{"name": "own", "model": "external", "dimensions": 70000}"#] {
+                expectError(try await client.send(.post, "/v1/collections", json: body), .unprocessableContent,
+                            code: "invalid_request", messageContains: "dimensions")
+            }
+            let created = try await client.send(.post, "/v1/collections",
+                                                json: #"{"name": "own", "model": "external", "dimensions": 3, "distance": "l2"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let info = try created.json()
+            #expect(info["dimensions"] as? Int == 3 && info["distance"] as? String == "l2")
+            let model = try #require(info["model"] as? [String: Any])
+            #expect(model["id"] as? String == "external")
+
+            let written = try await client.send(.put, "/v1/collections/own/documents", json: """
+                {"documents": [{"id": "a", "vector": [1, 0, 0], "title": "A"}, {"id": "b", "vector": [0, 1, 0]},
+                               {"id": "c", "vector": [0.9, 0.1, 0], "metadata": {"k": 1}}]}
+                """)
+            #expect(written.status == .ok, "\(written.text)")
+            expectError(try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "text": "words"}]}"#),
+                        .conflict, code: "conflict", messageContains: "your own vectors")
+            expectError(try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "vector": [1, 2]}]}"#),
+                        .unprocessableContent, code: "invalid_request", messageContains: "3")
+
+            let byVector = try await client.send(.post, "/v1/collections/own/query", json: #"{"vector": [1, 0, 0], "k": 2}"#)
+            #expect(byVector.status == .ok, "\(byVector.text)")
+            let hits = try #require(try byVector.json()["results"] as? [[String: Any]])
+            #expect(hits.compactMap { $0["id"] as? String } == ["a", "c"])
+            let byID = try await client.send(.post, "/v1/collections/own/query", json: #"{"id": "a", "k": 1}"#)
+            #expect((try byID.json()["results"] as? [[String: Any]])?.first?["id"] as? String == "c")
+            expectError(try await client.send(.post, "/v1/collections/own/query", json: #"{"text": "words", "k": 1}"#),
+                        .conflict, code: "conflict", messageContains: "your own vectors")
+            let recommended = try await client.send(.post, "/v1/collections/own/recommend", json: #"{"positive": ["c"], "k": 1}"#)
+            #expect((try recommended.json()["results"] as? [[String: Any]])?.first?["id"] as? String == "a", "\(recommended.text)")
+        }
+    }
+
     @Test("documents: upsert counts and seq (searchable on return), unchanged and updated, get, include=vector, delete")
     func documents() async throws {
         let directory = try TemporaryDirectory()
