@@ -30,7 +30,8 @@ public final class Embedder: Sendable {
         /// LayerNorm rows), instead of one pass per worker. Few rows make a GEMM memory-bound (it
         /// streams every weight once per pass), so for a handful of short queries one pass
         /// streaming the weights once beats one pass per worker streaming them once each.
-        /// Default 512 (measured on 2 cores; see BENCHMARKS.md, "Small batches").
+        /// Default 256: with the packed GEMM, one pass per worker wins from ~250 tokens up (measured
+        /// on 2 cores; see BENCHMARKS.md, "Small batches").
         public var columnSplitTokens: Int
         /// A forward pass of at most this many tokens runs its dense layers on Quiver's own GEMM
         /// over weights packed at load time (`VectorMath.matmulPacked`) instead of OpenBLAS, which
@@ -41,7 +42,7 @@ public final class Embedder: Sendable {
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
             workers: Int = ProcessInfo.processInfo.activeProcessorCount, blasThreads: Int = 1,
-            columnSplitTokens: Int = 512, packedGEMMTokens: Int = 512
+            columnSplitTokens: Int = 256, packedGEMMTokens: Int = 512
         ) {
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize
