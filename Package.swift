@@ -39,7 +39,7 @@ let package = Package(
         // Prefetch hints (a `static inline` C function; Swift has no intrinsic), used via VectorMath.
         .target(name: "CPrefetch"),
         .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: cpuFlags),
-        .target(name: "Embedder", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
+        .target(name: "Embedder", dependencies: ["VectorMath", "CPrefetch"], swiftSettings: cpuFlags),
         .target(name: "VectorIndex", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .target(
             name: "DocumentStore",

@@ -49,14 +49,18 @@ public final class CollectionsModule: APIModule {
         public var sample: SampleCorpus?
         /// Most query texts whose vectors are kept (LRU); 0 disables the cache.
         public var queryCacheEntries: Int
+        /// How document writes embed: `.background` (default) yields the cores to queries being
+        /// embedded at the same time; `.interactive` competes with them as an equal.
+        public var writePriority: Embedder.Priority
 
         /// Options with the documented defaults.
         public init(dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
-                    queryCacheEntries: Int = 1024) {
+                    queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background) {
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
             self.sample = sample
             self.queryCacheEntries = queryCacheEntries
+            self.writePriority = writePriority
         }
     }
 
@@ -160,7 +164,7 @@ public final class CollectionsModule: APIModule {
                     fingerprint = try EmbeddingModel.fingerprint(folder: modelFolder, pooling: embedder.pooling)
                 }
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
-                let engine = try SearchEngine(dataDirectory: options.dataDirectory, model: model, logger: logger)
+                let engine = try SearchEngine(dataDirectory: options.dataDirectory, model: model, writePriority: options.writePriority, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from

@@ -65,6 +65,17 @@ public final class Embedder: Sendable {
     private let workspaces = Mutex<[Workspace]>([])
     /// The workers as one team for a call that is a single small pass (see `columnSplitTokens`).
     private let team: ForwardTeam
+    /// Low-priority threads for ``Priority/background`` calls, started on the first one.
+    private let background = Mutex<BackgroundWorkers?>(nil)
+
+    /// How a call's forward passes are scheduled against other work in the process.
+    public enum Priority: Sendable, Equatable {
+        /// On the calling thread and the embedder's normal-priority helpers (queries).
+        case interactive
+        /// Only on low-priority threads (`nice` 19) while the caller waits: bulk work such as
+        /// document writes, which then takes the cores only when interactive calls leave them.
+        case background
+    }
 
     /// Length of every embedding.
     public var dimension: Int { config.hiddenSize }
@@ -103,8 +114,8 @@ public final class Embedder: Sendable {
     }
 
     /// One embedding per text, in input order.
-    public func embed(_ texts: [String]) throws(EmbedderError) -> [[Float]] {
-        try embed(tokenized: texts.map(tokenize))
+    public func embed(_ texts: [String], priority: Priority = .interactive) throws(EmbedderError) -> [[Float]] {
+        try embed(tokenized: texts.map(tokenize), priority: priority)
     }
 
     /// One embedding for one text.
@@ -117,7 +128,7 @@ public final class Embedder: Sendable {
     /// Sequences are sorted by length and cut into forward passes under ``Options/tokenBudget``,
     /// so each pass holds sequences of similar length. Each sequence must be non-empty, no longer
     /// than `pooling.maxSequenceLength`, with ids inside the vocabulary.
-    public func embed(tokenized sequences: [[Int32]]) throws(EmbedderError) -> [[Float]] {
+    public func embed(tokenized sequences: [[Int32]], priority: Priority = .interactive) throws(EmbedderError) -> [[Float]] {
         try validate(sequences)
         let h = dimension
         let batches = planBatches(sequences)
@@ -127,7 +138,7 @@ public final class Embedder: Sendable {
         // A call that is one pass (a lone query, a few coalesced ones: planBatches keeps a call of
         // at most columnSplitTokens together) would leave the other workers idle: the team runs
         // it together instead.
-        if batches.count == 1, options.workers > 1 {
+        if batches.count == 1, options.workers > 1, priority == .interactive {
             encodeAsTeam(batch: batches[0], of: sequences, scatterInto: sink.base)
             return (0..<sequences.count).map { i in Array(UnsafeBufferPointer(start: flat + i * h, count: h)) }
         }
@@ -143,7 +154,9 @@ public final class Embedder: Sendable {
                 self.encode(batch: batches[b], of: sequences, workspace: workspace, scatterInto: sink.base)
             }
         }
-        if workerCount > 1 {
+        if priority == .background {
+            backgroundWorkers().run(run)
+        } else if workerCount > 1 {
             // The team's own threads first: Dispatch's pool also runs the process's Swift tasks
             // (a server's request handlers), which would wait behind a pass holding its threads.
             // When another call holds the team, Dispatch's threads do it.
@@ -154,6 +167,15 @@ public final class Embedder: Sendable {
             run(0)
         }
         return (0..<sequences.count).map { i in Array(UnsafeBufferPointer(start: flat + i * h, count: h)) }
+    }
+
+    private func backgroundWorkers() -> BackgroundWorkers {
+        background.withLock { workers in
+            if let workers { return workers }
+            let started = BackgroundWorkers(count: options.workers)
+            workers = started
+            return started
+        }
     }
 
     /// The result matrix shared by the workers of one call: each writes only the rows of its own

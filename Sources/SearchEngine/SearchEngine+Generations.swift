@@ -71,7 +71,7 @@ extension SearchEngine {
                     return document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
                 }
                 let vectors: [[Float]]
-                do { vectors = try embedder.embed(texts) } catch { throw SearchEngineError(error) }
+                do { vectors = try embedder.embed(texts, priority: writePriority) } catch { throw SearchEngineError(error) }
                 let items = zip(page, vectors).map { document, vector in
                     (label: document.label, sourceSeq: document.seq,
                      contentHash: ContentHash.compute(fingerprint: building.modelFingerprint, title: document.title,

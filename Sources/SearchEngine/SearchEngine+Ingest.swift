@@ -114,7 +114,7 @@ extension SearchEngine {
                 throw .modelUnavailable(collection: collection, fingerprint: fingerprint)
             }
             let vectors: [[Float]]
-            do { vectors = try embedder.embed(toEmbed.map(\.text)) } catch { throw SearchEngineError(error) }
+            do { vectors = try embedder.embed(toEmbed.map(\.text), priority: writePriority) } catch { throw SearchEngineError(error) }
             let embeddedAt = Date().timeIntervalSince1970
             for (item, vector) in zip(toEmbed, vectors) {
                 writes[item.write].vector = vector

@@ -1,4 +1,5 @@
 import DocumentStore
+import Embedder
 import Foundation
 import Logging
 import Synchronization
@@ -17,6 +18,10 @@ public final class SearchEngine: Sendable {
     public let dataDirectory: URL
     /// Models, the default (used for new collections and model changes) first.
     public let models: [EmbeddingModel]
+    /// How document writes and re-embedding schedule their forward passes: `.background` in a
+    /// server, so that queries embedded meanwhile keep their latency; `.interactive` (the
+    /// default) where nothing else competes, as in the CLI.
+    public let writePriority: Embedder.Priority
     let logger: Logger
     private let openCollections = Mutex<[String: CollectionRuntime]>([:])
 
@@ -24,10 +29,14 @@ public final class SearchEngine: Sendable {
     ///
     /// - Parameter models: at least one; the first is the default. Further models let the engine
     ///   keep answering text queries on collections not yet moved to the default model.
-    public init(dataDirectory: URL, models: [EmbeddingModel], logger: Logger = Logger(label: "quiver.engine")) throws(SearchEngineError) {
+    public init(
+        dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
+        logger: Logger = Logger(label: "quiver.engine")
+    ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
         self.dataDirectory = dataDirectory
         self.models = models
+        self.writePriority = writePriority
         self.logger = logger
         do {
             try FileManager.default.createDirectory(at: collectionsDirectory, withIntermediateDirectories: true)
@@ -37,8 +46,11 @@ public final class SearchEngine: Sendable {
     }
 
     /// An engine with one model.
-    public convenience init(dataDirectory: URL, model: EmbeddingModel, logger: Logger = Logger(label: "quiver.engine")) throws(SearchEngineError) {
-        try self.init(dataDirectory: dataDirectory, models: [model], logger: logger)
+    public convenience init(
+        dataDirectory: URL, model: EmbeddingModel, writePriority: Embedder.Priority = .interactive,
+        logger: Logger = Logger(label: "quiver.engine")
+    ) throws(SearchEngineError) {
+        try self.init(dataDirectory: dataDirectory, models: [model], writePriority: writePriority, logger: logger)
     }
 
     var defaultModel: EmbeddingModel { models[0] }

@@ -29,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest wait for more requests before a forward pass, in milliseconds.") var batchWaitMs = 2.0
     @Option(help: "Most tokens in one batched forward pass.") var batchTokenBudget = 8192
     @Option(help: "Worker threads running forward passes.") var embedWorkers = 1
+    @Flag(help: "Embed document writes at normal priority instead of yielding the cores to queries (background, nice 19).")
+    var interactiveWrites = false
     @Option(help: "Largest request body, in bytes.") var maxBodyBytes = 4 << 20
     @Option(help: "Most inputs per embedding/tokenize request.") var maxBatchInputs = 256
     @Option(help: "Longest input text, in UTF-8 bytes.") var maxTextBytes = 65_536
@@ -79,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
             options: .init(
                 dataDirectory: URL(fileURLWithPath: data),
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
-                queryCacheEntries: queryCache),
+                queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

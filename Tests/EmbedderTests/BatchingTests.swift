@@ -46,6 +46,52 @@ struct BatchingTests {
         }
     }
 
+    @Test("background calls: the same vectors as interactive ones, computed on nice-19 threads, alongside interactive calls")
+    func backgroundPriority() async throws {
+        let embedder = try Embedder(folder: TestModel.folder, options: .init(tokenBudget: 300, workers: 2))
+        let sequences = Self.sample()
+        let interactive = try embedder.embed(tokenized: sequences)
+        let background = try embedder.embed(tokenized: sequences, priority: .background)
+        #expect(background == interactive, "same passes, same arithmetic")
+        let one = try embedder.embed(tokenized: [sequences[0]], priority: .background)
+        #expect(cosine(one[0], interactive[0]) >= 0.999999)
+        #expect(try embedder.embed(tokenized: [], priority: .background).isEmpty)
+
+        // The threads: named quiver-bg-N, at nice 19 (field 19 of /proc/self/task/TID/stat). Listing
+        // /proc/self/task while other tests start and end threads can miss entries: a few tries.
+        func backgroundNices() -> [Int] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { task -> Int? in
+                guard let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                    name.hasPrefix("quiver-bg-"),
+                    let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return nil }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")  // fields[0] is field 3
+                return fields.count > 16 ? Int(fields[16]) : nil
+            }
+        }
+        var nices = backgroundNices()
+        for _ in 0..<50 where nices.count < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+            nices = backgroundNices()
+        }
+        #expect(nices.count == 2 && nices.allSatisfy { $0 == 19 }, "\(nices)")
+
+        // Background and interactive calls at once from several threads: each gets its own vectors.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for round in 0..<6 {
+                group.addTask {
+                    let priority: Embedder.Priority = round % 2 == 0 ? .background : .interactive
+                    let part = Array(sequences[(round * 3)..<(round * 3 + 5)])
+                    let vectors = try embedder.embed(tokenized: part, priority: priority)
+                    return zip(vectors, interactive[(round * 3)..<(round * 3 + 5)]).allSatisfy { cosine($0, $1) >= 0.999999 }
+                }
+            }
+            for try await matched in group { #expect(matched) }
+        }
+    }
+
     @Test("the packed GEMM and OpenBLAS give the same vectors, whatever the pass size", arguments: [64, 4096])
     func packedMatchesBLAS(tokenBudget: Int) throws {
         let sequences = Self.sample()

@@ -1,7 +1,8 @@
 // Cache prefetch hints (the vector index's search loop, the packed GEMM) and a spin-wait hint.
 // Swift has no intrinsic for either; a `static inline` function in a C header is imported by Swift
-// and inlined like Swift code. Wrapped by `VectorMath.prefetch` and `VectorMath.spinPause`;
-// nothing else should include this header.
+// and inlined like Swift code. Wrapped by `VectorMath.prefetch` and `VectorMath.spinPause`.
+// Also `quiver_set_thread_name`, which the Embedder's threads call (Swift's Glibc module does not
+// export `pthread_setname_np`, and `prctl` is variadic). Nothing else should include this header.
 #ifndef QUIVER_CPREFETCH_H
 #define QUIVER_CPREFETCH_H
 
@@ -29,5 +30,8 @@ static inline void quiver_spin_pause(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+/// Names the calling thread (Linux keeps the first 15 bytes; elsewhere a no-op).
+void quiver_set_thread_name(const char *name);
 
 #endif

@@ -86,7 +86,7 @@ final class ForwardTeam: Sendable {
         for index in 1..<self.size {
             let shared = self.shared, count = self.size
             let thread = Thread {
-                Thread.current.name = "quiver-fwd-\(index)"  // Linux keeps 15 bytes of a thread name
+                nameCurrentThread("quiver-fwd-\(index)")
                 ForwardTeam.helperLoop(index: index, count: count, shared: shared)
             }
             thread.start()
