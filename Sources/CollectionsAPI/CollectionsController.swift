@@ -56,6 +56,11 @@ struct CollectionsController: Sendable {
         if let dimensions = body.dimensions, !external, dimensions != model.dimensions {
             throw APIError.invalidRequest("dimensions: the model \"\(model.id)\" has \(model.dimensions) dimensions (got \(dimensions))")
         }
+        if external, !(body.dimensions.map(CollectionOptions.externalDimensions.contains) ?? false) {
+            throw APIError.invalidRequest(
+                "dimensions: a collection of your own vectors (model \"\(CollectionOptions.externalModel)\") needs dimensions in "
+                    + "\(CollectionOptions.externalDimensions)")
+        }
         if let distance = body.distance, !["cosine", "dot", "l2"].contains(distance) {
             throw APIError.invalidRequest("distance must be cosine, dot or l2 (got \"\(EngineErrors.shortened(distance))\")")
         }
@@ -69,7 +74,7 @@ struct CollectionsController: Sendable {
             do throws(SearchEngineError) {
                 return try engine.createCollection(options)
             } catch {
-                if case .invalidQuery(let reason) = error { throw .invalidQuery(reason.hasPrefix("dimensions:") ? reason : "hnsw: \(reason)") }
+                if case .invalidQuery(let reason) = error { throw .invalidQuery("hnsw: \(reason)") }
                 throw error
             }
         }

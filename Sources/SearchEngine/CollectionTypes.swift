@@ -4,6 +4,8 @@ import VectorIndex
 public struct CollectionOptions: Sendable, Codable, Equatable {
     /// The `model` value that makes a collection of bring-your-own vectors.
     public static let externalModel = "external"
+    /// The vector lengths such a collection may have.
+    public static let externalDimensions = HNSWConfiguration.dimensionRange
 
     /// HNSW parameters.
     public struct HNSW: Sendable, Codable, Equatable {

@@ -69,10 +69,10 @@ public final class SearchEngine: Sendable {
         let model: EmbeddingModel
         if options.model == CollectionOptions.externalModel {
             // Bring-your-own vectors: no model, the caller's length.
-            guard let dimensions = options.dimensions, HNSWConfiguration.dimensionRange.contains(dimensions) else {
+            guard let dimensions = options.dimensions, CollectionOptions.externalDimensions.contains(dimensions) else {
                 throw .invalidQuery(
                     "dimensions: a collection of your own vectors (model \"\(CollectionOptions.externalModel)\") needs "
-                        + "dimensions in \(HNSWConfiguration.dimensionRange)")
+                        + "dimensions in \(CollectionOptions.externalDimensions)")
             }
             model = .external(dimensions: dimensions)
         } else {

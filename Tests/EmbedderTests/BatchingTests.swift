@@ -57,8 +57,9 @@ struct BatchingTests {
         #expect(cosine(one[0], interactive[0]) >= 0.999999)
         #expect(try embedder.embed(tokenized: [], priority: .background).isEmpty)
 
-        // The threads: named quiver-bg-N, at nice 19 (field 19 of /proc/self/task/TID/stat). Listing
-        // /proc/self/task while other tests start and end threads can miss entries: a few tries.
+        // The threads: named quiver-bg-N, at nice 19 (field 19 of /proc/self/task/TID/stat); this
+        // embedder's two at least (other suites' servers have their own). Listing /proc/self/task
+        // while other tests start and end threads can miss entries: a few tries.
         func backgroundNices() -> [Int] {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
             return tasks.compactMap { task -> Int? in
@@ -76,7 +77,7 @@ struct BatchingTests {
             try await Task.sleep(for: .milliseconds(20))
             nices = backgroundNices()
         }
-        #expect(nices.count == 2 && nices.allSatisfy { $0 == 19 }, "\(nices)")
+        #expect(nices.count >= 2 && nices.allSatisfy { $0 == 19 }, "\(nices)")
 
         // Background and interactive calls at once from several threads: each gets its own vectors.
         try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -11,8 +11,10 @@ import Glibc
 /// while queries are being embedded (on the batcher's and the forward team's normal-priority
 /// threads) a bulk pass gets what they leave and their latency barely moves; with no queries
 /// around the bulk passes take both cores as before. (Measured: queries at c=4 during a stream of
-/// 64-document writes kept p99 21 ms at nice 19, 47 ms at nice 10, 116 ms at normal priority.) The calling thread does not take part: it
-/// sleeps until the workers are done, so nothing of a bulk call runs at normal priority.
+/// 64-document writes kept a p99 of 19–21 ms at nice 19, 47 ms at nice 10 and 116–146 ms at
+/// normal priority; BENCHMARKS.md, "Queries during document writes".) The calling thread does not
+/// take part: it sleeps until the workers are done, so nothing of a bulk call runs at normal
+/// priority.
 ///
 /// One call at a time (callers queue on a lock). Where the process may not lower a thread's
 /// priority (`setpriority` fails) the threads simply run at the normal priority.
