@@ -56,11 +56,6 @@ struct CollectionsController: Sendable {
         if let dimensions = body.dimensions, !external, dimensions != model.dimensions {
             throw APIError.invalidRequest("dimensions: the model \"\(model.id)\" has \(model.dimensions) dimensions (got \(dimensions))")
         }
-        if external, !(body.dimensions.map(CollectionOptions.externalDimensions.contains) ?? false) {
-            throw APIError.invalidRequest(
-                "dimensions: a collection of your own vectors (model \"\(CollectionOptions.externalModel)\") needs dimensions in "
-                    + "\(CollectionOptions.externalDimensions)")
-        }
         if let distance = body.distance, !["cosine", "dot", "l2"].contains(distance) {
             throw APIError.invalidRequest("distance must be cosine, dot or l2 (got \"\(EngineErrors.shortened(distance))\")")
         }
@@ -70,14 +65,8 @@ struct CollectionsController: Sendable {
         }
         let options = CollectionOptions(name: body.name, model: external ? CollectionOptions.externalModel : nil,
                                         dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw)
-        let info = try await runner.write { () throws(SearchEngineError) in
-            do throws(SearchEngineError) {
-                return try engine.createCollection(options)
-            } catch {
-                if case .invalidQuery(let reason) = error { throw .invalidQuery("hnsw: \(reason)") }
-                throw error
-            }
-        }
+        // The engine checks an external collection's dimensions and the HNSW parameters, naming the field.
+        let info = try await runner.write { () throws(SearchEngineError) in try engine.createCollection(options) }
         metrics.update(info)
         return try JSONResponse.make(info, status: .created)
     }

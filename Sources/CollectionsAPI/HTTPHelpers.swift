@@ -43,9 +43,7 @@ enum JSONResponse {
 
     /// A response with already-encoded JSON.
     static func make(encoded data: Data, status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        jsonResponse(bytes: data, status: status)
     }
 
     /// Compact JSON; a non-finite float (a score against a zero vector) is written as a string

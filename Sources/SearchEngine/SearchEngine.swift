@@ -90,7 +90,7 @@ public final class SearchEngine: Sendable {
         let hnsw = options.hnsw ?? .init()
         do {
             try HNSWConfiguration(dimension: model.dimensions, metric: metric, m: hnsw.m, efConstruction: hnsw.efConstruction).validate()
-        } catch { throw .invalidQuery("\(error)") }
+        } catch { throw .invalidQuery("hnsw: \(error)") }
         let directory = collectionsDirectory.appendingPathComponent(options.name)
         try openCollections.withLock { (runtimes) throws(SearchEngineError) in
             let storePath = directory.appendingPathComponent("store.sqlite").path

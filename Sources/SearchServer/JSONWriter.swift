@@ -206,11 +206,7 @@ public protocol JSONWritable {
 extension JSONWritable {
     /// This value as an `application/json` response.
     public func jsonResponse(status: HTTPResponse.Status = .ok) -> Response {
-        var json = JSONWriter(capacity: 4096)
-        write(to: &json)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        SearchServer.jsonResponse(bytes: jsonBytes(), status: status)
     }
 
     /// This value's JSON text.
@@ -219,4 +215,18 @@ extension JSONWritable {
         write(to: &json)
         return json.bytes
     }
+}
+
+extension ResponseGenerator where Self: JSONWritable {
+    /// A handler can return a ``JSONWritable`` body as it is.
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        jsonResponse()
+    }
+}
+
+/// An `application/json; charset=utf-8` response with `bytes` as its body.
+public func jsonResponse(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }

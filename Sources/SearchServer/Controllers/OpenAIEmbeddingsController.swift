@@ -86,10 +86,6 @@ struct OpenAIEmbeddingsController {
             json.endObject()
             json.endObject()
         }
-
-        func response(from request: Request, context: some RequestContext) -> Response {
-            jsonResponse()
-        }
     }
 
     func addRoutes(to group: RouterGroup<QuiverRequestContext>) {

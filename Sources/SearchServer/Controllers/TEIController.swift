@@ -55,10 +55,6 @@ struct TEIController {
             for vector in vectors { json.numbers(vector) }
             json.endArray()
         }
-
-        func response(from request: Request, context: some RequestContext) -> Response {
-            jsonResponse()
-        }
     }
 
     @Sendable func embed(_ request: Request, context: QuiverRequestContext) async throws -> Vectors {
