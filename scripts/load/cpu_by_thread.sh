@@ -17,14 +17,15 @@ export QUERIES=${QUERIES:-/work/corpus/queries.jsonl} ROUTE=${ROUTE:-/v1/embeddi
 
 # shellcheck disable=SC2206
 flags=(--host 127.0.0.1 --port "$PORT" --log-level warning --query-cache "${QUERY_CACHE:-0}" ${SERVE_ARGS:-})
+source scripts/load/common.sh
 "$BIN" serve "${flags[@]}" >/tmp/quiver-cpu-by-thread.log 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+server_pid=$!
+trap stop_server EXIT
+wait_ready "http://127.0.0.1:$PORT/ready"
 wrk -t 2 -c 8 -d 2s -s scripts/load/embeddings.lua "http://127.0.0.1:$PORT" >/dev/null  # warm-up
 
 per_thread() {  # "name ticks" summed over threads of the same name
-    for task in /proc/$pid/task/*; do
+    for task in /proc/$server_pid/task/*; do
         name=$(cat "$task/comm")
         fields=$(sed 's/.*) //' "$task/stat")
         # shellcheck disable=SC2086

@@ -25,23 +25,9 @@ export QUERIES
 
 [ -x "$BIN" ] || { echo "build first: swift build -c release --product quiver" >&2; exit 1; }
 [ -x "$INFINITY" ] || { echo "no infinity_emb at $INFINITY (see the header of this script)" >&2; exit 1; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
-}
+source scripts/load/common.sh
 data=$(mktemp -d)
 trap 'stop_server; rm -rf "$data"' EXIT
-
-wait_ready() {  # $1: URL that answers 200 when the server is ready
-    for _ in $(seq 1 600); do
-        curl -sf "$1" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    echo "server did not become ready: $1" >&2
-    exit 1
-}
 
 drive() {  # $1: server name, $2: route
     ROUTE=$2 wrk -t 2 -c 8 -d 2s -s scripts/load/embeddings.lua "http://127.0.0.1:$PORT" >/dev/null  # warm-up
@@ -50,10 +36,8 @@ drive() {  # $1: server name, $2: route
         before=$(load)
         line=$(ROUTE=$2 wrk -t "$threads" -c "$c" -d "$DURATION" --timeout 20s -s scripts/load/embeddings.lua \
             "http://127.0.0.1:$PORT" | grep '^RESULT')
-        declare -A r=()
-        for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
-        echo "| $1 | $c | ${r[requests]} | ${r[rps]} | ${r[p50_ms]} | ${r[p99_ms]} | ${r[non2xx]} | $before |"
-        unset r
+        parse_result "$line"
+        echo "| $1 | $c | ${result[requests]} | ${result[rps]} | ${result[p50_ms]} | ${result[p99_ms]} | ${result[non2xx]} | $before |"
     done
 }
 

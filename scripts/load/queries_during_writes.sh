@@ -17,12 +17,12 @@ DOCS=${DOCS:-/work/corpus/docs.jsonl}
 BIN=${BIN:-./.build/release/quiver}
 export QUERIES=${QUERIES:-/work/corpus/queries.jsonl} ROUTE=/v1/collections/help-center/query
 
+source scripts/load/common.sh
 work=$(mktemp -d)
-server_pid=""
 writer_pid=""
 cleanup() {
     [ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null || true
-    [ -n "$server_pid" ] && { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,7 +39,7 @@ PY
 "$BIN" serve --host 127.0.0.1 --port "$PORT" --log-level warning --data "$work/data" --query-cache 0 ${WRITE_FLAGS:-} \
     >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT/ready"
 for name in writes-alone writes-during; do
     curl -sf -X POST "http://127.0.0.1:$PORT/v1/collections" -H 'content-type: application/json' -d "{\"name\": \"$name\"}" >/dev/null
 done

@@ -23,40 +23,30 @@ export QUERIES
 
 [ -x "$BIN" ] || { echo "build first: swift build -c release --product quiver" >&2; exit 1; }
 [ -f "$QUERIES" ] || { echo "no query file $QUERIES" >&2; exit 1; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
-}
+source scripts/load/common.sh
 trap stop_server EXIT
 
 echo "| batching | concurrency | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | loadavg before |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for mode in $MODES; do
     # SERVE_ARGS: more `quiver serve` flags, e.g. "--data /path/with/a/collection --sample none".
-    # shellcheck disable=SC2206
     # The query cache is off unless QUERY_CACHE says otherwise: every wrk run starts at the top of
     # $QUERIES, so a cache would answer the warm-up's and earlier rows' queries without the embedder.
+    # shellcheck disable=SC2206
     flags=(--host 127.0.0.1 --port "$PORT" --log-level warning --query-cache "${QUERY_CACHE:-0}" ${SERVE_ARGS:-})
     [ "$mode" = off ] && flags+=(--no-batching)
     "$BIN" serve "${flags[@]}" >"/tmp/quiver-load-$mode.log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 200); do
-        curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "server did not become ready" >&2; exit 1; }
+    wait_ready "http://127.0.0.1:$PORT/ready"
     QUERIES="$QUERIES" wrk -t 2 -c 8 -d 2s -s scripts/load/embeddings.lua "http://127.0.0.1:$PORT" >/dev/null  # warm-up
     for c in $CONCURRENCY; do
         threads=$(( c < 2 ? 1 : 2 ))
         before=$(load)
         line=$(wrk -t "$threads" -c "$c" -d "$DURATION" --timeout 10s -s scripts/load/embeddings.lua \
             "http://127.0.0.1:$PORT" | grep '^RESULT')
-        declare -A r=()
-        for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
-        echo "| $mode | $c | ${r[requests]} | ${r[rps]} | ${r[p50_ms]} | ${r[p90_ms]} | ${r[p99_ms]} | ${r[max_ms]} | ${r[non2xx]} | $before |"
-        unset r
+        parse_result "$line"
+        echo "| $mode | $c | ${result[requests]} | ${result[rps]} | ${result[p50_ms]} | ${result[p90_ms]} | ${result[p99_ms]} |" \
+            "${result[max_ms]} | ${result[non2xx]} | $before |"
     done
     stop_server
 done
