@@ -21,8 +21,6 @@ import Glibc
 final class BackgroundWorkers: Sendable {
     /// The threads.
     let count: Int
-    /// The `nice` value the threads asked for.
-    let niceness: Int32
     private let state: State
     private let calls = NSLock()
 
@@ -38,7 +36,6 @@ final class BackgroundWorkers: Sendable {
     /// Starts `count` threads (at least one) that lower their own priority to `niceness`.
     init(count: Int, niceness: Int32 = 19) {
         self.count = max(1, count)
-        self.niceness = niceness
         state = State()
         for index in 0..<self.count {
             let state = self.state
