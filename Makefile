@@ -6,7 +6,7 @@ SWIFT ?= swift
 # ~100x slower unoptimized. -enable-testing keeps @testable imports working.
 TEST_FLAGS ?= -c release -Xswiftc -enable-testing
 
-.PHONY: setup build run test bench clean
+.PHONY: setup build run test lint format bench clean
 
 setup:
 	@./scripts/setup.sh
@@ -17,8 +17,15 @@ build: setup
 run: build
 	./scripts/run.sh
 
-test: setup
+test: setup lint
 	$(SWIFT) test $(TEST_FLAGS)
+
+# Style is checked, not reviewed: .swift-format holds the rules; `make format` applies them.
+lint:
+	$(SWIFT) format lint --recursive --strict Sources Tests Benchmarks Fuzz
+
+format:
+	$(SWIFT) format format --in-place --recursive --parallel Sources Tests Benchmarks Fuzz
 
 clean:
 	rm -rf .build

@@ -8,9 +8,9 @@ import PackageDescription
 //   .build/release/FuzzSafeTensors -max_total_time=60 corpus-st/ ../Tests/EmbedderTests/Fixtures/fuzz/safetensors
 //   .build/release/FuzzTokenizer -max_total_time=60 corpus-tok/ ../Tests/EmbedderTests/Fixtures/fuzz/text
 #if arch(x86_64)
-let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+    let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let cpuFlags: [SwiftSetting] = []
+    let cpuFlags: [SwiftSetting] = []
 #endif
 
 let package = Package(

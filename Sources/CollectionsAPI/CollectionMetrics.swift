@@ -38,12 +38,16 @@ final class CollectionMetrics: Sendable {
 
     /// Counts a write's outcomes.
     func wrote(_ collection: String, _ result: UpsertResult) {
-        let outcomes = [("inserted", result.inserted), ("updated", result.updated), ("unchanged", result.unchanged),
-                        ("deleted", result.deleted), ("embedded", result.embedded)]
+        let outcomes = [
+            ("inserted", result.inserted), ("updated", result.updated), ("unchanged", result.unchanged),
+            ("deleted", result.deleted), ("embedded", result.embedded),
+        ]
         for (outcome, count) in outcomes where count > 0 {
-            CoreMetrics.Counter(label: "quiver_collection_documents_written_total",
-                                dimensions: [("collection", collection), ("outcome", outcome)], factory: metrics.factory)
-                .increment(by: count)
+            CoreMetrics.Counter(
+                label: "quiver_collection_documents_written_total",
+                dimensions: [("collection", collection), ("outcome", outcome)], factory: metrics.factory
+            )
+            .increment(by: count)
         }
     }
 }

@@ -63,8 +63,9 @@ struct CollectionsController: Sendable {
         let hnsw = body.hnsw.map {
             CollectionOptions.HNSW(m: $0.m ?? defaults.m, efConstruction: $0.efConstruction ?? defaults.efConstruction)
         }
-        let options = CollectionOptions(name: body.name, model: external ? CollectionOptions.externalModel : nil,
-                                        dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw)
+        let options = CollectionOptions(
+            name: body.name, model: external ? CollectionOptions.externalModel : nil,
+            dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw)
         // The engine checks an external collection's dimensions and the HNSW parameters, naming the field.
         let info = try await runner.write { () throws(SearchEngineError) in try engine.createCollection(options) }
         metrics.update(info)
@@ -242,8 +243,9 @@ struct CollectionsController: Sendable {
         guard examples <= limits.maxBatchInputs else {
             throw APIError.limitExceeded(limit: "max_batch_inputs", value: examples, allowed: limits.maxBatchInputs)
         }
-        let recommendation = RecommendRequest(positive: body.positive, negative: body.negative, k: k, ef: body.ef,
-                                              filter: body.filter, include: body.include)
+        let recommendation = RecommendRequest(
+            positive: body.positive, negative: body.negative, k: k, ef: body.ef,
+            filter: body.filter, include: body.include)
         let response = try await runner.read { () throws(SearchEngineError) in
             try engine.recommend(collection: name, recommendation)
         }
@@ -303,8 +305,9 @@ struct CollectionsController: Sendable {
         if let next = page.nextCursor { QuiverHeader.set(QuiverHeader.nextCursor, next, in: &headers) }
         if raw {
             guard encoded.ids.utf8.count <= Self.maxIDsHeaderBytes else {
-                throw APIError.limitExceeded(limit: "max_ids_header_bytes (lower limit)", value: encoded.ids.utf8.count,
-                                             allowed: Self.maxIDsHeaderBytes)
+                throw APIError.limitExceeded(
+                    limit: "max_ids_header_bytes (lower limit)", value: encoded.ids.utf8.count,
+                    allowed: Self.maxIDsHeaderBytes)
             }
             QuiverHeader.set(QuiverHeader.ids, encoded.ids, in: &headers)
             headers[.contentType] = "application/octet-stream"
@@ -360,7 +363,9 @@ struct CollectionsController: Sendable {
     /// The server limits on one query: text length, k and ef.
     func check(_ query: QueryRequest, field: String) throws(APIError) {
         let given = [query.text != nil, query.vector != nil, query.id != nil].filter { $0 }.count
-        guard given == 1 else { throw .invalidRequest("\(field.isEmpty ? "" : "\(field.dropLast()): ")give exactly one of text, vector or id") }
+        guard given == 1 else {
+            throw .invalidRequest("\(field.isEmpty ? "" : "\(field.dropLast()): ")give exactly one of text, vector or id")
+        }
         if let text = query.text {
             guard !text.isEmpty else { throw .invalidRequest("\(field)text must not be empty") }
             guard text.utf8.count <= limits.maxTextBytes else {

@@ -54,8 +54,10 @@ public final class CollectionsModule: APIModule {
         public var writePriority: Embedder.Priority
 
         /// Options with the documented defaults.
-        public init(dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
-                    queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background) {
+        public init(
+            dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
+            queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background
+        ) {
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
             self.sample = sample
@@ -164,7 +166,8 @@ public final class CollectionsModule: APIModule {
                     fingerprint = try EmbeddingModel.fingerprint(folder: modelFolder, pooling: embedder.pooling)
                 }
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
-                let engine = try SearchEngine(dataDirectory: options.dataDirectory, model: model, writePriority: options.writePriority, logger: logger)
+                let engine = try SearchEngine(
+                    dataDirectory: options.dataDirectory, model: model, writePriority: options.writePriority, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from
@@ -174,8 +177,11 @@ public final class CollectionsModule: APIModule {
                         try engine.catchUp(collection: name)
                         infos.append(try engine.collectionInfo(name))
                     } catch {
-                        logger.error("collection cannot be opened; serving the others", metadata: [
-                            "collection": "\(name)", "error": "\(error)"])
+                        logger.error(
+                            "collection cannot be opened; serving the others",
+                            metadata: [
+                                "collection": "\(name)", "error": "\(error)",
+                            ])
                     }
                 }
                 return (engine, model, infos)
@@ -187,12 +193,14 @@ public final class CollectionsModule: APIModule {
         }
         let (engine, model, infos) = opened
         for info in infos { metrics.update(info) }
-        logger.info("collections open", metadata: [
-            "data": "\(options.dataDirectory.path)", "collections": "\(infos.count)",
-            "documents": "\(infos.reduce(0) { $0 + $1.documents })", "model": "\(model.id)",
-            "fingerprint": "\(model.fingerprint.prefix(12))",
-            "seconds": "\((ContinuousClock.now - start).components.seconds)",
-        ])
+        logger.info(
+            "collections open",
+            metadata: [
+                "data": "\(options.dataDirectory.path)", "collections": "\(infos.count)",
+                "documents": "\(infos.reduce(0) { $0 + $1.documents })", "model": "\(model.id)",
+                "fingerprint": "\(model.fingerprint.prefix(12))",
+                "seconds": "\((ContinuousClock.now - start).components.seconds)",
+            ])
         state.withLock { state in
             state.engine = engine
             state.model = model

@@ -59,8 +59,11 @@ struct SampleImport {
                 }
                 return valid
             }
-            logger.info("indexing the sample corpus", metadata: [
-                "collection": "\(name)", "file": "\(path)", "documents": "\(documents.count)"])
+            logger.info(
+                "indexing the sample corpus",
+                metadata: [
+                    "collection": "\(name)", "file": "\(path)", "documents": "\(documents.count)",
+                ])
             var total = UpsertResult()
             var done = 0
             var lastLogged = 0
@@ -79,8 +82,11 @@ struct SampleImport {
                 module.setBusy("indexing the sample corpus into \"\(name)\": \(done) of \(documents.count) documents")
                 if done - lastLogged >= max(sample.batchSize, documents.count / 10) || done == documents.count {
                     lastLogged = done
-                    logger.info("sample import progress", metadata: [
-                        "collection": "\(name)", "done": "\(done)", "total": "\(documents.count)"])
+                    logger.info(
+                        "sample import progress",
+                        metadata: [
+                            "collection": "\(name)", "done": "\(done)", "total": "\(documents.count)",
+                        ])
                 }
             }
             let info = try await module.runner.write { () throws(SearchEngineError) in
@@ -90,11 +96,13 @@ struct SampleImport {
                 return info
             }
             metrics.update(info)
-            logger.info("sample corpus indexed", metadata: [
-                "collection": "\(name)", "documents": "\(info.documents)", "inserted": "\(total.inserted)",
-                "updated": "\(total.updated)", "unchanged": "\(total.unchanged)",
-                "seconds": "\((ContinuousClock.now - start).components.seconds)",
-            ])
+            logger.info(
+                "sample corpus indexed",
+                metadata: [
+                    "collection": "\(name)", "documents": "\(info.documents)", "inserted": "\(total.inserted)",
+                    "updated": "\(total.updated)", "unchanged": "\(total.unchanged)",
+                    "seconds": "\((ContinuousClock.now - start).components.seconds)",
+                ])
         } catch {
             logger.error("sample import failed", metadata: ["collection": "\(name)", "error": "\(error.message)"])
         }
@@ -118,8 +126,11 @@ struct SampleImport {
             } catch {
                 skipped += 1
                 if skipped <= 10 {
-                    logger.warning("skipping a sample line", metadata: [
-                        "file": "\(sample.file.path)", "line": "\(number + 1)", "error": "\(error)"])
+                    logger.warning(
+                        "skipping a sample line",
+                        metadata: [
+                            "file": "\(sample.file.path)", "line": "\(number + 1)", "error": "\(error)",
+                        ])
                 }
             }
         }

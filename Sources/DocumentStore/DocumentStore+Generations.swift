@@ -15,10 +15,13 @@ extension DocumentStore {
     }
 
     static func generations(_ db: Database) throws -> [GenerationRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at
-            FROM generations ORDER BY generation
-            """)).map { row in
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at
+                    FROM generations ORDER BY generation
+                    """)
+        ).map { row in
             let state: String = try row.decode(atIndex: 4)
             return GenerationRecord(
                 generation: try row.decode(atIndex: 0), modelID: try row.decode(atIndex: 1),
@@ -34,8 +37,10 @@ extension DocumentStore {
                 INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [generation.generation, generation.modelID, generation.modelFingerprint, generation.dimensions,
-                        generation.state.rawValue, generation.createdAt, generation.completedAt])
+            arguments: [
+                generation.generation, generation.modelID, generation.modelFingerprint, generation.dimensions,
+                generation.state.rawValue, generation.createdAt, generation.completedAt,
+            ])
     }
 
     /// Starts a `building` generation for a new model, numbered after every existing one.
@@ -51,8 +56,9 @@ extension DocumentStore {
                 try db.execute(sql: "DELETE FROM generations WHERE generation = ?", arguments: [building.generation])
             }
             let next = (all.map(\.generation).max() ?? 0) + 1
-            let record = GenerationRecord(generation: next, modelID: modelID, modelFingerprint: fingerprint,
-                                          dimensions: dimensions, state: .building, createdAt: time, completedAt: nil)
+            let record = GenerationRecord(
+                generation: next, modelID: modelID, modelFingerprint: fingerprint,
+                dimensions: dimensions, state: .building, createdAt: time, completedAt: nil)
             try Self.insert(record, db)
             return record
         }
@@ -62,16 +68,20 @@ extension DocumentStore {
     /// order after `afterLabel`: the work left before the generation can be switched in.
     public func staleDocuments(generation: Int64, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq
-                FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
-                WHERE d.deleted = 0 AND d.label > ? AND (v.label IS NULL OR v.source_seq < d.seq)
-                ORDER BY d.label LIMIT ?
-                """, arguments: [generation, afterLabel, limit]).map { row in
-                StoredDocument(label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 1),
-                               title: try row.decode(atIndex: 2), text: try row.decode(atIndex: 3),
-                               metadata: try row.decode(atIndex: 4), updatedAt: try row.decode(atIndex: 5),
-                               seq: try row.decode(atIndex: 6), embeddedAt: nil, vector: nil)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq
+                    FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+                    WHERE d.deleted = 0 AND d.label > ? AND (v.label IS NULL OR v.source_seq < d.seq)
+                    ORDER BY d.label LIMIT ?
+                    """, arguments: [generation, afterLabel, limit]
+            ).map { row in
+                StoredDocument(
+                    label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 1),
+                    title: try row.decode(atIndex: 2), text: try row.decode(atIndex: 3),
+                    metadata: try row.decode(atIndex: 4), updatedAt: try row.decode(atIndex: 5),
+                    seq: try row.decode(atIndex: 6), embeddedAt: nil, vector: nil)
             }
         }
     }
@@ -82,10 +92,12 @@ extension DocumentStore {
     }
 
     static func staleCount(_ generation: Int64, _ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
-            WHERE d.deleted = 0 AND (v.label IS NULL OR v.source_seq < d.seq)
-            """, arguments: [generation]) ?? 0
+        try Int.fetchOne(
+            db,
+            sql: """
+                SELECT count(*) FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+                WHERE d.deleted = 0 AND (v.label IS NULL OR v.source_seq < d.seq)
+                """, arguments: [generation]) ?? 0
     }
 
     /// Stores vectors computed for a building generation, each only if its document has not
@@ -125,8 +137,9 @@ extension DocumentStore {
             guard missing == 0 else { throw DocumentStoreError.generationIncomplete(generation: generation, missing: missing) }
             try db.execute(sql: "DELETE FROM generations WHERE state = 'previous' AND generation != ?", arguments: [generation])
             try db.execute(sql: "UPDATE generations SET state = 'previous' WHERE state = 'current'")
-            try db.execute(sql: "UPDATE generations SET state = 'current', completed_at = ? WHERE generation = ?",
-                           arguments: [time, generation])
+            try db.execute(
+                sql: "UPDATE generations SET state = 'current', completed_at = ? WHERE generation = ?",
+                arguments: [time, generation])
         }
     }
 }

@@ -6,18 +6,21 @@ extension DocumentStore {
     /// `generation` if it has one: what an index needs to catch up.
     public func changes(after seq: Int64, generation: Int64, dimensions: Int, limit: Int) throws(DocumentStoreError) -> [DocumentChange] {
         try read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT d.label, d.seq, d.deleted, v.vector FROM documents d
-                LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
-                WHERE d.seq > ? ORDER BY d.seq LIMIT ?
-                """, arguments: [generation, seq, limit])
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT d.label, d.seq, d.deleted, v.vector FROM documents d
+                    LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
+                    WHERE d.seq > ? ORDER BY d.seq LIMIT ?
+                    """, arguments: [generation, seq, limit])
             var changes: [DocumentChange] = []
             while let row = try rows.next() {
                 let blob: Data? = try row.decode(atIndex: 3)
-                changes.append(DocumentChange(
-                    label: try row.decode(atIndex: 0), seq: try row.decode(atIndex: 1),
-                    deleted: try row.decode(Int.self, atIndex: 2) != 0,
-                    vector: try blob.map { try vector($0, dimensions: dimensions) }))
+                changes.append(
+                    DocumentChange(
+                        label: try row.decode(atIndex: 0), seq: try row.decode(atIndex: 1),
+                        deleted: try row.decode(Int.self, atIndex: 2) != 0,
+                        vector: try blob.map { try vector($0, dimensions: dimensions) }))
             }
             return changes
         }
@@ -29,10 +32,12 @@ extension DocumentStore {
         throws(DocumentStoreError) -> (labels: [Int64], flat: [Float])
     {
         try read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT v.label, v.vector FROM vectors v JOIN documents d ON d.label = v.label
-                WHERE v.generation = ? AND d.deleted = 0 AND v.label > ? ORDER BY v.label LIMIT ?
-                """, arguments: [generation, afterLabel, limit])
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT v.label, v.vector FROM vectors v JOIN documents d ON d.label = v.label
+                    WHERE v.generation = ? AND d.deleted = 0 AND v.label > ? ORDER BY v.label LIMIT ?
+                    """, arguments: [generation, afterLabel, limit])
             var labels: [Int64] = []
             var flat: [Float] = []
             flat.reserveCapacity(limit * dimensions)
@@ -111,11 +116,15 @@ extension DocumentStore {
     }
 
     /// A page of live documents with vectors in `generation`, in label order after `afterLabel`.
-    public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument] {
+    public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument]
+    {
         try read { db in
-            try Row.fetchAll(db, sql: Self.documentColumns + """
-                 WHERE d.deleted = 0 AND v.vector IS NOT NULL AND d.label > ? ORDER BY d.label LIMIT ?
-                """, arguments: [generation, afterLabel, limit]).map { row in
+            try Row.fetchAll(
+                db,
+                sql: Self.documentColumns + """
+                     WHERE d.deleted = 0 AND v.vector IS NOT NULL AND d.label > ? ORDER BY d.label LIMIT ?
+                    """, arguments: [generation, afterLabel, limit]
+            ).map { row in
                 try document(row, withVector: true, dimensions: dimensions)
             }
         }
@@ -123,7 +132,8 @@ extension DocumentStore {
 
     /// Labels of live documents satisfying every condition (an empty list matches all).
     public func labels(matching conditions: [FieldCondition], generation: Int64) throws(DocumentStoreError) -> Set<Int64> {
-        var sql = "SELECT d.label FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label"
+        var sql =
+            "SELECT d.label FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label"
             + " WHERE d.deleted = 0"
         var values: [DatabaseValue] = [generation.databaseValue]
         for condition in conditions {

@@ -8,10 +8,11 @@ extension DocumentStore {
         try read { db in
             var result: [String: ExistingDocument] = [:]
             result.reserveCapacity(ids.count)
-            let statement = try db.cachedStatement(sql: """
-                SELECT d.label, d.deleted, v.content_hash, d.metadata, d.updated_at
-                FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label WHERE d.id = ?
-                """)
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT d.label, d.deleted, v.content_hash, d.metadata, d.updated_at
+                    FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label WHERE d.id = ?
+                    """)
             for id in ids {
                 guard let row = try Row.fetchOne(statement, arguments: [generation, id]) else { continue }
                 let hash: Data? = try row.decode(atIndex: 2)
@@ -35,17 +36,20 @@ extension DocumentStore {
             var seq = try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0
             var outcome = WriteOutcome()
             let find = try db.cachedStatement(sql: "SELECT label, deleted FROM documents WHERE id = ?")
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO documents (id, title, text, metadata, updated_at, seq, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)
-                """)
-            let update = try db.cachedStatement(sql: """
-                UPDATE documents SET title = ?, text = ?, metadata = ?, updated_at = ?, seq = ?, deleted = 0 WHERE label = ?
-                """)
-            let upsertVector = try db.cachedStatement(sql: """
-                INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
-                    embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector
-                """)
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO documents (id, title, text, metadata, updated_at, seq, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)
+                    """)
+            let update = try db.cachedStatement(
+                sql: """
+                    UPDATE documents SET title = ?, text = ?, metadata = ?, updated_at = ?, seq = ?, deleted = 0 WHERE label = ?
+                    """)
+            let upsertVector = try db.cachedStatement(
+                sql: """
+                    INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
+                        embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector
+                    """)
             let touchVector = try db.cachedStatement(sql: "UPDATE vectors SET source_seq = ? WHERE generation = ? AND label = ?")
             for item in writes {
                 let found = try Row.fetchOne(find, arguments: [item.id])
@@ -63,16 +67,19 @@ extension DocumentStore {
                     outcome.inserted += 1
                 }
                 if let vector = item.vector {
-                    try upsertVector.execute(arguments: [generation, label, Data(item.contentHash), item.embeddedAt, seq,
-                                                         Self.blob(vector)])
+                    try upsertVector.execute(arguments: [
+                        generation, label, Data(item.contentHash), item.embeddedAt, seq,
+                        Self.blob(vector),
+                    ])
                 } else {
                     try touchVector.execute(arguments: [seq, generation, label])
                 }
             }
-            let remove = try db.cachedStatement(sql: """
-                UPDATE documents SET deleted = 1, title = NULL, text = NULL, metadata = NULL, seq = ?
-                WHERE id = ? AND deleted = 0 RETURNING label
-                """)
+            let remove = try db.cachedStatement(
+                sql: """
+                    UPDATE documents SET deleted = 1, title = NULL, text = NULL, metadata = NULL, seq = ?
+                    WHERE id = ? AND deleted = 0 RETURNING label
+                    """)
             let dropVectors = try db.cachedStatement(sql: "DELETE FROM vectors WHERE label = ?")
             for id in deletes {
                 guard let label = try Int64.fetchOne(remove, arguments: [seq + 1, id]) else { continue }

@@ -103,9 +103,12 @@ public final class DocumentStore: Sendable {
     }
 
     func settings(_ db: Database) throws -> CollectionSettings {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at FROM collection
-            """)
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at FROM collection
+                    """)
         else { throw DocumentStoreError.notInitialized(path: path) }
         return CollectionSettings(
             name: try row.decode(atIndex: 0), metric: try row.decode(atIndex: 1), hnswM: try row.decode(atIndex: 2),

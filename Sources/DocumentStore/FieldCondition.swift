@@ -65,11 +65,12 @@ public struct FieldCondition: Sendable, Equatable {
     }
 
     func sql() -> (String, [DatabaseValue]) {
-        let bound: DatabaseValue = switch value {
-        case .string(let s): s.databaseValue
-        case .number(let x): x.databaseValue
-        case .bool(let b): (b ? 1 : 0).databaseValue
-        }
+        let bound: DatabaseValue =
+            switch value {
+            case .string(let s): s.databaseValue
+            case .number(let x): x.databaseValue
+            case .bool(let b): (b ? 1 : 0).databaseValue
+            }
         switch field {
         case .metadata(let key):
             // The key is quoted as a JSON path member; a double quote inside cannot be expressed

@@ -18,8 +18,10 @@ public struct CollectionSettings: Sendable, Codable, Equatable {
     public var lastSyncAt: Double?
 
     /// Creates settings; `seq` starts at 0.
-    public init(name: String, metric: String, hnswM: Int, hnswEfConstruction: Int, seq: Int64 = 0,
-                createdAt: Double, lastSyncAt: Double? = nil) {
+    public init(
+        name: String, metric: String, hnswM: Int, hnswEfConstruction: Int, seq: Int64 = 0,
+        createdAt: Double, lastSyncAt: Double? = nil
+    ) {
         self.name = name
         self.metric = metric
         self.hnswM = hnswM
@@ -58,8 +60,10 @@ public struct GenerationRecord: Sendable, Codable, Equatable {
     public var completedAt: Double?
 
     /// Creates a record.
-    public init(generation: Int64, modelID: String, modelFingerprint: String, dimensions: Int, state: GenerationState,
-                createdAt: Double, completedAt: Double?) {
+    public init(
+        generation: Int64, modelID: String, modelFingerprint: String, dimensions: Int, state: GenerationState,
+        createdAt: Double, completedAt: Double?
+    ) {
         self.generation = generation
         self.modelID = modelID
         self.modelFingerprint = modelFingerprint
@@ -90,8 +94,10 @@ public struct DocumentWrite: Sendable {
     public var embeddedAt: Double
 
     /// Creates a write.
-    public init(id: String, title: String?, text: String?, metadata: String?, updatedAt: Double,
-                contentHash: [UInt8], vector: [Float]?, embeddedAt: Double) {
+    public init(
+        id: String, title: String?, text: String?, metadata: String?, updatedAt: Double,
+        contentHash: [UInt8], vector: [Float]?, embeddedAt: Double
+    ) {
         self.id = id
         self.title = title
         self.text = text

@@ -16,54 +16,55 @@ enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE collection (
-                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-                    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
-                    metric TEXT NOT NULL CHECK (metric IN ('cosine', 'dot', 'l2')),
-                    hnsw_m INTEGER NOT NULL CHECK (hnsw_m BETWEEN 2 AND 128),
-                    hnsw_ef_construction INTEGER NOT NULL CHECK (hnsw_ef_construction BETWEEN 1 AND 100000),
-                    seq INTEGER NOT NULL DEFAULT 0 CHECK (seq >= 0),
-                    created_at REAL NOT NULL,
-                    last_sync_at REAL
-                ) STRICT;
+            try db.execute(
+                sql: """
+                    CREATE TABLE collection (
+                        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                        name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+                        metric TEXT NOT NULL CHECK (metric IN ('cosine', 'dot', 'l2')),
+                        hnsw_m INTEGER NOT NULL CHECK (hnsw_m BETWEEN 2 AND 128),
+                        hnsw_ef_construction INTEGER NOT NULL CHECK (hnsw_ef_construction BETWEEN 1 AND 100000),
+                        seq INTEGER NOT NULL DEFAULT 0 CHECK (seq >= 0),
+                        created_at REAL NOT NULL,
+                        last_sync_at REAL
+                    ) STRICT;
 
-                CREATE TABLE generations (
-                    generation INTEGER PRIMARY KEY CHECK (generation >= 1),
-                    model_id TEXT NOT NULL,
-                    model_fingerprint TEXT NOT NULL CHECK (length(model_fingerprint) BETWEEN 1 AND 128),
-                    dimensions INTEGER NOT NULL CHECK (dimensions BETWEEN 1 AND 65536),
-                    state TEXT NOT NULL CHECK (state IN ('building', 'current', 'previous')),
-                    created_at REAL NOT NULL,
-                    completed_at REAL
-                ) STRICT;
-                CREATE UNIQUE INDEX generations_one_current ON generations(state) WHERE state = 'current';
-                CREATE UNIQUE INDEX generations_one_building ON generations(state) WHERE state = 'building';
+                    CREATE TABLE generations (
+                        generation INTEGER PRIMARY KEY CHECK (generation >= 1),
+                        model_id TEXT NOT NULL,
+                        model_fingerprint TEXT NOT NULL CHECK (length(model_fingerprint) BETWEEN 1 AND 128),
+                        dimensions INTEGER NOT NULL CHECK (dimensions BETWEEN 1 AND 65536),
+                        state TEXT NOT NULL CHECK (state IN ('building', 'current', 'previous')),
+                        created_at REAL NOT NULL,
+                        completed_at REAL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX generations_one_current ON generations(state) WHERE state = 'current';
+                    CREATE UNIQUE INDEX generations_one_building ON generations(state) WHERE state = 'building';
 
-                CREATE TABLE documents (
-                    label INTEGER PRIMARY KEY AUTOINCREMENT,
-                    id TEXT NOT NULL UNIQUE CHECK (length(id) BETWEEN 1 AND 1024),
-                    title TEXT,
-                    text TEXT,
-                    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-                    updated_at REAL NOT NULL,
-                    seq INTEGER NOT NULL CHECK (seq >= 1),
-                    deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
-                    CHECK (deleted = 0 OR (title IS NULL AND text IS NULL AND metadata IS NULL))
-                ) STRICT;
-                CREATE INDEX documents_seq ON documents(seq);
+                    CREATE TABLE documents (
+                        label INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE CHECK (length(id) BETWEEN 1 AND 1024),
+                        title TEXT,
+                        text TEXT,
+                        metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+                        updated_at REAL NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 1),
+                        deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+                        CHECK (deleted = 0 OR (title IS NULL AND text IS NULL AND metadata IS NULL))
+                    ) STRICT;
+                    CREATE INDEX documents_seq ON documents(seq);
 
-                CREATE TABLE vectors (
-                    generation INTEGER NOT NULL REFERENCES generations(generation) ON DELETE CASCADE,
-                    label INTEGER NOT NULL REFERENCES documents(label) ON DELETE CASCADE,
-                    content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),
-                    embedded_at REAL NOT NULL,
-                    source_seq INTEGER NOT NULL,
-                    vector BLOB NOT NULL CHECK (length(vector) % 4 = 0 AND length(vector) > 0),
-                    PRIMARY KEY (generation, label)
-                ) STRICT;
-                CREATE INDEX vectors_label ON vectors(label);
-                """)
+                    CREATE TABLE vectors (
+                        generation INTEGER NOT NULL REFERENCES generations(generation) ON DELETE CASCADE,
+                        label INTEGER NOT NULL REFERENCES documents(label) ON DELETE CASCADE,
+                        content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),
+                        embedded_at REAL NOT NULL,
+                        source_seq INTEGER NOT NULL,
+                        vector BLOB NOT NULL CHECK (length(vector) % 4 = 0 AND length(vector) > 0),
+                        PRIMARY KEY (generation, label)
+                    ) STRICT;
+                    CREATE INDEX vectors_label ON vectors(label);
+                    """)
         }
         return migrator
     }

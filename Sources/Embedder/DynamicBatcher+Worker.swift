@@ -176,7 +176,10 @@ extension DynamicBatcher {
                     offset += job.sequences.count
                 }
             } else {
-                results = Array(repeating: .failure(.embedder(.invalidInput(reason: "forward pass returned \(vectors.count) vectors for \(sequences.count) sequences"))), count: batch.count)
+                results = Array(
+                    repeating: .failure(
+                        .embedder(.invalidInput(reason: "forward pass returned \(vectors.count) vectors for \(sequences.count) sequences"))),
+                    count: batch.count)
             }
         } catch {
             // One failing request must not fail the others: retry each alone.

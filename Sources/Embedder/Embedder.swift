@@ -195,7 +195,8 @@ public final class Embedder: Sendable {
         let longest = sequences.map(\.count).max() ?? 1
         let perWorker = (total + options.workers - 1) / max(1, options.workers)
         // A small call stays one pass (its GEMMs are then split by columns, see embed).
-        let budget = total <= options.columnSplitTokens
+        let budget =
+            total <= options.columnSplitTokens
             ? max(longest, min(options.tokenBudget, total))
             : max(longest, min(options.tokenBudget, perWorker))
         var batches: [[Int]] = []
@@ -253,7 +254,8 @@ public final class Embedder: Sendable {
         workspace.reserve(tokens: ids.count, longest: lengths.max() ?? 1, members: team.size, config: config)
         let pooled = RowSink(base: workspace.pooledOutput(rows: batch.count, width: dimension))
         let packed = ids.count <= options.packedGEMMTokens
-        let model = self.model, pooling = self.pooling
+        let model = self.model
+        let pooling = self.pooling
         let ranAsTeam = team.run { member in
             model.encode(
                 ids: ids, lengths: lengths, pooling: pooling, workspace: workspace, output: pooled.base,

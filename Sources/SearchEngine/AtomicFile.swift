@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Small files replaced atomically: write a temporary file, fsync, rename over the target, fsync

@@ -4,7 +4,7 @@ enum CollectionName {
     static func validate(_ name: String) throws(SearchEngineError) {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, bytes.count <= 64, isLowerAlnum(first),
-              bytes.allSatisfy({ isLowerAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+            bytes.allSatisfy({ isLowerAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
         else { throw .invalidName(name) }
     }
 

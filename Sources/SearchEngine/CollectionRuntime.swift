@@ -105,8 +105,11 @@ final class CollectionRuntime: Sendable {
                 // it must hold what the store holds.
                 try apply(upTo: storeSeq, loaded)
                 if let mismatch = try disagreement(loaded) {
-                    logger.warning("index file does not match the store; rebuilding", metadata: [
-                        "path": "\(indexPath(record.generation))", "reason": "\(mismatch)"])
+                    logger.warning(
+                        "index file does not match the store; rebuilding",
+                        metadata: [
+                            "path": "\(indexPath(record.generation))", "reason": "\(mismatch)",
+                        ])
                     let index = try rebuild(record, storeSeq: storeSeq)
                     loaded = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
                     try save(loaded)
@@ -140,9 +143,12 @@ final class CollectionRuntime: Sendable {
         do { fresh = try index.compacted(threads: 2) } catch { throw SearchEngineError(error) }
         let replacement = serving.replacingIndex(fresh)
         state.withLock { $0 = replacement }
-        logger.info("compacted index", metadata: [
-            "collection": "\(name)", "generation": "\(serving.record.generation)", "vectors": "\(fresh.count)",
-            "reclaimed": "\(removed)", "seconds": "\(Date().timeIntervalSince(started))"])
+        logger.info(
+            "compacted index",
+            metadata: [
+                "collection": "\(name)", "generation": "\(serving.record.generation)", "vectors": "\(fresh.count)",
+                "reclaimed": "\(removed)", "seconds": "\(Date().timeIntervalSince(started))",
+            ])
         try save(replacement)
         return replacement
     }
@@ -154,8 +160,9 @@ final class CollectionRuntime: Sendable {
         while covered < storeSeq {
             let changes: [DocumentChange]
             do {
-                changes = try store.changes(after: covered, generation: serving.record.generation,
-                                            dimensions: serving.record.dimensions, limit: Self.catchUpPage)
+                changes = try store.changes(
+                    after: covered, generation: serving.record.generation,
+                    dimensions: serving.record.dimensions, limit: Self.catchUpPage)
             } catch { throw SearchEngineError(error) }
             guard let last = changes.last else { break }
             var labels: [UInt64] = []
@@ -206,7 +213,7 @@ final class CollectionRuntime: Sendable {
             }
             for page in pages {
                 for (i, label) in page.labels.enumerated() {
-                    var expected = Array(page.flat[i * dimensions ..< (i + 1) * dimensions])
+                    var expected = Array(page.flat[i * dimensions..<(i + 1) * dimensions])
                     if metric == .cosine {
                         let norm = expected.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
                         guard norm > 0, norm.isFinite else { continue }
@@ -240,14 +247,20 @@ final class CollectionRuntime: Sendable {
                 let config = index.configuration
                 let covered = Int64(clamping: index.coveredSeq)
                 if config.dimension == expected.dimension, config.metric == expected.metric, covered <= storeSeq {
-                    let written = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+                    let written =
+                        (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
                         .map { $0.timeIntervalSince1970 } ?? Date().timeIntervalSince1970
-                    logger.info("opened index", metadata: ["collection": "\(name)", "generation": "\(record.generation)",
-                                                           "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
+                    logger.info(
+                        "opened index",
+                        metadata: [
+                            "collection": "\(name)", "generation": "\(record.generation)",
+                            "covered_seq": "\(covered)", "store_seq": "\(storeSeq)",
+                        ])
                     return (ServingGeneration(record: record, index: index, baseSeq: covered, baseTime: written), true)
                 }
-                logger.warning("index file does not match the store; rebuilding",
-                               metadata: ["path": "\(path)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
+                logger.warning(
+                    "index file does not match the store; rebuilding",
+                    metadata: ["path": "\(path)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
             } catch {
                 logger.warning("index file unusable; rebuilding", metadata: ["path": "\(path)", "error": "\(error)"])
             }
@@ -267,17 +280,20 @@ final class CollectionRuntime: Sendable {
             let index = try HNSWIndex(configuration: configuration(dimensions: record.dimensions), capacity: max(live, 16))
             var after: Int64 = 0
             while true {
-                let page = try store.vectors(generation: record.generation, dimensions: record.dimensions,
-                                             afterLabel: after, limit: Self.catchUpPage)
+                let page = try store.vectors(
+                    generation: record.generation, dimensions: record.dimensions,
+                    afterLabel: after, limit: Self.catchUpPage)
                 guard let last = page.labels.last else { break }
                 try index.add(contentsOf: page.flat, labels: page.labels.map { UInt64(bitPattern: $0) }, threads: 2)
                 after = last
             }
             index.coveredSeq = UInt64(bitPattern: storeSeq)
-            logger.info("rebuilt index", metadata: [
-                "collection": "\(name)", "generation": "\(record.generation)", "vectors": "\(index.count)",
-                "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
-            ])
+            logger.info(
+                "rebuilt index",
+                metadata: [
+                    "collection": "\(name)", "generation": "\(record.generation)", "vectors": "\(index.count)",
+                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                ])
             return index
         } catch let error as DocumentStoreError {
             throw SearchEngineError(error)

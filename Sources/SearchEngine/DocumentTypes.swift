@@ -14,8 +14,10 @@ public struct DocumentInput: Sendable, Codable, Equatable {
     public var vector: [Float]?
 
     /// Creates a document.
-    public init(id: String, text: String? = nil, title: String? = nil, metadata: JSONValue? = nil,
-                updatedAt: Timestamp? = nil, vector: [Float]? = nil) {
+    public init(
+        id: String, text: String? = nil, title: String? = nil, metadata: JSONValue? = nil,
+        updatedAt: Timestamp? = nil, vector: [Float]? = nil
+    ) {
         self.id = id
         self.text = text
         self.title = title

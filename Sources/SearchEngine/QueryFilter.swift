@@ -36,7 +36,7 @@ public struct QueryFilter: Sendable, Codable, Equatable {
             case "embedded_at": field = .embeddedAt
             default:
                 guard !key.isEmpty, key.utf8.count <= 128,
-                      key.unicodeScalars.allSatisfy({ $0 != "\"" && $0 != "\\" && $0.value >= 0x20 })
+                    key.unicodeScalars.allSatisfy({ $0 != "\"" && $0 != "\\" && $0.value >= 0x20 })
                 else { throw .invalidFilter("field name \"\(key)\" is not allowed") }
                 field = .metadata(key)
             }
@@ -47,8 +47,10 @@ public struct QueryFilter: Sendable, Codable, Equatable {
                     guard let comparison = FieldCondition.Comparison(rawValue: name) else {
                         throw .invalidFilter("\(key): unknown operator \"\(name)\" (eq, ne, gt, gte, lt, lte)")
                     }
-                    result.append(FieldCondition(field: field, comparison: comparison,
-                                                 value: try Self.value(value, key: key, isTime: isTime)))
+                    result.append(
+                        FieldCondition(
+                            field: field, comparison: comparison,
+                            value: try Self.value(value, key: key, isTime: isTime)))
                 }
             } else {
                 result.append(FieldCondition(field: field, comparison: .eq, value: try Self.value(spec, key: key, isTime: isTime)))

@@ -24,8 +24,10 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     public var include: [IncludeField]?
 
     /// Creates a query.
-    public init(text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
-                filter: QueryFilter? = nil, include: [IncludeField]? = nil) {
+    public init(
+        text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
+        filter: QueryFilter? = nil, include: [IncludeField]? = nil
+    ) {
         self.text = text
         self.vector = vector
         self.id = id
@@ -66,8 +68,10 @@ public struct RecommendRequest: Sendable, Codable, Equatable {
     public var include: [IncludeField]?
 
     /// Creates a request.
-    public init(positive: [String], negative: [String]? = nil, k: Int = 10, ef: Int? = nil,
-                filter: QueryFilter? = nil, include: [IncludeField]? = nil) {
+    public init(
+        positive: [String], negative: [String]? = nil, k: Int = 10, ef: Int? = nil,
+        filter: QueryFilter? = nil, include: [IncludeField]? = nil
+    ) {
         self.positive = positive
         self.negative = negative
         self.k = k

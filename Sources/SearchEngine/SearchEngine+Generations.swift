@@ -23,16 +23,24 @@ extension SearchEngine {
                 return nil
             }
             if let building = generations.first(where: { $0.state == .building }), building.modelFingerprint != model.fingerprint {
-                logger.warning("replacing an unfinished model change", metadata: [
-                    "collection": "\(collection)", "generation": "\(building.generation)"])
+                logger.warning(
+                    "replacing an unfinished model change",
+                    metadata: [
+                        "collection": "\(collection)", "generation": "\(building.generation)",
+                    ])
             }
-            let record = try runtime.store.beginGeneration(modelID: model.id, fingerprint: model.fingerprint,
-                                                           dimensions: model.dimensions, at: Date().timeIntervalSince1970)
-            logger.info("model change started", metadata: [
-                "collection": "\(collection)", "generation": "\(record.generation)", "model": "\(model.id)"])
-            return GenerationInfo(generation: record.generation, state: record.state.rawValue,
-                                  model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-                                  dimensions: record.dimensions, pending: try runtime.store.staleCount(generation: record.generation))
+            let record = try runtime.store.beginGeneration(
+                modelID: model.id, fingerprint: model.fingerprint,
+                dimensions: model.dimensions, at: Date().timeIntervalSince1970)
+            logger.info(
+                "model change started",
+                metadata: [
+                    "collection": "\(collection)", "generation": "\(record.generation)", "model": "\(model.id)",
+                ])
+            return GenerationInfo(
+                generation: record.generation, state: record.state.rawValue,
+                model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
+                dimensions: record.dimensions, pending: try runtime.store.staleCount(generation: record.generation))
         } catch { throw SearchEngineError(error) }
     }
 
@@ -73,14 +81,18 @@ extension SearchEngine {
                 let vectors: [[Float]]
                 do { vectors = try embedder.embed(texts, priority: writePriority) } catch { throw SearchEngineError(error) }
                 let items = zip(page, vectors).map { document, vector in
-                    (label: document.label, sourceSeq: document.seq,
-                     contentHash: ContentHash.compute(fingerprint: building.modelFingerprint, title: document.title,
-                                                      text: document.text, vector: nil),
-                     vector: vector)
+                    (
+                        label: document.label, sourceSeq: document.seq,
+                        contentHash: ContentHash.compute(
+                            fingerprint: building.modelFingerprint, title: document.title,
+                            text: document.text, vector: nil),
+                        vector: vector
+                    )
                 }
                 do {
-                    _ = try store.writeGenerationVectors(generation: building.generation, items,
-                                                         embeddedAt: Date().timeIntervalSince1970)
+                    _ = try store.writeGenerationVectors(
+                        generation: building.generation, items,
+                        embeddedAt: Date().timeIntervalSince1970)
                 } catch { throw SearchEngineError(error) }
                 done += page.count
                 progress?(ModelChangeProgress(done: done, total: total))
@@ -104,8 +116,11 @@ extension SearchEngine {
                 throw .index("\(error)")
             }
             try runtime.catchUp()  // loads the new generation and rewrites CURRENT
-            logger.info("model change complete", metadata: [
-                "collection": "\(collection)", "generation": "\(building.generation)", "model": "\(model.id)"])
+            logger.info(
+                "model change complete",
+                metadata: [
+                    "collection": "\(collection)", "generation": "\(building.generation)", "model": "\(model.id)",
+                ])
             return building.generation
         }
         throw .conflict("documents kept changing during the model change; run it again")

@@ -11,11 +11,12 @@ extension SearchEngine {
             let counts = try store.counts()
             var generations: [GenerationInfo] = []
             for record in try store.generations() {
-                generations.append(GenerationInfo(
-                    generation: record.generation, state: record.state.rawValue,
-                    model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-                    dimensions: record.dimensions,
-                    pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil))
+                generations.append(
+                    GenerationInfo(
+                        generation: record.generation, state: record.state.rawValue,
+                        model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
+                        dimensions: record.dimensions,
+                        pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil))
             }
             let settings = runtime.settings
             return CollectionInfo(
@@ -31,8 +32,9 @@ extension SearchEngine {
 
     /// The engine's models and every collection.
     public func info() throws(SearchEngineError) -> EngineInfo {
-        EngineInfo(dataDirectory: dataDirectory.path,
-                   models: models.map { ModelInfo(id: $0.id, fingerprint: $0.fingerprint) },
-                   collections: try listCollections())
+        EngineInfo(
+            dataDirectory: dataDirectory.path,
+            models: models.map { ModelInfo(id: $0.id, fingerprint: $0.fingerprint) },
+            collections: try listCollections())
     }
 }

@@ -13,7 +13,8 @@ extension SearchEngine {
         let generations: [GenerationRecord]
         do { generations = try runtime.store.generations() } catch { throw SearchEngineError(error) }
         if let building = generations.first(where: { $0.state == .building }),
-           let model = model(fingerprint: building.modelFingerprint) {
+            let model = model(fingerprint: building.modelFingerprint)
+        {
             return WriteTarget(generation: building, model: model)
         }
         guard let current = generations.first(where: { $0.state == .current }) else {
@@ -86,12 +87,14 @@ extension SearchEngine {
         var writes: [DocumentWrite] = []
         var toEmbed: [(write: Int, text: String)] = []
         for document in unique {
-            let hash = ContentHash.compute(fingerprint: fingerprint, title: document.title, text: document.text,
-                                           vector: document.vector)
+            let hash = ContentHash.compute(
+                fingerprint: fingerprint, title: document.title, text: document.text,
+                vector: document.vector)
             let metadata = document.metadata?.canonicalText
-            var write = DocumentWrite(id: document.id, title: document.title, text: document.text, metadata: metadata,
-                                      updatedAt: document.updatedAt?.seconds ?? now, contentHash: hash, vector: nil,
-                                      embeddedAt: now)
+            var write = DocumentWrite(
+                id: document.id, title: document.title, text: document.text, metadata: metadata,
+                updatedAt: document.updatedAt?.seconds ?? now, contentHash: hash, vector: nil,
+                embeddedAt: now)
             if let old = existing[document.id], !old.deleted, old.contentHash == hash {
                 let sameTime = document.updatedAt.map { $0.seconds == old.updatedAt } ?? true
                 if old.metadata == metadata, sameTime {
@@ -149,8 +152,9 @@ extension SearchEngine {
             let chunk = Array(ids[start..<min(ids.count, start + Self.maxBatchDocuments)])
             let outcome: WriteOutcome
             do {
-                outcome = try runtime.store.apply(generation: try runtime.store.currentGeneration().generation,
-                                                  writes: [], deletes: chunk)
+                outcome = try runtime.store.apply(
+                    generation: try runtime.store.currentGeneration().generation,
+                    writes: [], deletes: chunk)
             } catch { throw SearchEngineError(error) }
             result.deleted += outcome.deleted
             result.seq = outcome.seq
@@ -198,7 +202,6 @@ public struct DocumentValidator: Sendable {
     /// The dimensions vectors must have.
     public var dimensions: Int { target.generation.dimensions }
 }
-
 
 extension SearchEngine {
     /// A validator for the collection's current write generation.

@@ -43,8 +43,9 @@ extension SearchEngine {
             vector = stored
             exclude.insert(document.label)
         }
-        return try search(runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-                          exclude: exclude, include: Set(request.include ?? []), timings: timings)
+        return try search(
+            runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+            exclude: exclude, include: Set(request.include ?? []), timings: timings)
     }
 
     /// A text query whose text the caller already embedded — the HTTP server embeds query text
@@ -65,8 +66,9 @@ extension SearchEngine {
         }
         var timings = QueryTimings()
         timings.embedMs = embedded.embedMs
-        return try search(runtime, serving, state, vector: embedded.vector, k: request.k, ef: request.ef, filter: request.filter,
-                          exclude: [], include: Set(request.include ?? []), timings: timings)
+        return try search(
+            runtime, serving, state, vector: embedded.vector, k: request.k, ef: request.ef, filter: request.filter,
+            exclude: [], include: Set(request.include ?? []), timings: timings)
     }
 
     /// The model fingerprint of the generation serving `collection` (the model its query text must
@@ -98,16 +100,18 @@ extension SearchEngine {
             vector = zip(positive, away).map { 2 * $0 - $1 }
         }
         let exclude = Set(found.values.map(\.label))
-        return try search(runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-                          exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
+        return try search(
+            runtime, serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+            exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
     }
 
     func storedDocuments(_ runtime: CollectionRuntime, ids: [String], generation: GenerationRecord, withVectors: Bool)
         throws(SearchEngineError) -> [String: StoredDocument]
     {
         do {
-            return try runtime.store.documents(ids: ids, generation: generation.generation, dimensions: generation.dimensions,
-                                               withVectors: withVectors)
+            return try runtime.store.documents(
+                ids: ids, generation: generation.generation, dimensions: generation.dimensions,
+                withVectors: withVectors)
         } catch { throw SearchEngineError(error) }
     }
 
@@ -163,9 +167,10 @@ extension SearchEngine {
         let fetchStart = DispatchTime.now()
         let documents: [Int64: StoredDocument]
         do {
-            documents = try runtime.store.documents(labels: hits.map { Int64(bitPattern: $0.label) }, generation: record.generation,
-                                                    dimensions: record.dimensions, withVectors: include.contains(.vector),
-                                                    withText: include.contains(.text))
+            documents = try runtime.store.documents(
+                labels: hits.map { Int64(bitPattern: $0.label) }, generation: record.generation,
+                dimensions: record.dimensions, withVectors: include.contains(.vector),
+                withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
         let model = ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint)
         let now = Date().timeIntervalSince1970
@@ -175,20 +180,22 @@ extension SearchEngine {
             // A document deleted after the index snapshot is skipped, never returned stale.
             guard let document = documents[Int64(bitPattern: hit.label)] else { continue }
             let score = runtime.metric == .l2 ? -hit.distance : 1 - hit.distance
-            results.append(QueryHit(
-                id: document.id, score: score, title: document.title,
-                text: include.contains(.text) ? document.text : nil, metadata: JSONValue.parse(document.metadata),
-                vector: include.contains(.vector) ? document.vector : nil,
-                freshness: freshness(document, serving: serving, model: model, now: now)))
+            results.append(
+                QueryHit(
+                    id: document.id, score: score, title: document.title,
+                    text: include.contains(.text) ? document.text : nil, metadata: JSONValue.parse(document.metadata),
+                    vector: include.contains(.vector) ? document.vector : nil,
+                    freshness: freshness(document, serving: serving, model: model, now: now)))
         }
         timings.fetchMs = milliseconds(since: fetchStart)
         return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
     }
 
     func freshness(_ document: StoredDocument, serving: ServingGeneration, model: ModelInfo, now: Double) -> Freshness {
-        Freshness(updatedAt: Timestamp(seconds: document.updatedAt), embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:)),
-                  indexedAt: serving.indexedAt(seq: document.seq).map(Timestamp.init(seconds:)), model: model,
-                  ageSeconds: max(0, now - (document.embeddedAt ?? document.updatedAt)))
+        Freshness(
+            updatedAt: Timestamp(seconds: document.updatedAt), embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:)),
+            indexedAt: serving.indexedAt(seq: document.seq).map(Timestamp.init(seconds:)), model: model,
+            ageSeconds: max(0, now - (document.embeddedAt ?? document.updatedAt)))
     }
 
     /// A stored document by id, with its freshness (and its vector when asked).
@@ -198,10 +205,11 @@ extension SearchEngine {
         let found = try storedDocuments(runtime, ids: [id], generation: serving.record, withVectors: includeVector)
         guard let document = found[id] else { throw .documentNotFound(collection: collection, id: id) }
         let model = ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint)
-        return DocumentResult(id: document.id, title: document.title, text: document.text,
-                              metadata: JSONValue.parse(document.metadata), vector: document.vector,
-                              freshness: freshness(document, serving: serving, model: model, now: Date().timeIntervalSince1970),
-                              seq: document.seq)
+        return DocumentResult(
+            id: document.id, title: document.title, text: document.text,
+            metadata: JSONValue.parse(document.metadata), vector: document.vector,
+            freshness: freshness(document, serving: serving, model: model, now: Date().timeIntervalSince1970),
+            seq: document.seq)
     }
 }
 

@@ -16,14 +16,17 @@ extension SearchEngine {
         var missing: [String] = []
         for id in ids {
             if let document = found[id], let vector = document.vector {
-                items.append(.init(id: id, vector: vector, model: record.modelFingerprint,
-                                   embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:))))
+                items.append(
+                    .init(
+                        id: id, vector: vector, model: record.modelFingerprint,
+                        embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:))))
             } else {
                 missing.append(id)
             }
         }
-        return VectorsResponse(vectors: items, missing: missing, generation: record.generation,
-                               model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint), nextCursor: nil)
+        return VectorsResponse(
+            vectors: items, missing: missing, generation: record.generation,
+            model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint), nextCursor: nil)
     }
 
     /// One page of every vector of the serving generation, in a stable order. Pass the returned
@@ -43,17 +46,20 @@ extension SearchEngine {
         let record = try runtime.currentRecord()
         let page: [StoredDocument]
         do {
-            page = try runtime.store.exportPage(generation: record.generation, dimensions: record.dimensions,
-                                                afterLabel: after, limit: limit)
+            page = try runtime.store.exportPage(
+                generation: record.generation, dimensions: record.dimensions,
+                afterLabel: after, limit: limit)
         } catch { throw SearchEngineError(error) }
         let items = page.compactMap { document in
             document.vector.map {
-                VectorsResponse.Item(id: document.id, vector: $0, model: record.modelFingerprint,
-                                     embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:)))
+                VectorsResponse.Item(
+                    id: document.id, vector: $0, model: record.modelFingerprint,
+                    embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:)))
             }
         }
-        return VectorsResponse(vectors: items, missing: [], generation: record.generation,
-                               model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-                               nextCursor: page.count == limit ? page.last.map { String($0.label) } : nil)
+        return VectorsResponse(
+            vectors: items, missing: [], generation: record.generation,
+            model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
+            nextCursor: page.count == limit ? page.last.map { String($0.label) } : nil)
     }
 }

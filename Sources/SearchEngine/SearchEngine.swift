@@ -102,7 +102,9 @@ public final class SearchEngine: Sendable {
                 do {
                     let existing = try DocumentStore(path: storePath, logger: logger)
                     let counts = try existing.counts()
-                    if try existing.isInitialized() || counts.live + counts.deleted > 0 { throw SearchEngineError.collectionExists(options.name) }
+                    if try existing.isInitialized() || counts.live + counts.deleted > 0 {
+                        throw SearchEngineError.collectionExists(options.name)
+                    }
                 } catch let error as DocumentStoreError {
                     throw SearchEngineError(error)
                 } catch let error as SearchEngineError {
@@ -112,18 +114,21 @@ public final class SearchEngine: Sendable {
                 }
             }
             do {
-                try FileManager.default.createDirectory(at: directory.appendingPathComponent("generations"),
-                                                        withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: directory.appendingPathComponent("generations"),
+                    withIntermediateDirectories: true)
             } catch { throw .io(path: directory.path, reason: "\(error)") }
             let now = Date().timeIntervalSince1970
             do {
                 let store = try DocumentStore(path: storePath, logger: logger)
                 try store.initialize(
-                    CollectionSettings(name: options.name, metric: metric.name, hnswM: hnsw.m,
-                                       hnswEfConstruction: hnsw.efConstruction, createdAt: now),
-                    firstGeneration: GenerationRecord(generation: 1, modelID: model.id, modelFingerprint: model.fingerprint,
-                                                      dimensions: model.dimensions, state: .current, createdAt: now,
-                                                      completedAt: now))
+                    CollectionSettings(
+                        name: options.name, metric: metric.name, hnswM: hnsw.m,
+                        hnswEfConstruction: hnsw.efConstruction, createdAt: now),
+                    firstGeneration: GenerationRecord(
+                        generation: 1, modelID: model.id, modelFingerprint: model.fingerprint,
+                        dimensions: model.dimensions, state: .current, createdAt: now,
+                        completedAt: now))
                 runtimes[options.name] = try CollectionRuntime(name: options.name, directory: directory, store: store, logger: logger)
             } catch let error as DocumentStoreError {
                 throw SearchEngineError(error)
@@ -184,8 +189,9 @@ public final class SearchEngine: Sendable {
         } catch { throw .io(path: collectionsDirectory.path, reason: "\(error)") }
         return entries.filter { name in
             (try? CollectionName.validate(name)) != nil
-                && FileManager.default.fileExists(atPath: collectionsDirectory.appendingPathComponent(name)
-                    .appendingPathComponent("store.sqlite").path)
+                && FileManager.default.fileExists(
+                    atPath: collectionsDirectory.appendingPathComponent(name)
+                        .appendingPathComponent("store.sqlite").path)
         }.sorted()
     }
 
@@ -229,8 +235,9 @@ public final class SearchEngine: Sendable {
 
     func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
-        return IndexState(generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
-                          pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
-                          vectors: serving.index.count)
+        return IndexState(
+            generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
+            pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
+            vectors: serving.index.count)
     }
 }

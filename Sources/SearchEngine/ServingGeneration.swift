@@ -50,7 +50,8 @@ final class ServingGeneration: Sendable {
     func indexedAt(seq: Int64) -> Double? {
         if seq <= baseSeq { return baseTime }
         return applied.withLock { list in
-            var low = 0, high = list.count
+            var low = 0
+            var high = list.count
             while low < high {
                 let mid = (low + high) / 2
                 if list[mid].seq < seq { low = mid + 1 } else { high = mid }

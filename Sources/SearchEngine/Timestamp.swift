@@ -63,8 +63,9 @@ public struct Timestamp: Sendable, Equatable, Comparable, Codable, CustomStringC
         var time = time_t(millis / 1000)
         var parts = tm()
         gmtime_r(&time, &parts)
-        return UTCParts(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
-                        hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: fraction)
+        return UTCParts(
+            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: fraction)
     }
 
     /// ISO 8601 UTC with milliseconds.

@@ -63,11 +63,13 @@ public final class EmbeddingService: Sendable {
         do {
             let embedder = try loaded.get()
             try use(embedder)
-            logger.info("model loaded", metadata: [
-                "model": "\(modelID)", "dimensions": "\(embedder.dimension)",
-                "max_sequence_length": "\(embedder.pooling.maxSequenceLength)",
-                "seconds": "\((ContinuousClock.now - start).components.seconds)",
-            ])
+            logger.info(
+                "model loaded",
+                metadata: [
+                    "model": "\(modelID)", "dimensions": "\(embedder.dimension)",
+                    "max_sequence_length": "\(embedder.pooling.maxSequenceLength)",
+                    "seconds": "\((ContinuousClock.now - start).components.seconds)",
+                ])
         } catch {
             logger.error("model failed to load", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
             state.withLock { $0 = .failed("\(error)") }

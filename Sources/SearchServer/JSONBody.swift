@@ -56,8 +56,9 @@ enum TextInputs: Decodable, Sendable {
         } else {
             throw DecodingError.typeMismatch(
                 TextInputs.self,
-                .init(codingPath: decoder.codingPath,
-                      debugDescription: "expected a string, an array of strings, or an array of token id arrays"))
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected a string, an array of strings, or an array of token id arrays"))
         }
     }
 

@@ -41,9 +41,13 @@ public struct ServerConfiguration: Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case maxBodyBytes = "max_body_bytes", maxBatchInputs = "max_batch_inputs"
-            case maxTextBytes = "max_text_bytes", maxK = "max_k", maxEf = "max_ef"
-            case maxConcurrentRequests = "max_concurrent_requests", maxQueuedRequests = "max_queued_requests"
+            case maxBodyBytes = "max_body_bytes"
+            case maxBatchInputs = "max_batch_inputs"
+            case maxTextBytes = "max_text_bytes"
+            case maxK = "max_k"
+            case maxEf = "max_ef"
+            case maxConcurrentRequests = "max_concurrent_requests"
+            case maxQueuedRequests = "max_queued_requests"
             case maxQueuedTokens = "max_queued_tokens"
         }
 

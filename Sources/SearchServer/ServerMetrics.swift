@@ -44,8 +44,10 @@ public final class ServerMetrics: Sendable {
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let dimensions = [("route", route), ("method", method), ("status", String(status))]
         CoreMetrics.Counter(label: "quiver_http_requests_total", dimensions: dimensions, factory: factory).increment()
-        CoreMetrics.Timer(label: "quiver_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
-            .recordInterval(duration)
+        CoreMetrics.Timer(
+            label: "quiver_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory
+        )
+        .recordInterval(duration)
     }
 
     /// Batcher callbacks feeding the embedding metrics.

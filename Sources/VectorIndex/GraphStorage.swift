@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 import VectorMath
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The raw memory of the graph, laid out exactly as the file's sections (see `IndexFileFormat`), so
 /// an index opened by mmap and one built in memory are read by the same code.
@@ -168,7 +169,7 @@ final class GraphStorage: @unchecked Sendable {
             let rounded = (bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes
             raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: hugePageBytes)
             #if os(Linux)
-            _ = madvise(raw, rounded, MADV_HUGEPAGE)
+                _ = madvise(raw, rounded, MADV_HUGEPAGE)
             #endif
         } else {
             raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)

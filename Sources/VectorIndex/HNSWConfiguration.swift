@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parameters of an HNSW index. Create one, then `validate()` (the index does it for you).
@@ -57,10 +57,11 @@ public struct HNSWConfiguration: Sendable, Equatable, Codable {
     /// Decodes a configuration; a missing `halfPrecisionWalk` takes its default.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(dimension: try c.decode(Int.self, forKey: .dimension), metric: try c.decode(DistanceMetric.self, forKey: .metric),
-                  m: try c.decode(Int.self, forKey: .m), efConstruction: try c.decode(Int.self, forKey: .efConstruction),
-                  defaultEf: try c.decode(Int.self, forKey: .defaultEf), seed: try c.decode(UInt64.self, forKey: .seed),
-                  halfPrecisionWalk: try c.decodeIfPresent(Bool.self, forKey: .halfPrecisionWalk) ?? true)
+        self.init(
+            dimension: try c.decode(Int.self, forKey: .dimension), metric: try c.decode(DistanceMetric.self, forKey: .metric),
+            m: try c.decode(Int.self, forKey: .m), efConstruction: try c.decode(Int.self, forKey: .efConstruction),
+            defaultEf: try c.decode(Int.self, forKey: .defaultEf), seed: try c.decode(UInt64.self, forKey: .seed),
+            halfPrecisionWalk: try c.decodeIfPresent(Bool.self, forKey: .halfPrecisionWalk) ?? true)
     }
 
     /// Checks every parameter against its range.

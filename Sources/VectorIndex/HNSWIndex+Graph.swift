@@ -56,8 +56,9 @@ extension HNSWIndex {
             while p <= n {
                 let neighbour = Int(list[p].load(ordering: .relaxed))
                 if neighbour < nodes {
-                    VectorMath.prefetch(space.address(neighbour),
-                                        bytes: p <= Self.prefetchAhead ? vectorBytes : MemoryLayout<Float>.stride)
+                    VectorMath.prefetch(
+                        space.address(neighbour),
+                        bytes: p <= Self.prefetchAhead ? vectorBytes : MemoryLayout<Float>.stride)
                 }
                 p &+= 1
             }
@@ -236,8 +237,9 @@ extension HNSWIndex {
             var l = min(level, top)
             while l >= 0 {
                 scratch.reset(nodes: nodes)
-                searchLayer(walk, from: current, level: l, ef: configuration.efConstruction,
-                            nodes: nodes, scratch: scratch, filter: AcceptAll())
+                searchLayer(
+                    walk, from: current, level: l, ef: configuration.efConstruction,
+                    nodes: nodes, scratch: scratch, filter: AcceptAll())
                 if rescore {
                     var results = scratch.results
                     results.rescore { exact.distance($0) }

@@ -1,11 +1,12 @@
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 import VectorMath
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension HNSWIndex {
     /// Most slots an index can hold (slots are 32-bit; one value is kept as "none").
@@ -47,7 +48,7 @@ extension HNSWIndex {
         }
         try vectors.withUnsafeBufferPointer { (all) throws(VectorIndexError) in
             for (row, label) in labels.enumerated() {
-                try checkVector(UnsafeBufferPointer(rebasing: all[row * dim ..< (row + 1) * dim]), label: label)
+                try checkVector(UnsafeBufferPointer(rebasing: all[row * dim..<(row + 1) * dim]), label: label)
             }
         }
         reserve(additional: labels.count)
@@ -60,8 +61,9 @@ extension HNSWIndex {
                     guard row < labels.count else { return }
                     do throws(VectorIndexError) {
                         try self.writeGate.withReadLock { () throws(VectorIndexError) in
-                            try self.insert(UnsafeBufferPointer(rebasing: all[row * dim ..< (row + 1) * dim]),
-                                            label: labels[row])
+                            try self.insert(
+                                UnsafeBufferPointer(rebasing: all[row * dim..<(row + 1) * dim]),
+                                label: labels[row])
                         }
                     } catch {
                         failure.withLock { $0 = $0 ?? error }
@@ -96,8 +98,9 @@ extension HNSWIndex {
             let words = state.upperWordsUsed + additional / 8 * storage.linkStrideUpper
             storageLock.withWriteLock {
                 if nodes > storage.capacity || words > storage.upperCapacity || storage.isMapped {
-                    storage.grow(nodes: max(nodes, storage.capacity), usedNodes: slotCount.load(ordering: .relaxed),
-                                 upperWords: max(words, storage.upperCapacity), usedUpperWords: state.upperWordsUsed)
+                    storage.grow(
+                        nodes: max(nodes, storage.capacity), usedNodes: slotCount.load(ordering: .relaxed),
+                        upperWords: max(words, storage.upperCapacity), usedUpperWords: state.upperWordsUsed)
                 }
             }
         }
@@ -110,8 +113,9 @@ extension HNSWIndex {
     func ensureOwned(_ state: borrowing WriterState) {
         guard storageLock.withReadLock({ storage.isMapped }) else { return }
         let buffers = storageLock.withReadLock {
-            storage.copy(nodes: storage.capacity + 1024, usedNodes: slotCount.load(ordering: .relaxed),
-                         upperWords: storage.upperCapacity + 1024, usedUpperWords: state.upperWordsUsed)
+            storage.copy(
+                nodes: storage.capacity + 1024, usedNodes: slotCount.load(ordering: .relaxed),
+                upperWords: storage.upperCapacity + 1024, usedUpperWords: state.upperWordsUsed)
         }
         storageLock.withWriteLock { storage.install(buffers) }
     }
@@ -161,9 +165,10 @@ extension HNSWIndex {
             let words = level * (1 + m)
             if slot >= storage.capacity || state.upperWordsUsed + words > storage.upperCapacity {
                 storageLock.withWriteLock {
-                    storage.grow(nodes: max(storage.capacity * 2, slot + 1), usedNodes: slot,
-                                 upperWords: max(storage.upperCapacity * 2, state.upperWordsUsed + words),
-                                 usedUpperWords: state.upperWordsUsed)
+                    storage.grow(
+                        nodes: max(storage.capacity * 2, slot + 1), usedNodes: slot,
+                        upperWords: max(storage.upperCapacity * 2, state.upperWordsUsed + words),
+                        usedUpperWords: state.upperWordsUsed)
                 }
             }
             storageLock.withReadLock {

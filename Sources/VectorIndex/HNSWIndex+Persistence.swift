@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension HNSWIndex {
@@ -28,11 +28,13 @@ extension HNSWIndex {
         let layout = try IndexFileFormat.read(file, verification: verification)
         let h = layout.header
         let configuration = IndexFileFormat.configuration(h)
-        let storage = GraphStorage(dimension: h.dimension, m: h.m, mapping: file, layout: layout,
-                                   keepsHalves: configuration.keepsHalves)
+        let storage = GraphStorage(
+            dimension: h.dimension, m: h.m, mapping: file, layout: layout,
+            keepsHalves: configuration.keepsHalves)
         let entry = h.entryLevelPlusOne == 0 ? 0 : UInt64(h.entryLevelPlusOne) << 32 | UInt64(h.entryNode)
-        return HNSWIndex(configuration: configuration, storage: storage, nodes: h.nodeCount, live: h.liveCount,
-                         entry: entry, upperWords: h.upperWords, coveredSeq: h.coveredSeq)
+        return HNSWIndex(
+            configuration: configuration, storage: storage, nodes: h.nodeCount, live: h.liveCount,
+            entry: entry, upperWords: h.upperWords, coveredSeq: h.coveredSeq)
     }
 
     /// Writes the snapshot. Caller holds `writeGate` exclusive and `storageLock` shared.
@@ -77,7 +79,7 @@ extension HNSWIndex {
                     let gap = section.offset - position
                     try zeros.withUnsafeBytes { raw in
                         Result { () throws(VectorIndexError) in
-                            try Self.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0 ..< gap]), path: temporary)
+                            try Self.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<gap]), path: temporary)
                         }
                     }.get()
                 }

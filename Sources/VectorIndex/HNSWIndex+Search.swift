@@ -140,7 +140,8 @@ extension HNSWIndex {
     private func prefersExact(_ filter: (UInt64) -> Bool, nodes: Int, live: AcceptLive) -> Bool {
         let samples = min(nodes, 512)
         guard samples > 0 else { return true }
-        var alive = 0, passing = 0
+        var alive = 0
+        var passing = 0
         for i in 0..<samples {
             let node = i * nodes / samples
             guard live.accepts(node) else { continue }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 import VectorMath
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A hierarchical navigable small world graph (Malkov & Yashunin, 2016) over float vectors with
 /// `UInt64` labels.
@@ -53,19 +54,24 @@ public final class HNSWIndex: @unchecked Sendable {
     public init(configuration: HNSWConfiguration, capacity: Int = 1024) throws(VectorIndexError) {
         try configuration.validate()
         self.configuration = configuration
-        storage = GraphStorage(dimension: configuration.dimension, m: configuration.m, capacity: max(capacity, 16),
-                               keepsHalves: configuration.keepsHalves)
+        storage = GraphStorage(
+            dimension: configuration.dimension, m: configuration.m, capacity: max(capacity, 16),
+            keepsHalves: configuration.keepsHalves)
         writer = LockedState(WriterState(slots: [:], rng: SplitMix64(seed: configuration.seed)))
         scratchPool = ScratchPool(dimension: configuration.dimension)
     }
 
     /// An index over already-validated storage (used by `open(at:)`).
-    init(configuration: HNSWConfiguration, storage: GraphStorage, nodes: Int, live: Int, entry: UInt64,
-         upperWords: Int, coveredSeq: UInt64) {
+    init(
+        configuration: HNSWConfiguration, storage: GraphStorage, nodes: Int, live: Int, entry: UInt64,
+        upperWords: Int, coveredSeq: UInt64
+    ) {
         self.configuration = configuration
         self.storage = storage
-        writer = LockedState(WriterState(slots: nil, rng: SplitMix64(seed: configuration.seed &+ UInt64(nodes)),
-                                   upperWordsUsed: upperWords))
+        writer = LockedState(
+            WriterState(
+                slots: nil, rng: SplitMix64(seed: configuration.seed &+ UInt64(nodes)),
+                upperWordsUsed: upperWords))
         scratchPool = ScratchPool(dimension: configuration.dimension)
         slotCount.store(nodes, ordering: .relaxed)
         liveCount.store(live, ordering: .relaxed)

@@ -5,12 +5,12 @@
 
 /// How much of a file `HNSWIndex.open(at:verification:)` checks before using it.
 public enum IndexFileVerification: Sendable {
-        /// Header, table, structure and the checksums of all small sections: reads a few bytes per
-        /// node, not the vectors or base-layer links. Damage there cannot cause out-of-bounds
-        /// reads (the search bounds-checks every link), only wrong results.
-        case structure
-        /// Everything in `.structure` plus the checksums of the vectors and base-layer links.
-        case full
+    /// Header, table, structure and the checksums of all small sections: reads a few bytes per
+    /// node, not the vectors or base-layer links. Damage there cannot cause out-of-bounds
+    /// reads (the search bounds-checks every link), only wrong results.
+    case structure
+    /// Everything in `.structure` plus the checksums of the vectors and base-layer links.
+    case full
 }
 
 extension IndexFileFormat {
@@ -47,7 +47,7 @@ extension IndexFileFormat {
             throw .truncated(path: path, expectedBytes: UInt64(end), actualBytes: UInt64(bytes.count))
         }
         for (i, s) in sections.enumerated() where verification == .full || i >= 2 {
-            let hash = XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[s.offset ..< s.offset + s.length]))
+            let hash = XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[s.offset..<s.offset + s.length]))
             guard hash == s.checksum else { throw .checksumMismatch(section: sectionNames[i]) }
         }
         let layout = Layout(header: header, sections: sections)
@@ -86,8 +86,9 @@ extension IndexFileFormat {
     }
 
     static func configuration(_ h: Header) -> HNSWConfiguration {
-        HNSWConfiguration(dimension: h.dimension, metric: h.metric, m: h.m, efConstruction: h.efConstruction,
-                          defaultEf: h.defaultEf, seed: h.seed)
+        HNSWConfiguration(
+            dimension: h.dimension, metric: h.metric, m: h.m, efConstruction: h.efConstruction,
+            defaultEf: h.defaultEf, seed: h.seed)
     }
 
     private static func checkedSection(
@@ -101,7 +102,8 @@ extension IndexFileFormat {
             throw .corrupted(reason: "section \(name): kind \(kind), element size \(elementSize), length \(length)")
         }
         guard offset % UInt64(alignment) == 0, offset >= UInt64(notBefore), offset <= UInt64(Int.max / 2),
-              length <= UInt64(Int.max / 2) else {
+            length <= UInt64(Int.max / 2)
+        else {
             throw .corrupted(reason: "section \(name) at offset \(offset) is misplaced")
         }
         return Section(offset: Int(offset), length: Int(length), checksum: checksum)
@@ -112,8 +114,8 @@ extension IndexFileFormat {
     private static func checkStructure(_ bytes: UnsafeRawBufferPointer, _ layout: Layout) throws(VectorIndexError) {
         let h = layout.header
         let n = h.nodeCount
-        let levels = UnsafeRawBufferPointer(rebasing: bytes[layout.levels.offset ..< layout.levels.offset + n])
-        let flags = UnsafeRawBufferPointer(rebasing: bytes[layout.flags.offset ..< layout.flags.offset + n])
+        let levels = UnsafeRawBufferPointer(rebasing: bytes[layout.levels.offset..<layout.levels.offset + n])
+        let flags = UnsafeRawBufferPointer(rebasing: bytes[layout.flags.offset..<layout.flags.offset + n])
         let offsets = layout.upperOffsets.offset
         let upper = layout.upper.offset
         func word(_ base: Int, _ i: Int) -> Int {

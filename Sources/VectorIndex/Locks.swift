@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A reader-writer lock (pthread) that prefers writers, so a steady stream of searches cannot
 /// starve the rare exclusive section (growing the storage, saving).
@@ -17,7 +18,7 @@ final class ReadWriteLock: @unchecked Sendable {
         var attr = pthread_rwlockattr_t()
         pthread_rwlockattr_init(&attr)
         #if canImport(Glibc)
-        pthread_rwlockattr_setkind_np(&attr, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+            pthread_rwlockattr_setkind_np(&attr, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
         #endif
         pthread_rwlock_init(lock, &attr)
         pthread_rwlockattr_destroy(&attr)

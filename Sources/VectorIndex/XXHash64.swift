@@ -26,7 +26,10 @@ struct XXHash64 {
         var p = 0
         var h: UInt64
         if count >= 32 {
-            var v1 = seed &+ p1 &+ p2, v2 = seed &+ p2, v3 = seed, v4 = seed &- p1
+            var v1 = seed &+ p1 &+ p2
+            var v2 = seed &+ p2
+            var v3 = seed
+            var v4 = seed &- p1
             while p &+ 32 <= count {
                 v1 = round(v1, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
                 v2 = round(v2, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p &+ 8, as: UInt64.self)))

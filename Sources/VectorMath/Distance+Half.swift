@@ -53,9 +53,11 @@ extension VectorMath {
         var acc1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= count {
-            let d0 = ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let d0 =
+                ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
                 - SIMD8<Float>(rb.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<Float16>.self))
-            let d1 = ra.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
+            let d1 =
+                ra.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
                 - SIMD8<Float>(rb.loadUnaligned(fromByteOffset: (i &+ 8) &* 2, as: SIMD8<Float16>.self))
             acc0 += d0 * d0
             acc1 += d1 * d1

@@ -53,9 +53,11 @@ extension VectorMath {
         var acc1 = SIMD16<Float>()
         var i = 0
         while i &+ 32 <= count {
-            let d0 = ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+            let d0 =
+                ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
                 - rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
-            let d1 = ra.loadUnaligned(fromByteOffset: (i &+ 16) &* 4, as: SIMD16<Float>.self)
+            let d1 =
+                ra.loadUnaligned(fromByteOffset: (i &+ 16) &* 4, as: SIMD16<Float>.self)
                 - rb.loadUnaligned(fromByteOffset: (i &+ 16) &* 4, as: SIMD16<Float>.self)
             acc0 += d0 * d0
             acc1 += d1 * d1
@@ -63,7 +65,8 @@ extension VectorMath {
         }
         var acc8 = SIMD8<Float>()
         while i &+ 8 <= count {
-            let d = ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let d =
+                ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
                 - rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
             acc8 += d * d
             i &+= 8

@@ -153,7 +153,8 @@ extension VectorMath {
     public static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 16 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Float16x.self)
+            let v =
+                UnsafeRawPointer(x + i).loadUnaligned(as: Float16x.self)
                 + UnsafeRawPointer(y + i).loadUnaligned(as: Float16x.self)
             UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Float16x.self)
             i += 16

@@ -66,10 +66,12 @@ extension VectorMath {
         m: Int, panels: Range<Int>, bias: UnsafePointer<Float>?
     ) {
         guard m > 0 else { return }
-        let k = w.inputs, width = PackedMatrix.panelWidth
+        let k = w.inputs
+        let width = PackedMatrix.panelWidth
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * width + width) { temporary in
             guard let base = temporary.baseAddress else { return }
-            let tile = base, paddedBias = base + 6 * width
+            let tile = base
+            let paddedBias = base + 6 * width
             // Rows in blocks whose slice of A (~512 KB) stays in L2 while every panel passes over
             // it; a small pass is one block.
             let rowBlock = Swift.max(6, (1 << 19) / (k * 4) / 6 * 6)
@@ -78,7 +80,8 @@ extension VectorMath {
                 for panel in panels.clamped(to: 0..<w.panelCount) {
                     let weights = UnsafeRawPointer(w.storage + panel * k * width)
                     let next = UnsafeRawPointer(w.storage + Swift.min(panel + 1, w.panelCount - 1) * k * width)
-                    let first = panel * width, valid = Swift.min(width, w.outputs - first)
+                    let first = panel * width
+                    let valid = Swift.min(width, w.outputs - first)
                     // A full panel reads its bias and writes its columns in place; the narrow last
                     // one goes through zero-padded copies so no access leaves the caller's buffers.
                     let panelBias: UnsafePointer<Float>?
@@ -145,26 +148,64 @@ extension VectorMath {
         _ bias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
     ) {
         typealias V8 = SIMD8<Float>
-        var b0 = V8(), b1 = V8()
+        var b0 = V8()
+        var b1 = V8()
         if let bias {
             b0 = UnsafeRawPointer(bias).loadUnaligned(as: V8.self)
             b1 = UnsafeRawPointer(bias + 8).loadUnaligned(as: V8.self)
         }
-        var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1
-        var c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        var c00 = b0
+        var c01 = b1
+        var c10 = b0
+        var c11 = b1
+        var c20 = b0
+        var c21 = b1
+        var c30 = b0
+        var c31 = b1
+        var c40 = b0
+        var c41 = b1
+        var c50 = b0
+        var c51 = b1
+        let a0 = a
+        let a1 = a + lda
+        let a2 = a + 2 * lda
+        let a3 = a + 3 * lda
+        let a4 = a + 4 * lda
+        let a5 = a + 5 * lda
         var p = w
         for j in 0..<k {
-            let w0 = p.load(as: V8.self), w1 = p.load(fromByteOffset: 32, as: V8.self)
+            let w0 = p.load(as: V8.self)
+            let w1 = p.load(fromByteOffset: 32, as: V8.self)
             prefetch(next + j * 64)
             p += 64
             var x = V8(repeating: a0[j])
-            c00.addProduct(x, w0); c01.addProduct(x, w1)
-            if rows > 1 { x = V8(repeating: a1[j]); c10.addProduct(x, w0); c11.addProduct(x, w1) }
-            if rows > 2 { x = V8(repeating: a2[j]); c20.addProduct(x, w0); c21.addProduct(x, w1) }
-            if rows > 3 { x = V8(repeating: a3[j]); c30.addProduct(x, w0); c31.addProduct(x, w1) }
-            if rows > 4 { x = V8(repeating: a4[j]); c40.addProduct(x, w0); c41.addProduct(x, w1) }
-            if rows > 5 { x = V8(repeating: a5[j]); c50.addProduct(x, w0); c51.addProduct(x, w1) }
+            c00.addProduct(x, w0)
+            c01.addProduct(x, w1)
+            if rows > 1 {
+                x = V8(repeating: a1[j])
+                c10.addProduct(x, w0)
+                c11.addProduct(x, w1)
+            }
+            if rows > 2 {
+                x = V8(repeating: a2[j])
+                c20.addProduct(x, w0)
+                c21.addProduct(x, w1)
+            }
+            if rows > 3 {
+                x = V8(repeating: a3[j])
+                c30.addProduct(x, w0)
+                c31.addProduct(x, w1)
+            }
+            if rows > 4 {
+                x = V8(repeating: a4[j])
+                c40.addProduct(x, w0)
+                c41.addProduct(x, w1)
+            }
+            if rows > 5 {
+                x = V8(repeating: a5[j])
+                c50.addProduct(x, w0)
+                c51.addProduct(x, w1)
+            }
         }
         @inline(__always) func store(_ r: Int, _ v0: V8, _ v1: V8) {
             let out = UnsafeMutableRawPointer(c + r * ldc)

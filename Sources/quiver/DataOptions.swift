@@ -21,8 +21,9 @@ struct DataOptions: ParsableArguments {
         let embedding: EmbeddingModel
         if let model {
             do {
-                embedding = try EmbeddingModel.load(folder: URL(fileURLWithPath: model.model),
-                                                    options: .init(tokenBudget: model.tokenBudget))
+                embedding = try EmbeddingModel.load(
+                    folder: URL(fileURLWithPath: model.model),
+                    options: .init(tokenBudget: model.tokenBudget))
             } catch {
                 throw CLIError("cannot load model: \(error)")
             }

@@ -6,7 +6,8 @@ import SearchEngine
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a collection's vectors: JSONL {\"id\", \"vector\", \"model\", \"embedded_at\"} or raw little-endian float32 rows.")
+        abstract: "Export a collection's vectors: JSONL {\"id\", \"vector\", \"model\", \"embedded_at\"} or raw little-endian float32 rows."
+    )
 
     enum Format: String, ExpressibleByArgument {
         case jsonl, f32

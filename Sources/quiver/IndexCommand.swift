@@ -56,8 +56,9 @@ struct IndexCommand: ParsableCommand {
             guard let input = fopen(file, "r") else { throw CLIError("cannot open \(file): \(String(cString: strerror(errno)))") }
             reader = LineReader(file: input, name: file, owned: true)
         }
-        var run = IngestRun(engine: engine, collection: name, source: reader.name, batchSize: batch,
-                            total: countLines(file), strict: strict)
+        var run = IngestRun(
+            engine: engine, collection: name, source: reader.name, batchSize: batch,
+            total: countLines(file), strict: strict)
         try run.start()
         while let line = reader.next() {
             try run.add(line: line, number: reader.lineNumber)

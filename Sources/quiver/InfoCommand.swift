@@ -16,21 +16,26 @@ struct InfoCommand: ParsableCommand {
         let engine = try data.engine(model: nil)
         let collections = try cli { () throws(SearchEngineError) in try engine.listCollections() }
         if json {
-            print(try jsonLine(["data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections)] as [String: JSONValue]))
+            print(
+                try jsonLine(
+                    ["data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections)] as [String: JSONValue]
+                ))
             return
         }
         print("data directory: \(engine.dataDirectory.path)")
         if collections.isEmpty { print("no collections") }
         for c in collections {
-            print("""
+            print(
+                """
                 \(c.name): \(c.documents) documents (\(c.tombstones) tombstones), \(c.dimensions) dims, \(c.distance), \
                 m \(c.hnsw.m) ef_construction \(c.hnsw.efConstruction)
                   model \(c.model.id) (\(c.model.fingerprint.prefix(16))), generation \(c.index.generation), \
                 indexed seq \(c.index.indexedSeq) of \(c.index.storeSeq), last sync \(c.index.lastSyncAt?.description ?? "never")
                 """)
             for g in c.generations where g.state != "current" {
-                print("  generation \(g.generation) (\(g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
-                      + (g.pending.map { ", \($0) documents to embed" } ?? ""))
+                print(
+                    "  generation \(g.generation) (\(g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
+                        + (g.pending.map { ", \($0) documents to embed" } ?? ""))
             }
         }
     }

@@ -97,7 +97,9 @@ struct IngestRun {
         progress.finish()
         if prune {
             if unidentifiedFailures > 0 {
-                printError("not pruning: \(unidentifiedFailures) bad lines had no readable id, so their documents cannot be told apart from absent ones")
+                printError(
+                    "not pruning: \(unidentifiedFailures) bad lines had no readable id, so their documents cannot be told apart from absent ones"
+                )
             } else {
                 let keep = seen
                 let pruned = try cli { () throws(SearchEngineError) in try engine.prune(collection: name, keeping: keep) }
@@ -116,7 +118,8 @@ struct IngestRun {
         }
         let seconds = Date().timeIntervalSince(started)
         let processed = totals.inserted + totals.updated + totals.unchanged
-        print("""
+        print(
+            """
             \(collection): inserted \(totals.inserted), updated \(totals.updated), unchanged \(totals.unchanged), \
             deleted \(totals.deleted), failed \(totals.failed) \
             (\(documents) documents in \(String(format: "%.1f", seconds)) s, \

@@ -86,8 +86,9 @@ struct QueryCommand: ParsableCommand {
             let began = DispatchTime.now()
             do {
                 let line = try decoder.decode(Line.self, from: Data(bytes))
-                let request = QueryRequest(text: line.text, vector: line.vector, id: line.id, k: line.k ?? k,
-                                           ef: line.ef ?? ef, filter: line.filter ?? filter, include: line.include)
+                let request = QueryRequest(
+                    text: line.text, vector: line.vector, id: line.id, k: line.k ?? k,
+                    ef: line.ef ?? ef, filter: line.filter ?? filter, include: line.include)
                 let response = try cli { () throws(SearchEngineError) in try engine.query(collection: name, request) }
                 output.append(try jsonLine(response) + "\n")
             } catch {
@@ -104,9 +105,11 @@ struct QueryCommand: ParsableCommand {
         func percentile(_ p: Double) -> Double {
             latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
         }
-        printError(String(format: "%d queries (%d failed) in %.2f s: %.1f queries/s, latency p50 %.2f ms, p99 %.2f ms",
-                          latencies.count, failed, seconds, Double(latencies.count) / max(seconds, 1e-9),
-                          percentile(0.5), percentile(0.99)))
+        printError(
+            String(
+                format: "%d queries (%d failed) in %.2f s: %.1f queries/s, latency p50 %.2f ms, p99 %.2f ms",
+                latencies.count, failed, seconds, Double(latencies.count) / max(seconds, 1e-9),
+                percentile(0.5), percentile(0.99)))
     }
 }
 
@@ -116,18 +119,22 @@ enum QueryTable {
         var lines = [pad("#", 3) + "  " + pad("score", 7) + "  " + pad("id", 24) + "  " + pad("title", 44) + "  age"]
         for (rank, hit) in response.results.enumerated() {
             let title = String((hit.title ?? "").replacingOccurrences(of: "\n", with: " ").prefix(44))
-            lines.append(pad("\(rank + 1)", 3) + "  " + pad(String(format: "%.4f", hit.score), 7) + "  "
-                         + pad(String(hit.id.prefix(24)), 24) + "  " + pad(title, 44) + "  "
-                         + ProgressReporter.duration(hit.freshness.ageSeconds))
+            lines.append(
+                pad("\(rank + 1)", 3) + "  " + pad(String(format: "%.4f", hit.score), 7) + "  "
+                    + pad(String(hit.id.prefix(24)), 24) + "  " + pad(title, 44) + "  "
+                    + ProgressReporter.duration(hit.freshness.ageSeconds))
             if showText, let text = hit.text {
                 lines.append("     " + String(text.replacingOccurrences(of: "\n", with: " ").prefix(110)))
             }
         }
         let index = response.index
         let t = response.timings
-        lines.append(String(format: "generation %lld · model %@ · indexed seq %lld of %lld (pending %lld) · embed %.1f ms, search %.2f ms, fetch %.2f ms",
-                            index.generation, response.model.id, index.indexedSeq, index.storeSeq, index.pending,
-                            t.embedMs, t.searchMs, t.fetchMs))
+        lines.append(
+            String(
+                format:
+                    "generation %lld · model %@ · indexed seq %lld of %lld (pending %lld) · embed %.1f ms, search %.2f ms, fetch %.2f ms",
+                index.generation, response.model.id, index.indexedSeq, index.storeSeq, index.pending,
+                t.embedMs, t.searchMs, t.fetchMs))
         return lines.joined(separator: "\n")
     }
 

@@ -17,7 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
     @Option(help: "Model id reported by the API (default: the model folder's name).") var modelID: String?
     @Option(help: "Data directory (collections live in DIR/collections).") var data = "var/data"
-    @Option(help: "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing).")
+    @Option(
+        help:
+            "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing)."
+    )
     var sample = "data/help-center.jsonl"
     @Option(help: "Collection the --sample file goes to.") var sampleCollection = "help-center"
     @Flag(help: "Do not import the sample corpus.") var noSample = false
@@ -73,10 +76,12 @@ struct ServeCommand: AsyncParsableCommand {
             apiKeys: keys)
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
         let logger = Logger(label: "quiver.server")
-        logger.info("starting", metadata: [
-            "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
-            "api_keys": "\(keys)", "data": "\(data)",
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
+                "api_keys": "\(keys)", "data": "\(data)",
+            ])
         let collections = CollectionsModule(
             options: .init(
                 dataDirectory: URL(fileURLWithPath: data),

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An HTTP/1.1 client over a blocking POSIX socket, run on a thread of its own, with no read
@@ -56,9 +57,11 @@ enum BlockingHTTP {
             if count <= 0 { break }
             response += buffer[0..<count]
         }
-        guard let end = (0..<max(0, response.count - 3)).first(where: {
-            response[$0] == 13 && response[$0 + 1] == 10 && response[$0 + 2] == 13 && response[$0 + 3] == 10
-        }) else { throw Failure(description: "no complete response head") }
+        guard
+            let end = (0..<max(0, response.count - 3)).first(where: {
+                response[$0] == 13 && response[$0 + 1] == 10 && response[$0 + 2] == 13 && response[$0 + 3] == 10
+            })
+        else { throw Failure(description: "no complete response head") }
         let lines = String(decoding: response[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines.first?.split(separator: " ") ?? []
         guard statusParts.count >= 2, let code = Int(statusParts[1]) else { throw Failure(description: "bad status line") }
@@ -78,7 +81,7 @@ enum BlockingHTTP {
         var position = 0
         while position < bytes.count {
             guard let lineEnd = (position..<max(position, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }),
-                  let size = Int(String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? "", radix: 16)
+                let size = Int(String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? "", radix: 16)
             else { throw Failure(description: "bad chunk header") }
             if size == 0 { break }
             let start = lineEnd + 2

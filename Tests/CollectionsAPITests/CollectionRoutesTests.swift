@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import CollectionsAPI
 
 @Suite("Collections and documents over HTTP")
@@ -13,8 +14,9 @@ struct CollectionRoutesTests {
         let (app, _) = try makeApp(data: directory.url)
         try await app.test(.router) { client in
             try await client.waitUntilReady()
-            let created = try await client.send(.post, "/v1/collections",
-                                                json: #"{"name": "docs", "distance": "dot", "hnsw": {"m": 8}}"#)
+            let created = try await client.send(
+                .post, "/v1/collections",
+                json: #"{"name": "docs", "distance": "dot", "hnsw": {"m": 8}}"#)
             #expect(created.status == .created, "\(created.text)")
             let info = try created.json()
             #expect(info["name"] as? String == "docs")
@@ -27,8 +29,9 @@ struct CollectionRoutesTests {
             #expect(model["id"] as? String == "all-MiniLM-L6-v2")
             #expect(model["fingerprint"] as? String == (try TestModel.fingerprint()))
 
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "docs"}"#), .conflict,
-                        code: "conflict", messageContains: "exists")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "docs"}"#), .conflict,
+                code: "conflict", messageContains: "exists")
 
             let list = try await client.send(.get, "/v1/collections")
             #expect(list.status == .ok)
@@ -58,27 +61,35 @@ struct CollectionRoutesTests {
         let (app, _) = try makeApp(data: directory.url)
         try await app.test(.router) { client in
             try await client.waitUntilReady()
-            expectError(try await client.send(.post, "/v1/collections", json: #"{}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "name")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "name")
             for name in ["../x", ".", "..", "%2e%2e", "Upper", "a/b", "", String(repeating: "a", count: 65)] {
-                expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "\#(name)"}"#),
-                            .unprocessableContent, code: "invalid_request", messageContains: "invalid collection name")
+                expectError(
+                    try await client.send(.post, "/v1/collections", json: #"{"name": "\#(name)"}"#),
+                    .unprocessableContent, code: "invalid_request", messageContains: "invalid collection name")
             }
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "distance": "manhattan"}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "distance")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "dimensions": 100}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "dimensions")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "hnsw": {"m": 0}}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "hnsw")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "a", "model": "gpt"}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "model")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": 5}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "name")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "a", "distance": "manhattan"}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "distance")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "a", "dimensions": 100}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "dimensions")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "a", "hnsw": {"m": 0}}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "hnsw")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "a", "model": "gpt"}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "model")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": 5}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "name")
             expectError(try await client.send(.post, "/v1/collections", json: "{nope"), .badRequest, code: "invalid_json")
             // Names in the path: rejected before any file is touched.
             for path in ["%2e%2e", "..%2fx", String(repeating: "b", count: 300), "A"] {
-                expectError(try await client.send(.get, "/v1/collections/\(path)"), .unprocessableContent,
-                            code: "invalid_request", messageContains: "invalid collection name")
+                expectError(
+                    try await client.send(.get, "/v1/collections/\(path)"), .unprocessableContent,
+                    code: "invalid_request", messageContains: "invalid collection name")
             }
             let dots = try await client.send(.get, "/v1/collections/..")
             #expect(dots.status == .notFound || dots.status == .unprocessableContent, "\(dots.text)")
@@ -95,28 +106,36 @@ struct CollectionRoutesTests {
         let (app, _) = try makeApp(data: directory.url)
         try await app.test(.router) { client in
             try await client.waitUntilReady()
-            for body in [#"{"name": "own", "model": "external"}"#, #"{"name": "own", "model": "external", "dimensions": 0}"#,
-                         #"{"name": "own", "model": "external", "dimensions": 70000}"#] {
-                expectError(try await client.send(.post, "/v1/collections", json: body), .unprocessableContent,
-                            code: "invalid_request", messageContains: "dimensions")
+            for body in [
+                #"{"name": "own", "model": "external"}"#, #"{"name": "own", "model": "external", "dimensions": 0}"#,
+                #"{"name": "own", "model": "external", "dimensions": 70000}"#,
+            ] {
+                expectError(
+                    try await client.send(.post, "/v1/collections", json: body), .unprocessableContent,
+                    code: "invalid_request", messageContains: "dimensions")
             }
-            let created = try await client.send(.post, "/v1/collections",
-                                                json: #"{"name": "own", "model": "external", "dimensions": 3, "distance": "l2"}"#)
+            let created = try await client.send(
+                .post, "/v1/collections",
+                json: #"{"name": "own", "model": "external", "dimensions": 3, "distance": "l2"}"#)
             #expect(created.status == .created, "\(created.text)")
             let info = try created.json()
             #expect(info["dimensions"] as? Int == 3 && info["distance"] as? String == "l2")
             let model = try #require(info["model"] as? [String: Any])
             #expect(model["id"] as? String == "external")
 
-            let written = try await client.send(.put, "/v1/collections/own/documents", json: """
-                {"documents": [{"id": "a", "vector": [1, 0, 0], "title": "A"}, {"id": "b", "vector": [0, 1, 0]},
-                               {"id": "c", "vector": [0.9, 0.1, 0], "metadata": {"k": 1}}]}
-                """)
+            let written = try await client.send(
+                .put, "/v1/collections/own/documents",
+                json: """
+                    {"documents": [{"id": "a", "vector": [1, 0, 0], "title": "A"}, {"id": "b", "vector": [0, 1, 0]},
+                                   {"id": "c", "vector": [0.9, 0.1, 0], "metadata": {"k": 1}}]}
+                    """)
             #expect(written.status == .ok, "\(written.text)")
-            expectError(try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "text": "words"}]}"#),
-                        .conflict, code: "conflict", messageContains: "your own vectors")
-            expectError(try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "vector": [1, 2]}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "3")
+            expectError(
+                try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "text": "words"}]}"#),
+                .conflict, code: "conflict", messageContains: "your own vectors")
+            expectError(
+                try await client.send(.put, "/v1/collections/own/documents", json: #"{"documents": [{"id": "d", "vector": [1, 2]}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "3")
 
             let byVector = try await client.send(.post, "/v1/collections/own/query", json: #"{"vector": [1, 0, 0], "k": 2}"#)
             #expect(byVector.status == .ok, "\(byVector.text)")
@@ -124,8 +143,9 @@ struct CollectionRoutesTests {
             #expect(hits.compactMap { $0["id"] as? String } == ["a", "c"])
             let byID = try await client.send(.post, "/v1/collections/own/query", json: #"{"id": "a", "k": 1}"#)
             #expect((try byID.json()["results"] as? [[String: Any]])?.first?["id"] as? String == "c")
-            expectError(try await client.send(.post, "/v1/collections/own/query", json: #"{"text": "words", "k": 1}"#),
-                        .conflict, code: "conflict", messageContains: "your own vectors")
+            expectError(
+                try await client.send(.post, "/v1/collections/own/query", json: #"{"text": "words", "k": 1}"#),
+                .conflict, code: "conflict", messageContains: "your own vectors")
             let recommended = try await client.send(.post, "/v1/collections/own/recommend", json: #"{"positive": ["c"], "k": 1}"#)
             #expect((try recommended.json()["results"] as? [[String: Any]])?.first?["id"] as? String == "a", "\(recommended.text)")
         }
@@ -157,9 +177,11 @@ struct CollectionRoutesTests {
             #expect(try again.json()["unchanged"] as? Int == 6)
             #expect(try again.json()["embedded"] as? Int == 0)
 
-            let changed = try await client.send(.put, "/v1/collections/help/documents", json: """
-                {"documents": [{"id": "export-data", "title": "Exporting your data", "text": "Export projects as CSV files.", "metadata": {"category": "data"}}], "wait": true}
-                """)
+            let changed = try await client.send(
+                .put, "/v1/collections/help/documents",
+                json: """
+                    {"documents": [{"id": "export-data", "title": "Exporting your data", "text": "Export projects as CSV files.", "metadata": {"category": "data"}}], "wait": true}
+                    """)
             #expect(try changed.json()["updated"] as? Int == 1)
             #expect((try changed.json()["seq"] as? Int ?? 0) > seq)
 
@@ -174,12 +196,14 @@ struct CollectionRoutesTests {
 
             let withVector = try await client.send(.get, "/v1/collections/help/documents/export-data?include=vector")
             #expect((try withVector.json()["vector"] as? [Double])?.count == 384)
-            expectError(try await client.send(.get, "/v1/collections/help/documents/export-data?include=bogus"),
-                        .unprocessableContent, code: "invalid_request", messageContains: "include")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/documents/export-data?include=bogus"),
+                .unprocessableContent, code: "invalid_request", messageContains: "include")
 
             // Ids with reserved characters travel percent-encoded in the path.
-            let odd = try await client.send(.put, "/v1/collections/help/documents",
-                                            json: #"{"documents": [{"id": "faq/1 #a", "text": "An odd id"}]}"#)
+            let odd = try await client.send(
+                .put, "/v1/collections/help/documents",
+                json: #"{"documents": [{"id": "faq/1 #a", "text": "An odd id"}]}"#)
             #expect(try odd.json()["inserted"] as? Int == 1)
             let oddDocument = try await client.send(.get, "/v1/collections/help/documents/faq%2F1%20%23a")
             #expect(try oddDocument.json()["id"] as? String == "faq/1 #a", "\(oddDocument.text)")
@@ -188,8 +212,9 @@ struct CollectionRoutesTests {
             #expect(removed.status == .ok)
             #expect(try removed.json()["deleted"] as? Int == 1)
             #expect(try removed.json()["searchable"] as? Bool == true)
-            expectError(try await client.send(.get, "/v1/collections/help/documents/invite-team"), .notFound,
-                        code: "not_found", messageContains: "invite-team")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/documents/invite-team"), .notFound,
+                code: "not_found", messageContains: "invite-team")
             expectError(try await client.send(.delete, "/v1/collections/help/documents/invite-team"), .notFound, code: "not_found")
             expectError(try await client.send(.get, "/v1/collections/nope/documents/x"), .notFound, code: "not_found")
             let info = try await client.send(.get, "/v1/collections/help")
@@ -201,35 +226,52 @@ struct CollectionRoutesTests {
     func documentValidation() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let (app, _) = try makeApp(data: directory.url) { $0.limits.maxBatchInputs = 3; $0.limits.maxTextBytes = 100 }
+        let (app, _) = try makeApp(data: directory.url) {
+            $0.limits.maxBatchInputs = 3
+            $0.limits.maxTextBytes = 100
+        }
         try await app.test(.router) { client in
             try await client.waitUntilReady()
             #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "c"}"#).status == .created)
             let path = "/v1/collections/c/documents"
-            expectError(try await client.send(.put, path, json: #"{"documents": []}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "documents must not be empty")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"x"},{"id":"b","text":"x"},{"id":"c","text":"x"},{"id":"d","text":"x"}]}"#),
-                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"\#(String(repeating: "y", count: 101))"}]}"#),
-                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"ok"},{"id":"b"}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "documents[1]")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"","text":"ok"}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "empty id")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1,2,3]}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "384")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","metadata":[1]}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "metadata")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","updated_at":"yesterday"}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "documents[0].updated_at")
-            expectError(try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1e99]}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "number does not fit")
-            expectError(try await client.send(.put, path, json: #"{"docs": []}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "documents")
-            expectError(try await client.send(.put, path + "?wait=maybe", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "wait")
-            expectError(try await client.send(.put, "/v1/collections/missing/documents", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
-                        .notFound, code: "not_found")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": []}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "documents must not be empty")
+            expectError(
+                try await client.send(
+                    .put, path,
+                    json: #"{"documents": [{"id":"a","text":"x"},{"id":"b","text":"x"},{"id":"c","text":"x"},{"id":"d","text":"x"}]}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"\#(String(repeating: "y", count: 101))"}]}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"ok"},{"id":"b"}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "documents[1]")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"","text":"ok"}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "empty id")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1,2,3]}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "384")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","metadata":[1]}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "metadata")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"t","updated_at":"yesterday"}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "documents[0].updated_at")
+            expectError(
+                try await client.send(.put, path, json: #"{"documents": [{"id":"a","vector":[1e99]}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "number does not fit")
+            expectError(
+                try await client.send(.put, path, json: #"{"docs": []}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "documents")
+            expectError(
+                try await client.send(.put, path + "?wait=maybe", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "wait")
+            expectError(
+                try await client.send(.put, "/v1/collections/missing/documents", json: #"{"documents": [{"id":"a","text":"t"}]}"#),
+                .notFound, code: "not_found")
             // Nothing was written by the rejected requests.
             #expect(try await client.send(.get, "/v1/collections/c").json()["documents"] as? Int == 0)
         }

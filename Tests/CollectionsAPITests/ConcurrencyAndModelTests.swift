@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import SearchServer
 import Testing
+
 @testable import CollectionsAPI
 
 @Suite("Concurrent requests and collections of another model")
@@ -15,8 +16,10 @@ struct ConcurrencyAndModelTests {
         try await app.test(.router) { client in
             try await client.waitUntilReady()
             try await seed(client)
-            let texts = ["password help", "refund please", "export my projects", "2FA setup", "remove my account",
-                         "add a colleague", "sign in problem", "billing question"]
+            let texts = [
+                "password help", "refund please", "export my projects", "2FA setup", "remove my account",
+                "add a colleague", "sign in problem", "billing question",
+            ]
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for text in texts {
                     group.addTask {
@@ -26,8 +29,9 @@ struct ConcurrencyAndModelTests {
                 }
                 for (index, _) in texts.enumerated() {
                     group.addTask {
-                        let response = try await client.send(.put, "/v1/collections/help/documents",
-                                                             json: #"{"documents": [{"id": "extra-\#(index)", "text": "extra document \#(index)"}]}"#)
+                        let response = try await client.send(
+                            .put, "/v1/collections/help/documents",
+                            json: #"{"documents": [{"id": "extra-\#(index)", "text": "extra document \#(index)"}]}"#)
                         return response.status == .ok ? 100 : -1
                     }
                 }
@@ -48,10 +52,12 @@ struct ConcurrencyAndModelTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         // The first server pretends its model has another fingerprint.
-        let module = CollectionsModule(options: .init(dataDirectory: directory.url, modelFingerprint: "another-model"),
-                                       logger: testLogger)
-        let first = try buildApplication(configuration: ServerConfiguration(port: 0, modelFolder: TestModel.folder),
-                                         embedder: try TestModel.embedder(), modules: [module], logger: testLogger)
+        let module = CollectionsModule(
+            options: .init(dataDirectory: directory.url, modelFingerprint: "another-model"),
+            logger: testLogger)
+        let first = try buildApplication(
+            configuration: ServerConfiguration(port: 0, modelFolder: TestModel.folder),
+            embedder: try TestModel.embedder(), modules: [module], logger: testLogger)
         try await first.test(.router) { client in
             try await client.waitUntilReady()
             try await seed(client, "old")
@@ -59,10 +65,12 @@ struct ConcurrencyAndModelTests {
         let (app, _) = try makeApp(data: directory.url)
         try await app.test(.router) { client in
             try await client.waitUntilReady()
-            expectError(try await client.send(.post, "/v1/collections/old/query", json: #"{"text": "refund"}"#), .conflict,
-                        code: "conflict", messageContains: "send vectors instead")
-            expectError(try await client.send(.put, "/v1/collections/old/documents", json: #"{"documents": [{"id": "n", "text": "new"}]}"#),
-                        .conflict, code: "conflict")
+            expectError(
+                try await client.send(.post, "/v1/collections/old/query", json: #"{"text": "refund"}"#), .conflict,
+                code: "conflict", messageContains: "send vectors instead")
+            expectError(
+                try await client.send(.put, "/v1/collections/old/documents", json: #"{"documents": [{"id": "n", "text": "new"}]}"#),
+                .conflict, code: "conflict")
             let byID = try await client.send(.post, "/v1/collections/old/query", json: #"{"id": "billing-refund", "k": 2}"#)
             #expect(byID.status == .ok)
             #expect(try resultIDs(byID).count == 2)

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import CollectionsAPI
 
 @Suite("openapi.yaml and the collection routes")
@@ -12,7 +13,10 @@ struct OpenAPITests {
         var inPaths = false
         var path: String?
         for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" { inPaths = true; continue }
+            if line == "paths:" {
+                inPaths = true
+                continue
+            }
             if !inPaths { continue }
             if !line.isEmpty, !line.hasPrefix(" ") { break }
             let indent = line.prefix { $0 == " " }.count
@@ -33,14 +37,15 @@ struct OpenAPITests {
         let document = try String(contentsOf: TestModel.packageRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         let operations = Self.operations(in: document).filter { $0.0.hasPrefix("/v1/collections") }
         let documented = Set(operations.map { "\($0.1.rawValue) \($0.0)" })
-        #expect(documented == [
-            "GET /v1/collections", "POST /v1/collections", "GET /v1/collections/{collection}",
-            "DELETE /v1/collections/{collection}", "PUT /v1/collections/{collection}/documents",
-            "GET /v1/collections/{collection}/documents/{id}", "DELETE /v1/collections/{collection}/documents/{id}",
-            "POST /v1/collections/{collection}/query", "POST /v1/collections/{collection}/query/batch",
-            "POST /v1/collections/{collection}/recommend", "POST /v1/collections/{collection}/vectors",
-            "GET /v1/collections/{collection}/vectors",
-        ])
+        #expect(
+            documented == [
+                "GET /v1/collections", "POST /v1/collections", "GET /v1/collections/{collection}",
+                "DELETE /v1/collections/{collection}", "PUT /v1/collections/{collection}/documents",
+                "GET /v1/collections/{collection}/documents/{id}", "DELETE /v1/collections/{collection}/documents/{id}",
+                "POST /v1/collections/{collection}/query", "POST /v1/collections/{collection}/query/batch",
+                "POST /v1/collections/{collection}/recommend", "POST /v1/collections/{collection}/vectors",
+                "GET /v1/collections/{collection}/vectors",
+            ])
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let (app, _) = try makeApp(data: directory.url)
@@ -51,8 +56,9 @@ struct OpenAPITests {
                     .replacingOccurrences(of: "{id}", with: "x")
                 let response = try await client.send(method, concrete, json: method == .get || method == .delete ? nil : "{}")
                 let message = (try? response.decode(ErrorBody.self))?.error.message
-                #expect(message != "no route for this path" && response.status != .methodNotAllowed,
-                        "\(method) \(path) is documented but not routed")
+                #expect(
+                    message != "no route for this path" && response.status != .methodNotAllowed,
+                    "\(method) \(path) is documented but not routed")
                 #expect(response.status.code < 500, "\(method) \(path): \(response.text)")
             }
         }

@@ -1,9 +1,10 @@
 import Foundation
 import QuiverTestSupport
+import SearchServer
 import Testing
+
 @testable import CollectionsAPI
 @testable import SearchEngine
-import SearchServer
 
 /// Query answers are written with JSONWriter; they must be the same JSON as JSONEncoder's output
 /// (which orders object members differently from run to run, so documents are compared parsed).
@@ -39,22 +40,27 @@ struct QueryResponseJSONTests {
     @Test("the JSON JSONEncoder writes, with and without the optional members")
     func bytes() throws {
         for withOptionals in [false, true] {
-            for metadata in [nil, JSONValue.object(["revision": .number(852149)]), .array([.null, .bool(true), .string("s/t"), .number(-2.5e-8)])] {
-                let response = Self.response(metadata: metadata, lastSync: withOptionals ? Timestamp(seconds: 12.5) : nil,
-                                             withOptionals: withOptionals)
+            for metadata in [
+                nil, JSONValue.object(["revision": .number(852149)]), .array([.null, .bool(true), .string("s/t"), .number(-2.5e-8)]),
+            ] {
+                let response = Self.response(
+                    metadata: metadata, lastSync: withOptionals ? Timestamp(seconds: 12.5) : nil,
+                    withOptionals: withOptionals)
                 #expect(try Self.sameJSON(response.jsonBytes(), Self.encoded(response)))
                 let batch = BatchQueryResponse(results: [response, response])
                 #expect(try Self.sameJSON(batch.jsonBytes(), Self.encoded(batch)))
             }
         }
-        let empty = QueryResponse(results: [], index: IndexState(generation: 1, indexedSeq: 0, storeSeq: 0, pending: 0, lastSyncAt: nil, vectors: 0),
-                                  model: ModelInfo(id: "m", fingerprint: "f"), timings: QueryTimings())
+        let empty = QueryResponse(
+            results: [], index: IndexState(generation: 1, indexedSeq: 0, storeSeq: 0, pending: 0, lastSyncAt: nil, vectors: 0),
+            model: ModelInfo(id: "m", fingerprint: "f"), timings: QueryTimings())
         #expect(try Self.sameJSON(empty.jsonBytes(), Self.encoded(empty)))
         // Members come in declaration order, nil ones left out.
-        #expect(String(decoding: empty.jsonBytes(), as: UTF8.self) == """
-            {"results":[],"index":{"generation":1,"indexed_seq":0,"store_seq":0,"pending":0,"vectors":0},\
-            "model":{"id":"m","fingerprint":"f"},"timings":{"embed_ms":0,"search_ms":0,"fetch_ms":0}}
-            """)
+        #expect(
+            String(decoding: empty.jsonBytes(), as: UTF8.self) == """
+                {"results":[],"index":{"generation":1,"indexed_seq":0,"store_seq":0,"pending":0,"vectors":0},\
+                "model":{"id":"m","fingerprint":"f"},"timings":{"embed_ms":0,"search_ms":0,"fetch_ms":0}}
+                """)
     }
 
     @Test("metadata objects with many members: the same JSON (member order is free in JSON)")

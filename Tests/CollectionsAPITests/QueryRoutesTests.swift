@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import CollectionsAPI
 
 @Suite("Queries, recommendations and vectors over HTTP")
@@ -15,8 +16,9 @@ struct QueryRoutesTests {
             try await client.waitUntilReady()
             try await seed(client)
 
-            let text = try await client.send(.post, "/v1/collections/help/query",
-                                             json: #"{"text": "I forgot my password and cannot log in", "k": 3}"#)
+            let text = try await client.send(
+                .post, "/v1/collections/help/query",
+                json: #"{"text": "I forgot my password and cannot log in", "k": 3}"#)
             #expect(text.status == .ok, "\(text.text)")
             #expect(try resultIDs(text).first == "reset-password")
             #expect(try resultIDs(text).count == 3)
@@ -31,8 +33,9 @@ struct QueryRoutesTests {
             let index = try #require(body["index"] as? [String: Any])
             #expect(index["pending"] as? Int == 0)
 
-            let refund = try await client.send(.post, "/v1/collections/help/query",
-                                               json: #"{"text": "money back for my yearly subscription", "k": 1, "include": ["text"]}"#)
+            let refund = try await client.send(
+                .post, "/v1/collections/help/query",
+                json: #"{"text": "money back for my yearly subscription", "k": 1, "include": ["text"]}"#)
             let refundHit = try #require((try refund.json()["results"] as? [[String: Any]])?.first)
             #expect(refundHit["id"] as? String == "billing-refund")
             #expect((refundHit["text"] as? String)?.hasPrefix("Refunds") == true)
@@ -50,33 +53,41 @@ struct QueryRoutesTests {
             let byID = try await client.send(.post, "/v1/collections/help/query", json: #"{"id": "two-factor", "k": 5}"#)
             #expect(try resultIDs(byID).count == 5)
             #expect(!(try resultIDs(byID)).contains("two-factor"), "the example itself is excluded")
-            expectError(try await client.send(.post, "/v1/collections/help/query", json: #"{"id": "nope"}"#),
-                        .notFound, code: "not_found", messageContains: "nope")
+            expectError(
+                try await client.send(.post, "/v1/collections/help/query", json: #"{"id": "nope"}"#),
+                .notFound, code: "not_found", messageContains: "nope")
 
-            let filtered = try await client.send(.post, "/v1/collections/help/query",
-                                                 json: #"{"text": "my account", "k": 10, "filter": {"category": "account"}}"#)
+            let filtered = try await client.send(
+                .post, "/v1/collections/help/query",
+                json: #"{"text": "my account", "k": 10, "filter": {"category": "account"}}"#)
             #expect(Set(try resultIDs(filtered)) == ["reset-password", "two-factor", "delete-account"])
-            let timeFiltered = try await client.send(.post, "/v1/collections/help/query",
-                                                     json: #"{"text": "my account", "filter": {"updated_at": {"gt": "2026-11-21T00:00:00Z"}}}"#)
+            let timeFiltered = try await client.send(
+                .post, "/v1/collections/help/query",
+                json: #"{"text": "my account", "filter": {"updated_at": {"gt": "2026-11-21T00:00:00Z"}}}"#)
             #expect(try resultIDs(timeFiltered).isEmpty)
 
-            let recommended = try await client.send(.post, "/v1/collections/help/recommend",
-                                                    json: #"{"positive": ["reset-password"], "negative": ["billing-refund"], "k": 3}"#)
+            let recommended = try await client.send(
+                .post, "/v1/collections/help/recommend",
+                json: #"{"positive": ["reset-password"], "negative": ["billing-refund"], "k": 3}"#)
             #expect(recommended.status == .ok, "\(recommended.text)")
             let recommendedIDs = try resultIDs(recommended)
             #expect(recommendedIDs.count == 3)
             #expect(!recommendedIDs.contains("reset-password") && !recommendedIDs.contains("billing-refund"))
             let defaultK = try await client.send(.post, "/v1/collections/help/recommend", json: #"{"positive": ["export-data"]}"#)
             #expect(try resultIDs(defaultK).count == 5, "k defaults to 10; 5 other documents exist")
-            expectError(try await client.send(.post, "/v1/collections/help/recommend", json: #"{"positive": ["ghost"]}"#),
-                        .notFound, code: "not_found", messageContains: "ghost")
-            expectError(try await client.send(.post, "/v1/collections/help/recommend", json: #"{"positive": []}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "positive")
+            expectError(
+                try await client.send(.post, "/v1/collections/help/recommend", json: #"{"positive": ["ghost"]}"#),
+                .notFound, code: "not_found", messageContains: "ghost")
+            expectError(
+                try await client.send(.post, "/v1/collections/help/recommend", json: #"{"positive": []}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "positive")
 
-            let batch = try await client.send(.post, "/v1/collections/help/query/batch", json: """
-                {"queries": [{"text": "I forgot my password", "k": 1}, {"text": "invite my colleagues", "k": 1},
-                             {"vector": \(vectorJSON), "k": 1}, {"id": "billing-refund", "k": 2}]}
-                """)
+            let batch = try await client.send(
+                .post, "/v1/collections/help/query/batch",
+                json: """
+                    {"queries": [{"text": "I forgot my password", "k": 1}, {"text": "invite my colleagues", "k": 1},
+                                 {"vector": \(vectorJSON), "k": 1}, {"id": "billing-refund", "k": 2}]}
+                    """)
             #expect(batch.status == .ok, "\(batch.text)")
             let answers = try #require(try batch.json()["results"] as? [[String: Any]])
             #expect(answers.count == 4)
@@ -102,50 +113,71 @@ struct QueryRoutesTests {
             try await client.waitUntilReady()
             try await seed(client, "c")
             let path = "/v1/collections/c/query"
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "k": 0}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "k must be at least 1")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "k": 51}"#), .contentTooLarge,
-                        code: "limit_exceeded", messageContains: "max_k")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "ef": 65}"#), .contentTooLarge,
-                        code: "limit_exceeded", messageContains: "max_ef")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "ef": -1}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "ef")
-            expectError(try await client.send(.post, path, json: #"{"text": "\#(String(repeating: "z", count: 201))"}"#),
-                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
-            expectError(try await client.send(.post, path, json: #"{"text": ""}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "text must not be empty")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "vector": [1]}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "exactly one")
-            expectError(try await client.send(.post, path, json: #"{"k": 3}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "exactly one")
-            expectError(try await client.send(.post, path, json: #"{"vector": [1, 2]}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "384")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "filter": {"x": {"near": 1}}}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "filter")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "include": ["everything"]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "include")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "k": 1e30}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "number does not fit")
-            expectError(try await client.send(.post, path, json: #"{"text": "a", "k": "ten"}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "k")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "k": 0}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "k must be at least 1")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "k": 51}"#), .contentTooLarge,
+                code: "limit_exceeded", messageContains: "max_k")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "ef": 65}"#), .contentTooLarge,
+                code: "limit_exceeded", messageContains: "max_ef")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "ef": -1}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "ef")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "\#(String(repeating: "z", count: 201))"}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": ""}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "text must not be empty")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "vector": [1]}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "exactly one")
+            expectError(
+                try await client.send(.post, path, json: #"{"k": 3}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "exactly one")
+            expectError(
+                try await client.send(.post, path, json: #"{"vector": [1, 2]}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "384")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "filter": {"x": {"near": 1}}}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "filter")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "include": ["everything"]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "include")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "k": 1e30}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "number does not fit")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "k": "ten"}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "k")
             expectError(try await client.send(.post, path, json: "[1,"), .badRequest, code: "invalid_json")
             expectError(try await client.send(.post, path, json: ""), .badRequest, code: "invalid_json")
-            expectError(try await client.send(.post, "/v1/collections/ghost/query", json: #"{"text": "a"}"#), .notFound,
-                        code: "not_found", messageContains: "ghost")
-            expectError(try await client.send(.post, "/v1/collections/ghost/query", json: #"{"vector": [1]}"#), .notFound,
-                        code: "not_found")
-            expectError(try await client.send(.post, "/v1/collections/c/recommend", json: #"{"positive": ["reset-password"], "k": 51}"#),
-                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_k")
+            expectError(
+                try await client.send(.post, "/v1/collections/ghost/query", json: #"{"text": "a"}"#), .notFound,
+                code: "not_found", messageContains: "ghost")
+            expectError(
+                try await client.send(.post, "/v1/collections/ghost/query", json: #"{"vector": [1]}"#), .notFound,
+                code: "not_found")
+            expectError(
+                try await client.send(.post, "/v1/collections/c/recommend", json: #"{"positive": ["reset-password"], "k": 51}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "max_k")
 
             let batch = "/v1/collections/c/query/batch"
-            expectError(try await client.send(.post, batch, json: #"{"queries": []}"#), .unprocessableContent,
-                        code: "invalid_request", messageContains: "queries must not be empty")
-            expectError(try await client.send(.post, batch, json: #"{"queries": [\#(Array(repeating: #"{"text": "a"}"#, count: 7).joined(separator: ","))]}"#),
-                        .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
-            expectError(try await client.send(.post, batch, json: #"{"queries": [{"text": "a"}, {"text": "b", "k": 0}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "queries[1].k")
-            expectError(try await client.send(.post, batch, json: #"{"queries": [{"text": "a"}, {"vector": [1]}]}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "queries[1]")
+            expectError(
+                try await client.send(.post, batch, json: #"{"queries": []}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "queries must not be empty")
+            expectError(
+                try await client.send(
+                    .post, batch, json: #"{"queries": [\#(Array(repeating: #"{"text": "a"}"#, count: 7).joined(separator: ","))]}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
+            expectError(
+                try await client.send(.post, batch, json: #"{"queries": [{"text": "a"}, {"text": "b", "k": 0}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "queries[1].k")
+            expectError(
+                try await client.send(.post, batch, json: #"{"queries": [{"text": "a"}, {"vector": [1]}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "queries[1]")
         }
     }
 
@@ -158,21 +190,25 @@ struct QueryRoutesTests {
         try await app.test(.router) { client in
             try await client.waitUntilReady()
             try await seed(client)
-            let byID = try await client.send(.post, "/v1/collections/help/vectors", json: #"{"ids": ["export-data", "ghost", "reset-password"]}"#)
+            let byID = try await client.send(
+                .post, "/v1/collections/help/vectors", json: #"{"ids": ["export-data", "ghost", "reset-password"]}"#)
             #expect(byID.status == .ok, "\(byID.text)")
             let body = try byID.json()
             let items = try #require(body["vectors"] as? [[String: Any]])
             #expect(items.compactMap { $0["id"] as? String } == ["export-data", "reset-password"])
             #expect(items.allSatisfy { $0["model"] as? String == fingerprint && ($0["vector"] as? [Double])?.count == 384 })
             #expect(body["missing"] as? [String] == ["ghost"])
-            expectError(try await client.send(.post, "/v1/collections/help/vectors", json: #"{"ids": []}"#),
-                        .unprocessableContent, code: "invalid_request", messageContains: "ids")
+            expectError(
+                try await client.send(.post, "/v1/collections/help/vectors", json: #"{"ids": []}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "ids")
             // An unknown collection is a 404 here too (it once came back as a 500: found by
             // scripts/reliability/http_fuzz.py).
-            expectError(try await client.send(.post, "/v1/collections/ghost/vectors", json: #"{"ids": ["a"]}"#),
-                        .notFound, code: "not_found")
-            expectError(try await client.send(.post, "/v1/collections/..%2Fx/vectors", json: #"{"ids": ["a"]}"#),
-                        .unprocessableContent, code: "invalid_request")
+            expectError(
+                try await client.send(.post, "/v1/collections/ghost/vectors", json: #"{"ids": ["a"]}"#),
+                .notFound, code: "not_found")
+            expectError(
+                try await client.send(.post, "/v1/collections/..%2Fx/vectors", json: #"{"ids": ["a"]}"#),
+                .unprocessableContent, code: "invalid_request")
 
             // NDJSON, two per page, following the cursor header.
             var cursor: String?
@@ -205,27 +241,33 @@ struct QueryRoutesTests {
             #expect(ids.count == 6)
             let bytes = Array(raw.body.readableBytesView)
             #expect(bytes.count == 6 * 384 * 4)
-            let ndjsonByID = Dictionary(uniqueKeysWithValues: lines.compactMap { line in
-                (line["id"] as? String).map { ($0, line["vector"] as? [Double] ?? []) }
-            })
+            let ndjsonByID = Dictionary(
+                uniqueKeysWithValues: lines.compactMap { line in
+                    (line["id"] as? String).map { ($0, line["vector"] as? [Double] ?? []) }
+                })
             for (row, id) in ids.enumerated() {
                 let expected = try #require(ndjsonByID[id])
                 for column in [0, 100, 383] {
                     let offset = (row * 384 + column) * 4
-                    let bits = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+                    let bits =
+                        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
                         | UInt32(bytes[offset + 3]) << 24
                     #expect(Float(bitPattern: bits) == Float(expected[column]))
                 }
             }
 
-            expectError(try await client.send(.get, "/v1/collections/help/vectors?format=csv"), .unprocessableContent,
-                        code: "invalid_request", messageContains: "format")
-            expectError(try await client.send(.get, "/v1/collections/help/vectors?limit=0"), .unprocessableContent,
-                        code: "invalid_request", messageContains: "limit")
-            expectError(try await client.send(.get, "/v1/collections/help/vectors?limit=20000"), .contentTooLarge,
-                        code: "limit_exceeded", messageContains: "max_export_limit")
-            expectError(try await client.send(.get, "/v1/collections/help/vectors?cursor=abc"), .unprocessableContent,
-                        code: "invalid_request", messageContains: "cursor")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/vectors?format=csv"), .unprocessableContent,
+                code: "invalid_request", messageContains: "format")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/vectors?limit=0"), .unprocessableContent,
+                code: "invalid_request", messageContains: "limit")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/vectors?limit=20000"), .contentTooLarge,
+                code: "limit_exceeded", messageContains: "max_export_limit")
+            expectError(
+                try await client.send(.get, "/v1/collections/help/vectors?cursor=abc"), .unprocessableContent,
+                code: "invalid_request", messageContains: "cursor")
             expectError(try await client.send(.get, "/v1/collections/ghost/vectors"), .notFound, code: "not_found")
         }
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import SearchServer
 import Testing
+
 @testable import CollectionsAPI
 
 @Suite("Collections module: auth, readiness, sample import, metrics, live socket")
@@ -19,27 +20,41 @@ struct ServerIntegrationTests {
             try await client.waitUntilReady()
             expectError(try await client.send(.get, "/v1/collections"), .unauthorized, code: "unauthorized")
             expectError(try await client.send(.get, "/v1/collections", key: "wrong"), .unauthorized, code: "unauthorized")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "k"}"#, key: "read-key"),
-                        .forbidden, code: "forbidden", messageContains: "admin")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "k"}"#, key: "read-key"),
+                .forbidden, code: "forbidden", messageContains: "admin")
             try await seed(client, "k", key: "admin-key")
             #expect(try await client.send(.get, "/v1/collections", key: "read-key").status == .ok)
             #expect(try await client.send(.get, "/v1/collections/k", key: "read-key").status == .ok)
             #expect(try await client.send(.get, "/v1/collections/k/documents/export-data", key: "read-key").status == .ok)
             #expect(try await client.send(.post, "/v1/collections/k/query", json: #"{"text": "refund"}"#, key: "read-key").status == .ok)
-            #expect(try await client.send(.post, "/v1/collections/k/query/batch", json: #"{"queries": [{"id": "export-data"}]}"#,
-                                          key: "read-key").status == .ok)
-            #expect(try await client.send(.post, "/v1/collections/k/recommend", json: #"{"positive": ["export-data"]}"#,
-                                          key: "read-key").status == .ok)
-            #expect(try await client.send(.post, "/v1/collections/k/vectors", json: #"{"ids": ["export-data"]}"#,
-                                          key: "read-key").status == .ok)
+            #expect(
+                try await client.send(
+                    .post, "/v1/collections/k/query/batch", json: #"{"queries": [{"id": "export-data"}]}"#,
+                    key: "read-key"
+                ).status == .ok)
+            #expect(
+                try await client.send(
+                    .post, "/v1/collections/k/recommend", json: #"{"positive": ["export-data"]}"#,
+                    key: "read-key"
+                ).status == .ok)
+            #expect(
+                try await client.send(
+                    .post, "/v1/collections/k/vectors", json: #"{"ids": ["export-data"]}"#,
+                    key: "read-key"
+                ).status == .ok)
             #expect(try await client.send(.get, "/v1/collections/k/vectors", key: "read-key").status == .ok)
-            expectError(try await client.send(.put, "/v1/collections/k/documents", json: #"{"documents": [{"id": "x", "text": "y"}]}"#,
-                                              key: "read-key"), .forbidden, code: "forbidden")
-            expectError(try await client.send(.delete, "/v1/collections/k/documents/export-data", key: "read-key"),
-                        .forbidden, code: "forbidden")
+            expectError(
+                try await client.send(
+                    .put, "/v1/collections/k/documents", json: #"{"documents": [{"id": "x", "text": "y"}]}"#,
+                    key: "read-key"), .forbidden, code: "forbidden")
+            expectError(
+                try await client.send(.delete, "/v1/collections/k/documents/export-data", key: "read-key"),
+                .forbidden, code: "forbidden")
             expectError(try await client.send(.delete, "/v1/collections/k", key: "read-key"), .forbidden, code: "forbidden")
-            expectError(try await client.send(.post, "/v1/collections/k/query", json: #"{"text": "refund"}"#), .unauthorized,
-                        code: "unauthorized")
+            expectError(
+                try await client.send(.post, "/v1/collections/k/query", json: #"{"text": "refund"}"#), .unauthorized,
+                code: "unauthorized")
             #expect(try await client.send(.delete, "/v1/collections/k/documents/export-data", key: "admin-key").status == .ok)
             #expect(try await client.send(.delete, "/v1/collections/k", key: "admin-key").status == .ok)
         }
@@ -52,16 +67,18 @@ struct ServerIntegrationTests {
         let (app, module) = try makeApp(data: directory.url, modelFolder: directory.url.appendingPathComponent("no-model"))
         try await app.test(.router) { client in
             expectError(try await client.send(.get, "/v1/collections"), .serviceUnavailable, code: "unavailable")
-            expectError(try await client.send(.post, "/v1/collections/x/query", json: #"{"text": "a"}"#), .serviceUnavailable,
-                        code: "unavailable")
+            expectError(
+                try await client.send(.post, "/v1/collections/x/query", json: #"{"text": "a"}"#), .serviceUnavailable,
+                code: "unavailable")
             // The model load fails (no folder): the module reports why, for good.
             for _ in 0..<500 where await module.unavailableReason?.contains("failed") != true {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(await module.unavailableReason?.contains("model failed to load") == true)
             expectError(try await client.send(.get, "/ready"), .serviceUnavailable, code: "unavailable")
-            expectError(try await client.send(.post, "/v1/collections", json: #"{"name": "x"}"#), .serviceUnavailable,
-                        code: "unavailable", messageContains: "model failed to load")
+            expectError(
+                try await client.send(.post, "/v1/collections", json: #"{"name": "x"}"#), .serviceUnavailable,
+                code: "unavailable", messageContains: "model failed to load")
         }
     }
 
@@ -85,7 +102,8 @@ struct ServerIntegrationTests {
         }
         #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("collections/help-center/sample-import.pending").path))
         // Shutdown checkpointed the index.
-        #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("collections/help-center/generations/1/index.hnsw").path))
+        #expect(
+            FileManager.default.fileExists(atPath: data.appendingPathComponent("collections/help-center/generations/1/index.hnsw").path))
 
         let (again, _) = try makeApp(data: data, sample: sample)
         try await again.test(.router) { client in
@@ -114,8 +132,11 @@ struct ServerIntegrationTests {
         try await first.test(.router) { client in
             try await client.waitUntilReady()
             #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "sample"}"#).status == .created)
-            #expect(try await client.send(.put, "/v1/collections/sample/documents",
-                                          json: #"{"documents": [{"id": "reset-password", "text": "partial"}]}"#).status == .ok)
+            #expect(
+                try await client.send(
+                    .put, "/v1/collections/sample/documents",
+                    json: #"{"documents": [{"id": "reset-password", "text": "partial"}]}"#
+                ).status == .ok)
         }
         try Data().write(to: data.appendingPathComponent("collections/sample/sample-import.pending"))
         let (second, _) = try makeApp(data: data, sample: .init(file: file, collection: "sample"))
@@ -183,8 +204,9 @@ struct ServerIntegrationTests {
             #expect(try await BlockingHTTP.send(port: port, "POST", "/v1/collections", json: #"{"name": "live"}"#).status == 201)
             let written = try await BlockingHTTP.send(port: port, "PUT", "/v1/collections/live/documents", json: Corpus.documentsJSON)
             #expect(written.status == 200, "\(written.text)")
-            let hit = try await BlockingHTTP.send(port: port, "POST", "/v1/collections/live/query",
-                                                  json: #"{"text": "add people to my workspace", "k": 1}"#)
+            let hit = try await BlockingHTTP.send(
+                port: port, "POST", "/v1/collections/live/query",
+                json: #"{"text": "add people to my workspace", "k": 1}"#)
             #expect(hit.status == 200)
             let hits = (try JSONSerialization.jsonObject(with: hit.body) as? [String: Any])?["results"] as? [[String: Any]]
             #expect(hits?.compactMap { $0["id"] as? String } == ["invite-team"], "\(hit.text)")
@@ -197,6 +219,7 @@ struct ServerIntegrationTests {
             #expect(bad.status == 400)
             #expect(bad.text.contains(#""code":"invalid_json""#))
         }
-        #expect(FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("collections/live/generations/1/index.hnsw").path))
+        #expect(
+            FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("collections/live/generations/1/index.hnsw").path))
     }
 }

@@ -50,8 +50,9 @@ func makeApp(
     var configuration = ServerConfiguration(port: 0, modelFolder: modelFolder ?? TestModel.folder)
     try configure(&configuration)
     let module = CollectionsModule(
-        options: .init(dataDirectory: data, modelFingerprint: modelFolder == nil ? try TestModel.fingerprint() : nil,
-                       sample: sample, queryCacheEntries: queryCache),
+        options: .init(
+            dataDirectory: data, modelFingerprint: modelFolder == nil ? try TestModel.fingerprint() : nil,
+            sample: sample, queryCacheEntries: queryCache),
         logger: testLogger)
     let app = try buildApplication(
         configuration: configuration, embedder: modelFolder == nil ? (embedder ?? TestModel.embedder()) : nil,
@@ -106,8 +107,8 @@ func expectError(
 ) {
     #expect(response.status == status, "body: \(response.text)", sourceLocation: sourceLocation)
     guard let object = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
-          object.count == 1, let detail = object["error"] as? [String: Any], detail.count == 2,
-          let body = try? response.decode(ErrorBody.self)
+        object.count == 1, let detail = object["error"] as? [String: Any], detail.count == 2,
+        let body = try? response.decode(ErrorBody.self)
     else {
         Issue.record("not an error body: \(response.text)", sourceLocation: sourceLocation)
         return
@@ -122,18 +123,30 @@ func expectError(
 /// A small help-center corpus with distinct topics.
 enum Corpus {
     static let documents: [(id: String, title: String, text: String, category: String)] = [
-        ("reset-password", "How to reset your password",
-         "If you forgot your password, click 'Forgot password' on the sign-in page and follow the link we email you.", "account"),
-        ("billing-refund", "Requesting a refund",
-         "Refunds for annual plans are issued within 14 days of purchase to the original payment method.", "billing"),
-        ("export-data", "Exporting your data",
-         "Download all your projects as a ZIP archive from Settings, then Export.", "data"),
-        ("two-factor", "Enable two-factor authentication",
-         "Protect your account with an authenticator app or SMS codes when you sign in.", "account"),
-        ("delete-account", "Deleting your account",
-         "Account deletion is permanent and removes all your data after 30 days.", "account"),
-        ("invite-team", "Inviting teammates",
-         "Add members to your workspace from the Team page and assign them roles.", "team"),
+        (
+            "reset-password", "How to reset your password",
+            "If you forgot your password, click 'Forgot password' on the sign-in page and follow the link we email you.", "account"
+        ),
+        (
+            "billing-refund", "Requesting a refund",
+            "Refunds for annual plans are issued within 14 days of purchase to the original payment method.", "billing"
+        ),
+        (
+            "export-data", "Exporting your data",
+            "Download all your projects as a ZIP archive from Settings, then Export.", "data"
+        ),
+        (
+            "two-factor", "Enable two-factor authentication",
+            "Protect your account with an authenticator app or SMS codes when you sign in.", "account"
+        ),
+        (
+            "delete-account", "Deleting your account",
+            "Account deletion is permanent and removes all your data after 30 days.", "account"
+        ),
+        (
+            "invite-team", "Inviting teammates",
+            "Add members to your workspace from the Team page and assign them roles.", "team"
+        ),
     ]
 
     static var documentsJSON: String {

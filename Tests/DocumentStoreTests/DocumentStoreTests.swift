@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+
 @testable import DocumentStore
 
 @Suite("DocumentStore")
@@ -14,19 +15,28 @@ struct DocumentStoreTests {
         store = try DocumentStore(path: directory.appendingPathComponent("store.sqlite").path, logger: Logger(label: "test"))
         try store.initialize(
             CollectionSettings(name: "c", metric: "cosine", hnswM: 16, hnswEfConstruction: 200, createdAt: 1),
-            firstGeneration: GenerationRecord(generation: 1, modelID: "m", modelFingerprint: "f", dimensions: 2,
-                                              state: .current, createdAt: 1, completedAt: 1))
+            firstGeneration: GenerationRecord(
+                generation: 1, modelID: "m", modelFingerprint: "f", dimensions: 2,
+                state: .current, createdAt: 1, completedAt: 1))
     }
 
     func write(_ id: String, _ vector: [Float]?, metadata: String? = nil) -> DocumentWrite {
-        DocumentWrite(id: id, title: nil, text: id, metadata: metadata, updatedAt: 5, contentHash: [UInt8](repeating: 1, count: 32),
-                      vector: vector, embeddedAt: 6)
+        DocumentWrite(
+            id: id, title: nil, text: id, metadata: metadata, updatedAt: 5, contentHash: [UInt8](repeating: 1, count: 32),
+            vector: vector, embeddedAt: 6)
     }
 
     @Test("each change gets the next seq; tombstones keep labels and show up in changes")
     func sequenceAndTombstones() throws {
         let first = try store.apply(generation: 1, writes: [write("a", [1, 0]), write("b", [0, 1])], deletes: [])
-        #expect(first == { var o = WriteOutcome(); o.inserted = 2; o.seq = 2; return o }())
+        #expect(
+            first
+                == {
+                    var o = WriteOutcome()
+                    o.inserted = 2
+                    o.seq = 2
+                    return o
+                }())
         let second = try store.apply(generation: 1, writes: [write("a", [1, 1])], deletes: ["b", "missing"])
         #expect(second.updated == 1 && second.deleted == 1 && second.seq == 4)
         let changes = try store.changes(after: 2, generation: 1, dimensions: 2, limit: 10)
@@ -65,7 +75,8 @@ struct DocumentStoreTests {
         }
         let stale = try store.staleDocuments(generation: 2, afterLabel: 0, limit: 10)
         let kept = try store.writeGenerationVectors(
-            generation: 2, stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 2, 3]) },
+            generation: 2,
+            stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 2, 3]) },
             embeddedAt: 4)
         #expect(kept == 2)
         try store.switchGeneration(to: 2, at: 5)
@@ -75,16 +86,19 @@ struct DocumentStoreTests {
         _ = try store.apply(generation: 2, writes: [write("a", [3, 2, 1])], deletes: [])
         let third = try store.beginGeneration(modelID: "m3", fingerprint: "f3", dimensions: 2, at: 6)
         let outdated = try store.writeGenerationVectors(
-            generation: third.generation, [(label: stale[0].label, sourceSeq: 1, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 2])],
+            generation: third.generation,
+            [(label: stale[0].label, sourceSeq: 1, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 2])],
             embeddedAt: 7)
         #expect(outdated == 0)
     }
 
     @Test("documents by label: text and vector only when asked for, everything else always")
     func documentsByLabel() throws {
-        _ = try store.apply(generation: 1, writes: [
-            write("a", [1, 0], metadata: #"{"lang":"en"}"#), write("b", [0, 1], metadata: nil),
-        ], deletes: [])
+        _ = try store.apply(
+            generation: 1,
+            writes: [
+                write("a", [1, 0], metadata: #"{"lang":"en"}"#), write("b", [0, 1], metadata: nil),
+            ], deletes: [])
         let labels = try store.documents(ids: ["a", "b"], generation: 1, dimensions: 2, withVectors: false).mapValues(\.label)
         let label = try #require(labels["a"])
         let full = try store.documents(labels: [label, 999], generation: 1, dimensions: 2, withVectors: true, withText: true)
@@ -100,11 +114,13 @@ struct DocumentStoreTests {
 
     @Test("filters translate to SQL with bound values only")
     func filters() throws {
-        _ = try store.apply(generation: 1, writes: [
-            write("a", [1, 0], metadata: #"{"lang":"en","year":2020}"#),
-            write("b", [0, 1], metadata: #"{"lang":"de","year":2024}"#),
-            write("c", [1, 1], metadata: #"{"lang":"en\"' OR 1=1 --","year":2025}"#),
-        ], deletes: [])
+        _ = try store.apply(
+            generation: 1,
+            writes: [
+                write("a", [1, 0], metadata: #"{"lang":"en","year":2020}"#),
+                write("b", [0, 1], metadata: #"{"lang":"de","year":2024}"#),
+                write("c", [1, 1], metadata: #"{"lang":"en\"' OR 1=1 --","year":2025}"#),
+            ], deletes: [])
         let labels = try store.documents(ids: ["a", "b", "c"], generation: 1, dimensions: 2, withVectors: false)
         func ids(_ conditions: [FieldCondition]) throws -> Set<String> {
             let found = try store.labels(matching: conditions, generation: 1)

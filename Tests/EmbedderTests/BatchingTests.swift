@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 @Suite("Batching and concurrency")
@@ -24,8 +25,9 @@ struct BatchingTests {
         }
     }
 
-    @Test("small calls: one pass run by the team and one pass per worker give the same vectors",
-          arguments: [2, 5, 10])
+    @Test(
+        "small calls: one pass run by the team and one pass per worker give the same vectors",
+        arguments: [2, 5, 10])
     func columnSplitMatchesPerWorkerPasses(count: Int) throws {
         // Short sequences (queries), few enough to fall under columnSplitTokens.
         let short = Self.sample().filter { $0.count <= 24 }.prefix(count).map { $0 }

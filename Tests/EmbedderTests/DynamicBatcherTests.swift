@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Embedder
 
 @Suite("Dynamic batcher")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 @Suite("BERT forward pass vs sentence-transformers")
@@ -33,7 +34,7 @@ struct EndToEndFidelityTests {
         var worst = 1.0
         var worstDelta: Float = 0
         for (golden, vector) in zip(cases, vectors) {
-            #expect(embedder.tokenize(golden.text).count == golden.n_tokens, "token count of \(golden.text.prefix(40))")
+            #expect(embedder.tokenize(golden.text).count == golden.nTokens, "token count of \(golden.text.prefix(40))")
             let c = cosine(golden.embedding, vector)
             #expect(c >= 0.99999, "cosine \(c) for \(golden.text.prefix(60))")
             worst = min(worst, c)

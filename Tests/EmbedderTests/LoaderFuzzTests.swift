@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 /// Seeded fuzzing of everything read from a model folder: `model.safetensors`, `tokenizer.json`,
@@ -107,9 +108,12 @@ struct LoaderFuzzTests {
         switch Int.random(in: 0..<14, using: &rng) {
         case 0: return NSNull()
         case 1: return Bool.random(using: &rng)
-        case 2: return [-1, 0, 1, 2, 3, 8, 24, 1 << 31, 1 << 32, Int(Int32.max), Int.max / 2, -(1 << 40)][Int.random(in: 0..<12, using: &rng)]
+        case 2:
+            return [-1, 0, 1, 2, 3, 8, 24, 1 << 31, 1 << 32, Int(Int32.max), Int.max / 2, -(1 << 40)][Int.random(in: 0..<12, using: &rng)]
         case 3: return [0.5, -0.0, 1e300, -1e300, 1e15, 9.007199254740993e15, 2.5e-320][Int.random(in: 0..<7, using: &rng)]
-        case 4: return ["F32", "F16", "BF16", "F64", "I64", "U8", "BOOL", "f32", "F33", "", "F32\u{0}", "🙂"][Int.random(in: 0..<12, using: &rng)]
+        case 4:
+            return ["F32", "F16", "BF16", "F64", "I64", "U8", "BOOL", "f32", "F33", "", "F32\u{0}", "🙂"][
+                Int.random(in: 0..<12, using: &rng)]
         case 5: return String(repeating: "x", count: Int.random(in: 0..<3, using: &rng) == 0 ? 100_000 : 3)
         case 6 where depth < 4: return (0..<Int.random(in: 0..<4, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) }
         case 7 where depth < 4:
@@ -162,8 +166,10 @@ struct LoaderFuzzTests {
                 mustFail = true
             case 2:  // offsets outside the data, reversed, negative
                 let name = ["a", "b", "h"].randomElement(using: &rng)!
-                header[name] = Self.entry("F32", [1], [[44, 48], [40, 36], [-4, 0], [0, 1 << 40], [Int.max / 2, Int.max / 2 + 4]]
-                    .randomElement(using: &rng)!)
+                header[name] = Self.entry(
+                    "F32", [1],
+                    [[44, 48], [40, 36], [-4, 0], [0, 1 << 40], [Int.max / 2, Int.max / 2 + 4]]
+                        .randomElement(using: &rng)!)
                 mustFail = true
             case 3:  // overlapping tensors
                 let begin = Int.random(in: 0...32, using: &rng) / 4 * 4
@@ -206,7 +212,8 @@ struct LoaderFuzzTests {
                     header[["a", "b", "h", "empty", "x"].randomElement(using: &rng)!] = Self.randomJSON(&rng)
                 }
             }
-            let bytes = json.map { Self.file(json: $0, data: data, declared: declared) }
+            let bytes =
+                json.map { Self.file(json: $0, data: data, declared: declared) }
                 ?? Self.file(header: header, data: data, declared: declared)
             let error = try Self.openSafeTensors(bytes, at: url)
             if error != nil { rejected += 1 }
@@ -267,7 +274,9 @@ struct LoaderFuzzTests {
             var bytes = good
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 // Mostly the header; sometimes the weights (which must still load: any float is a weight).
-                let position = Bool.random(using: &rng) ? Int.random(in: 8..<headerEnd, using: &rng)
+                let position =
+                    Bool.random(using: &rng)
+                    ? Int.random(in: 8..<headerEnd, using: &rng)
                     : Int.random(in: headerEnd..<bytes.count, using: &rng)
                 bytes[position] = UInt8.random(in: 0...255, using: &rng)
             }
@@ -297,18 +306,28 @@ struct LoaderFuzzTests {
         var vocab: [String: Any] = [:]
         for (i, token) in vocabulary.enumerated() { vocab[token] = i }
         let added: [[String: Any]] = (0..<5).map { i in
-            ["id": i, "content": vocabulary[i], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true]
+            [
+                "id": i, "content": vocabulary[i], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
+                "special": true,
+            ]
         }
         return [
             "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
-            "normalizer": ["type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": NSNull(), "lowercase": true],
+            "normalizer": [
+                "type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": NSNull(), "lowercase": true,
+            ],
             "pre_tokenizer": ["type": "BertPreTokenizer"],
             "post_processor": [
                 "type": "TemplateProcessing",
-                "single": [["SpecialToken": ["id": "[CLS]", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
-                           ["SpecialToken": ["id": "[SEP]", "type_id": 0]]],
+                "single": [
+                    ["SpecialToken": ["id": "[CLS]", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                    ["SpecialToken": ["id": "[SEP]", "type_id": 0]],
+                ],
             ] as [String: Any],
-            "model": ["type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": vocab]
+            "model": [
+                "type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                "vocab": vocab,
+            ]
                 as [String: Any],
         ]
     }
@@ -323,7 +342,9 @@ struct LoaderFuzzTests {
             let key = keys[Int.random(in: 0..<keys.count, using: &rng)]
             switch Int.random(in: 0..<8, using: &rng) {
             case 0: object[key] = nil
-            case 1: object[["type", "id", "content", "vocab", "unk_token", "normalized", "zz"].randomElement(using: &rng)!] = randomTokenizerValue(&rng)
+            case 1:
+                object[["type", "id", "content", "vocab", "unk_token", "normalized", "zz"].randomElement(using: &rng)!] =
+                    randomTokenizerValue(&rng)
             default: object[key] = mutate(object[key]!, &rng, depth: depth + 1)
             }
             return object
@@ -346,7 +367,10 @@ struct LoaderFuzzTests {
         case 1: return Bool.random(using: &rng)
         case 2: return [-1, 0, 1, 5, 13, 14, 1_000, Int(Int32.max), Int(Int32.max) + 1, -(1 << 40)].randomElement(using: &rng)!
         case 3: return [0.5, 1e300, -2.5].randomElement(using: &rng)!
-        case 4: return ["", "[UNK]", "[CLS]", "##", "#", "hello", "WordPiece", "BPE", "BertNormalizer", "Whitespace", " ", "\u{0}", "é", "[", "]"]
+        case 4:
+            return [
+                "", "[UNK]", "[CLS]", "##", "#", "hello", "WordPiece", "BPE", "BertNormalizer", "Whitespace", " ", "\u{0}", "é", "[", "]",
+            ]
             .randomElement(using: &rng)!
         case 5: return [] as [Any]
         case 6: return [:] as [String: Any]
@@ -379,8 +403,9 @@ struct LoaderFuzzTests {
             let ids = tokenizer.encode(text, maxLength: maxLength)
             #expect(ids.count >= 2 && ids.count <= max(maxLength, 2), "\(ids.count) ids for maxLength \(maxLength)")
             #expect(ids.first == tokenizer.clsID && ids.last == tokenizer.sepID)
-            #expect(ids.allSatisfy { $0 >= 0 && Int($0) < tokenizer.vocabularySize },
-                    "ids \(ids) outside 0..<\(tokenizer.vocabularySize) for \(text.debugDescription)")
+            #expect(
+                ids.allSatisfy { $0 >= 0 && Int($0) < tokenizer.vocabularySize },
+                "ids \(ids) outside 0..<\(tokenizer.vocabularySize) for \(text.debugDescription)")
         }
     }
 
@@ -464,8 +489,9 @@ struct LoaderFuzzTests {
                 switch Int.random(in: 0..<4, using: &rng) {
                 case 0: bytes.append(UInt8.random(in: 0...0x7F, using: &rng))
                 case 1: appendUTF8(TokenizerRobustnessTests.randomScalar(&rng), to: &bytes)
-                case 2: bytes += [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xFF]]
-                    .randomElement(using: &rng)!
+                case 2:
+                    bytes += [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xFF]]
+                        .randomElement(using: &rng)!
                 default: bytes.append(UInt8.random(in: 0...255, using: &rng))
                 }
             }

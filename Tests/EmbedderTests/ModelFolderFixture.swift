@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Embedder
 
 /// Builds small model folders on disk — valid ones with random weights, and broken ones — so the
@@ -21,8 +22,10 @@ struct ModelFolderFixture {
 
     /// Every tensor of a BERT with `config`'s sizes, seeded random values.
     func tensors(seed: UInt64 = 7) -> [(name: String, shape: [Int], values: [Float])] {
-        let h = config["hidden_size"] as? Int ?? 8, i = config["intermediate_size"] as? Int ?? 16
-        let v = config["vocab_size"] as? Int ?? 12, p = config["max_position_embeddings"] as? Int ?? 16
+        let h = config["hidden_size"] as? Int ?? 8
+        let i = config["intermediate_size"] as? Int ?? 16
+        let v = config["vocab_size"] as? Int ?? 12
+        let p = config["max_position_embeddings"] as? Int ?? 16
         var state = seed
         func random(_ count: Int) -> [Float] {
             (0..<count).map { _ in

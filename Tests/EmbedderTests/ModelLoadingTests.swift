@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 /// Every way a model folder can be wrong ends in a clear `EmbedderError` naming the file, never a crash.
@@ -9,7 +10,9 @@ struct ModelLoadingTests {
         Result { () throws(EmbedderError) in try Embedder(folder: fixture.url) }
     }
 
-    private func expectError(_ fixture: ModelFolderFixture, _ matches: (EmbedderError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectError(
+        _ fixture: ModelFolderFixture, _ matches: (EmbedderError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         switch load(fixture) {
         case .success: Issue.record("loaded a broken folder", sourceLocation: sourceLocation)
         case .failure(let error): #expect(matches(error), "unexpected error: \(error)", sourceLocation: sourceLocation)
@@ -74,9 +77,11 @@ struct ModelLoadingTests {
         expectError(fixture) { if case .malformedFile(let path, _) = $0 { path.hasSuffix("config.json") } else { false } }
     }
 
-    @Test("truncated, malformed or out-of-bounds safetensors are rejected", arguments: [
-        "truncated", "short", "header-not-json", "header-past-end", "offsets-outside", "shape-disagrees", "header-not-object",
-    ])
+    @Test(
+        "truncated, malformed or out-of-bounds safetensors are rejected",
+        arguments: [
+            "truncated", "short", "header-not-json", "header-past-end", "offsets-outside", "shape-disagrees", "header-not-object",
+        ])
     func brokenSafetensors(kind: String) throws {
         let fixture = try ModelFolderFixture()
         defer { fixture.remove() }

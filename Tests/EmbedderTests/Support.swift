@@ -1,6 +1,7 @@
 import Foundation
 import QuiverTestSupport
 import Testing
+
 @testable import Embedder
 
 /// The default model for tests (`TestPaths.modelFolder`).
@@ -20,11 +21,18 @@ enum TestModel {
 
 /// The golden outputs of sentence-transformers (see Fixtures/README.md).
 enum Golden {
-    struct TokenCase: Decodable { let text: String; let ids: [Int32] }
+    struct TokenCase: Decodable {
+        let text: String
+        let ids: [Int32]
+    }
     struct EmbeddingCase: Decodable {
         let text: String
-        let n_tokens: Int
+        let nTokens: Int
         let embedding: [Float]
+        enum CodingKeys: String, CodingKey {
+            case text, embedding
+            case nTokens = "n_tokens"
+        }
     }
 
     static func lines<T: Decodable>(_ name: String, as type: T.Type) throws -> [T] {
@@ -42,9 +50,13 @@ enum Golden {
 }
 
 func cosine(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
+    var dot = 0.0
+    var na = 0.0
+    var nb = 0.0
     for (x, y) in zip(a, b) {
-        dot += Double(x) * Double(y); na += Double(x) * Double(x); nb += Double(y) * Double(y)
+        dot += Double(x) * Double(y)
+        na += Double(x) * Double(x)
+        nb += Double(y) * Double(y)
     }
     return dot / max((na * nb).squareRoot(), 1e-30)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 /// SplitMix64: a small seeded generator, so that every run tries the same inputs.

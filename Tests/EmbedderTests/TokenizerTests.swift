@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 /// Where the tests find the model folder and the golden fixtures.
@@ -51,7 +52,9 @@ struct TokenizerGoldenTests {
             if ids != line.ids {
                 failures += 1
                 if failures <= 10 {
-                    Issue.record("line \(number + 1) \(line.text.prefix(60).debugDescription): got \(ids.prefix(40)) expected \(line.ids.prefix(40))")
+                    Issue.record(
+                        "line \(number + 1) \(line.text.prefix(60).debugDescription): got \(ids.prefix(40)) expected \(line.ids.prefix(40))"
+                    )
                 }
             }
         }

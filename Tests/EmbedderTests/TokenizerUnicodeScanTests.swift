@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 /// Differential tests against reference outputs made by `scripts/bench/tokenizer_bench.py`:
@@ -21,8 +22,9 @@ struct TokenizerUnicodeScanTests {
         }
     }
 
-    @Test("every scalar, alone and in two contexts, as the reference",
-          .enabled(if: scanPath != nil, "set QUIVER_TOKENIZER_SCAN (see tokenizer_bench.py --scan)"))
+    @Test(
+        "every scalar, alone and in two contexts, as the reference",
+        .enabled(if: scanPath != nil, "set QUIVER_TOKENIZER_SCAN (see tokenizer_bench.py --scan)"))
     func everyScalar() throws {
         let tokenizer = try TokenizerTestSupport.loadTokenizer()
         let text = try String(contentsOfFile: try #require(Self.scanPath), encoding: .utf8)
@@ -31,7 +33,8 @@ struct TokenizerUnicodeScanTests {
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard parts.count == 3, let value = UInt32(parts[0], radix: 16), let kind = Int(parts[1]),
-                  let scalar = Unicode.Scalar(value) else { continue }
+                let scalar = Unicode.Scalar(value)
+            else { continue }
             let expected = parts[2].split(separator: " ").compactMap { Int32($0) }
             checked += 1
             if tokenizer.tokenIDs(Self.context(scalar, kind)) != expected {
@@ -43,8 +46,9 @@ struct TokenizerUnicodeScanTests {
         #expect(mismatches == 0)
     }
 
-    @Test("seeded random mixtures as the reference",
-          .enabled(if: randomPath != nil, "set QUIVER_TOKENIZER_RANDOM (see tokenizer_bench.py --random)"))
+    @Test(
+        "seeded random mixtures as the reference",
+        .enabled(if: randomPath != nil, "set QUIVER_TOKENIZER_RANDOM (see tokenizer_bench.py --random)"))
     func randomMixtures() throws {
         let tokenizer = try TokenizerTestSupport.loadTokenizer()
         let data = try Data(contentsOf: URL(fileURLWithPath: try #require(Self.randomPath)))

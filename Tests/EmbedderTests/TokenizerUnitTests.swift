@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import Embedder
 
 @Suite("Tokenizer: WordPiece and normalization rules")
 struct TokenizerUnitTests {
     /// A toy vocabulary: ids are positions.
-    static let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "a", "##a",
-                         "!", "hello", "ca", "##fe", "caf", "##é", "i", "##stanbul", ",", "`"]
+    static let tokens = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "a", "##a",
+        "!", "hello", "ca", "##fe", "caf", "##é", "i", "##stanbul", ",", "`",
+    ]
 
     static func toy(_ options: BertNormalizationOptions = BertNormalizationOptions(), maxChars: Int = 100) throws -> WordPieceTokenizer {
         try WordPieceTokenizer(
@@ -95,21 +98,23 @@ struct TokenizerUnitTests {
 /// differ by version; expected ids were read from the reference.
 @Suite("Tokenizer: reference quirks on the real vocabulary")
 struct TokenizerReferenceQuirkTests {
-    @Test("scalars assigned after Unicode 8.0 are neither removed, split nor stripped", arguments: [
-        ("x\u{0378}x", [100]),      // unassigned: kept, so the word is [UNK]
-        ("x\u{2E43}x", [100]),      // Po since Unicode 9: not punctuation for the reference
-        ("x\u{1734}x", [22038]),    // Mn in 8.0 (Mc today): stripped
-        ("x\u{A9BD}x", [100]),      // Mc in 8.0 (Mn today): kept
-        ("\u{130}stanbul", [9960]), // NFD, drop U+0307, then lowercase
-        ("x\u{AD}y", [1060, 2100]), // soft hyphen (Cf) removed: "xy" → x ##y
-        ("a\u{E000}b", [11113]),    // private use removed
-        ("x\u{1FEF}x", [1060, 1036, 1060]), // decomposes to "`", which is punctuation
-        ("e\u{301}\u{300}", [1041]),
-        ("hello [MASK] world", [7592, 103, 2088]),
-        ("[mask]", [1031, 7308, 1033]),
-        (String(repeating: "a", count: 101), [100]),
-        (String(repeating: "é", count: 100) + "e", [100]),
-    ] as [(String, [Int32])])
+    @Test(
+        "scalars assigned after Unicode 8.0 are neither removed, split nor stripped",
+        arguments: [
+            ("x\u{0378}x", [100]),  // unassigned: kept, so the word is [UNK]
+            ("x\u{2E43}x", [100]),  // Po since Unicode 9: not punctuation for the reference
+            ("x\u{1734}x", [22038]),  // Mn in 8.0 (Mc today): stripped
+            ("x\u{A9BD}x", [100]),  // Mc in 8.0 (Mn today): kept
+            ("\u{130}stanbul", [9960]),  // NFD, drop U+0307, then lowercase
+            ("x\u{AD}y", [1060, 2100]),  // soft hyphen (Cf) removed: "xy" → x ##y
+            ("a\u{E000}b", [11113]),  // private use removed
+            ("x\u{1FEF}x", [1060, 1036, 1060]),  // decomposes to "`", which is punctuation
+            ("e\u{301}\u{300}", [1041]),
+            ("hello [MASK] world", [7592, 103, 2088]),
+            ("[mask]", [1031, 7308, 1033]),
+            (String(repeating: "a", count: 101), [100]),
+            (String(repeating: "é", count: 100) + "e", [100]),
+        ] as [(String, [Int32])])
     func quirk(text: String, expected: [Int32]) throws {
         let tokenizer = try TokenizerTestSupport.loadTokenizer()
         #expect(tokenizer.tokenIDs(text) == expected)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 /// Damaged files at start-up. The index is derived, so any damage to it (or to `CURRENT`, or a
@@ -73,15 +74,18 @@ struct CorruptionTests {
     /// Opens a fresh engine on `directory` and checks that collection "c" answers exactly as
     /// `truth` says: the index covers the store's seq, holds exactly the live labels with their
     /// vectors, and top-10 answers of seeded queries equal a brute-force search of `truth`.
-    static func expectExact(_ directory: TemporaryDirectory, _ truth: [String: [Float]], _ context: String,
-                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectExact(
+        _ directory: TemporaryDirectory, _ truth: [String: [Float]], _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let engine = try makeEngine(directory)
         let state = try engine.catchUp(collection: "c")
         #expect(state.pending == 0 && state.indexedSeq == state.storeSeq, "\(context): \(state)", sourceLocation: sourceLocation)
         let runtime = try engine.runtime("c")
         let (serving, _) = try runtime.serving()
-        #expect(serving.index.count == truth.count, "\(context): index holds \(serving.index.count) of \(truth.count)",
-                sourceLocation: sourceLocation)
+        #expect(
+            serving.index.count == truth.count, "\(context): index holds \(serving.index.count) of \(truth.count)",
+            sourceLocation: sourceLocation)
         let stored = try engine.storedDocuments(runtime, ids: Array(truth.keys), generation: serving.record, withVectors: false)
         var wrongVectors = 0
         for (id, vector) in truth {
@@ -92,8 +96,9 @@ struct CorruptionTests {
             let expected = normalized(vector)
             if zip(held, expected).contains(where: { abs($0 - $1) > 1e-5 }) { wrongVectors += 1 }
         }
-        #expect(wrongVectors == 0, "\(context): \(wrongVectors) documents missing from the index or with a wrong vector",
-                sourceLocation: sourceLocation)
+        #expect(
+            wrongVectors == 0, "\(context): \(wrongVectors) documents missing from the index or with a wrong vector",
+            sourceLocation: sourceLocation)
         var random = SeededVectors(seed: 5)
         var wrongAnswers = 0
         for _ in 0..<25 {
@@ -124,8 +129,10 @@ struct CorruptionTests {
     /// Opens a fresh engine on a folder whose store is damaged and checks that it either fails with
     /// an error naming the store file, or serves an index consistent with the store's contents
     /// (the store is the truth, even when damage SQLite cannot detect changed it).
-    static func storeOutcome(_ directory: TemporaryDirectory, _ context: String, written: [String: [Float]]? = nil,
-                             sourceLocation: SourceLocation = #_sourceLocation) -> StoreOutcome? {
+    static func storeOutcome(
+        _ directory: TemporaryDirectory, _ context: String, written: [String: [Float]]? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> StoreOutcome? {
         let storePath = path(directory, storeFile).path
         do throws(SearchEngineError) {
             let engine: SearchEngine
@@ -152,7 +159,8 @@ struct CorruptionTests {
             var mismatches = 0
             for (id, vector) in exported {
                 guard let label = stored[id]?.label, let held = serving.index.vector(for: UInt64(bitPattern: label)),
-                      !zip(held, normalized(vector)).contains(where: { abs($0 - $1) > 1e-5 }) else {
+                    !zip(held, normalized(vector)).contains(where: { abs($0 - $1) > 1e-5 })
+                else {
                     mismatches += 1
                     continue
                 }
@@ -177,15 +185,19 @@ struct CorruptionTests {
                 if wrong == 0 && serving.index.count == written.count { return .storeChangedSilently }
             }
             if mismatches > 0, let keep = ProcessInfo.processInfo.environment["QUIVER_CORRUPTION_KEEP"] {
-                try? FileManager.default.copyItem(at: directory.url, to: URL(fileURLWithPath: keep).appendingPathComponent(
-                    context.replacingOccurrences(of: " ", with: "-")))
+                try? FileManager.default.copyItem(
+                    at: directory.url,
+                    to: URL(fileURLWithPath: keep).appendingPathComponent(
+                        context.replacingOccurrences(of: " ", with: "-")))
             }
-            #expect(mismatches == 0, "\(context): the index disagrees with the store in \(mismatches) places",
-                    sourceLocation: sourceLocation)
+            #expect(
+                mismatches == 0, "\(context): the index disagrees with the store in \(mismatches) places",
+                sourceLocation: sourceLocation)
             return .consistent
         } catch {
-            #expect(error.description.contains(storePath), "\(context): error does not name the store: \(error)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                error.description.contains(storePath), "\(context): error does not name the store: \(error)",
+                sourceLocation: sourceLocation)
             return .namedError
         }
     }
@@ -340,8 +352,9 @@ struct CorruptionTests {
         let pristine = try TemporaryDirectory("quiver-corrupt")
         _ = try Self.makePristine(pristine.url)
         let original = try Data(contentsOf: Self.path(pristine, Self.storeFile))
-        #expect(!FileManager.default.fileExists(atPath: Self.path(pristine, Self.storeFile).path + "-wal"),
-                "the pristine store should be checkpointed and closed")
+        #expect(
+            !FileManager.default.fileExists(atPath: Self.path(pristine, Self.storeFile).path + "-wal"),
+            "the pristine store should be checkpointed and closed")
         var cases: [(String, Data)] = [
             ("random bytes", Data((0..<original.count).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) })),
             ("zeros", Data(count: original.count)),
@@ -351,8 +364,10 @@ struct CorruptionTests {
             ("the SQLite magic then zeros", Data("SQLite format 3\0".utf8) + Data(count: 4080)),
         ]
         let pageSize = 4096
-        for length in [16, 100, 512, pageSize, pageSize + 1, 2 * pageSize, original.count / 2, original.count - pageSize,
-                       original.count - 1] where length < original.count {
+        for length in [
+            16, 100, 512, pageSize, pageSize + 1, 2 * pageSize, original.count / 2, original.count - pageSize,
+            original.count - 1,
+        ] where length < original.count {
             cases.append(("truncated to \(length) of \(original.count) bytes", original.prefix(length)))
         }
         var outcomes: [String: StoreOutcome] = [:]
@@ -400,7 +415,10 @@ struct CorruptionTests {
         let live = try Self.makePristine(pristine.url, checkpointLast: true)
         let original = try Data(contentsOf: Self.path(pristine, Self.storeFile))
         var random = SeededVectors(seed: 14)
-        var errors = 0, consistent = 0, silent = 0, idIndex = 0
+        var errors = 0
+        var consistent = 0
+        var silent = 0
+        var idIndex = 0
         for _ in 0..<150 {
             let offset = Int(random.next() % UInt64(original.count))
             let bit = UInt8(1) << UInt8(random.next() % 8)
@@ -416,9 +434,10 @@ struct CorruptionTests {
             case nil: break
             }
         }
-        print("store bit flips: \(errors) named errors, \(consistent) consistent answers, "
-              + "\(silent) payload changes SQLite cannot see (the index keeps the written vectors), "
-              + "\(idIndex) damaged id-index entries (integrity_check only)")
+        print(
+            "store bit flips: \(errors) named errors, \(consistent) consistent answers, "
+                + "\(silent) payload changes SQLite cannot see (the index keeps the written vectors), "
+                + "\(idIndex) damaged id-index entries (integrity_check only)")
         #expect(errors + consistent + silent + idIndex == 150)
     }
 
@@ -448,8 +467,10 @@ struct CorruptionTests {
             try Self.expectExact(copy, live, "intact WAL")
         }
         // Damage: a missing WAL, a truncated one, bit flips, garbage, zeros.
-        var cases: [(String, Data?)] = [("missing", nil), ("empty", Data()), ("zeros", Data(count: walBytes.count)),
-                                        ("garbage", Data((0..<walBytes.count).map { UInt8(truncatingIfNeeded: $0 * 31 + 7) }))]
+        var cases: [(String, Data?)] = [
+            ("missing", nil), ("empty", Data()), ("zeros", Data(count: walBytes.count)),
+            ("garbage", Data((0..<walBytes.count).map { UInt8(truncatingIfNeeded: $0 * 31 + 7) })),
+        ]
         for length in [16, 32, 33, 1000, walBytes.count / 2, walBytes.count - 1] where length < walBytes.count {
             cases.append(("truncated to \(length)", walBytes.prefix(length)))
         }
@@ -468,9 +489,10 @@ struct CorruptionTests {
             if let bytes { try bytes.write(to: target) }
             outcomes[name] = Self.storeOutcome(copy, "WAL \(name)")
         }
-        print("damaged WAL outcomes: \(outcomes.values.filter { $0 == .namedError }.count) named errors, "
-              + "\(outcomes.values.filter { $0 == .consistent }.count) consistent answers, "
-              + "\(outcomes.values.filter { $0 == .storeChangedSilently || $0 == .storeIDIndexDamaged }.count) other")
+        print(
+            "damaged WAL outcomes: \(outcomes.values.filter { $0 == .namedError }.count) named errors, "
+                + "\(outcomes.values.filter { $0 == .consistent }.count) consistent answers, "
+                + "\(outcomes.values.filter { $0 == .storeChangedSilently || $0 == .storeIDIndexDamaged }.count) other")
     }
 
     // MARK: - Through the real binary
@@ -485,7 +507,9 @@ struct CorruptionTests {
             String(decoding: try JSONSerialization.data(withJSONObject: ["vector": live[id]!.map(Double.init), "k": 1]), as: UTF8.self)
         }
         try (lines.joined(separator: "\n") + "\n").write(to: query, atomically: true, encoding: .utf8)
-        func quiver(_ data: URL, _ arguments: [String]) throws -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
+        func quiver(_ data: URL, _ arguments: [String]) throws -> (
+            status: Int32, reason: Process.TerminationReason, out: String, err: String
+        ) {
             let process = Process()
             process.executableURL = try quiverExecutable()
             process.arguments = arguments + ["--data", data.path]
@@ -502,8 +526,10 @@ struct CorruptionTests {
             process.waitUntilExit()
             try out.close()
             let outData = try Data(contentsOf: outFile)
-            return (process.terminationStatus, process.terminationReason, String(decoding: outData, as: UTF8.self),
-                    String(decoding: errData, as: UTF8.self))
+            return (
+                process.terminationStatus, process.terminationReason, String(decoding: outData, as: UTF8.self),
+                String(decoding: errData, as: UTF8.self)
+            )
         }
         // A damaged index: rebuilt, every query answered with the right document.
         let flipped = try Self.copy(pristine)

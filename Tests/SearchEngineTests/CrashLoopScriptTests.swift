@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 /// Keeps `scripts/reliability/crash_loop.sh` working: a short run (3 iterations, 300 documents)
@@ -35,11 +36,13 @@ struct CrashLoopScriptTests {
 struct HTTPCrashLoopScriptTests {
     @Test("http_crash_loop.py --quick --iterations 3 passes", .timeLimit(.minutes(3)))
     func shortLoop() throws {
-        let (status, stdout, stderr) = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [
-            "python3", packageRoot.appendingPathComponent("scripts/reliability/http_crash_loop.py").path,
-            "--quick", "--iterations", "3", "--seed", "3",
-            "--binary", try quiverExecutable().path, "--model", TestModel.folder.path,
-        ])
+        let (status, stdout, stderr) = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", packageRoot.appendingPathComponent("scripts/reliability/http_crash_loop.py").path,
+                "--quick", "--iterations", "3", "--seed", "3",
+                "--binary", try quiverExecutable().path, "--model", TestModel.folder.path,
+            ])
         #expect(status == 0, "\(stdout)\n\(stderr)")
         let summary = stdout.split(separator: "\n").last.map(String.init) ?? ""
         let object = try #require(try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any], "\(stdout)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Crash safety of quiver index")
@@ -16,7 +17,8 @@ struct CrashTests {
         let process = Process()
         process.executableURL = try quiverExecutable()
         process.arguments = ["index", file.path, "--collection", "c", "--data", data.path, "--model", model.path, "--batch", "250"]
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -107,11 +109,13 @@ struct CrashTests {
 
     /// Kills per run of ``killDuringGenerationSwitch``: 6 in CI; `QUIVER_GENERATION_KILLS=50` for
     /// the long run recorded in RELIABILITY.md.
-    static let generationKills = ProcessInfo.processInfo.environment["QUIVER_GENERATION_KILLS"].flatMap { Int($0) }
+    static let generationKills =
+        ProcessInfo.processInfo.environment["QUIVER_GENERATION_KILLS"].flatMap { Int($0) }
         .map { max(1, min($0, 500)) } ?? 6
 
-    @Test("kill -9 during a model change: the collection serves one whole generation, never a mix",
-          .timeLimit(.minutes(30)))
+    @Test(
+        "kill -9 during a model change: the collection serves one whole generation, never a mix",
+        .timeLimit(.minutes(30)))
     func killDuringGenerationSwitch() throws {
         let directory = try TemporaryDirectory("quiver-crash-generation")
         let modelA = try TinyModel.make(seed: 41, in: directory.url)

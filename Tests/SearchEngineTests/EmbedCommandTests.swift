@@ -5,14 +5,22 @@ import Testing
 /// one JSONL line out per input in order, golden results, and a bad line stopping with its number.
 @Suite("quiver embed and tokenize")
 struct EmbedCommandTests {
-    struct Golden: Decodable { let text: String; let embedding: [Float] }
-    struct TokenGolden: Decodable { let text: String; let ids: [Int32] }
+    struct Golden: Decodable {
+        let text: String
+        let embedding: [Float]
+    }
+    struct TokenGolden: Decodable {
+        let text: String
+        let ids: [Int32]
+    }
 
     func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = try quiverExecutable()
         process.arguments = arguments + ["--model", TestModel.folder.path]
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
@@ -71,8 +79,9 @@ struct EmbedCommandTests {
         }
     }
 
-    @Test("a bad line stops with its number on stderr and exit 1; the lines before it are written",
-          arguments: [#"not json"#, #"{"txt": "x"}"#, #"[1, 2]"#, #"{"text": 5}"#, ""])
+    @Test(
+        "a bad line stops with its number on stderr and exit 1; the lines before it are written",
+        arguments: [#"not json"#, #"{"txt": "x"}"#, #"[1, 2]"#, #"{"text": 5}"#, ""])
     func badLine(bad: String) throws {
         for command in ["embed", "tokenize"] {
             let result = try run([command], stdin: "{\"text\": \"first\"}\n\(bad)\n{\"text\": \"third\"}\n")

@@ -1,13 +1,20 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Generations and model changes")
 struct GenerationTests {
     func cosine(_ a: [Float], _ b: [Float]) -> Float {
-        var dot: Float = 0, na: Float = 0, nb: Float = 0
-        for (x, y) in zip(a, b) { dot += x * y; na += x * x; nb += y * y }
+        var dot: Float = 0
+        var na: Float = 0
+        var nb: Float = 0
+        for (x, y) in zip(a, b) {
+            dot += x * y
+            na += x * x
+            nb += y * y
+        }
         return dot / max((na * nb).squareRoot(), 1e-30)
     }
 
@@ -21,12 +28,14 @@ struct GenerationTests {
         do {
             let engine = try makeEngine(directory, models: [old])
             try engine.createCollection(CollectionOptions(name: "c"))
-            _ = try engine.upsert(collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
+            _ = try engine.upsert(
+                collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
         }
         // The engine knows both models; the new one is the default, the collection still uses the old one.
         let engine = try makeEngine(directory, models: [new, old])
         let byID = Dictionary(uniqueKeysWithValues: texts.enumerated().map { ("d\($0.offset)", $0.element) })
-        let oldEmbedder = try #require(old.embedder), newEmbedder = try #require(new.embedder)
+        let oldEmbedder = try #require(old.embedder)
+        let newEmbedder = try #require(new.embedder)
         let stop = Atomic<Bool>(false)
         let started = Atomic<Int>(0)
 

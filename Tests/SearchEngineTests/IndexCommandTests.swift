@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("quiver index: bad lines, --strict, --prune")
@@ -17,11 +18,11 @@ struct IndexCommandTests {
         let v = "[1,2,3,4,5,6,7,8]"
         let lines = [
             #"{"id":"a","text":"alpha beta"}"#,
-            #"{"id":"b","text":"gamma""#,                              // 2: invalid JSON
-            #"{"text":"no id"}"#,                                      // 3: missing id
-            #"{"id":"","text":"empty id"}"#,                           // 4: empty id
-            #"{"id":"c","vector":[1,2]}"#,                             // 5: wrong length
-            #"{"id":"d","vector":\#(v),"updated_at":"yesterday"}"#,    // 6: bad time
+            #"{"id":"b","text":"gamma""#,  // 2: invalid JSON
+            #"{"text":"no id"}"#,  // 3: missing id
+            #"{"id":"","text":"empty id"}"#,  // 4: empty id
+            #"{"id":"c","vector":[1,2]}"#,  // 5: wrong length
+            #"{"id":"d","vector":\#(v),"updated_at":"yesterday"}"#,  // 6: bad time
             #"{"id":"e","vector":\#(v),"metadata":{"k":1}}"#,
         ]
         let file = directory.url.appendingPathComponent("in.jsonl")
@@ -70,7 +71,8 @@ struct IndexCommandTests {
         for i in [0, 5, 150, 299] {
             let document = try engine.document(collection: "c", id: "d\(i)", includeVector: true)
             let text = i < 10 ? TinyModel.text(5000 + i) : texts[i]
-            let expected = try embedder.embed(text), old = try #require(first.embedder).embed(text)
+            let expected = try embedder.embed(text)
+            let old = try #require(first.embedder).embed(text)
             let stored = try #require(document.vector)
             // Batched and single embeddings differ in the last bits (GEMM blocking), not more.
             #expect(document.text == text && zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-4 })

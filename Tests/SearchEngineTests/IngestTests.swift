@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Ingest and freshness")
@@ -10,14 +11,17 @@ struct IngestTests {
         let engine = try makeEngine(directory)
         try engine.createCollection(CollectionOptions(name: "c"))
         var random = SeededVectors(seed: 1)
-        let v1 = random.vector(8), v2 = random.vector(8)
+        let v1 = random.vector(8)
+        let v2 = random.vector(8)
         let sourceTime = Timestamp(seconds: 1_700_000_000)
 
         let before = Date().timeIntervalSince1970
-        let inserted = try engine.upsert(collection: "c", documents: [
-            DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(1)]), updatedAt: sourceTime, vector: v1),
-            DocumentInput(id: "b", text: "other", vector: v2),
-        ])
+        let inserted = try engine.upsert(
+            collection: "c",
+            documents: [
+                DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(1)]), updatedAt: sourceTime, vector: v1),
+                DocumentInput(id: "b", text: "other", vector: v2),
+            ])
         #expect(inserted.inserted == 2 && inserted.updated == 0 && inserted.unchanged == 0 && inserted.seq == 2)
         let a1 = try engine.document(collection: "c", id: "a")
         #expect(a1.freshness.updatedAt == sourceTime)
@@ -30,28 +34,34 @@ struct IngestTests {
         #expect(b1.freshness.updatedAt.seconds >= before)  // no updated_at given: the time of the write
 
         // Unchanged re-sync: nothing written, nothing re-embedded, freshness untouched.
-        let same = try engine.upsert(collection: "c", documents: [
-            DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(1)]), updatedAt: sourceTime, vector: v1),
-            DocumentInput(id: "b", text: "other", vector: v2),
-        ])
+        let same = try engine.upsert(
+            collection: "c",
+            documents: [
+                DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(1)]), updatedAt: sourceTime, vector: v1),
+                DocumentInput(id: "b", text: "other", vector: v2),
+            ])
         #expect(same.unchanged == 2 && same.inserted == 0 && same.updated == 0 && same.seq == 2)
         var unchanged = try engine.document(collection: "c", id: "a")
         unchanged.freshness.ageSeconds = a1.freshness.ageSeconds  // the only field that moves with the clock
         #expect(unchanged == a1)
 
         // Metadata-only change: updated, vector and embedded_at kept.
-        let meta = try engine.upsert(collection: "c", documents: [
-            DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(2)]), updatedAt: sourceTime, vector: v1),
-        ])
+        let meta = try engine.upsert(
+            collection: "c",
+            documents: [
+                DocumentInput(id: "a", text: "first", metadata: .object(["n": .number(2)]), updatedAt: sourceTime, vector: v1)
+            ])
         #expect(meta.updated == 1 && meta.embedded == 0)
         let a2 = try engine.document(collection: "c", id: "a")
         #expect(a2.freshness.embeddedAt == embedded1 && a2.metadata == .object(["n": .number(2)]) && a2.seq == 3)
 
         // Content change: re-embedded (new vector), newer embedded_at and indexed_at.
         let laterSource = Timestamp(seconds: 1_800_000_000)
-        let changed = try engine.upsert(collection: "c", documents: [
-            DocumentInput(id: "a", text: "changed", updatedAt: laterSource, vector: v2),
-        ])
+        let changed = try engine.upsert(
+            collection: "c",
+            documents: [
+                DocumentInput(id: "a", text: "changed", updatedAt: laterSource, vector: v2)
+            ])
         #expect(changed.updated == 1 && changed.seq == 4)
         let a3 = try engine.document(collection: "c", id: "a", includeVector: true)
         #expect(a3.freshness.updatedAt == laterSource)
@@ -80,9 +90,11 @@ struct IngestTests {
         let count = 3_000
         var vectors = (0..<count).map { _ in random.vector(8) }
         func write(round: Int) throws {
-            _ = try engine.upsert(collection: "c", documents: (0..<count).map {
-                DocumentInput(id: "d\($0)", text: "t\($0) r\(round)", vector: vectors[$0])
-            })
+            _ = try engine.upsert(
+                collection: "c",
+                documents: (0..<count).map {
+                    DocumentInput(id: "d\($0)", text: "t\($0) r\(round)", vector: vectors[$0])
+                })
         }
         try write(round: 0)
         try write(round: 1)  // new texts, same vectors: stored as updates, nothing to re-link
@@ -170,7 +182,10 @@ struct IngestTests {
                 _ = try engine.upsert(collection: "c", documents: [good, bad])
                 Issue.record("accepted a document with \(reason)")
             } catch {
-                guard case .invalidDocument(let index, _, let message) = error else { Issue.record("\(error)"); continue }
+                guard case .invalidDocument(let index, _, let message) = error else {
+                    Issue.record("\(error)")
+                    continue
+                }
                 #expect(index == 1 && message.contains(reason))
             }
         }

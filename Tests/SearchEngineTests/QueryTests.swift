@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Queries, filters, recommendations and vectors")
@@ -10,10 +11,14 @@ struct QueryTests {
         try engine.createCollection(CollectionOptions(name: "c"))
         var random = SeededVectors(seed: 5)
         let vectors = (0..<100).map { _ in random.vector(8) }
-        _ = try engine.upsert(collection: "c", documents: vectors.enumerated().map { i, v in
-            DocumentInput(id: "d\(i)", title: "title \(i)", metadata: .object(["group": .string(i % 2 == 0 ? "even" : "odd"), "n": .number(Double(i))]),
-                          updatedAt: Timestamp(seconds: 1000 + Double(i)), vector: v)
-        })
+        _ = try engine.upsert(
+            collection: "c",
+            documents: vectors.enumerated().map { i, v in
+                DocumentInput(
+                    id: "d\(i)", title: "title \(i)",
+                    metadata: .object(["group": .string(i % 2 == 0 ? "even" : "odd"), "n": .number(Double(i))]),
+                    updatedAt: Timestamp(seconds: 1000 + Double(i)), vector: v)
+            })
         return (engine, vectors)
     }
 
@@ -26,7 +31,8 @@ struct QueryTests {
         }
         #expect(try ids(["group": .string("odd")]) == Set((0..<100).filter { $0 % 2 == 1 }.map { "d\($0)" }))
         #expect(try ids(["n": .object(["gte": .number(10), "lt": .number(13)])]) == ["d10", "d11", "d12"])
-        #expect(try ids(["updated_at": .object(["gt": .string("1970-01-01T00:17:15Z")]), "group": .string("even")])
+        #expect(
+            try ids(["updated_at": .object(["gt": .string("1970-01-01T00:17:15Z")]), "group": .string("even")])
                 == Set((36..<100).filter { $0 % 2 == 0 }.map { "d\($0)" }))
         #expect(try ids(["embedded_at": .object(["lt": .number(1)])]).isEmpty)
         #expect(try ids(["embedded_at": .object(["gt": .number(1)])]).count == 100)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Index recovery from the store")
@@ -15,7 +16,8 @@ struct RecoveryTests {
         _ = try engine.upsert(collection: "c", documents: first)
         try engine.checkpoint(collection: "c")
         for d in first { live[d.id] = d.vector }
-        let second = (300..<500).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) }
+        let second =
+            (300..<500).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) }
             + (0..<20).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) }
         _ = try engine.upsert(collection: "c", documents: second)
         for d in second { live[d.id] = d.vector }

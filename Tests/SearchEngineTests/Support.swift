@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import QuiverTestSupport
 import Testing
+
 @testable import SearchEngine
 
 /// A temporary data directory removed at the end of the test.
@@ -76,7 +77,8 @@ func runProcess(
     process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()

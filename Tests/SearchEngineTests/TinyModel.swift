@@ -1,19 +1,25 @@
 import Foundation
+
 @testable import SearchEngine
 
 /// A tiny BERT folder (hidden size 8, one layer, 24 words) with seeded random weights: a real
 /// model for the engine — it tokenizes, embeds and has a fingerprint — that loads and runs in
 /// microseconds. Two seeds give two different models of the same size.
 enum TinyModel {
-    static let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
-                        "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau"]
+    static let words = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+        "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau",
+    ]
     static let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
 
     /// Writes the folder and loads it.
     static func make(seed: UInt64, in parent: URL) throws -> EmbeddingModel {
         let folder = parent.appendingPathComponent("tiny-\(seed)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let h = 8, inner = 16, v = vocabulary.count, p = 32
+        let h = 8
+        let inner = 16
+        let v = vocabulary.count
+        let p = 32
         let config: [String: Any] = [
             "model_type": "bert", "hidden_size": h, "num_hidden_layers": 1, "num_attention_heads": 2,
             "intermediate_size": inner, "max_position_embeddings": p, "vocab_size": v, "type_vocab_size": 2,
@@ -33,8 +39,10 @@ enum TinyModel {
         for name in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
             tensors += [(prefix + name + ".weight", [h, h]), (prefix + name + ".bias", [h])]
         }
-        tensors += [(prefix + "intermediate.dense.weight", [inner, h]), (prefix + "intermediate.dense.bias", [inner]),
-                    (prefix + "output.dense.weight", [h, inner]), (prefix + "output.dense.bias", [h])]
+        tensors += [
+            (prefix + "intermediate.dense.weight", [inner, h]), (prefix + "intermediate.dense.bias", [inner]),
+            (prefix + "output.dense.weight", [h, inner]), (prefix + "output.dense.bias", [h]),
+        ]
         for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {
             tensors += [(prefix + norm + ".weight", [h]), (prefix + norm + ".bias", [h])]
         }

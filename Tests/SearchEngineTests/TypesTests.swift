@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SearchEngine
 
 @Suite("Wire types")
@@ -19,9 +20,11 @@ struct TypesTests {
 
     @Test("documents decode from JSONL lines; metadata keeps its JSON shape")
     func documents() throws {
-        let line = #"{"id":"x","text":"t","metadata":{"a":[1,true,null,"s"],"b":{"c":2.5}},"updated_at":"2026-01-01T00:00:00Z","vector":[1,2]}"#
+        let line =
+            #"{"id":"x","text":"t","metadata":{"a":[1,true,null,"s"],"b":{"c":2.5}},"updated_at":"2026-01-01T00:00:00Z","vector":[1,2]}"#
         let document = try JSONDecoder().decode(DocumentInput.self, from: Data(line.utf8))
-        #expect(document.metadata == .object(["a": .array([.number(1), .bool(true), .null, .string("s")]), "b": .object(["c": .number(2.5)])]))
+        #expect(
+            document.metadata == .object(["a": .array([.number(1), .bool(true), .null, .string("s")]), "b": .object(["c": .number(2.5)])]))
         #expect(document.vector == [1, 2] && document.updatedAt == Timestamp(iso8601: "2026-01-01T00:00:00Z"))
         #expect(document.metadata?.canonicalText == #"{"a":[1,true,null,"s"],"b":{"c":2.5}}"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(DocumentInput.self, from: Data(#"{"text":"no id"}"#.utf8)) }
@@ -41,8 +44,10 @@ struct TypesTests {
             #expect(fast == reference, "\(text)")
         }
         // Not JSON, or beyond what the fast reader takes: nil from it (callers then use JSONDecoder).
-        for text in ["", "{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "+1", "1e", "tru", "nul", #""\x""#, #""\ud800""#,
-                     #""\ud83d\u0041""#, "\"raw\u{1}control\"", "1e999", "[1] [2]", #"{"a":1,}"#] {
+        for text in [
+            "", "{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "+1", "1e", "tru", "nul", #""\x""#, #""\ud800""#,
+            #""\ud83d\u0041""#, "\"raw\u{1}control\"", "1e999", "[1] [2]", #"{"a":1,}"#,
+        ] {
             #expect(JSONValue.parseFast(text) == nil, "\(text)")
         }
         let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)

@@ -2,6 +2,7 @@ import Embedder
 import Foundation
 import Hummingbird
 import Testing
+
 @testable import SearchServer
 
 @Suite("The error table")

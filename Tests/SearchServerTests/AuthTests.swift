@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import SearchServer
 
 /// A module with one read and one admin (write) route, standing in for the collections API.
@@ -26,11 +27,21 @@ struct AuthTests {
         try await Self.app().test(.router) { client in
             #expect(try await client.get("/health").status == .ok)
             #expect(try await client.get("/ready").status == .ok)
-            for (uri, post) in [("/v1/info", false), ("/metrics", false), ("/openapi.yaml", false), ("/v1/probe", false),
-                                ("/v1/embeddings", true), ("/embed", true), ("/tokenize", true), ("/v1/probe", true)] {
-                for headers in [HTTPFields(), authorization("wrong"), authorization(""), authorization("admin-secretX"),
-                                authorization("admin-secre"), { var h = HTTPFields(); h[.authorization] = "Basic admin-secret"; return h }()] {
-                    let response = post
+            for (uri, post) in [
+                ("/v1/info", false), ("/metrics", false), ("/openapi.yaml", false), ("/v1/probe", false),
+                ("/v1/embeddings", true), ("/embed", true), ("/tokenize", true), ("/v1/probe", true),
+            ] {
+                for headers in [
+                    HTTPFields(), authorization("wrong"), authorization(""), authorization("admin-secretX"),
+                    authorization("admin-secre"),
+                    {
+                        var h = HTTPFields()
+                        h[.authorization] = "Basic admin-secret"
+                        return h
+                    }(),
+                ] {
+                    let response =
+                        post
                         ? try await client.post(uri, json: #"{"input": "a", "inputs": "a"}"#, headers: headers)
                         : try await client.get(uri, headers: headers)
                     expectError(response, .unauthorized, code: "unauthorized")
@@ -43,11 +54,13 @@ struct AuthTests {
     @Test("a read key reads but gets 403 on write routes; an admin key does both")
     func roles() async throws {
         try await Self.app().test(.router) { client in
-            let read = authorization("read-secret"), admin = authorization("admin-secret")
+            let read = authorization("read-secret")
+            let admin = authorization("admin-secret")
             #expect(try await client.get("/v1/info", headers: read).status == .ok)
             #expect(try await client.post("/v1/embeddings", json: #"{"input": "a"}"#, headers: read).status == .ok)
             #expect(try await client.get("/v1/probe", headers: read).text == "read ok as read")
-            expectError(try await client.post("/v1/probe", json: "{}", headers: read), .forbidden, code: "forbidden", messageContains: "admin")
+            expectError(
+                try await client.post("/v1/probe", json: "{}", headers: read), .forbidden, code: "forbidden", messageContains: "admin")
             #expect(try await client.post("/v1/probe", json: "{}", headers: admin).text == "write ok as admin")
             #expect(try await client.get("/v1/probe", headers: admin).text == "read ok as admin")
             var lowercase = HTTPFields()

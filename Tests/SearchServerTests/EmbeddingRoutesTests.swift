@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import SearchServer
 
 @Suite("Embedding routes")
@@ -15,13 +16,14 @@ struct EmbeddingRoutesTests {
         let expected = try embedder.embed(Self.texts)
         let tokens = Self.texts.map { embedder.tokenize($0).count }
         try await makeApp().test(.router) { client in
-            let single = try await client.post("/v1/embeddings", json: #"{"input": "how do I reset my password", "model": "text-embedding-3-small"}"#)
+            let single = try await client.post(
+                "/v1/embeddings", json: #"{"input": "how do I reset my password", "model": "text-embedding-3-small"}"#)
             #expect(single.status == .ok)
             let one = try single.decode(OpenAIResponse.self)
             #expect(one.object == "list" && one.model == "all-MiniLM-L6-v2")
             #expect(one.data.count == 1 && one.data[0].object == "embedding" && one.data[0].index == 0)
             #expect(maxAbsDiff(one.data[0].embedding.floats ?? [], expected[0]) <= 1e-5)
-            #expect(one.usage.prompt_tokens == tokens[0] && one.usage.total_tokens == tokens[0])
+            #expect(one.usage.promptTokens == tokens[0] && one.usage.totalTokens == tokens[0])
 
             let body = try String(decoding: JSONEncoder().encode(["input": Self.texts]), as: UTF8.self)
             let many = try await client.post("/v1/embeddings", json: body).decode(OpenAIResponse.self)
@@ -29,7 +31,7 @@ struct EmbeddingRoutesTests {
             for (item, vector) in zip(many.data, expected) {
                 #expect(maxAbsDiff(item.embedding.floats ?? [], vector) <= 1e-5)
             }
-            #expect(many.usage.prompt_tokens == tokens.reduce(0, +))
+            #expect(many.usage.promptTokens == tokens.reduce(0, +))
         }
     }
 
@@ -38,10 +40,14 @@ struct EmbeddingRoutesTests {
         let embedder = try TestModel.embedder()
         let full = try embedder.embed("billing address change")
         try await makeApp().test(.router) { client in
-            let encoded = try await client.post("/v1/embeddings", json: #"{"input": ["billing address change"], "encoding_format": "base64"}"#)
+            let encoded = try await client.post(
+                "/v1/embeddings", json: #"{"input": ["billing address change"], "encoding_format": "base64"}"#)
             #expect(encoded.status == .ok)
             let vector = try encoded.decode(OpenAIResponse.self).data[0].embedding
-            guard case .base64 = vector else { Issue.record("expected a base64 string"); return }
+            guard case .base64 = vector else {
+                Issue.record("expected a base64 string")
+                return
+            }
             #expect(maxAbsDiff(vector.floats ?? [], full) <= 1e-5)
 
             let truncated = try await client.post("/v1/embeddings", json: #"{"input": "billing address change", "dimensions": 64}"#)
@@ -62,14 +68,17 @@ struct EmbeddingRoutesTests {
         let expected = try embedder.embed("billing address change")
         let long = String(repeating: "password reset ", count: 400)
         try await makeApp().test(.router) { client in
-            for json in [#"{"input": [\#(inner)]}"#, #"{"input": [[\#(inner)]]}"#, #"{"input": [[\#(ids.map(String.init).joined(separator: ","))]]}"#] {
+            for json in [
+                #"{"input": [\#(inner)]}"#, #"{"input": [[\#(inner)]]}"#,
+                #"{"input": [[\#(ids.map(String.init).joined(separator: ","))]]}"#,
+            ] {
                 let response = try await client.post("/v1/embeddings", json: json)
                 #expect(response.status == .ok, "\(response.text)")
                 #expect(maxAbsDiff(try response.decode(OpenAIResponse.self).data[0].embedding.floats ?? [], expected) <= 1e-5)
             }
             let truncated = try await client.post("/v1/embeddings", json: #"{"input": "\#(long)"}"#)
             #expect(truncated.status == .ok)
-            #expect(try truncated.decode(OpenAIResponse.self).usage.prompt_tokens == embedder.pooling.maxSequenceLength)
+            #expect(try truncated.decode(OpenAIResponse.self).usage.promptTokens == embedder.pooling.maxSequenceLength)
         }
     }
 
@@ -108,7 +117,10 @@ struct EmbeddingRoutesTests {
     @Test("POST /tokenize: ids with [CLS]/[SEP] marked special, as the tokenizer; add_special_tokens=false drops them")
     func tokenize() async throws {
         let embedder = try TestModel.embedder()
-        struct Token: Decodable { let id: Int32; let special: Bool }
+        struct Token: Decodable {
+            let id: Int32
+            let special: Bool
+        }
         try await makeApp().test(.router) { client in
             let response = try await client.post("/tokenize", json: #"{"inputs": ["hello world", "Reset PASSWORD?"]}"#)
             #expect(response.status == .ok)
@@ -116,7 +128,8 @@ struct EmbeddingRoutesTests {
             #expect(tokens.map { $0.map(\.id) } == [embedder.tokenize("hello world"), embedder.tokenize("Reset PASSWORD?")])
             #expect(tokens[0].map(\.special) == [true, false, false, true])
             let plain = try await client.post("/tokenize", json: #"{"inputs": "hello world", "add_special_tokens": false}"#)
-            #expect(try plain.decode([[Token]].self).map { $0.map(\.id) } == [Array(embedder.tokenize("hello world").dropFirst().dropLast())])
+            #expect(
+                try plain.decode([[Token]].self).map { $0.map(\.id) } == [Array(embedder.tokenize("hello world").dropFirst().dropLast())])
             let notTruncated = try await client.post("/tokenize", json: #"{"inputs": "\#(String(repeating: "word ", count: 300))"}"#)
             #expect(try notTruncated.decode([[Token]].self)[0].count == 302)
         }

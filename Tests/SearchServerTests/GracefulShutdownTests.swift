@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+
 @testable import SearchServer
 
 /// Records when its shutdown hook ran relative to the in-flight request.

@@ -1,6 +1,7 @@
 import Foundation
 import QuiverTestSupport
 import Testing
+
 @testable import SearchServer
 
 /// The JSON writer against `JSONEncoder` with the server's settings: the same bytes for strings,
@@ -42,31 +43,38 @@ struct JSONWriterTests {
         for sample in samples {
             #expect(Self.written { $0.string(sample) } == (try Self.encoded(sample)))
         }
-        #expect(Self.written { json in
-            json.beginArray()
-            for sample in samples { json.string(sample) }
-            json.endArray()
-        } == (try Self.encoded(samples)))
+        #expect(
+            Self.written { json in
+                json.beginArray()
+                for sample in samples { json.string(sample) }
+                json.endArray()
+            } == (try Self.encoded(samples)))
     }
 
     @Test("floats and doubles: shortest round-trip text, whole numbers without .0, non-finite as strings")
     func numbers() throws {
-        let floats: [Float] = [0, -0.0, 1, 2, 0.1, -0.25, 1e-5, 3.4028235e38, 1.0e-45, 123_456_789, 0.56313324,
-                               .infinity, -.infinity, .nan, Float.ulpOfOne]
+        let floats: [Float] = [
+            0, -0.0, 1, 2, 0.1, -0.25, 1e-5, 3.4028235e38, 1.0e-45, 123_456_789, 0.56313324,
+            .infinity, -.infinity, .nan, Float.ulpOfOne,
+        ]
         #expect(Self.written { $0.numbers(floats) } == (try Self.encoded(floats)))
-        let doubles: [Double] = [0, -0.0, 2, 0.1, 1e16, 1e-7, 22890.531534433365, 5e-324, .greatestFiniteMagnitude,
-                                 .infinity, -.infinity, .nan]
-        #expect(Self.written { json in
-            json.beginArray()
-            for value in doubles { json.number(value) }
-            json.endArray()
-        } == (try Self.encoded(doubles)))
+        let doubles: [Double] = [
+            0, -0.0, 2, 0.1, 1e16, 1e-7, 22890.531534433365, 5e-324, .greatestFiniteMagnitude,
+            .infinity, -.infinity, .nan,
+        ]
+        #expect(
+            Self.written { json in
+                json.beginArray()
+                for value in doubles { json.number(value) }
+                json.endArray()
+            } == (try Self.encoded(doubles)))
         let integers: [Int64] = [0, -1, 42, .max, .min]
-        #expect(Self.written { json in
-            json.beginArray()
-            for value in integers { json.integer(value) }
-            json.endArray()
-        } == (try Self.encoded(integers)))
+        #expect(
+            Self.written { json in
+                json.beginArray()
+                for value in integers { json.integer(value) }
+                json.endArray()
+            } == (try Self.encoded(integers)))
     }
 
     struct Nested: Encodable {
@@ -104,16 +112,17 @@ struct JSONWriterTests {
         }
         #expect(try Self.sameJSON(text, value))
         #expect(text == #"{"name":"n","inner":{"flag":true,"list":[1,2,3]},"empty":[]}"#)
-        #expect(Self.written { json in
-            json.beginArray()
-            json.null()
-            json.beginObject()
-            json.key("k\"ey")
-            json.rawValue(Array("[1]".utf8))
-            json.endObject()
-            json.bool(false)
-            json.endArray()
-        } == #"[null,{"k\"ey":[1]},false]"#)
+        #expect(
+            Self.written { json in
+                json.beginArray()
+                json.null()
+                json.beginObject()
+                json.key("k\"ey")
+                json.rawValue(Array("[1]".utf8))
+                json.endObject()
+                json.bool(false)
+                json.endArray()
+            } == #"[null,{"k\"ey":[1]},false]"#)
     }
 
     @Test("the embeddings responses: the JSON JSONEncoder writes")

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
+
 @testable import SearchServer
 
 /// Records that graceful shutdown reached the module (the hook the engine uses to checkpoint).
@@ -52,7 +53,9 @@ struct LiveServerTests {
             // Concurrent requests over separate connections share the batcher.
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for i in 0..<16 {
-                    group.addTask { try await RawHTTP.send(port: port, path: "/v1/embeddings", json: #"{"input": "query number \#(i)"}"#).status }
+                    group.addTask {
+                        try await RawHTTP.send(port: port, path: "/v1/embeddings", json: #"{"input": "query number \#(i)"}"#).status
+                    }
                 }
                 for try await status in group { #expect(status == 200) }
             }
@@ -123,7 +126,8 @@ enum RawHTTP {
         guard connected == 0 else { throw Failure(reason: "connect") }
         let payload = json ?? ""
         let method = json == nil ? "GET" : "POST"
-        let request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(payload.utf8.count)\r\nConnection: close\r\n\r\n\(payload)"
+        let request =
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(payload.utf8.count)\r\nConnection: close\r\n\r\n\(payload)"
         let bytes = Array(request.utf8)
         guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failure(reason: "send") }
         var response: [UInt8] = []

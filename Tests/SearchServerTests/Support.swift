@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import QuiverTestSupport
 import Testing
+
 @testable import SearchServer
 
 /// The default model for the server tests (`TestPaths.modelFolder`). A missing model is a test
@@ -96,7 +97,11 @@ struct OpenAIResponse: Decodable {
         case base64(String)
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) { self = .base64(text) } else { self = .floats(try container.decode([Float].self)) }
+            if let text = try? container.decode(String.self) {
+                self = .base64(text)
+            } else {
+                self = .floats(try container.decode([Float].self))
+            }
         }
         var floats: [Float]? {
             switch self {
@@ -104,15 +109,21 @@ struct OpenAIResponse: Decodable {
             case .base64(let text):
                 guard let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
                 return stride(from: 0, to: data.count, by: 4).map { offset in
-                    let bits = UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24
+                    let bits =
+                        UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3])
+                        << 24
                     return Float(bitPattern: bits)
                 }
             }
         }
     }
     struct Usage: Decodable {
-        let prompt_tokens: Int
-        let total_tokens: Int
+        let promptTokens: Int
+        let totalTokens: Int
+        enum CodingKeys: String, CodingKey {
+            case promptTokens = "prompt_tokens"
+            case totalTokens = "total_tokens"
+        }
     }
     let object: String
     let data: [Item]

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import SearchServer
 
 @Suite("Operational routes")
@@ -38,7 +39,10 @@ struct SystemRoutesTests {
 
     @Test("GET /v1/info lists model, limits, batching and version")
     func info() async throws {
-        let app = try makeApp { $0.limits.maxBatchInputs = 17; $0.batching.coalesce = false }
+        let app = try makeApp {
+            $0.limits.maxBatchInputs = 17
+            $0.batching.coalesce = false
+        }
         try await app.test(.router) { client in
             let response = try await client.get("/v1/info")
             #expect(response.status == .ok)
@@ -53,7 +57,10 @@ struct SystemRoutesTests {
             #expect(model["dimensions"] as? Int == 384)
             #expect(model["max_sequence_length"] as? Int == 256)
             #expect(limits["max_batch_inputs"] as? Int == 17)
-            for key in ["max_body_bytes", "max_text_bytes", "max_k", "max_ef", "max_concurrent_requests", "max_queued_requests", "max_queued_tokens"] {
+            for key in [
+                "max_body_bytes", "max_text_bytes", "max_k", "max_ef", "max_concurrent_requests", "max_queued_requests",
+                "max_queued_tokens",
+            ] {
                 #expect((limits[key] as? Int ?? 0) > 0, "\(key)")
             }
             #expect(batching["enabled"] as? Bool == false)
@@ -102,7 +109,8 @@ struct SystemRoutesTests {
         #expect(operations.count >= 8)
         try await makeApp().test(.router) { client in
             for (path, method) in operations {
-                let response = try await client.execute(uri: path, method: method, headers: [:], body: method == .post ? ByteBuffer(string: "{}") : nil)
+                let response = try await client.execute(
+                    uri: path, method: method, headers: [:], body: method == .post ? ByteBuffer(string: "{}") : nil)
                 let unrouted = response.status == .notFound && response.errorBody?.error.message == "no route for this path"
                 #expect(!unrouted && response.status != .methodNotAllowed, "\(method) \(path) is documented but not routed")
             }
@@ -117,7 +125,10 @@ enum OpenAPIPaths {
         var inPaths = false
         var current: String?
         for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" { inPaths = true; continue }
+            if line == "paths:" {
+                inPaths = true
+                continue
+            }
             guard inPaths else { continue }
             if !line.isEmpty, !line.hasPrefix(" ") { break }
             if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {

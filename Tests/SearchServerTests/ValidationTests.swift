@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import SearchServer
 
 @Suite("Validation and limits: always a 4xx JSON error")
@@ -47,12 +48,17 @@ struct ValidationTests {
     @Test("too many inputs and too long texts are 413 naming the limit", arguments: routes)
     func limits(route: String) async throws {
         let field = Self.field(route)
-        let app = try makeApp { $0.limits.maxBatchInputs = 4; $0.limits.maxTextBytes = 100 }
+        let app = try makeApp {
+            $0.limits.maxBatchInputs = 4
+            $0.limits.maxTextBytes = 100
+        }
         try await app.test(.router) { client in
             let five = try String(decoding: JSONEncoder().encode([field: ["a", "b", "c", "d", "e"]]), as: UTF8.self)
-            expectError(try await client.post(route, json: five), .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
+            expectError(
+                try await client.post(route, json: five), .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
             let long = #"{"\#(field)": "\#(String(repeating: "x", count: 101))"}"#
-            expectError(try await client.post(route, json: long), .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
+            expectError(
+                try await client.post(route, json: long), .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
             let four = try String(decoding: JSONEncoder().encode([field: ["a", "b", "c", "d"]]), as: UTF8.self)
             #expect(try await client.post(route, json: four).status == .ok)
         }
@@ -63,7 +69,8 @@ struct ValidationTests {
         let app = try makeApp { $0.limits.maxBodyBytes = 1000 }
         try await app.test(.router) { client in
             let json = #"{"\#(Self.field(route))": "\#(String(repeating: "y", count: 5000))"}"#
-            expectError(try await client.post(route, json: json), .contentTooLarge, code: "payload_too_large", messageContains: "max_body_bytes")
+            expectError(
+                try await client.post(route, json: json), .contentTooLarge, code: "payload_too_large", messageContains: "max_body_bytes")
         }
     }
 
@@ -83,9 +90,11 @@ struct ValidationTests {
                 ("/tokenize", #"{"inputs": [[101, 102]]}"#, "string"),
             ]
             for (route, json, mention) in cases {
-                expectError(try await client.post(route, json: json), .unprocessableContent, code: "invalid_request", messageContains: mention)
+                expectError(
+                    try await client.post(route, json: json), .unprocessableContent, code: "invalid_request", messageContains: mention)
             }
-            let tooLong = try await client.post("/embed", json: #"{"inputs": [[\#((0..<300).map { _ in "1000" }.joined(separator: ","))]]}"#)
+            let tooLong = try await client.post(
+                "/embed", json: #"{"inputs": [[\#((0..<300).map { _ in "1000" }.joined(separator: ","))]]}"#)
             expectError(tooLong, .contentTooLarge, code: "input_too_long")
         }
     }
@@ -104,7 +113,8 @@ struct ValidationTests {
     @Test("odd but valid JSON is handled: unicode, escapes, unknown fields, very nested junk")
     func oddValidJSON() async throws {
         try await makeApp().test(.router) { client in
-            let ok = try await client.post("/v1/embeddings", json: #"{"input": ["héllo \u00e9 \ud83d\ude00 中文", "\n\t"], "extra": {"x": [1,2,3]}}"#)
+            let ok = try await client.post(
+                "/v1/embeddings", json: #"{"input": ["héllo \u00e9 \ud83d\ude00 中文", "\n\t"], "extra": {"x": [1,2,3]}}"#)
             #expect(ok.status == .ok, "\(ok.text)")
             let nested = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
             let deep = try await client.post("/embed", json: #"{"inputs": \#(nested)}"#)

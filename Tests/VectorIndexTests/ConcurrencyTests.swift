@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VectorIndex
 
 @Suite("Concurrency")
@@ -10,12 +11,13 @@ struct ConcurrencyTests {
         let flat = data.clustered(count: 6_000, dimension: dimension, clusters: 30)
         let vectors = rows(flat, dimension: dimension)
         let index = try HNSWIndex(configuration: HNSWConfiguration(dimension: dimension, m: 8, efConstruction: 64), capacity: 64)
-        try index.add(contentsOf: Array(flat[0 ..< 1_000 * dimension]), labels: (0..<1_000).map { UInt64($0) })
+        try index.add(contentsOf: Array(flat[0..<1_000 * dimension]), labels: (0..<1_000).map { UInt64($0) })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Batch add (two threads inside) that grows the storage several times.
-                try index.add(contentsOf: Array(flat[1_000 * dimension ..< 4_000 * dimension]),
-                              labels: (1_000..<4_000).map { UInt64($0) })
+                try index.add(
+                    contentsOf: Array(flat[1_000 * dimension..<4_000 * dimension]),
+                    labels: (1_000..<4_000).map { UInt64($0) })
             }
             group.addTask {
                 for i in 4_000..<6_000 { try index.add(vectors[i], label: UInt64(i)) }

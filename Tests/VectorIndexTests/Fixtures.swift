@@ -8,7 +8,7 @@ enum Fixtures {
     static let clustered: (index: HNSWIndex, queries: [[Float]]) = {
         var data = TestData(seed: 1)
         let all = data.clustered(count: 20_200, dimension: dimension, clusters: 200)
-        let base = Array(all[0 ..< 20_000 * dimension])
+        let base = Array(all[0..<20_000 * dimension])
         let queries = rows(Array(all.suffix(from: 20_000 * dimension)), dimension: dimension)
         return (build(base), queries)
     }()
@@ -19,7 +19,7 @@ enum Fixtures {
         var data = TestData(seed: 2)
         let real = TestData.realEmbeddings()
         let all = data.clustered(count: 20_200, dimension: dimension, clusters: real.count, centers: real, spread: 0.03)
-        let base = Array(all[0 ..< 20_000 * dimension])
+        let base = Array(all[0..<20_000 * dimension])
         let queries = rows(Array(all.suffix(from: 20_000 * dimension)), dimension: dimension)
         return (build(base), queries, base)
     }()

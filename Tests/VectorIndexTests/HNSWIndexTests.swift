@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VectorIndex
 
 @Suite("HNSW index")
@@ -51,7 +52,8 @@ struct HNSWIndexTests {
         // so dropping the ef − k farthest candidates must keep the ties for the label order.
         var data = TestData(seed: 11)
         let distinct = rows(data.clustered(count: 10, dimension: 16, clusters: 3), dimension: 16)
-        var flat: [Float] = [], labels: [UInt64] = []
+        var flat: [Float] = []
+        var labels: [UInt64] = []
         for copy in 0..<4 {
             for (i, v) in distinct.enumerated() {
                 flat += v
@@ -90,7 +92,7 @@ struct HNSWIndexTests {
     @Test("removed labels are never returned and recall holds after removing 10%")
     func removal() throws {
         let (_, queries, vectors) = Fixtures.sentenceLike
-        let index = Fixtures.build(Array(vectors[0 ..< 10_000 * Fixtures.dimension]))
+        let index = Fixtures.build(Array(vectors[0..<10_000 * Fixtures.dimension]))
         let removed = Set((0..<10_000).filter { $0 % 10 == 3 }.map { UInt64($0) })
         for label in removed { try index.remove(label) }
         #expect(index.count == 9_000)
@@ -107,11 +109,11 @@ struct HNSWIndexTests {
         for i in 0..<500 {
             let label = UInt64(i * 20)
             let source = 9_999 - i
-            try index.update(Array(vectors[source * Fixtures.dimension ..< (source + 1) * Fixtures.dimension]), label: label)
+            try index.update(Array(vectors[source * Fixtures.dimension..<(source + 1) * Fixtures.dimension]), label: label)
         }
         #expect(index.count == 9_000)
         let probe = 9_999 - 7
-        let moved = try index.search(Array(vectors[probe * Fixtures.dimension ..< (probe + 1) * Fixtures.dimension]), k: 2)
+        let moved = try index.search(Array(vectors[probe * Fixtures.dimension..<(probe + 1) * Fixtures.dimension]), k: 2)
         #expect(Set(moved.map(\.label)).contains(140))
         let r2 = try recall(index, queries: queries)
         #expect(r2 >= 0.99, "recall after updates \(r2)")
@@ -143,7 +145,8 @@ struct HNSWIndexTests {
     func filtered() throws {
         let (index, queries) = Fixtures.clustered
         for modulus in [2, 10, 100, 5_000] as [UInt64] {
-            var hits = 0, total = 0
+            var hits = 0
+            var total = 0
             for q in queries.prefix(50) {
                 let found = try index.search(q, k: 10) { $0 % modulus == 1 }
                 let truth = try index.exactSearch(q, k: 10) { $0 % modulus == 1 }

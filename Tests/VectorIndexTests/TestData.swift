@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import VectorIndex
 
 /// Seeded test vectors: clusters of normalized vectors with a few strong directions per cluster,
@@ -11,7 +12,8 @@ struct TestData {
 
     mutating func gaussian() -> Float {
         // Box–Muller; `unit()` is in (0, 1], so the log is finite.
-        let u = rng.unit(), v = rng.unit()
+        let u = rng.unit()
+        let v = rng.unit()
         return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
     }
 
@@ -54,7 +56,8 @@ struct TestData {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let values = object["embedding"] as? [Double] else { return nil }
+                let values = object["embedding"] as? [Double]
+            else { return nil }
             return values.map { Float($0) }
         }
     }
@@ -62,12 +65,13 @@ struct TestData {
 
 /// Rows of a row-major matrix.
 func rows(_ flat: [Float], dimension: Int) -> [[Float]] {
-    (0..<flat.count / dimension).map { Array(flat[$0 * dimension ..< ($0 + 1) * dimension]) }
+    (0..<flat.count / dimension).map { Array(flat[$0 * dimension..<($0 + 1) * dimension]) }
 }
 
 /// Mean recall@k of `index.search` against `index.exactSearch` over `queries`.
 func recall(_ index: HNSWIndex, queries: [[Float]], k: Int = 10, ef: Int? = nil) throws -> Double {
-    var hits = 0, total = 0
+    var hits = 0
+    var total = 0
     for q in queries {
         let truth = Set(try index.exactSearch(q, k: k).map(\.label))
         let found = try index.search(q, k: k, ef: ef).map(\.label)

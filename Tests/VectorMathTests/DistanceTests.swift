@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VectorMath
 
 @Suite("Distance kernels against their scalar twins")
@@ -9,7 +10,7 @@ struct DistanceTests {
     func vectors(_ n: Int, seed: UInt64) -> ([Float], [Float]) {
         var state = seed
         func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
         }
         return ((0..<n).map { _ in next() }, (0..<n).map { _ in next() })
@@ -20,7 +21,8 @@ struct DistanceTests {
         let (a, b) = vectors(length, seed: UInt64(length) + 1)
         let simd = a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                VectorMath.dot(pa.baseAddress ?? UnsafePointer(bitPattern: 16)!, pb.baseAddress ?? UnsafePointer(bitPattern: 16)!, count: length)
+                VectorMath.dot(
+                    pa.baseAddress ?? UnsafePointer(bitPattern: 16)!, pb.baseAddress ?? UnsafePointer(bitPattern: 16)!, count: length)
             }
         }
         #expect(abs(simd - VectorMath.dotScalar(a, b)) <= 1e-5 * Float(max(length, 1)))
@@ -31,7 +33,8 @@ struct DistanceTests {
         let (a, b) = vectors(length, seed: UInt64(length) + 101)
         let simd = a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                VectorMath.l2Squared(pa.baseAddress ?? UnsafePointer(bitPattern: 16)!, pb.baseAddress ?? UnsafePointer(bitPattern: 16)!, count: length)
+                VectorMath.l2Squared(
+                    pa.baseAddress ?? UnsafePointer(bitPattern: 16)!, pb.baseAddress ?? UnsafePointer(bitPattern: 16)!, count: length)
             }
         }
         #expect(abs(simd - VectorMath.l2SquaredScalar(a, b)) <= 1e-5 * Float(max(length, 1)))

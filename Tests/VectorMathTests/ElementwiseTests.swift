@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VectorMath
 
 /// Each vector kernel against a scalar twin written the obvious way with the C library.
@@ -102,7 +103,9 @@ struct ElementwiseTests {
 
     @Test("matmulTransposedB with bias and strides matches a naive triple loop")
     func gemm() {
-        let m = 5, n = 7, k = 9
+        let m = 5
+        let n = 7
+        let k = 9
         let a = Self.randomFloats(m * k, seed: 40, range: -1...1)
         let b = Self.randomFloats(n * k, seed: 41, range: -1...1)
         let bias = Self.randomFloats(n, seed: 42, range: -1...1)

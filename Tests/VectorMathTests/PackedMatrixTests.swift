@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VectorMath
 
 /// The packed small-pass GEMM against a double-precision triple loop and against OpenBLAS.
@@ -17,10 +18,13 @@ struct PackedMatrixTests {
         return c
     }
 
-    @Test("every row count and ragged widths match the triple loop",
-          arguments: [(1, 16, 1), (1, 7, 5), (2, 33, 9), (3, 16, 64), (4, 48, 3), (5, 17, 31), (6, 32, 384),
-                      (7, 50, 20), (9, 64, 7), (11, 1, 13), (13, 80, 100), (14, 96, 384), (16, 40, 33), (37, 23, 19),
-                      (90, 20, 1536)])  // the last: two row blocks (84 rows each at k 1536)
+    @Test(
+        "every row count and ragged widths match the triple loop",
+        arguments: [
+            (1, 16, 1), (1, 7, 5), (2, 33, 9), (3, 16, 64), (4, 48, 3), (5, 17, 31), (6, 32, 384),
+            (7, 50, 20), (9, 64, 7), (11, 1, 13), (13, 80, 100), (14, 96, 384), (16, 40, 33), (37, 23, 19),
+            (90, 20, 1536),
+        ])  // the last: two row blocks (84 rows each at k 1536)
     func matchesTripleLoop(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: UInt64(m * 1000 + k), range: -1...1)
@@ -45,7 +49,11 @@ struct PackedMatrixTests {
 
     @Test("panel shares write only their own columns and together the whole product", arguments: [2, 3, 5])
     func sharesCoverExactly(parts: Int) {
-        let m = 14, n = 72, k = 24, lda = 30, ldc = 80
+        let m = 14
+        let n = 72
+        let k = 24
+        let lda = 30
+        let ldc = 80
         let a = ElementwiseTests.randomFloats(m * lda, seed: 7, range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: 8, range: -1...1)
         let packed = PackedMatrix(weight: w, outputs: n, inputs: k)
@@ -73,14 +81,17 @@ struct PackedMatrixTests {
         }
     }
 
-    @Test("same result as OpenBLAS on the encoder's shapes", arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384), (430, 384, 1536), (700, 96, 384)])
+    @Test(
+        "same result as OpenBLAS on the encoder's shapes",
+        arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384), (430, 384, 1536), (700, 96, 384)])
     func matchesBLAS(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: 11, range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: 12, range: -0.1...0.1)
         let bias = ElementwiseTests.randomFloats(n, seed: 13, range: -1...1)
         let packed = PackedMatrix(weight: w, outputs: n, inputs: k)
-        var blas = [Float](repeating: 0, count: m * n), ours = blas
+        var blas = [Float](repeating: 0, count: m * n)
+        var ours = blas
         blas.withUnsafeMutableBufferPointer {
             VectorMath.matmulTransposedB(a, w, into: $0.baseAddress!, m: m, n: n, k: k, bias: bias)
         }

@@ -34,7 +34,9 @@ struct Arguments {
             case "--group-sizes": groupSizes = value.split(separator: ",").compactMap { Int($0) }
             case "--split-tokens": splitTokens = value.split(separator: ",").compactMap { Int($0) }
             case "--packed-tokens": packedTokens = Int(value) ?? packedTokens
-            default: FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8)); exit(2)
+            default:
+                FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8))
+                exit(2)
             }
         }
     }
@@ -42,7 +44,8 @@ struct Arguments {
 
 func readTexts(_ path: String) -> [String] {
     guard let content = try? String(contentsOfFile: path, encoding: .utf8) else {
-        FileHandle.standardError.write(Data("cannot read \(path)\n".utf8)); exit(1)
+        FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
+        exit(1)
     }
     return content.split(separator: "\n").compactMap { line in
         (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["text"] as? String
@@ -57,7 +60,8 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 
 /// GFLOP/s of cblas_sgemm for C[m×n] = A[m×k]·B[n×k]ᵀ, best of a few runs.
 func sgemmPeak(m: Int, n: Int, k: Int) -> Double {
-    let a = [Float](repeating: 0.01, count: m * k), b = [Float](repeating: 0.02, count: n * k)
+    let a = [Float](repeating: 0.01, count: m * k)
+    let b = [Float](repeating: 0.02, count: n * k)
     var c = [Float](repeating: 0, count: m * n)
     var best = Double.infinity
     let reps = max(1, Int(2e9 / Double(2 * m * n * k)))
@@ -77,11 +81,14 @@ do {
         folder: URL(fileURLWithPath: args.model),
         options: .init(workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens))
 } catch {
-    FileHandle.standardError.write(Data("cannot load model: \(error)\n".utf8)); exit(1)
+    FileHandle.standardError.write(Data("cannot load model: \(error)\n".utf8))
+    exit(1)
 }
-let docs = readTexts(args.docs), queries = readTexts(args.queries)
+let docs = readTexts(args.docs)
+let queries = readTexts(args.queries)
 var report: [String: Any] = [
-    "workers": args.workers, "blas_threads": args.blasThreads, "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count, "n_queries": queries.count,
+    "workers": args.workers, "blas_threads": args.blasThreads, "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count,
+    "n_queries": queries.count,
     "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto-detect)",
     "loadavg_start": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
 ]
@@ -91,7 +98,8 @@ let totalTokens = docTokens.reduce(0) { $0 + $1.count }
 report["mean_tokens_per_doc"] = Double(totalTokens) / Double(max(1, docs.count))
 // 21.2 MFLOP per token in the layers' matrix products (all-MiniLM-L6-v2), plus attention:
 // 4·L·H FLOPs per token per layer (QKᵀ and PV).
-let h = Double(embedder.dimension), layers = Double(embedder.config.layerCount)
+let h = Double(embedder.dimension)
+let layers = Double(embedder.config.layerCount)
 let linearFlopsPerToken = 2 * layers * (4 * h * h + 2 * h * Double(embedder.config.intermediateSize))
 let forwardFlops = docTokens.reduce(0.0) { $0 + Double($1.count) * (linearFlopsPerToken + 4 * layers * Double($1.count) * h) }
 
@@ -143,6 +151,7 @@ for threads in [1, 2] {
     report["sgemm_\(threads)t_gflops_16x384x384"] = sgemmPeak(m: 16, n: 384, k: 384)
 }
 
-report["loadavg_end"] = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+report["loadavg_end"] =
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
 let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
 print(String(decoding: json, as: UTF8.self))

@@ -17,7 +17,8 @@ enum BenchmarkTexts {
     }()
 
     static func loadEmbedder() -> Embedder? {
-        let folder = ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
+        let folder =
+            ProcessInfo.processInfo.environment["QUIVER_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
             ?? root.appendingPathComponent("models/all-MiniLM-L6-v2")
         return try? Embedder(folder: folder)
     }
@@ -38,8 +39,10 @@ func embeddingBenchmarks() {
     Benchmark("embed \(docs.count) documents (batched)", configuration: config) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try embedder.embed(docs)) }
     }
-    Benchmark("embed one short query", configuration: .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5), maxIterations: 2_000)
+    Benchmark(
+        "embed one short query",
+        configuration: .init(
+            metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(5), maxIterations: 2_000)
     ) { benchmark in
         var i = 0
         for _ in benchmark.scaledIterations {

@@ -14,7 +14,8 @@ func registerTokenizerBenchmarks() {
     let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    let model = environment["QUIVER_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
+    let model =
+        environment["QUIVER_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
         ?? root.appendingPathComponent("models/all-MiniLM-L6-v2")
     var textsPath = root.appendingPathComponent("Tests/EmbedderTests/Fixtures/minilm-tokens.jsonl").path
     if FileManager.default.fileExists(atPath: "/work/corpus/docs.jsonl") { textsPath = "/work/corpus/docs.jsonl" }
@@ -46,7 +47,8 @@ func registerTokenizerBenchmarks() {
             for text in texts { blackHole(tokenizer.encode(text, maxLength: 256)) }
         }
     }
-    Benchmark("Tokenizer load tokenizer.json", configuration: .init(metrics: [.wallClock, .mallocCountTotal], maxIterations: 10)) { benchmark in
+    Benchmark("Tokenizer load tokenizer.json", configuration: .init(metrics: [.wallClock, .mallocCountTotal], maxIterations: 10)) {
+        benchmark in
         for _ in benchmark.scaledIterations { blackHole(try? WordPieceTokenizer(folder: model)) }
     }
 }

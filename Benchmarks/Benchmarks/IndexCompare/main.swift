@@ -65,13 +65,13 @@ let gtData = FileManager.default.contents(atPath: arg("--gt")) ?? Data()
 let gt: [Int32] = gtData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
 let n = base.count / dim
 let nq = queryFloats.count / dim
-let queries = (0..<nq).map { Array(queryFloats[$0 * dim ..< ($0 + 1) * dim]) }
+let queries = (0..<nq).map { Array(queryFloats[$0 * dim..<($0 + 1) * dim]) }
 let k = 10
 
 func recall(_ found: [[UInt64]]) -> Double {
     var hits = 0
     for (q, labels) in found.enumerated() {
-        let truth = Set(gt[q * k ..< (q + 1) * k].map { UInt64($0) })
+        let truth = Set(gt[q * k..<(q + 1) * k].map { UInt64($0) })
         hits += labels.prefix(k).filter { truth.contains($0) }.count
     }
     return Double(hits) / Double(nq * k)
@@ -88,8 +88,10 @@ func sweep(_ index: HNSWIndex) throws -> [[String: Any]] {
         let dt = now() - t
         let dc = threadCPU() - c
         let r = recall(found)
-        rows.append(["ef": ef, "recall": (r * 10000).rounded() / 10000, "qps": (Double(nq) / dt * 10).rounded() / 10,
-                     "cpu_qps": (Double(nq) / dc * 10).rounded() / 10, "load": loadavg()])
+        rows.append([
+            "ef": ef, "recall": (r * 10000).rounded() / 10000, "qps": (Double(nq) / dt * 10).rounded() / 10,
+            "cpu_qps": (Double(nq) / dc * 10).rounded() / 10, "load": loadavg(),
+        ])
         if r >= 0.995 { break }
     }
     return rows
@@ -112,8 +114,9 @@ do {
     let rss0 = rss()
     // The vectors are normalized, so cosine (the collections' default) ranks as the peers' inner product.
     let metric: DistanceMetric = arg("--metric", "cosine") == "dot" ? .dot : .cosine
-    let config = HNSWConfiguration(dimension: dim, metric: metric, m: m, efConstruction: efc,
-                                   halfPrecisionWalk: arg("--half", "1") != "0")
+    let config = HNSWConfiguration(
+        dimension: dim, metric: metric, m: m, efConstruction: efc,
+        halfPrecisionWalk: arg("--half", "1") != "0")
     let index = try HNSWIndex(configuration: config, capacity: n)
     let buildLoad = loadavg()
     let t0 = now()

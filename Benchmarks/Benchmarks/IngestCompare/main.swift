@@ -43,7 +43,11 @@ let logger: Logger = {
     return logger
 }()
 
-struct Line: Decodable { let id: String; let title: String?; let text: String }
+struct Line: Decodable {
+    let id: String
+    let title: String?
+    let text: String
+}
 
 struct RandomVectors {
     var state: UInt64
@@ -71,7 +75,8 @@ func ratio() throws {
     }
     let engine = try SearchEngine(dataDirectory: tmp, model: model, logger: logger)
     try engine.createCollection(CollectionOptions(name: "bench"))
-    var embedSeconds = 0.0, upsertSeconds = 0.0
+    var embedSeconds = 0.0
+    var upsertSeconds = 0.0
     let start = loadavg()
     for begin in stride(from: 0, to: documents.count, by: chunk) {
         let batch = Array(documents[begin..<min(documents.count, begin + chunk)])
@@ -83,9 +88,10 @@ func ratio() throws {
         _ = try engine.upsert(collection: "bench", documents: batch)
         upsertSeconds += now() - t
         let done = min(documents.count, begin + chunk)
-        let line = String(format: "progress %d/%d embedder %.1f docs/s, upsert %.1f docs/s, ratio %.4f",
-                          done, documents.count, Double(done) / embedSeconds, Double(done) / upsertSeconds,
-                          embedSeconds / upsertSeconds)
+        let line = String(
+            format: "progress %d/%d embedder %.1f docs/s, upsert %.1f docs/s, ratio %.4f",
+            done, documents.count, Double(done) / embedSeconds, Double(done) / upsertSeconds,
+            embedSeconds / upsertSeconds)
         FileHandle.standardError.write(Data((line + ", load \(loadavg())\n").utf8))
     }
     var again = 0.0
@@ -97,17 +103,20 @@ func ratio() throws {
         guard result.unchanged == batch.count else { fail("expected an unchanged re-sync") }
     }
     let n = Double(documents.count)
-    emit(["mode": "ratio", "documents": documents.count, "chunk": chunk, "loadavg_start": start,
-          "embedder_docs_per_s": n / embedSeconds, "upsert_docs_per_s": n / upsertSeconds,
-          "upsert_vs_embedder": embedSeconds / upsertSeconds, "unchanged_resync_docs_per_s": n / again])
+    emit([
+        "mode": "ratio", "documents": documents.count, "chunk": chunk, "loadavg_start": start,
+        "embedder_docs_per_s": n / embedSeconds, "upsert_docs_per_s": n / upsertSeconds,
+        "upsert_vs_embedder": embedSeconds / upsertSeconds, "unchanged_resync_docs_per_s": n / again,
+    ])
 }
 
 func populate() throws {
     let count = Int(arg("--count", "1000000")) ?? 1_000_000
     let dim = Int(arg("--dim", "384")) ?? 384
     let batch = Int(arg("--batch", "10000")) ?? 10_000
-    let engine = try SearchEngine(dataDirectory: URL(fileURLWithPath: arg("--data", "var/bench")),
-                                  model: .external(id: "random", dimensions: dim), logger: logger)
+    let engine = try SearchEngine(
+        dataDirectory: URL(fileURLWithPath: arg("--data", "var/bench")),
+        model: .external(id: "random", dimensions: dim), logger: logger)
     let efConstruction = Int(arg("--ef-construction", "200")) ?? 200
     if !engine.hasCollection("million") {
         try engine.createCollection(CollectionOptions(name: "million", hnsw: .init(m: 16, efConstruction: efConstruction)))
@@ -128,14 +137,18 @@ func populate() throws {
     }
     let t1 = now()
     try engine.checkpoint(collection: "million")
-    emit(["mode": "populate", "vectors": count, "dim": dim, "ef_construction": efConstruction, "ingest_s": t1 - t0, "checkpoint_s": now() - t1])
+    emit([
+        "mode": "populate", "vectors": count, "dim": dim, "ef_construction": efConstruction, "ingest_s": t1 - t0,
+        "checkpoint_s": now() - t1,
+    ])
 }
 
 func openAndQuery() throws {
     let dim = Int(arg("--dim", "384")) ?? 384
     let t0 = now()
-    let engine = try SearchEngine(dataDirectory: URL(fileURLWithPath: arg("--data", "var/bench")),
-                                  model: .external(id: "random", dimensions: dim), logger: logger)
+    let engine = try SearchEngine(
+        dataDirectory: URL(fileURLWithPath: arg("--data", "var/bench")),
+        model: .external(id: "random", dimensions: dim), logger: logger)
     var random = RandomVectors(state: 99)
     let query = (0..<dim).map { _ in random.next() }
     let first = try engine.query(collection: "million", QueryRequest(vector: query, k: 10))
@@ -148,9 +161,11 @@ func openAndQuery() throws {
         latencies.append((now() - t) * 1000)
     }
     latencies.sort()
-    emit(["mode": "open", "open_and_first_query_ms": (t1 - t0) * 1000, "first_query_search_ms": first.timings.searchMs,
-          "first_query_fetch_ms": first.timings.fetchMs, "indexed_seq": first.index.indexedSeq,
-          "next_100_p50_ms": latencies[50], "next_100_p99_ms": latencies[99]])
+    emit([
+        "mode": "open", "open_and_first_query_ms": (t1 - t0) * 1000, "first_query_search_ms": first.timings.searchMs,
+        "first_query_fetch_ms": first.timings.fetchMs, "indexed_seq": first.index.indexedSeq,
+        "next_100_p50_ms": latencies[50], "next_100_p99_ms": latencies[99],
+    ])
 }
 
 do {

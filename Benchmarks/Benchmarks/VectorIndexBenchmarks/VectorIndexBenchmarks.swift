@@ -13,7 +13,8 @@ func clusteredVectors(count: Int, dimension: Int, clusters: Int, seed: UInt64) -
         return z ^ (z >> 31)
     }
     func gaussian() -> Float {
-        let u = Double((next() >> 11) + 1) * 0x1.0p-53, v = Double(next() >> 11) * 0x1.0p-53
+        let u = Double((next() >> 11) + 1) * 0x1.0p-53
+        let v = Double(next() >> 11) * 0x1.0p-53
         return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
     }
     let centers = (0..<clusters).map { _ in (0..<dimension).map { _ in gaussian() } }
@@ -51,7 +52,7 @@ let benchmarks: @Sendable () -> Void = {
         try built.add(contentsOf: flat, labels: (0..<20_000).map { UInt64($0) })
         index = built
         let q = clusteredVectors(count: 1_000, dimension: dimension, clusters: 200, seed: 1_001)
-        queries = (0..<1_000).map { Array(q[$0 * dimension ..< ($0 + 1) * dimension]) }
+        queries = (0..<1_000).map { Array(q[$0 * dimension..<($0 + 1) * dimension]) }
     }
 
     // Insert: 2,000 vectors one at a time into a fresh index, one thread.

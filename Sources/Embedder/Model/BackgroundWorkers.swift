@@ -1,7 +1,8 @@
 import CPrefetch
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Persistent threads at the lowest scheduling priority (`nice` 19 by default) for bulk
@@ -42,8 +43,8 @@ final class BackgroundWorkers: Sendable {
             let thread = Thread {
                 nameCurrentThread("quiver-bg-\(index)")
                 #if os(Linux)
-                // On Linux each thread has its own nice value, and `who` 0 is the calling thread.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+                    // On Linux each thread has its own nice value, and `who` 0 is the calling thread.
+                    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
                 #endif
                 BackgroundWorkers.workerLoop(index: index, state: state)
             }

@@ -18,7 +18,8 @@ extension BertModel {
     ) {
         let h = config.hiddenSize
         let tokens = ids.count
-        var hidden = workspace.hidden.pointer, scratch = workspace.scratch.pointer
+        var hidden = workspace.hidden.pointer
+        var scratch = workspace.scratch.pointer
         if member.index == 0 { embed(ids: ids, lengths: lengths, into: hidden) }
         member.barrier()
         let pass = Pass(tokens: tokens, lengths: lengths, workspace: workspace, packed: packed, member: member)
@@ -70,7 +71,9 @@ extension BertModel {
         _ input: UnsafePointer<Float>, _ layer: Linear, into output: UnsafeMutablePointer<Float>, pass: Pass,
         residual: UnsafePointer<Float>? = nil, gelu: Bool = false
     ) {
-        let m = pass.tokens, n = layer.outputs, k = layer.inputs
+        let m = pass.tokens
+        let n = layer.outputs
+        let k = layer.inputs
         let panels = pass.member.share(of: layer.packed.panelCount)
         let columns = layer.packed.columns(of: panels)
         if pass.packed {
@@ -106,9 +109,13 @@ extension BertModel {
     /// Self-attention, output projection, residual and LayerNorm (`BertAttention.forward`):
     /// `output = LayerNorm(hidden + Attention(hidden)·Woᵀ + bo)`. Members split the heads.
     private func attention(_ layer: Layer, pass: Pass, hidden: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
-        let h = config.hiddenSize, heads = config.headCount, d = config.headSize
-        let workspace = pass.workspace, member = pass.member
-        let qkv = workspace.qkv.pointer, context = workspace.context.pointer
+        let h = config.hiddenSize
+        let heads = config.headCount
+        let d = config.headSize
+        let workspace = pass.workspace
+        let member = pass.member
+        let qkv = workspace.qkv.pointer
+        let context = workspace.context.pointer
         let scores = workspace.scores(member: member.index)
         linear(hidden, layer.qkv, into: qkv, pass: pass)
         let scale = 1 / Float(d).squareRoot()
@@ -116,7 +123,9 @@ extension BertModel {
         for n in pass.lengths {
             let rows = qkv + start * 3 * h
             for head in stride(from: member.index, to: heads, by: member.count) {
-                let q = rows + head * d, k = rows + h + head * d, v = rows + 2 * h + head * d
+                let q = rows + head * d
+                let k = rows + h + head * d
+                let v = rows + 2 * h + head * d
                 // scores = Q Kᵀ / √d, softmax over keys, context = P V.
                 VectorMath.matmulTransposedB(q, k, into: scores, m: n, n: n, k: d, lda: 3 * h, ldb: 3 * h, alpha: scale)
                 for row in 0..<n { VectorMath.softmaxInPlace(scores + row * n, count: n) }

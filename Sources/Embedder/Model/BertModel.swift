@@ -51,7 +51,8 @@ final class BertModel: Sendable {
     init(weights file: SafeTensorsFile, config: BertConfig) throws(EmbedderError) {
         self.config = config
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
-        let h = config.hiddenSize, i = config.intermediateSize
+        let h = config.hiddenSize
+        let i = config.intermediateSize
         func load(_ name: String, _ shape: [Int]) throws(EmbedderError) -> [Float] {
             try file.floats(prefix + name, shape: shape)
         }
@@ -82,15 +83,16 @@ final class BertModel: Sendable {
                     weight: try tensor(p + name + ".weight", [outputs, inputs]), bias: try tensor(p + name + ".bias", [outputs]),
                     outputs: outputs, inputs: inputs)
             }
-            layers.append(Layer(
-                qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h),
-                attentionOut: try linear("attention.output.dense", outputs: h, inputs: h),
-                attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
-                attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
-                intermediate: try linear("intermediate.dense", outputs: i, inputs: h),
-                output: try linear("output.dense", outputs: h, inputs: i),
-                outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
-                outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
+            layers.append(
+                Layer(
+                    qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h),
+                    attentionOut: try linear("attention.output.dense", outputs: h, inputs: h),
+                    attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
+                    attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
+                    intermediate: try linear("intermediate.dense", outputs: i, inputs: h),
+                    output: try linear("output.dense", outputs: h, inputs: i),
+                    outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
+                    outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
         }
         self.layers = layers
     }

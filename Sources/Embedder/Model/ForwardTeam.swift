@@ -84,7 +84,8 @@ final class ForwardTeam: Sendable {
         self.size = max(1, size)
         shared = Shared(idleSpin: idleSpin)
         for index in 1..<self.size {
-            let shared = self.shared, count = self.size
+            let shared = self.shared
+            let count = self.size
             let thread = Thread {
                 nameCurrentThread("quiver-fwd-\(index)")
                 ForwardTeam.helperLoop(index: index, count: count, shared: shared)

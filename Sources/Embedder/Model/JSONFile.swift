@@ -32,7 +32,8 @@ struct JSONFile {
     func int(_ key: String, in range: ClosedRange<Int> = 0...Int(Int32.max)) throws(EmbedderError) -> Int? {
         guard let raw = object[key], !(raw is NSNull) else { return nil }
         guard let number = raw as? NSNumber, number.doubleValue.rounded() == number.doubleValue,
-              abs(number.doubleValue) < 1e15, range.contains(Int(number.doubleValue)) else {
+            abs(number.doubleValue) < 1e15, range.contains(Int(number.doubleValue))
+        else {
             throw .invalidConfiguration(path: path, reason: "\(key) must be an integer in \(range), found \(raw)")
         }
         return Int(number.doubleValue)

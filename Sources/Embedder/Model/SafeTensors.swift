@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A read-only, memory-mapped `.safetensors` file.
@@ -130,14 +130,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let entry = value as? [String: Any] else { throw bad("entry is not an object") }
         guard let dtype = entry["dtype"] as? String else { throw bad("missing dtype") }
         guard let rawShape = entry["shape"] as? [Any], let shape = intArray(rawShape),
-              shape.allSatisfy({ $0 >= 0 }) else {
+            shape.allSatisfy({ $0 >= 0 })
+        else {
             throw bad("shape is not a list of non-negative integers")
         }
         guard let rawOffsets = entry["data_offsets"] as? [Any], let offsets = intArray(rawOffsets),
-              offsets.count == 2 else {
+            offsets.count == 2
+        else {
             throw bad("data_offsets is not a pair of integers")
         }
-        let begin = offsets[0], end = offsets[1]
+        let begin = offsets[0]
+        let end = offsets[1]
         guard begin >= 0, begin <= end, end <= dataSize else {
             throw bad("data_offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section")
         }

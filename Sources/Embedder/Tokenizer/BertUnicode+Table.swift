@@ -44,8 +44,9 @@ extension BertUnicode {
     static func strippedBase(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
         let decomposed = Array(String(Character(scalar)).decomposedStringWithCanonicalMapping.unicodeScalars)
         guard decomposed.count > 1, let base = decomposed.first, base != scalar,
-              base.properties.canonicalCombiningClass.rawValue == 0,
-              decomposed.dropFirst().allSatisfy({ isNonspacingMark($0) }) else { return nil }
+            base.properties.canonicalCombiningClass.rawValue == 0,
+            decomposed.dropFirst().allSatisfy({ isNonspacingMark($0) })
+        else { return nil }
         return base
     }
 

@@ -64,7 +64,8 @@ struct VocabularyTable: Sendable {
                 if index < 0 { return nil }
                 let entry = entries[Int(index)]
                 if entry.hash == hash, Int(entry.length) == length,
-                   equalBytes(key, start, Int(entry.offset), length) {
+                    equalBytes(key, start, Int(entry.offset), length)
+                {
                     return entry.id
                 }
                 slot = (slot &+ 1) & mask

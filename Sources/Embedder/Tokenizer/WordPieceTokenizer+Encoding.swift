@@ -37,7 +37,8 @@ extension WordPieceTokenizer {
             let scalar = scalars[index]
             let value = scalar.value
             if value < 0x80 ? specialTokenStartsASCII[Int(value)] : hasNonASCIISpecialTokenStart,
-               let (id, next) = matchSpecialToken(in: scalars, at: index) {
+                let (id, next) = matchSpecialToken(in: scalars, at: index)
+            {
                 flushWord(&state)
                 if !state.isFull { state.ids.append(id) }
                 index = next
@@ -125,7 +126,8 @@ extension WordPieceTokenizer {
         for scalar in String(decoding: raw, as: UTF8.self).unicodeScalars {
             scalars.append(scalar)
             if options.stripAccents, !needsNFD, scalar.value >= 0x80, !BertUnicode.isHangulSyllable(scalar.value),
-               BertUnicode.flags(scalar).isDisjoint(with: [.decompositionInert, .stripsToBase]) {
+                BertUnicode.flags(scalar).isDisjoint(with: [.decompositionInert, .stripsToBase])
+            {
                 needsNFD = true
             }
         }
@@ -136,8 +138,9 @@ extension WordPieceTokenizer {
         for var scalar in scalars {
             if state.ids.count >= state.contentLimit { return }
             if options.stripAccents, !needsNFD, scalar.value >= 0x80,
-               BertUnicode.flags(scalar).contains(.stripsToBase),
-               let base = BertUnicode.strippedBases[scalar.value] {
+                BertUnicode.flags(scalar).contains(.stripsToBase),
+                let base = BertUnicode.strippedBases[scalar.value]
+            {
                 scalar = base
             }
             if options.stripAccents, BertUnicode.isHangulSyllable(scalar.value) {

@@ -54,7 +54,8 @@ extension WordPieceTokenizer {
 
         let options = try Self.normalizationOptions(root["normalizer"], path: path)
         if let preTokenizer = root["pre_tokenizer"] as? [String: Any],
-           let type = preTokenizer["type"] as? String, type != "BertPreTokenizer" {
+            let type = preTokenizer["type"] as? String, type != "BertPreTokenizer"
+        {
             throw .invalidConfiguration(path: path, reason: "pre_tokenizer \(type) is not supported (only BertPreTokenizer)")
         }
 
@@ -101,8 +102,10 @@ extension WordPieceTokenizer {
             stripAccents: config["strip_accents"] as? Bool,
             lowercase: lowercase
         )
-        let names = [token("unk_token", "[UNK]"), token("sep_token", "[SEP]"), token("pad_token", "[PAD]"),
-                     token("cls_token", "[CLS]"), token("mask_token", "[MASK]")]
+        let names = [
+            token("unk_token", "[UNK]"), token("sep_token", "[SEP]"), token("pad_token", "[PAD]"),
+            token("cls_token", "[CLS]"), token("mask_token", "[MASK]"),
+        ]
         var ids: [String: Int32] = [:]
         for entry in vocabulary where ids[entry.token] == nil { ids[entry.token] = entry.id }
         let specials = names.compactMap { name in ids[name].map { (token: name, id: $0) } }

@@ -83,9 +83,11 @@ public struct WordPieceTokenizer: Sendable {
             if ids[token] == nil { ids[token] = id }
             maxID = max(maxID, id)
         }
-        let specials = specialTokens ?? [unkToken, clsToken, sepToken, padToken, "[MASK]"].compactMap { token in
-            ids[token].map { (token: token, id: $0) }
-        }
+        let specials =
+            specialTokens
+            ?? [unkToken, clsToken, sepToken, padToken, "[MASK]"].compactMap { token in
+                ids[token].map { (token: token, id: $0) }
+            }
         // A special token is emitted with its own id even when the vocabulary has the token under
         // another id, so every special id must be a valid one and count towards the vocabulary size.
         for special in specials {
@@ -119,7 +121,8 @@ public struct WordPieceTokenizer: Sendable {
         }
         asciiFolded = folded
         asciiSingleIDs = folded.map { starts.lookup([$0], 0, 1) ?? ids[unkToken] ?? 0 }
-        self.specialTokens = specials
+        self.specialTokens =
+            specials
             .filter { !$0.token.isEmpty }
             .map { SpecialToken(scalars: Array($0.token.unicodeScalars), id: $0.id) }
             .sorted { $0.scalars.count > $1.scalars.count }

@@ -47,7 +47,8 @@ struct OpenAIEmbeddingsController {
             let promptTokens: Int
             let totalTokens: Int
             enum CodingKeys: String, CodingKey {
-                case promptTokens = "prompt_tokens", totalTokens = "total_tokens"
+                case promptTokens = "prompt_tokens"
+                case totalTokens = "total_tokens"
             }
         }
         let object = "list"

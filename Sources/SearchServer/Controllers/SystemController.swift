@@ -34,7 +34,9 @@ struct SystemController {
             let workers: Int
             enum CodingKeys: String, CodingKey {
                 case enabled, workers
-                case maxWaitMs = "max_wait_ms", tokenBudget = "token_budget", maxBatchRequests = "max_batch_requests"
+                case maxWaitMs = "max_wait_ms"
+                case tokenBudget = "token_budget"
+                case maxBatchRequests = "max_batch_requests"
             }
         }
         struct Auth: Encodable {

@@ -68,9 +68,10 @@ struct TEIController {
         }
         let sequences = try service.sequences(for: body.inputs, truncate: body.truncate ?? false)
         let vectors = try await service.embed(tokenized: sequences)
-        return Vectors(vectors: vectors.map {
-            VectorPostprocessing.apply($0, dimensions: body.dimensions, normalize: normalize)
-        })
+        return Vectors(
+            vectors: vectors.map {
+                VectorPostprocessing.apply($0, dimensions: body.dimensions, normalize: normalize)
+            })
     }
 
     @Sendable func tokenize(_ request: Request, context: QuiverRequestContext) async throws -> JSONArray<[Token]> {

@@ -21,11 +21,13 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
         let route = context.endpointPath ?? "unmatched"
         metrics.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, duration: duration)
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        context.logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)", "route": "\(route)",
-            "path": "\(request.uri.path)", "status": "\(response.status.code)",
-            "duration_ms": "\(String(format: "%.3f", Double(micros) / 1000))",
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "route": "\(route)",
+                "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "duration_ms": "\(String(format: "%.3f", Double(micros) / 1000))",
+            ])
         return response
     }
 }
