@@ -27,7 +27,7 @@ struct SampleImport {
             logger.info("no sample corpus file; skipping the sample import", metadata: ["file": "\(path)"])
             return
         }
-        let folder = engine.dataDirectory.appendingPathComponent("collections").appendingPathComponent(name)
+        let folder = engine.files(of: name).directory
         let marker = folder.appendingPathComponent(Self.markerName)
         let exists = engine.hasCollection(name)
         if exists, !FileManager.default.fileExists(atPath: marker.path) {

@@ -67,7 +67,9 @@ struct WriteResponse: Encodable {
     /// The store sequence after the write; searchable once `index.indexed_seq` ≥ `seq`.
     let seq: Int64
     let generation: Int64
-    /// `true`: the engine applies a write to the index before answering.
+    /// Whether the write is searchable now: it went to the generation serving queries and the
+    /// index covers its seq. False while a model change is in progress (writes then go to the
+    /// building generation, searchable once it becomes current).
     let searchable: Bool
     let index: IndexState
 
@@ -80,7 +82,7 @@ struct WriteResponse: Encodable {
         embedded = result.embedded
         seq = result.seq
         generation = result.generation
-        searchable = index.indexedSeq >= result.seq
+        searchable = index.generation == result.generation && index.indexedSeq >= result.seq
         self.index = index
     }
 

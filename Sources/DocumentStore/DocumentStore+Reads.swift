@@ -9,7 +9,7 @@ extension DocumentStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT d.label, d.seq, d.deleted, v.vector FROM documents d
+                    SELECT d.label, d.seq, d.deleted, v.vector, d.id FROM documents d
                     LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
                     WHERE d.seq > ? ORDER BY d.seq LIMIT ?
                     """, arguments: [generation, seq, limit])
@@ -18,7 +18,7 @@ extension DocumentStore {
                 let blob: Data? = try row.decode(atIndex: 3)
                 changes.append(
                     DocumentChange(
-                        label: try row.decode(atIndex: 0), seq: try row.decode(atIndex: 1),
+                        label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 4), seq: try row.decode(atIndex: 1),
                         deleted: try row.decode(Int.self, atIndex: 2) != 0,
                         vector: try blob.map { try vector($0, dimensions: dimensions) }))
             }
@@ -27,26 +27,25 @@ extension DocumentStore {
     }
 
     /// Live vectors of `generation` with labels after `afterLabel`, in label order, as a flat
-    /// array (`labels.count × dimensions`), at most `limit`: the input of an index rebuild.
-    public func vectors(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int)
-        throws(DocumentStoreError) -> (labels: [Int64], flat: [Float])
-    {
+    /// array (`labels.count × dimensions`) with their ids, at most `limit`: the input of an index
+    /// rebuild.
+    public func vectorPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> VectorPage {
         try read { db in
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT v.label, v.vector FROM vectors v JOIN documents d ON d.label = v.label
+                    SELECT v.label, v.vector, d.id FROM vectors v JOIN documents d ON d.label = v.label
                     WHERE v.generation = ? AND d.deleted = 0 AND v.label > ? ORDER BY v.label LIMIT ?
                     """, arguments: [generation, afterLabel, limit])
-            var labels: [Int64] = []
-            var flat: [Float] = []
-            flat.reserveCapacity(limit * dimensions)
+            var page = VectorPage(labels: [], ids: [], flat: [])
+            page.flat.reserveCapacity(min(limit, 4096) * dimensions)
             while let row = try rows.next() {
-                labels.append(try row.decode(atIndex: 0))
+                page.labels.append(try row.decode(atIndex: 0))
                 let blob: Data = try row.decode(atIndex: 1)
-                flat.append(contentsOf: try vector(blob, dimensions: dimensions))
+                page.flat.append(contentsOf: try vector(blob, dimensions: dimensions))
+                page.ids.append(try row.decode(atIndex: 2))
             }
-            return (labels, flat)
+            return page
         }
     }
 
@@ -56,6 +55,18 @@ extension DocumentStore {
     public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
         try read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM vectors WHERE generation = ?", arguments: [generation]) ?? 0
+        }
+    }
+
+    /// Labels and ids of live documents after `afterLabel`, in label order (at most `limit`).
+    public func liveLabels(afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [(label: Int64, id: String)] {
+        try read { db in
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT label, id FROM documents WHERE deleted = 0 AND label > ? ORDER BY label LIMIT ?"),
+                arguments: [afterLabel, limit])
+            var result: [(label: Int64, id: String)] = []
+            while let row = try rows.next() { result.append((try row.decode(atIndex: 0), try row.decode(atIndex: 1))) }
+            return result
         }
     }
 
@@ -115,13 +126,15 @@ extension DocumentStore {
         }
     }
 
-    /// A page of live documents with vectors in `generation`, in label order after `afterLabel`.
-    public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument]
+    /// A page of live documents with vectors in `generation`, in label order after `afterLabel`;
+    /// their text is read only when `withText` is true.
+    public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int, withText: Bool = true)
+        throws(DocumentStoreError) -> [StoredDocument]
     {
         try read { db in
             try Row.fetchAll(
                 db,
-                sql: Self.documentColumns + """
+                sql: Self.documentColumns(text: withText, vector: true) + """
                      WHERE d.deleted = 0 AND v.vector IS NOT NULL AND d.label > ? ORDER BY d.label LIMIT ?
                     """, arguments: [generation, afterLabel, limit]
             ).map { row in

@@ -31,8 +31,19 @@ extension DocumentStore {
     ///
     /// A write without a vector (a metadata-only change) must name a document that has one in
     /// `generation`; otherwise it is skipped and counted nowhere.
+    ///
+    /// - Throws: `.generationNotWritable` when `writes` is not empty and `generation` is not
+    ///   `current` or `building` inside the transaction (it was switched out or replaced after the
+    ///   caller chose it): nothing is written, so a vector is never stored where no query reads it.
     public func apply(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError) -> WriteOutcome {
         try write { db in
+            if !writes.isEmpty {
+                let state = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT state FROM generations WHERE generation = ?"), arguments: [generation])
+                guard state == GenerationState.current.rawValue || state == GenerationState.building.rawValue else {
+                    throw DocumentStoreError.generationNotWritable(generation: generation)
+                }
+            }
             var seq = try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0
             var outcome = WriteOutcome()
             let find = try db.cachedStatement(sql: "SELECT label, deleted FROM documents WHERE id = ?")

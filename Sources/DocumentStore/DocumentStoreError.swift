@@ -15,6 +15,10 @@ public enum DocumentStoreError: Error, Equatable, Sendable {
     case generationIncomplete(generation: Int64, missing: Int)
     /// The store file was written by a newer schema this build does not know.
     case unsupportedSchema(path: String, reason: String)
+    /// A write named a generation that is no longer `current` or `building` when its transaction
+    /// ran (a generation switch or a replaced model change came in between): nothing was written;
+    /// the caller picks its target generation again.
+    case generationNotWritable(generation: Int64)
 }
 
 extension DocumentStoreError: CustomStringConvertible {
@@ -28,6 +32,7 @@ extension DocumentStoreError: CustomStringConvertible {
         case .generationIncomplete(let generation, let missing):
             "generation \(generation) still lacks vectors for \(missing) documents"
         case .unsupportedSchema(let path, let reason): "unsupported schema in \(path): \(reason)"
+        case .generationNotWritable(let generation): "generation \(generation) is no longer current or building"
         }
     }
 }

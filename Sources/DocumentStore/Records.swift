@@ -145,11 +145,13 @@ public struct StoredDocument: Sendable, Equatable {
     public var vector: [Float]?
 }
 
-/// One change for an index catching up: a document's label, whether it is now deleted, and its
-/// vector in the asked generation (nil if it has none there).
+/// One change for an index catching up: a document's label and id, whether it is now deleted, and
+/// its vector in the asked generation (nil if it has none there).
 public struct DocumentChange: Sendable {
     /// The stable label.
     public var label: Int64
+    /// The caller's id.
+    public var id: String
     /// The change's sequence number.
     public var seq: Int64
     /// Whether the document is deleted.

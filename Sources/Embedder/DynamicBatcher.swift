@@ -116,7 +116,7 @@ public final class DynamicBatcher: Sendable {
         self.state = BatcherState()
         for index in 0..<options.workers {
             let thread = Thread { [self] in
-                nameCurrentThread("quiver-embed-\(index)")
+                ThreadControl.nameCurrentThread("quiver-embed-\(index)")
                 self.workerLoop()
             }
             thread.start()

@@ -41,7 +41,7 @@ public final class Embedder: Sendable {
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
-            workers: Int = ProcessInfo.processInfo.activeProcessorCount, blasThreads: Int = 1,
+            workers: Int = CPUBudget.machine.embedWorkers, blasThreads: Int = 1,
             columnSplitTokens: Int = 256, packedGEMMTokens: Int = 512
         ) {
             self.tokenBudget = tokenBudget

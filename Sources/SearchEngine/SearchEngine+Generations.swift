@@ -100,11 +100,11 @@ extension SearchEngine {
             }
             // Build the new index beside the current one, then switch.
             do {
-                let storeSeq = try store.currentSeq()
+                let storeSeq = try store.state().seq
                 let index = try runtime.rebuild(building, storeSeq: storeSeq)
-                let folder = runtime.generationDirectory(building.generation)
+                let folder = runtime.files.generationDirectory(building.generation)
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try index.save(to: runtime.indexPath(building.generation))
+                try index.save(to: runtime.files.indexPath(building.generation))
                 try store.switchGeneration(to: building.generation, at: Date().timeIntervalSince1970)
             } catch DocumentStoreError.generationIncomplete {
                 continue  // documents changed meanwhile: embed them and try again

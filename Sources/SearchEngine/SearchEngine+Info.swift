@@ -5,7 +5,7 @@ extension SearchEngine {
     /// A collection's settings, counts, generations and index state.
     public func collectionInfo(_ name: String) throws(SearchEngineError) -> CollectionInfo {
         let runtime = try runtime(name)
-        let (serving, state) = try runtime.serving()
+        let (serving, state) = try runtime.snapshot()
         let store = runtime.store
         do {
             let counts = try store.counts()

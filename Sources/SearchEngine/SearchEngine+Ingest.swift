@@ -9,7 +9,7 @@ extension SearchEngine {
         var model: EmbeddingModel?
     }
 
-    func writeTarget(_ runtime: CollectionRuntime) throws(SearchEngineError) -> WriteTarget {
+    func writeTarget(_ runtime: IndexFollower) throws(SearchEngineError) -> WriteTarget {
         let generations: [GenerationRecord]
         do { generations = try runtime.store.generations() } catch { throw SearchEngineError(error) }
         if let building = generations.first(where: { $0.state == .building }),
@@ -58,35 +58,90 @@ extension SearchEngine {
 
     /// Inserts or updates documents in one transaction: unchanged ones (same content hash, same
     /// metadata) are skipped without embedding, changed text is re-embedded, and the result is
-    /// searchable when this returns.
+    /// searchable when this returns (when it went to the serving generation; during a model
+    /// change it goes to the building generation, see ``UpsertResult/generation``).
     ///
     /// Every document is validated first; an invalid one rejects the whole call with
     /// `invalidDocument` (nothing is written). When an id occurs twice, the last one wins.
+    ///
+    /// The target generation is checked again inside the write transaction: when a model change
+    /// started, finished or was replaced while the texts were being embedded, the write is
+    /// re-targeted (and re-embedded if the target's model differs) instead of landing in a
+    /// generation that no longer serves or builds.
     public func upsert(collection: String, documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
         guard documents.count <= Self.maxBatchDocuments else {
             throw .invalidQuery("at most \(Self.maxBatchDocuments) documents per call")
         }
         let runtime = try runtime(collection)
-        let target = try writeTarget(runtime)
-        for (index, document) in documents.enumerated() {
-            try validate(document, index: index, target: target, collection: collection)
-        }
         var lastIndex: [String: Int] = [:]
         for (index, document) in documents.enumerated() { lastIndex[document.id] = index }
         let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 }.map { documents[$0] }
-        var result = UpsertResult()
-        result.unchanged = documents.count - unique.count
-        result.generation = target.generation.generation
+        // Vectors embedded by an earlier attempt, by model fingerprint and id: reused when a
+        // re-targeted write goes to a generation of the same model.
+        var embeddedBefore: (fingerprint: String, vectors: [String: [Float]])?
+        for _ in 0..<Self.writeAttempts {
+            let target = try writeTarget(runtime)
+            for (index, document) in documents.enumerated() {
+                try validate(document, index: index, target: target, collection: collection)
+            }
+            let attempt = try prepareWrites(
+                unique, target: target, collection: collection, runtime: runtime,
+                reuse: embeddedBefore?.fingerprint == target.generation.modelFingerprint ? embeddedBefore?.vectors ?? [:] : [:])
+            embeddedBefore = (target.generation.modelFingerprint, attempt.embeddedVectors)
+            var result = attempt.result
+            result.unchanged += documents.count - unique.count
+            result.generation = target.generation.generation
+            guard !attempt.writes.isEmpty else {
+                // Nothing changed: no write transaction (and no fsync); report the state as it is.
+                let (_, state) = try runtime.snapshot()
+                result.seq = state.seq
+                return result
+            }
+            if let hook = hooks.beforeWriteCommit.withLock({ $0 }) { hook(target.generation.generation) }
+            let outcome: WriteOutcome
+            do {
+                outcome = try runtime.store.apply(generation: target.generation.generation, writes: attempt.writes, deletes: [])
+            } catch .generationNotWritable(let generation) {
+                logger.info(
+                    "write re-targeted: its generation stopped being writable while it was embedded",
+                    metadata: ["collection": "\(collection)", "generation": "\(generation)"])
+                continue
+            } catch {
+                throw SearchEngineError(error)
+            }
+            result.inserted = outcome.inserted
+            result.updated = outcome.updated
+            result.seq = outcome.seq
+            try runtime.sync()
+            return result
+        }
+        throw .conflict("the collection's generations kept changing during the write; nothing was written, send it again")
+    }
 
+    /// How often `upsert` re-targets a write whose generation changed under it before giving up.
+    static let writeAttempts = 5
+
+    private struct PreparedWrites {
+        var writes: [DocumentWrite] = []
+        var result = UpsertResult()
+        var embeddedVectors: [String: [Float]] = [:]
+    }
+
+    /// The writes `documents` need in `target`: unchanged ones left out, metadata-only changes
+    /// keeping their stored vector, texts embedded (or taken from `reuse`).
+    private func prepareWrites(
+        _ documents: [DocumentInput], target: WriteTarget, collection: String, runtime: IndexFollower,
+        reuse: [String: [Float]]
+    ) throws(SearchEngineError) -> PreparedWrites {
+        var prepared = PreparedWrites()
         let fingerprint = target.generation.modelFingerprint
         let existing: [String: ExistingDocument]
-        do { existing = try runtime.store.existing(ids: unique.map(\.id), generation: target.generation.generation) } catch {
+        do { existing = try runtime.store.existing(ids: documents.map(\.id), generation: target.generation.generation) } catch {
             throw SearchEngineError(error)
         }
         let now = Date().timeIntervalSince1970
-        var writes: [DocumentWrite] = []
         var toEmbed: [(write: Int, text: String)] = []
-        for document in unique {
+        for document in documents {
             let hash = ContentHash.compute(
                 fingerprint: fingerprint, title: document.title, text: document.text,
                 vector: document.vector)
@@ -98,19 +153,22 @@ extension SearchEngine {
             if let old = existing[document.id], !old.deleted, old.contentHash == hash {
                 let sameTime = document.updatedAt.map { $0.seconds == old.updatedAt } ?? true
                 if old.metadata == metadata, sameTime {
-                    result.unchanged += 1
+                    prepared.result.unchanged += 1
                     continue
                 }
                 write.updatedAt = document.updatedAt?.seconds ?? old.updatedAt
-                writes.append(write)  // metadata only: keeps the stored vector
+                prepared.writes.append(write)  // metadata only: keeps the stored vector
                 continue
             }
             if let vector = document.vector {
                 write.vector = vector
+            } else if let vector = reuse[document.id] {
+                write.vector = vector
+                prepared.embeddedVectors[document.id] = vector
             } else if let text = document.text {
-                toEmbed.append((writes.count, document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text))
+                toEmbed.append((prepared.writes.count, document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text))
             }
-            writes.append(write)
+            prepared.writes.append(write)
         }
         if !toEmbed.isEmpty {
             guard let embedder = target.model?.embedder else {
@@ -120,27 +178,13 @@ extension SearchEngine {
             do { vectors = try embedder.embed(toEmbed.map(\.text), priority: writePriority) } catch { throw SearchEngineError(error) }
             let embeddedAt = Date().timeIntervalSince1970
             for (item, vector) in zip(toEmbed, vectors) {
-                writes[item.write].vector = vector
-                writes[item.write].embeddedAt = embeddedAt
+                prepared.writes[item.write].vector = vector
+                prepared.writes[item.write].embeddedAt = embeddedAt
+                prepared.embeddedVectors[prepared.writes[item.write].id] = vector
             }
-            result.embedded = toEmbed.count
+            prepared.result.embedded = toEmbed.count
         }
-        guard !writes.isEmpty else {
-            // Nothing changed: no write transaction (and no fsync); report the state as it is.
-            let (_, state) = try runtime.serving()
-            result.seq = state.seq
-            return result
-        }
-        let outcome: WriteOutcome
-        do { outcome = try runtime.store.apply(generation: target.generation.generation, writes: writes, deletes: []) } catch {
-            throw SearchEngineError(error)
-        }
-        result.inserted = outcome.inserted
-        result.updated = outcome.updated
-        result.seq = outcome.seq
-        try runtime.catchUp()
-        try runtime.checkpointIfDue()
-        return result
+        return prepared
     }
 
     /// Deletes documents by id (absent ids are ignored); searchable when this returns.
@@ -153,7 +197,7 @@ extension SearchEngine {
             let outcome: WriteOutcome
             do {
                 outcome = try runtime.store.apply(
-                    generation: try runtime.store.currentGeneration().generation,
+                    generation: try runtime.store.state().current.generation,
                     writes: [], deletes: chunk)
             } catch { throw SearchEngineError(error) }
             result.deleted += outcome.deleted
@@ -161,11 +205,10 @@ extension SearchEngine {
             start += chunk.count
         }
         if result.seq == 0 {
-            do { result.seq = try runtime.store.currentSeq() } catch { throw SearchEngineError(error) }
+            do { result.seq = try runtime.store.state().seq } catch { throw SearchEngineError(error) }
         }
         let (serving, _) = try runtime.catchUp()
         result.generation = serving.record.generation
-        try runtime.checkpointIfDue()
         return result
     }
 

@@ -20,7 +20,7 @@ extension SearchEngine {
         let given = [request.text != nil, request.vector != nil, request.id != nil].filter { $0 }.count
         guard given == 1 else { throw .invalidQuery("give exactly one of text, vector or id") }
         let runtime = try runtime(collection)
-        let (serving, state) = try runtime.serving()
+        let (serving, state) = try runtime.snapshot()
         let record = serving.record
         var timings = QueryTimings()
         var exclude: Set<Int64> = []
@@ -60,7 +60,7 @@ extension SearchEngine {
             throw .invalidQuery("give exactly one of text, vector or id")
         }
         let runtime = try runtime(collection)
-        let (serving, state) = try runtime.serving()
+        let (serving, state) = try runtime.snapshot()
         guard serving.record.modelFingerprint == embedded.fingerprint else {
             throw .modelUnavailable(collection: collection, fingerprint: serving.record.modelFingerprint)
         }
@@ -74,7 +74,7 @@ extension SearchEngine {
     /// The model fingerprint of the generation serving `collection` (the model its query text must
     /// be embedded with).
     public func servingFingerprint(collection: String) throws(SearchEngineError) -> String {
-        try runtime(collection).currentRecord().modelFingerprint
+        try currentRecord(runtime(collection)).modelFingerprint
     }
 
     /// "More like these, less like those" (see `RecommendRequest`).
@@ -83,7 +83,7 @@ extension SearchEngine {
         let negative = request.negative ?? []
         guard request.positive.count + negative.count <= 1000 else { throw .invalidQuery("at most 1000 example ids") }
         let runtime = try runtime(collection)
-        let (serving, state) = try runtime.serving()
+        let (serving, state) = try runtime.snapshot()
         let found = try storedDocuments(runtime, ids: request.positive + negative, generation: serving.record, withVectors: true)
         func mean(_ ids: [String]) throws(SearchEngineError) -> [Float] {
             var sum = [Float](repeating: 0, count: serving.record.dimensions)
@@ -105,7 +105,12 @@ extension SearchEngine {
             exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
     }
 
-    func storedDocuments(_ runtime: CollectionRuntime, ids: [String], generation: GenerationRecord, withVectors: Bool)
+    /// The store's current generation, without loading its index (for reads of stored vectors).
+    func currentRecord(_ runtime: IndexFollower) throws(SearchEngineError) -> GenerationRecord {
+        do { return try runtime.store.state().current } catch { throw SearchEngineError(error) }
+    }
+
+    func storedDocuments(_ runtime: IndexFollower, ids: [String], generation: GenerationRecord, withVectors: Bool)
         throws(SearchEngineError) -> [String: StoredDocument]
     {
         do {
@@ -116,7 +121,7 @@ extension SearchEngine {
     }
 
     private func search(
-        _ runtime: CollectionRuntime, _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
+        _ runtime: IndexFollower, _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
         filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, timings: QueryTimings
     ) throws(SearchEngineError) -> QueryResponse {
         guard Self.kRange.contains(k) else { throw .invalidQuery("k must be in \(Self.kRange)") }
@@ -201,7 +206,7 @@ extension SearchEngine {
     /// A stored document by id, with its freshness (and its vector when asked).
     public func document(collection: String, id: String, includeVector: Bool = false) throws(SearchEngineError) -> DocumentResult {
         let runtime = try runtime(collection)
-        let (serving, _) = try runtime.serving()
+        let (serving, _) = try runtime.snapshot()
         let found = try storedDocuments(runtime, ids: [id], generation: serving.record, withVectors: includeVector)
         guard let document = found[id] else { throw .documentNotFound(collection: collection, id: id) }
         let model = ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint)

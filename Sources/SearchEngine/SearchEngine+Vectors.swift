@@ -10,7 +10,7 @@ extension SearchEngine {
     public func vectors(collection: String, ids: [String]) throws(SearchEngineError) -> VectorsResponse {
         guard ids.count <= Self.maxVectorsPerCall else { throw .invalidQuery("at most \(Self.maxVectorsPerCall) ids") }
         let runtime = try runtime(collection)
-        let record = try runtime.currentRecord()
+        let record = try currentRecord(runtime)
         let found = try storedDocuments(runtime, ids: ids, generation: record, withVectors: true)
         var items: [VectorsResponse.Item] = []
         var missing: [String] = []
@@ -43,12 +43,12 @@ extension SearchEngine {
             after = value
         }
         let runtime = try runtime(collection)
-        let record = try runtime.currentRecord()
+        let record = try currentRecord(runtime)
         let page: [StoredDocument]
         do {
             page = try runtime.store.exportPage(
                 generation: record.generation, dimensions: record.dimensions,
-                afterLabel: after, limit: limit)
+                afterLabel: after, limit: limit, withText: false)
         } catch { throw SearchEngineError(error) }
         let items = page.compactMap { document in
             document.vector.map {

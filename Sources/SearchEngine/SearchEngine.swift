@@ -7,41 +7,53 @@ import VectorIndex
 
 /// Collections of documents searchable by meaning: the API the HTTP server and the CLI call.
 ///
-/// The engine owns a data directory (`<data>/collections/<name>/…`, see docs/COLLECTIONS.md) and
-/// the models it can embed with. Every method is synchronous and thread-safe; writes return after
-/// their transaction committed, and are searchable when they return.
+/// The engine reads and writes collections through a ``StoreCatalog`` (the embedded SQLite store
+/// under a data directory by default, see docs/COLLECTIONS.md) and keeps one ``IndexFollower`` per
+/// open collection, which derives its index from the store's change feed on its own thread. Every
+/// method is synchronous and thread-safe; writes return after their transaction committed, and
+/// are searchable when they return.
 ///
 /// Text is always embedded with the model whose fingerprint matches the generation it is stored
 /// in or compared against: a query never mixes two models' vectors.
 public final class SearchEngine: Sendable {
-    /// The data directory.
+    /// The data directory (the store's files for the SQLite catalog; derived index files always).
     public let dataDirectory: URL
     /// Models, the default (used for new collections and model changes) first.
     public let models: [EmbeddingModel]
     /// How document writes and re-embedding schedule their forward passes: `.background` in a
     /// server, so that queries embedded meanwhile keep their latency; `.interactive` (the
-    /// default) where nothing else competes, as in the CLI.
+    /// default) where nothing else competes, as in the CLI. Index inserts follow the same
+    /// priority (see ``IndexFollower``).
     public let writePriority: Embedder.Priority
+    /// The cores the engine plans for (index insert threads derive from it).
+    public let budget: CPUBudget
+    /// Where collections are stored.
+    let catalog: any StoreCatalog
+    /// Where each collection's derived files live on this machine.
+    let layout: DataLayout
     let logger: Logger
-    private let openCollections = Mutex<[String: CollectionRuntime]>([:])
+    private let openCollections = Mutex<[String: IndexFollower]>([:])
+    /// Points where tests force interleavings (none are set outside tests).
+    let hooks = EngineHooks()
 
-    /// An engine over `dataDirectory` (created if missing) embedding with `models`.
+    /// An engine over the SQLite collections under `dataDirectory` (created if missing)
+    /// embedding with `models`.
     ///
     /// - Parameter models: at least one; the first is the default. Further models let the engine
     ///   keep answering text queries on collections not yet moved to the default model.
     public init(
         dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
-        logger: Logger = Logger(label: "quiver.engine")
+        budget: CPUBudget = .machine, logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
         self.dataDirectory = dataDirectory
         self.models = models
         self.writePriority = writePriority
+        self.budget = budget
         self.logger = logger
-        do {
-            try FileManager.default.createDirectory(at: collectionsDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw .io(path: collectionsDirectory.path, reason: "\(error)")
+        layout = DataLayout(dataDirectory: dataDirectory)
+        do { catalog = try SQLiteCatalog(layout: layout, logger: logger) } catch {
+            throw .io(path: layout.collectionsDirectory.path, reason: "\(error)")
         }
     }
 
@@ -53,9 +65,14 @@ public final class SearchEngine: Sendable {
         try self.init(dataDirectory: dataDirectory, models: [model], writePriority: writePriority, logger: logger)
     }
 
+    deinit {
+        for follower in openCollections.withLock({ Array($0.values) }) { follower.stop() }
+    }
+
     var defaultModel: EmbeddingModel { models[0] }
 
-    var collectionsDirectory: URL { dataDirectory.appendingPathComponent("collections") }
+    /// The files of collection `name` on this machine (its folder, index generations, `CURRENT`).
+    public func files(of name: String) -> CollectionFiles { catalog.localFiles(name) }
 
     func model(fingerprint: String) -> EmbeddingModel? { models.first { $0.fingerprint == fingerprint } }
 
@@ -91,37 +108,12 @@ public final class SearchEngine: Sendable {
         do {
             try HNSWConfiguration(dimension: model.dimensions, metric: metric, m: hnsw.m, efConstruction: hnsw.efConstruction).validate()
         } catch { throw .invalidQuery("hnsw: \(error)") }
-        let directory = collectionsDirectory.appendingPathComponent(options.name)
-        try openCollections.withLock { (runtimes) throws(SearchEngineError) in
-            let storePath = directory.appendingPathComponent("store.sqlite").path
-            if runtimes[options.name] != nil { throw .collectionExists(options.name) }
-            if FileManager.default.fileExists(atPath: storePath) {
-                // A store without settings or documents holds no collection: a process killed
-                // between creating the file and initialising it left it (or it was emptied). It is
-                // initialised now rather than blocking the name forever.
-                do {
-                    let existing = try DocumentStore(path: storePath, logger: logger)
-                    let counts = try existing.counts()
-                    if try existing.isInitialized() || counts.live + counts.deleted > 0 {
-                        throw SearchEngineError.collectionExists(options.name)
-                    }
-                } catch let error as DocumentStoreError {
-                    throw SearchEngineError(error)
-                } catch let error as SearchEngineError {
-                    throw error
-                } catch {
-                    throw .storage("\(error)")
-                }
-            }
-            do {
-                try FileManager.default.createDirectory(
-                    at: directory.appendingPathComponent("generations"),
-                    withIntermediateDirectories: true)
-            } catch { throw .io(path: directory.path, reason: "\(error)") }
+        try openCollections.withLock { (followers) throws(SearchEngineError) in
+            if followers[options.name] != nil { throw .collectionExists(options.name) }
             let now = Date().timeIntervalSince1970
-            do {
-                let store = try DocumentStore(path: storePath, logger: logger)
-                try store.initialize(
+            let store: any CollectionStore
+            do throws(DocumentStoreError) {
+                store = try catalog.create(
                     CollectionSettings(
                         name: options.name, metric: metric.name, hnswM: hnsw.m,
                         hnswEfConstruction: hnsw.efConstruction, createdAt: now),
@@ -129,14 +121,12 @@ public final class SearchEngine: Sendable {
                         generation: 1, modelID: model.id, modelFingerprint: model.fingerprint,
                         dimensions: model.dimensions, state: .current, createdAt: now,
                         completedAt: now))
-                runtimes[options.name] = try CollectionRuntime(name: options.name, directory: directory, store: store, logger: logger)
-            } catch let error as DocumentStoreError {
-                throw SearchEngineError(error)
-            } catch let error as SearchEngineError {
-                throw error
+            } catch .alreadyInitialized {
+                throw .collectionExists(options.name)
             } catch {
-                throw .storage("\(error)")
+                throw SearchEngineError(error)
             }
+            followers[options.name] = try makeFollower(options.name, store)
         }
         logger.info("created collection", metadata: ["collection": "\(options.name)", "model": "\(model.id)"])
         return try collectionInfo(options.name)
@@ -148,24 +138,18 @@ public final class SearchEngine: Sendable {
     /// ``servingFingerprint(collection:)``). It can lag a generation switch made by another
     /// process until the next query catches up; ``query(collection:_:embedded:)`` checks again.
     public func loadedFingerprint(collection: String) -> String? {
-        openCollections.withLock { $0[collection] }?.loadedFingerprint
+        openCollections.withLock { $0[collection] }?.loaded?.record.modelFingerprint
     }
 
-    /// The open collection `name`, opening its store on first use.
-    func runtime(_ name: String) throws(SearchEngineError) -> CollectionRuntime {
+    /// The open collection `name`, opening its store (and starting its follower) on first use.
+    func runtime(_ name: String) throws(SearchEngineError) -> IndexFollower {
         try CollectionName.validate(name)
-        return try openCollections.withLock { (runtimes) throws(SearchEngineError) in
-            if let runtime = runtimes[name] { return runtime }
-            let directory = collectionsDirectory.appendingPathComponent(name)
-            let storePath = directory.appendingPathComponent("store.sqlite").path
-            guard FileManager.default.fileExists(atPath: storePath) else { throw .collectionNotFound(name) }
+        return try openCollections.withLock { (followers) throws(SearchEngineError) in
+            if let follower = followers[name] { return follower }
+            let store: any CollectionStore
             do {
-                let store = try DocumentStore(path: storePath, logger: logger)
-                // A store file without settings is half-created or damaged: say which file.
-                guard try store.isInitialized() else { throw SearchEngineError(DocumentStoreError.notInitialized(path: storePath)) }
-                let runtime = try CollectionRuntime(name: name, directory: directory, store: store, logger: logger)
-                runtimes[name] = runtime
-                return runtime
+                guard let opened = try catalog.open(name) else { throw SearchEngineError.collectionNotFound(name) }
+                store = opened
             } catch let error as DocumentStoreError {
                 throw SearchEngineError(error)
             } catch let error as SearchEngineError {
@@ -173,7 +157,16 @@ public final class SearchEngine: Sendable {
             } catch {
                 throw .storage("\(error)")
             }
+            let follower = try makeFollower(name, store)
+            followers[name] = follower
+            return follower
         }
+    }
+
+    private func makeFollower(_ name: String, _ store: any CollectionStore) throws(SearchEngineError) -> IndexFollower {
+        try IndexFollower(
+            name: name, store: store, files: catalog.localFiles(name), budget: budget,
+            background: writePriority == .background, logger: logger)
     }
 
     /// Whether a collection exists.
@@ -183,16 +176,9 @@ public final class SearchEngine: Sendable {
 
     /// Names of every collection, sorted.
     public func collectionNames() throws(SearchEngineError) -> [String] {
-        let entries: [String]
-        do {
-            entries = try FileManager.default.contentsOfDirectory(atPath: collectionsDirectory.path)
-        } catch { throw .io(path: collectionsDirectory.path, reason: "\(error)") }
-        return entries.filter { name in
-            (try? CollectionName.validate(name)) != nil
-                && FileManager.default.fileExists(
-                    atPath: collectionsDirectory.appendingPathComponent(name)
-                        .appendingPathComponent("store.sqlite").path)
-        }.sorted()
+        do { return try catalog.names().filter { (try? CollectionName.validate($0)) != nil } } catch {
+            throw SearchEngineError(error)
+        }
     }
 
     /// Every collection's description.
@@ -202,15 +188,14 @@ public final class SearchEngine: Sendable {
         return result
     }
 
-    /// Deletes a collection and all its files.
+    /// Deletes a collection and all its files (its follower is stopped first).
     public func deleteCollection(_ name: String) throws(SearchEngineError) {
         try CollectionName.validate(name)
-        let directory = collectionsDirectory.appendingPathComponent(name)
-        try openCollections.withLock { (runtimes) throws(SearchEngineError) in
-            guard runtimes[name] != nil || FileManager.default.fileExists(atPath: directory.appendingPathComponent("store.sqlite").path)
-            else { throw .collectionNotFound(name) }
-            runtimes[name] = nil
-            do { try FileManager.default.removeItem(at: directory) } catch { throw .io(path: directory.path, reason: "\(error)") }
+        try openCollections.withLock { (followers) throws(SearchEngineError) in
+            followers.removeValue(forKey: name)?.stop()
+            let existed: Bool
+            do throws(DocumentStoreError) { existed = try catalog.delete(name) } catch { throw SearchEngineError(error) }
+            guard existed else { throw .collectionNotFound(name) }
         }
         logger.info("deleted collection", metadata: ["collection": "\(name)"])
     }
@@ -218,12 +203,12 @@ public final class SearchEngine: Sendable {
     /// Writes the serving index of a collection to disk (atomically), so the next open does not
     /// replay the changes since the last checkpoint.
     public func checkpoint(collection: String) throws(SearchEngineError) {
-        try runtime(collection).checkpoint()
+        try runtime(collection).sync(checkpoint: true)
     }
 
     /// Checkpoints every open collection (call before shutting down).
     public func checkpointAll() throws(SearchEngineError) {
-        for runtime in openCollections.withLock({ Array($0.values) }) { try runtime.checkpoint() }
+        for follower in openCollections.withLock({ Array($0.values) }) { try follower.sync(checkpoint: true) }
     }
 
     /// Loads the collection's serving index and applies every committed change; returns its state.
@@ -240,4 +225,11 @@ public final class SearchEngine: Sendable {
             pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
             vectors: serving.index.count)
     }
+}
+
+/// Callbacks tests use to force an interleaving deterministically; all nil in production.
+final class EngineHooks: Sendable {
+    /// Called by `upsert` after embedding, right before the write transaction, with the target
+    /// generation.
+    let beforeWriteCommit = Mutex<(@Sendable (Int64) -> Void)?>(nil)
 }

@@ -82,7 +82,7 @@ struct CorruptionTests {
         let state = try engine.catchUp(collection: "c")
         #expect(state.pending == 0 && state.indexedSeq == state.storeSeq, "\(context): \(state)", sourceLocation: sourceLocation)
         let runtime = try engine.runtime("c")
-        let (serving, _) = try runtime.serving()
+        let (serving, _) = try runtime.snapshot()
         #expect(
             serving.index.count == truth.count, "\(context): index holds \(serving.index.count) of \(truth.count)",
             sourceLocation: sourceLocation)
@@ -153,7 +153,7 @@ struct CorruptionTests {
             // Two rows with one id: a flip renamed a document and its unique-index entry no longer matches.
             if items != exported.count { return .storeIDIndexDamaged }
             let runtime = try engine.runtime("c")
-            let (serving, _) = try runtime.serving()
+            let (serving, _) = try runtime.snapshot()
             let stored = try engine.storedDocuments(runtime, ids: Array(exported.keys), generation: serving.record, withVectors: false)
             if exported.keys.contains(where: { stored[$0] == nil }) { return .storeIDIndexDamaged }
             var mismatches = 0

@@ -80,7 +80,7 @@ struct CrashTests {
             // Every document of an acknowledged line is present and searchable after the crash.
             let engine = try makeEngine(data, models: [model])
             let exported = Set(try allIDs(engine))
-            let (serving, _) = try engine.runtime("c").serving()
+            let (serving, _) = try engine.runtime("c").snapshot()
             let ids = (0..<acknowledged).map { "d\($0)" }
             let stored = try engine.storedDocuments(engine.runtime("c"), ids: ids, generation: serving.record, withVectors: false)
             var found = 0
@@ -190,5 +190,96 @@ struct CrashTests {
             cursor = page.nextCursor
         } while cursor != nil
         return ids
+    }
+
+    @Test(
+        "kill -9 while the index follower catches up, compacts and checkpoints: the next open serves the store exactly",
+        .timeLimit(.minutes(5)))
+    func killDuringFollowerWork() throws {
+        let directory = try TemporaryDirectory("quiver-crash-follower")
+        let data = directory.url.appendingPathComponent("data")
+        let indexFile = data.appendingPathComponent("collections/c/generations/1/index.hnsw")
+        let staleCopy = directory.url.appendingPathComponent("stale.hnsw")
+        var random = SeededVectors(seed: 41)
+        let count = 5_000
+        var vectors = (0..<count).map { _ in random.vector(8) }
+        do {
+            let engine = try makeEngine(data)
+            try engine.createCollection(CollectionOptions(name: "c"))
+            func write(_ range: Range<Int>) throws {
+                for i in range { vectors[i] = random.vector(8) }
+                _ = try engine.upsert(collection: "c", documents: range.map { DocumentInput(id: "d\($0)", vector: vectors[$0]) })
+            }
+            _ = try engine.upsert(collection: "c", documents: (0..<count).map { DocumentInput(id: "d\($0)", vector: vectors[$0]) })
+            // 4,000 replaced nodes beside 5,000 live ones: not compacted yet, checkpointed.
+            try write(0..<4_000)
+            try engine.checkpoint(collection: "c")
+            try FileManager.default.copyItem(at: indexFile, to: staleCopy)
+            // Every vector changes after the checkpoint: a process opening it applies 5,000
+            // changes, which leaves 9,000 replaced nodes, compacts and checkpoints the result.
+            try write(0..<count)
+        }
+        func restoreStaleCheckpoint() throws {
+            try? FileManager.default.removeItem(at: indexFile)
+            try FileManager.default.copyItem(at: staleCopy, to: indexFile)
+        }
+        /// `quiver info` opens the collection: its follower loads the stale checkpoint, catches up,
+        /// compacts and checkpoints before the command prints.
+        func openInChild(killAfter: Double?) throws -> (killed: Bool, log: String) {
+            let process = Process()
+            process.executableURL = try quiverExecutable()
+            process.arguments = ["info", "--data", data.path, "--verbose"]
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var killed = false
+            if let killAfter {
+                let deadline = Date().addingTimeInterval(killAfter)
+                while process.isRunning, Date() < deadline { usleep(2_000) }
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    killed = true
+                }
+            }
+            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            if !killed { #expect(process.terminationStatus == 0, "\(log)") }
+            return (killed, log)
+        }
+
+        try restoreStaleCheckpoint()
+        let started = Date()
+        let calibration = try openInChild(killAfter: nil)
+        let fullRun = max(0.05, Date().timeIntervalSince(started))
+        #expect(calibration.log.contains("compacted index"), "the child did not compact: \(calibration.log)")
+
+        var kills = 0
+        var phases: Set<String> = []
+        for fraction in [0.2, 0.35, 0.5, 0.65, 0.8, 0.95] {
+            try restoreStaleCheckpoint()
+            let run = try openInChild(killAfter: fullRun * fraction)
+            if run.killed {
+                kills += 1
+                phases.insert(
+                    run.log.contains("compacted index")
+                        ? "checkpoint" : run.log.contains("opened index") ? "catch-up or compaction" : "start")
+            }
+            // Whatever the child left (the stale checkpoint, a half-written temporary file, or the
+            // compacted checkpoint), a new process serves exactly the store's documents.
+            let engine = try makeEngine(data)
+            let state = try engine.catchUp(collection: "c")
+            #expect(state.pending == 0 && state.vectors == count)
+            var found = 0
+            for i in stride(from: 0, to: count, by: 15) {
+                let top = try engine.query(collection: "c", QueryRequest(vector: vectors[i], k: 1, ef: 200))
+                if top.results.first?.id == "d\(i)" { found += 1 }
+            }
+            #expect(found >= count / 15 * 98 / 100, "\(found) of \(count / 15) found first after a kill at \(fraction)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: indexFile.deletingLastPathComponent().path)
+            #expect(!names.contains { $0.contains(".tmp-") }, "temporary files left after reopening: \(names)")
+        }
+        #expect(kills >= 3, "only \(kills) runs were killed mid-way (a full run took \(fullRun) s)")
+        #expect(phases.contains("catch-up or compaction"), "no kill landed in the follower's work: \(phases)")
     }
 }

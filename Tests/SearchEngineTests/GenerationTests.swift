@@ -18,19 +18,26 @@ struct GenerationTests {
         return dot / max((na * nb).squareRoot(), 1e-30)
     }
 
+    /// Two tiny models, and collection "c" holding `documents` texts (ids `d0`…) embedded with
+    /// the old one.
+    func collectionOnOldModel(_ directory: TemporaryDirectory, documents: Int) throws
+        -> (old: EmbeddingModel, new: EmbeddingModel, texts: [String])
+    {
+        let old = try TinyModel.make(seed: 11, in: directory.url)
+        let new = try TinyModel.make(seed: 22, in: directory.url)
+        let texts = (0..<documents).map { TinyModel.text($0 * 7 + 3) }
+        let engine = try makeEngine(directory, models: [old])
+        try engine.createCollection(CollectionOptions(name: "c"))
+        _ = try engine.upsert(
+            collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
+        return (old, new, texts)
+    }
+
     @Test("a model change under concurrent queries never mixes two models' vectors")
     func switchUnderQueries() throws {
         let directory = try TemporaryDirectory()
-        let old = try TinyModel.make(seed: 11, in: directory.url)
-        let new = try TinyModel.make(seed: 22, in: directory.url)
+        let (old, new, texts) = try collectionOnOldModel(directory, documents: 400)
         #expect(old.fingerprint != new.fingerprint)
-        let texts = (0..<400).map { TinyModel.text($0 * 7 + 3) }
-        do {
-            let engine = try makeEngine(directory, models: [old])
-            try engine.createCollection(CollectionOptions(name: "c"))
-            _ = try engine.upsert(
-                collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
-        }
         // The engine knows both models; the new one is the default, the collection still uses the old one.
         let engine = try makeEngine(directory, models: [new, old])
         let byID = Dictionary(uniqueKeysWithValues: texts.enumerated().map { ("d\($0.offset)", $0.element) })
@@ -103,5 +110,48 @@ struct GenerationTests {
             try oldOnly.query(collection: "c", QueryRequest(text: "alpha", k: 1))
         }
         #expect(try oldOnly.query(collection: "c", QueryRequest(id: "d1", k: 1)).results.count == 1)
+    }
+
+    @Test("a write embedded for a generation that stops serving meanwhile is re-targeted and re-embedded, never lost")
+    func writeRacesModelChange() throws {
+        let directory = try TemporaryDirectory()
+        let (old, new, _) = try collectionOnOldModel(directory, documents: 50)
+        let engine = try makeEngine(directory, models: [new, old])
+        let newEmbedder = try #require(new.embedder)
+        // Between embedding (for generation 1, the old model) and committing, a whole model change
+        // runs: generation 2 (the new model) becomes current and generation 1 stops serving.
+        let targets = Mutex<[Int64]>([])
+        engine.hooks.beforeWriteCommit.withLock {
+            $0 = { generation in
+                let first = targets.withLock { list in
+                    list.append(generation)
+                    return list.count == 1
+                }
+                guard first else { return }
+                do {
+                    _ = try engine.beginModelChange(collection: "c")
+                    _ = try engine.completeModelChange(collection: "c")
+                } catch {
+                    Issue.record("model change failed: \(error)")
+                }
+            }
+        }
+        let text = TinyModel.text(4242)
+        let result = try engine.upsert(
+            collection: "c", documents: [DocumentInput(id: "new", text: text), DocumentInput(id: "d1", text: TinyModel.text(777))])
+        engine.hooks.beforeWriteCommit.withLock { $0 = nil }
+        #expect(targets.withLock { $0 } == [1, 2], "the write was not re-targeted: \(targets.withLock { $0 })")
+        #expect(result.generation == 2 && result.inserted == 1 && result.updated == 1)
+        // Both documents are in the serving generation with the new model's vectors, and findable.
+        let info = try engine.collectionInfo("c")
+        #expect(info.index.generation == 2 && info.index.indexedSeq >= result.seq)
+        for (id, text) in [("new", text), ("d1", TinyModel.text(777))] {
+            let stored = try engine.document(collection: "c", id: id, includeVector: true)
+            #expect(try #require(stored.vector) == (try newEmbedder.embed(text)), "\(id) kept a vector of the old model")
+            let top = try engine.query(collection: "c", QueryRequest(text: text, k: 1))
+            #expect(top.results.first?.id == id)
+        }
+        let exported = try engine.exportVectors(collection: "c", cursor: nil, limit: 1000)
+        #expect(exported.vectors.count == 51 && exported.generation == 2)
     }
 }

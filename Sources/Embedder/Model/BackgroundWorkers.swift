@@ -41,11 +41,8 @@ final class BackgroundWorkers: Sendable {
         for index in 0..<self.count {
             let state = self.state
             let thread = Thread {
-                nameCurrentThread("quiver-bg-\(index)")
-                #if os(Linux)
-                    // On Linux each thread has its own nice value, and `who` 0 is the calling thread.
-                    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
-                #endif
+                ThreadControl.nameCurrentThread("quiver-bg-\(index)")
+                ThreadControl.lowerCurrentThreadPriority(niceness: niceness)
                 BackgroundWorkers.workerLoop(index: index, state: state)
             }
             thread.start()
@@ -94,11 +91,4 @@ final class BackgroundWorkers: Sendable {
             state.condition.unlock()
         }
     }
-}
-
-/// Names the calling thread for `top -H`, `perf` and `/proc/PID/task/*/comm` (Linux keeps the
-/// first 15 bytes). Foundation's `Thread.name` setter does not always reach the kernel when set
-/// from inside a just-started thread, so this goes to pthread directly.
-func nameCurrentThread(_ name: String) {
-    quiver_set_thread_name(name)
 }

@@ -87,7 +87,7 @@ final class ForwardTeam: Sendable {
             let shared = self.shared
             let count = self.size
             let thread = Thread {
-                nameCurrentThread("quiver-fwd-\(index)")
+                ThreadControl.nameCurrentThread("quiver-fwd-\(index)")
                 ForwardTeam.helperLoop(index: index, count: count, shared: shared)
             }
             thread.start()

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+
+/// Where everything of a data directory lives: the one place that knows the on-disk layout.
+///
+/// ```
+/// <data>/collections/<name>/store.sqlite        the SQLite store (source of truth)
+/// <data>/collections/<name>/generations/<g>/    derived index files of generation g
+/// <data>/collections/<name>/CURRENT             the generation serving queries (for tools)
+/// ```
+/// A store on another machine (PostgreSQL) keeps only the derived files under the same folders.
+public struct DataLayout: Sendable, Equatable {
+    /// The data directory.
+    public let dataDirectory: URL
+
+    /// The layout of `dataDirectory`.
+    public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
+
+    /// `<data>/collections`.
+    public var collectionsDirectory: URL { dataDirectory.appendingPathComponent("collections") }
+    /// The files of collection `name` on this machine.
+    public func collection(_ name: String) -> CollectionFiles {
+        CollectionFiles(directory: collectionsDirectory.appendingPathComponent(name))
+    }
+}
+
+/// The files of one collection on this machine (see ``DataLayout``).
+public struct CollectionFiles: Sendable, Equatable {
+    /// `<data>/collections/<name>`.
+    public let directory: URL
+
+    /// The files under `directory`.
+    public init(directory: URL) { self.directory = directory }
+
+    /// The SQLite store.
+    public var storePath: String { directory.appendingPathComponent("store.sqlite").path }
+    /// The folder of every index generation.
+    public var generationsDirectory: URL { directory.appendingPathComponent("generations") }
+    /// The folder of one index generation.
+    public func generationDirectory(_ generation: Int64) -> URL { generationsDirectory.appendingPathComponent(String(generation)) }
+    /// The HNSW checkpoint of one generation.
+    public func indexPath(_ generation: Int64) -> String { generationDirectory(generation).appendingPathComponent("index.hnsw").path }
+    /// `CURRENT`: the generation serving queries, for tools reading the folder.
+    public var currentFile: String { directory.appendingPathComponent("CURRENT").path }
+}
+
+/// The collections of a data directory, one SQLite store each (see ``DataLayout``).
+public struct SQLiteCatalog: StoreCatalog {
+    /// The layout of the data directory.
+    public let layout: DataLayout
+    let logger: Logger
+
+    /// The catalog of `layout`'s data directory, creating `<data>/collections` if missing.
+    public init(layout: DataLayout, logger: Logger) throws(DocumentStoreError) {
+        self.layout = layout
+        self.logger = logger
+        do {
+            try FileManager.default.createDirectory(at: layout.collectionsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .database(path: layout.collectionsDirectory.path, message: "cannot create the folder: \(error)")
+        }
+    }
+
+    public func names() throws(DocumentStoreError) -> [String] {
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: layout.collectionsDirectory.path)
+        } catch {
+            throw .database(path: layout.collectionsDirectory.path, message: "cannot list the folder: \(error)")
+        }
+        return entries.filter { FileManager.default.fileExists(atPath: layout.collection($0).storePath) }.sorted()
+    }
+
+    public func open(_ name: String) throws(DocumentStoreError) -> (any CollectionStore)? {
+        let path = layout.collection(name).storePath
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let store = try DocumentStore(path: path, logger: logger)
+        // A store file without settings is half-created or damaged: say which file.
+        guard try store.isInitialized() else { throw .notInitialized(path: path) }
+        return store
+    }
+
+    public func create(_ settings: CollectionSettings, firstGeneration: GenerationRecord) throws(DocumentStoreError)
+        -> any CollectionStore
+    {
+        let path = layout.collection(settings.name).storePath
+        if FileManager.default.fileExists(atPath: path) {
+            // A store without settings or documents holds no collection: a process killed between
+            // creating the file and initialising it left it (or it was emptied). It is initialised
+            // now rather than blocking the name forever.
+            let existing = try DocumentStore(path: path, logger: logger)
+            let counts = try existing.counts()
+            if try existing.isInitialized() || counts.live + counts.deleted > 0 { throw .alreadyInitialized(path: path) }
+        }
+        do {
+            try FileManager.default.createDirectory(
+                at: layout.collection(settings.name).generationsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .database(path: layout.collection(settings.name).directory.path, message: "cannot create the folder: \(error)")
+        }
+        let store = try DocumentStore(path: path, logger: logger)
+        try store.initialize(settings, firstGeneration: firstGeneration)
+        return store
+    }
+
+    public func delete(_ name: String) throws(DocumentStoreError) -> Bool {
+        let directory = layout.collection(name).directory
+        guard FileManager.default.fileExists(atPath: layout.collection(name).storePath) else { return false }
+        do { try FileManager.default.removeItem(at: directory) } catch {
+            throw .database(path: directory.path, message: "cannot remove the folder: \(error)")
+        }
+        return true
+    }
+
+    public func localFiles(_ name: String) -> CollectionFiles { layout.collection(name) }
+}
+
+extension DocumentStore: ChangeFeed, DocumentReads, DocumentWrites {}

@@ -1,0 +1,137 @@
+import Foundation
+
+// The store seam: what the search engine needs from the source of truth of a collection. The
+// SQLite `DocumentStore` is the first conformer; another engine (PostgreSQL) is a new module that
+// conforms to the same protocols and passes the same conformance suite
+// (Tests/DocumentStoreTests/StoreConformanceTests.swift). Every requirement throws
+// `DocumentStoreError`, so the engine above maps one error type whatever the backend.
+//
+// The contract, which every conformer must keep:
+//
+// 1. **Sequence.** Every committed change to a document (insert, update, delete) gets a sequence
+//    number one larger than the previous committed one: `state().seq` is the largest, and it
+//    never goes backwards.
+// 2. **No gaps seen.** A reader never sees seq N+1 before seq N has committed: `changes(after:)`
+//    returns a prefix of the log with no holes. (SQLite has one writer at a time; a multi-writer
+//    engine must hand out seqs in commit order, e.g. from a counter row updated in the writing
+//    transaction, not from a sequence object.)
+// 3. **Compacted log.** `changes(after:)` returns each document once, at its latest seq, with
+//    its current state (a tombstone for a delete). A follower that applies the changes in order
+//    ends with exactly the store's live documents.
+// 4. **Atomic writes.** `apply` commits all its writes and deletes or none; when it returns they
+//    are durable. A write that names a generation which is no longer `current` or `building`
+//    inside its transaction fails with `.generationNotWritable` and writes nothing.
+// 5. **Generations.** At most one `current` and one `building` generation; a switch makes
+//    `building` current only when every live document has an up-to-date vector in it.
+
+/// The change log of one collection: what an index follower reads to stay caught up.
+public protocol ChangeFeed: Sendable {
+    /// The current generation, the last committed seq and the last sync time, read together.
+    func state() throws(DocumentStoreError) -> StoreState
+
+    /// Changes with seq > `seq` in seq order (at most `limit`), each with the document's vector in
+    /// `generation` when it has one there (decoded to `dimensions` floats).
+    func changes(after seq: Int64, generation: Int64, dimensions: Int, limit: Int) throws(DocumentStoreError) -> [DocumentChange]
+
+    /// Live vectors of `generation` with labels after `afterLabel`, in label order (at most
+    /// `limit`), with their documents' ids: the input of an index rebuild.
+    func vectorPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> VectorPage
+
+    /// Number of vectors stored for `generation` (what an index caught up to the store holds).
+    func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int
+
+    /// Labels and ids of live documents after `afterLabel`, in label order (at most `limit`).
+    func liveLabels(afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [(label: Int64, id: String)]
+}
+
+/// Batched reads of one collection's documents.
+public protocol DocumentReads: Sendable {
+    /// The collection's settings.
+    func settings() throws(DocumentStoreError) -> CollectionSettings
+    /// Every generation, oldest first.
+    func generations() throws(DocumentStoreError) -> [GenerationRecord]
+    /// Live and deleted document counts.
+    func counts() throws(DocumentStoreError) -> (live: Int, deleted: Int)
+    /// Live documents by label (absent ones left out), with their `generation` vector and text
+    /// only when asked.
+    func documents(labels: [Int64], generation: Int64, dimensions: Int, withVectors: Bool, withText: Bool)
+        throws(DocumentStoreError) -> [Int64: StoredDocument]
+    /// Live documents by id (absent ones left out), with their `generation` vector when asked.
+    func documents(ids: [String], generation: Int64, dimensions: Int, withVectors: Bool)
+        throws(DocumentStoreError) -> [String: StoredDocument]
+    /// What the store holds for each id (deleted ones included), with the content hash of its
+    /// vector in `generation`: what a write needs to skip unchanged documents.
+    func existing(ids: [String], generation: Int64) throws(DocumentStoreError) -> [String: ExistingDocument]
+    /// Labels of live documents matching every condition.
+    func labels(matching conditions: [FieldCondition], generation: Int64) throws(DocumentStoreError) -> Set<Int64>
+    /// Ids of every live document.
+    func liveIDs() throws(DocumentStoreError) -> [String]
+    /// A page of live documents with a vector in `generation`, in label order after `afterLabel`.
+    /// Text is read only when `withText` is true.
+    func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int, withText: Bool)
+        throws(DocumentStoreError) -> [StoredDocument]
+    /// Live documents lacking an up-to-date vector in `generation`, in label order after `afterLabel`.
+    func staleDocuments(generation: Int64, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument]
+    /// How many live documents lack an up-to-date vector in `generation`.
+    func staleCount(generation: Int64) throws(DocumentStoreError) -> Int
+}
+
+/// Writes to one collection's store; each is one transaction.
+public protocol DocumentWrites: Sendable {
+    /// Upserts `writes` (vectors into `generation`) and deletes `deletes`, each change with the
+    /// next seq (contract 4 above).
+    func apply(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError) -> WriteOutcome
+    /// Starts (or resumes) a `building` generation for a model.
+    func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
+        throws(DocumentStoreError) -> GenerationRecord
+    /// Stores vectors computed for a building generation, each only if its document is unchanged.
+    func writeGenerationVectors(
+        generation: Int64, _ items: [(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float])], embeddedAt: Double
+    ) throws(DocumentStoreError) -> Int
+    /// Makes `generation` current (contract 5 above).
+    func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError)
+    /// Records that a sync run finished at `time`.
+    func markSynced(at time: Double) throws(DocumentStoreError)
+}
+
+/// Everything the engine needs from one collection's store.
+public typealias CollectionStore = ChangeFeed & DocumentReads & DocumentWrites
+
+/// The collections a store backend holds: how the engine finds, creates and drops them.
+///
+/// Names reaching a catalog have been validated by the engine (`[a-z0-9][a-z0-9_-]{0,63}`).
+public protocol StoreCatalog: Sendable {
+    /// Names of every initialised collection, sorted.
+    func names() throws(DocumentStoreError) -> [String]
+    /// The store of `name`, or nil when no such collection exists.
+    ///
+    /// - Throws: `.notInitialized` for a store that exists but was never initialised, and the
+    ///   backend's errors for one that cannot be opened.
+    func open(_ name: String) throws(DocumentStoreError) -> (any CollectionStore)?
+    /// Creates the collection `settings.name` with its first generation.
+    ///
+    /// - Throws: `.alreadyInitialized` when it exists.
+    func create(_ settings: CollectionSettings, firstGeneration: GenerationRecord) throws(DocumentStoreError) -> any CollectionStore
+    /// Drops the collection's store and this machine's files derived from it; false when it did
+    /// not exist.
+    func delete(_ name: String) throws(DocumentStoreError) -> Bool
+    /// Where the derived files of `name` (index generations, `CURRENT`) live on this machine.
+    func localFiles(_ name: String) -> CollectionFiles
+}
+
+/// A page of stored vectors (see ``ChangeFeed/vectorPage(generation:dimensions:afterLabel:limit:)``).
+public struct VectorPage: Sendable, Equatable {
+    /// Labels, ascending.
+    public var labels: [Int64]
+    /// The documents' ids, one per label.
+    public var ids: [String]
+    /// `labels.count × dimensions` floats, row by row.
+    public var flat: [Float]
+
+    /// A page.
+    public init(labels: [Int64], ids: [String], flat: [Float]) {
+        self.labels = labels
+        self.ids = ids
+        self.flat = flat
+    }
+}

@@ -1,0 +1,526 @@
+import DocumentStore
+import Embedder
+import Foundation
+import Logging
+import Synchronization
+import VectorIndex
+
+/// Keeps one collection's serving index caught up with its store, on a thread it owns.
+///
+/// The store is the single source of truth; the index is derived from its change feed by sequence
+/// number. The follower's thread (`quiver-follow`) does every piece of index work: loading a
+/// checkpoint or rebuilding, applying changes page by page, switching generations, compacting and
+/// checkpointing. Queries never do index work: they read the published ``ServingGeneration`` (an
+/// immutable snapshot of which generation serves, and its index) and go. A write commits to the
+/// store and then calls ``sync(checkpoint:)``, which returns once a cycle that started after the
+/// commit has finished, so the write is searchable when it returns.
+///
+/// The thread also wakes every ``pollInterval`` to pick up writes committed by other processes
+/// (`quiver index` beside `quiver serve`), and backs off after a failed cycle (a damaged file, a
+/// full disk) so that a persistent fault is retried without spinning.
+///
+/// Consumers: the HNSW index of the serving generation is the one consumer today; a keyword index
+/// or a chunk index is fed by the same cycle from the same pages of changes.
+final class IndexFollower: Sendable {
+    let name: String
+    let store: any CollectionStore
+    let files: CollectionFiles
+    let settings: CollectionSettings
+    let metric: DistanceMetric
+    let logger: Logger
+    /// Threads an index insert uses: 1 (the follower's own, niced thread) for a background-priority
+    /// engine, the CPU budget's index threads otherwise.
+    let insertThreads: Int
+
+    /// Changes after which the follower checkpoints the serving index on its own.
+    static let checkpointInterval = 100_000
+    /// Removed nodes below which an index is never compacted (see `compactIfNeeded`).
+    static let compactionMinimum = 4096
+    /// Changes read from the store per catch-up page.
+    static let catchUpPage = 20_000
+    /// How often an idle follower looks for writes of other processes.
+    static let pollInterval: TimeInterval = 0.2
+    /// Longest wait before retrying after failed cycles (doubling from `pollInterval`).
+    static let maxBackoff: TimeInterval = 30
+
+    /// The generation serving queries (nil until the first load succeeded).
+    private let published = Mutex<ServingGeneration?>(nil)
+    /// Cycle bookkeeping shared by the follower thread and its callers.
+    private let control = Control()
+    /// State only the follower thread touches.
+    private let local = Mutex(Local())
+
+    private final class Control: @unchecked Sendable {
+        let condition = NSCondition()
+        // Every field below is guarded by `condition`.
+        var wake = false
+        var checkpointWanted = false
+        var started = 0
+        var finished = 0
+        var lastFailure: SearchEngineError?
+        var stopping = false
+        var exited = false
+    }
+
+    private struct Local {
+        var changesSinceCheckpoint = 0
+        var nextDueCheckpoint = Date.distantPast
+    }
+
+    /// Opens the follower of `store` and starts its thread, which loads the serving generation at
+    /// once.
+    ///
+    /// - Parameters:
+    ///   - background: run the thread at the lowest priority (`nice` 19) with single-threaded
+    ///     inserts, for a server whose writes must not take cores from queries.
+    init(
+        name: String, store: any CollectionStore, files: CollectionFiles, budget: CPUBudget, background: Bool,
+        logger: Logger
+    ) throws(SearchEngineError) {
+        self.name = name
+        self.store = store
+        self.files = files
+        self.logger = logger
+        insertThreads = background ? 1 : budget.indexThreads
+        do { settings = try store.settings() } catch { throw SearchEngineError(error) }
+        guard let metric = DistanceMetric(name: settings.metric) else {
+            throw .storage("collection \(name) has unknown metric \(settings.metric)")
+        }
+        self.metric = metric
+        // The thread holds the follower weakly (strongly only during a cycle), so that dropping
+        // the last reference, or `stop()`, releases the store at once.
+        let thread = Thread { [weak self, control, name, logger] in
+            ThreadControl.nameCurrentThread("quiver-follow")
+            if background { ThreadControl.lowerCurrentThreadPriority(niceness: 19) }
+            Self.run(control: control, name: name, logger: logger) { checkpoint in
+                guard let self else { return nil }
+                return Result { () throws(SearchEngineError) in try self.cycle(checkpoint: checkpoint) }
+            }
+        }
+        thread.start()
+    }
+
+    deinit {
+        control.condition.lock()
+        control.stopping = true
+        control.condition.broadcast()
+        control.condition.unlock()
+    }
+
+    // MARK: Callers
+
+    /// The serving generation and a fresh read of the store's state, for one query. Waits for the
+    /// first load only; afterwards it never waits for the follower (a change not applied yet shows
+    /// as `pending` in the index state) but wakes it when the store is ahead.
+    func snapshot() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        var serving = published.withLock { $0 }
+        if serving == nil {
+            try sync()
+            serving = published.withLock { $0 }
+        }
+        guard let serving else { throw .storage("collection \(name) has no serving index") }
+        let state: StoreState
+        do { state = try store.state() } catch { throw SearchEngineError(error) }
+        if state.seq > serving.indexedSeq || state.current.generation != serving.record.generation { wake() }
+        return (serving, state)
+    }
+
+    /// The serving generation without a store read, nil before the first load (for cheap checks
+    /// on any thread).
+    var loaded: ServingGeneration? { published.withLock { $0 } }
+
+    /// Waits until a cycle that started after this call has finished: every change committed
+    /// before the call is then applied (and the index checkpointed when `checkpoint` is true).
+    ///
+    /// - Throws: that cycle's failure, or `storage` when the follower was stopped.
+    func sync(checkpoint: Bool = false) throws(SearchEngineError) {
+        let control = self.control
+        control.condition.lock()
+        defer { control.condition.unlock() }
+        guard !control.stopping else { throw .storage("collection \(name) was closed") }
+        control.wake = true
+        if checkpoint { control.checkpointWanted = true }
+        let target = control.started + 1
+        control.condition.broadcast()
+        while control.finished < target, !control.exited { control.condition.wait() }
+        if control.finished < target { throw .storage("collection \(name) was closed") }
+        if let failure = control.lastFailure { throw failure }
+    }
+
+    /// ``sync(checkpoint:)``, then the serving generation and the store state it covers.
+    @discardableResult
+    func catchUp() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
+        try sync()
+        guard let serving = published.withLock({ $0 }) else { throw .storage("collection \(name) has no serving index") }
+        do { return (serving, try store.state()) } catch { throw SearchEngineError(error) }
+    }
+
+    /// Asks the follower to run a cycle soon, without waiting.
+    func wake() {
+        control.condition.lock()
+        control.wake = true
+        control.condition.broadcast()
+        control.condition.unlock()
+    }
+
+    /// Stops the thread after its current cycle and waits for it to exit.
+    func stop() {
+        let control = self.control
+        control.condition.lock()
+        control.stopping = true
+        control.condition.broadcast()
+        while !control.exited { control.condition.wait() }
+        control.condition.unlock()
+    }
+
+    // MARK: The follower thread
+
+    /// The follower thread's loop: waits for a wake-up, a poll or a stop; runs `cycle` (nil when
+    /// the follower is gone) and publishes its outcome to the callers waiting in `sync`.
+    private static func run(
+        control: Control, name: String, logger: Logger,
+        cycle: (_ checkpoint: Bool) -> Result<HNSWIndex?, SearchEngineError>?
+    ) {
+        var failures = 0
+        while true {
+            control.condition.lock()
+            let wait = failures == 0 ? pollInterval : min(maxBackoff, pollInterval * pow(2, Double(min(failures, 16))))
+            let deadline = Date().addingTimeInterval(wait)
+            while !control.wake, !control.stopping, control.started > 0 {
+                if !control.condition.wait(until: deadline) { break }
+            }
+            if control.stopping {
+                control.exited = true
+                control.condition.broadcast()
+                control.condition.unlock()
+                return
+            }
+            let explicit = control.wake || control.started == 0
+            control.wake = false
+            let checkpoint = control.checkpointWanted
+            control.checkpointWanted = false
+            control.started += 1
+            let number = control.started
+            control.condition.unlock()
+
+            guard let outcome = cycle(checkpoint) else {
+                control.condition.lock()
+                control.exited = true
+                control.condition.broadcast()
+                control.condition.unlock()
+                return
+            }
+            var failure: SearchEngineError?
+            var toLoad: HNSWIndex?
+            switch outcome {
+            case .success(let index): toLoad = index
+            case .failure(let error): failure = error
+            }
+            if let failure {
+                failures += 1
+                // A persistent fault is logged on the first failure and then every tenth, not
+                // every poll.
+                if failures == 1 || failures % 10 == 0 || explicit {
+                    logger.warning(
+                        "index follower cycle failed",
+                        metadata: ["collection": "\(name)", "error": "\(failure)", "failures": "\(failures)"])
+                }
+            } else {
+                failures = 0
+            }
+            control.condition.lock()
+            control.finished = number
+            control.lastFailure = failure
+            control.condition.broadcast()
+            control.condition.unlock()
+            // After the waiters were released: searches run on the mapped checkpoint already;
+            // copied into memory, where a cosine index walks its half-precision copies, they get
+            // ~25–40 % faster.
+            toLoad?.loadIntoMemory()
+        }
+    }
+
+    /// One cycle: switch to the store's current generation if it changed (from its checkpoint or
+    /// rebuilt), apply every change up to the store's seq, compact when due, checkpoint when asked
+    /// or due. Returns a newly loaded index still mapped from its file, to copy into memory.
+    private func cycle(checkpoint: Bool) throws(SearchEngineError) -> HNSWIndex? {
+        let storeState: StoreState
+        do { storeState = try store.state() } catch { throw SearchEngineError(error) }
+        let record = storeState.current
+        var serving = published.withLock { $0 }
+        var loadedMapped = false
+        if serving?.record.generation != record.generation {
+            let loaded = try loadVerified(record, storeSeq: storeState.seq)
+            published.withLock { $0 = loaded }
+            writeCurrentFile(record.generation)
+            serving = loaded
+            loadedMapped = loaded.index.isMapped
+        }
+        guard var serving else { throw .storage("collection \(name) has no serving index") }
+        let applied = try apply(upTo: storeState.seq, serving)
+        local.withLock { $0.changesSinceCheckpoint += applied }
+        serving = try compactIfNeeded(serving)
+        if checkpoint {
+            try save(serving)
+        } else {
+            let (changes, due) = local.withLock { ($0.changesSinceCheckpoint, $0.nextDueCheckpoint) }
+            if changes >= Self.checkpointInterval, Date() >= due {
+                do throws(SearchEngineError) {
+                    try save(serving)
+                } catch {
+                    // A failed automatic checkpoint fails no write: the changes are in the store,
+                    // and a restart replays them. Retried a minute later.
+                    local.withLock { $0.nextDueCheckpoint = Date().addingTimeInterval(60) }
+                    logger.warning("cannot checkpoint the index", metadata: ["collection": "\(name)", "error": "\(error)"])
+                }
+            }
+        }
+        return loadedMapped && serving.index.isMapped ? serving.index : nil
+    }
+
+    /// The serving generation of `record`, loaded and checked against the store.
+    private func loadVerified(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
+        let opened = try load(record, storeSeq: storeSeq)
+        guard opened.fromCheckpoint else { return opened.serving }
+        // A checkpoint passed every check of its own, but it may still belong to another
+        // collection or generation (copied or restored into the wrong folder): caught up, it must
+        // hold what the store holds.
+        _ = try apply(upTo: storeSeq, opened.serving)
+        guard let mismatch = try disagreement(opened.serving) else { return opened.serving }
+        logger.warning(
+            "index file does not match the store; rebuilding",
+            metadata: ["path": "\(files.indexPath(record.generation))", "reason": "\(mismatch)"])
+        let index = try rebuild(record, storeSeq: storeSeq)
+        let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
+        try save(rebuilt)
+        return rebuilt
+    }
+
+    /// Removed and replaced nodes still route every search and take memory and file space. Once
+    /// they outnumber the live ones (and at least `compactionMinimum`), the index is rebuilt from
+    /// its live vectors, swapped in and checkpointed. Searches keep using the old index until the
+    /// swap; no change is applied meanwhile (this is the follower's thread).
+    private func compactIfNeeded(_ serving: ServingGeneration) throws(SearchEngineError) -> ServingGeneration {
+        let index = serving.index
+        let removed = index.removedCount
+        guard removed >= Self.compactionMinimum, removed > index.count else { return serving }
+        let started = Date()
+        let fresh: HNSWIndex
+        do { fresh = try index.compacted(threads: insertThreads) } catch { throw SearchEngineError(error) }
+        let replacement = serving.replacingIndex(fresh)
+        published.withLock { $0 = replacement }
+        logger.info(
+            "compacted index",
+            metadata: [
+                "collection": "\(name)", "generation": "\(serving.record.generation)", "vectors": "\(fresh.count)",
+                "reclaimed": "\(removed)", "seconds": "\(Date().timeIntervalSince(started))",
+            ])
+        try save(replacement)
+        return replacement
+    }
+
+    /// Reads changes after the index's seq from the store and applies them, page by page; returns
+    /// how many changes it applied.
+    private func apply(upTo storeSeq: Int64, _ serving: ServingGeneration) throws(SearchEngineError) -> Int {
+        let index = serving.index
+        var covered = serving.indexedSeq
+        var count = 0
+        while covered < storeSeq {
+            let changes: [DocumentChange]
+            do {
+                changes = try store.changes(
+                    after: covered, generation: serving.record.generation,
+                    dimensions: serving.record.dimensions, limit: Self.catchUpPage)
+            } catch { throw SearchEngineError(error) }
+            guard let last = changes.last else { break }
+            var labels: [UInt64] = []
+            var flat: [Float] = []
+            do {
+                for change in changes {
+                    let label = UInt64(bitPattern: change.label)
+                    if let vector = change.vector, !change.deleted {
+                        labels.append(label)
+                        flat.append(contentsOf: vector)
+                    } else if index.contains(label) {
+                        try index.remove(label)
+                    }
+                }
+                if !labels.isEmpty { try index.add(contentsOf: flat, labels: labels, threads: insertThreads) }
+            } catch { throw SearchEngineError(error) }
+            covered = last.seq
+            index.coveredSeq = UInt64(bitPattern: covered)
+            serving.recordApplied(upTo: covered, at: Date().timeIntervalSince1970)
+            count += changes.count
+        }
+        if covered < storeSeq {
+            index.coveredSeq = UInt64(bitPattern: storeSeq)
+            serving.recordApplied(upTo: storeSeq, at: Date().timeIntervalSince1970)
+        }
+        return count
+    }
+
+    /// Why a caught-up index disagrees with the store, or nil when it agrees: its size must be the
+    /// store's vector count of the generation, and a sample of the store's vectors (the 32 lowest
+    /// labels and four pages spread over the rest) must be in it unchanged (normalized for cosine).
+    /// A write committed by another process after the catch-up can only cause an unneeded rebuild.
+    func disagreement(_ serving: ServingGeneration) throws(SearchEngineError) -> String? {
+        let record = serving.record
+        let index = serving.index
+        let dimensions = record.dimensions
+        do {
+            let count = try store.vectorCount(generation: record.generation)
+            guard count == index.count else { return "the index holds \(index.count) vectors, the store \(count)" }
+            var pages = [try store.vectorPage(generation: record.generation, dimensions: dimensions, afterLabel: 0, limit: 32)]
+            if let last = pages[0].labels.last, count > 32 {
+                // A fixed spread (so a load is reproducible): four pages between the 32nd label and
+                // about the last one.
+                let spread = max(last, last / 32 * Int64(count))
+                for step in 1...4 {
+                    let after = last + (spread - last) * Int64(step) / 5
+                    pages.append(try store.vectorPage(generation: record.generation, dimensions: dimensions, afterLabel: after, limit: 8))
+                }
+            }
+            for page in pages {
+                for (i, label) in page.labels.enumerated() {
+                    var expected = Array(page.flat[i * dimensions..<(i + 1) * dimensions])
+                    if metric == .cosine {
+                        let norm = expected.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+                        guard norm > 0, norm.isFinite else { continue }
+                        expected = expected.map { $0 / norm }
+                    }
+                    guard let held = index.vector(for: UInt64(bitPattern: label)) else { return "label \(label) is missing" }
+                    if zip(held, expected).contains(where: { abs($0 - $1) > 1e-4 * max(1, abs($1)) }) {
+                        return "label \(label) has another vector"
+                    }
+                }
+            }
+            return nil
+        } catch { throw SearchEngineError(error) }
+    }
+
+    func configuration(dimensions: Int) -> HNSWConfiguration {
+        HNSWConfiguration(dimension: dimensions, metric: metric, m: settings.hnswM, efConstruction: settings.hnswEfConstruction)
+    }
+
+    /// The index of `record`: the checkpoint file if it is sound (every checksum, the structure)
+    /// and not ahead of the store, otherwise rebuilt from the store's vectors (and checkpointed).
+    /// `fromCheckpoint` says which.
+    private func load(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError)
+        -> (serving: ServingGeneration, fromCheckpoint: Bool)
+    {
+        removeStaleTemporaryFiles(in: files.generationDirectory(record.generation))
+        removeStaleTemporaryFiles(in: files.directory)
+        let path = files.indexPath(record.generation)
+        let expected = configuration(dimensions: record.dimensions)
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                // `.full`: the vectors and base-layer links are checksummed too. They are most of
+                // the file, and damage there would not fail a search, only answer it wrongly.
+                let index = try HNSWIndex.open(at: path, verification: .full)
+                let config = index.configuration
+                let covered = Int64(clamping: index.coveredSeq)
+                if config.dimension == expected.dimension, config.metric == expected.metric, covered <= storeSeq {
+                    let written =
+                        (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+                        .map { $0.timeIntervalSince1970 } ?? Date().timeIntervalSince1970
+                    logger.info(
+                        "opened index",
+                        metadata: [
+                            "collection": "\(name)", "generation": "\(record.generation)",
+                            "covered_seq": "\(covered)", "store_seq": "\(storeSeq)",
+                        ])
+                    return (ServingGeneration(record: record, index: index, baseSeq: covered, baseTime: written), true)
+                }
+                logger.warning(
+                    "index file does not match the store; rebuilding",
+                    metadata: ["path": "\(path)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
+            } catch {
+                logger.warning("index file unusable; rebuilding", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        let index = try rebuild(record, storeSeq: storeSeq)
+        let serving = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
+        try save(serving)
+        return (serving, false)
+    }
+
+    /// A fresh index with every live vector of `record`, covering `storeSeq` (read before the
+    /// vectors, so a change committed meanwhile is applied again by the next cycle). Called on the
+    /// follower's thread, and by a model change for the generation it is about to switch to.
+    func rebuild(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> HNSWIndex {
+        let started = Date()
+        do {
+            let live = try store.counts().live
+            let index = try HNSWIndex(configuration: configuration(dimensions: record.dimensions), capacity: max(live, 16))
+            var after: Int64 = 0
+            while true {
+                let page = try store.vectorPage(
+                    generation: record.generation, dimensions: record.dimensions,
+                    afterLabel: after, limit: Self.catchUpPage)
+                guard let last = page.labels.last else { break }
+                try index.add(contentsOf: page.flat, labels: page.labels.map { UInt64(bitPattern: $0) }, threads: insertThreads)
+                after = last
+            }
+            index.coveredSeq = UInt64(bitPattern: storeSeq)
+            logger.info(
+                "rebuilt index",
+                metadata: [
+                    "collection": "\(name)", "generation": "\(record.generation)", "vectors": "\(index.count)",
+                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                ])
+            return index
+        } catch let error as DocumentStoreError {
+            throw SearchEngineError(error)
+        } catch let error as VectorIndexError {
+            throw SearchEngineError(error)
+        } catch {
+            throw .index("\(error)")
+        }
+    }
+
+    /// Deletes `*.tmp-<pid>-<n>` files left by a process killed while writing a checkpoint or
+    /// `CURRENT` (only when that process is gone: another live process may be writing one).
+    func removeStaleTemporaryFiles(in folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names {
+            guard let marker = name.range(of: ".tmp-") else { continue }
+            let pidText = name[marker.upperBound...].prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            logger.info("removed a temporary file of a dead process", metadata: ["file": "\(name)"])
+        }
+    }
+
+    /// Writes `serving`'s index to its generation folder (atomically).
+    private func save(_ serving: ServingGeneration) throws(SearchEngineError) {
+        try Self.save(serving.index, generation: serving.record.generation, files: files)
+        local.withLock {
+            $0.changesSinceCheckpoint = 0
+            $0.nextDueCheckpoint = .distantPast
+        }
+    }
+
+    /// Writes `index` as the checkpoint of `generation` (atomically), creating its folder.
+    static func save(_ index: HNSWIndex, generation: Int64, files: CollectionFiles) throws(SearchEngineError) {
+        let folder = files.generationDirectory(generation)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try index.save(to: files.indexPath(generation))
+        } catch let error as VectorIndexError {
+            throw SearchEngineError(error)
+        } catch {
+            throw .io(path: folder.path, reason: "\(error)")
+        }
+    }
+
+    /// Replaces `CURRENT` (the generation serving queries, for tools and replicas reading the
+    /// folder) atomically. The store's generation table is authoritative; a stale `CURRENT` left
+    /// by a crash is rewritten on the next load.
+    private func writeCurrentFile(_ generation: Int64) {
+        do {
+            try AtomicFile.write(Data("\(generation)\n".utf8), to: files.currentFile)
+        } catch {
+            logger.warning("cannot write CURRENT", metadata: ["collection": "\(name)", "error": "\(error)"])
+        }
+    }
+}

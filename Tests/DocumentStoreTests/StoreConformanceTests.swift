@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import DocumentStore
+
+/// A store backend under test: how to get a fresh, empty catalog of it.
+///
+/// Every test of the conformance suite runs once per factory in `all`; a new backend (PostgreSQL)
+/// adds its factory here and must pass the suite unchanged.
+struct StoreFactory: Sendable, CustomStringConvertible {
+    let description: String
+    /// A new, empty catalog and a closure that removes what it made.
+    let make: @Sendable () throws -> (catalog: any StoreCatalog, cleanUp: @Sendable () -> Void)
+
+    static let sqlite = StoreFactory(description: "sqlite") {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-store-\(UUID().uuidString)")
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let catalog = try SQLiteCatalog(layout: DataLayout(dataDirectory: directory), logger: logger)
+        return (catalog, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    static let all: [StoreFactory] = [.sqlite]
+}
+
+/// The store contract (Sources/DocumentStore/StoreProtocols.swift), run against every backend.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    static let settings = CollectionSettings(name: "c", metric: "cosine", hnswM: 16, hnswEfConstruction: 200, createdAt: 1)
+    static let firstGeneration = GenerationRecord(
+        generation: 1, modelID: "m", modelFingerprint: "f", dimensions: 2, state: .current, createdAt: 1, completedAt: 1)
+
+    /// Runs `body` on a fresh collection "c" (2-dimensional, generation 1 current) of `factory`.
+    func withStore(_ factory: StoreFactory, _ body: (any CollectionStore, any StoreCatalog) throws -> Void) throws {
+        let (catalog, cleanUp) = try factory.make()
+        defer { cleanUp() }
+        let store = try catalog.create(Self.settings, firstGeneration: Self.firstGeneration)
+        try body(store, catalog)
+    }
+
+    func write(_ id: String, _ vector: [Float]?, metadata: String? = nil) -> DocumentWrite {
+        DocumentWrite(
+            id: id, title: nil, text: id, metadata: metadata, updatedAt: 5, contentHash: [UInt8](repeating: 1, count: 32),
+            vector: vector, embeddedAt: 6)
+    }
+
+    @Test("each change gets the next seq; tombstones keep labels and show up in changes", arguments: StoreFactory.all)
+    func sequenceAndTombstones(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            let first = try store.apply(generation: 1, writes: [write("a", [1, 0]), write("b", [0, 1])], deletes: [])
+            var expected = WriteOutcome()
+            expected.inserted = 2
+            expected.seq = 2
+            #expect(first == expected)
+            let second = try store.apply(generation: 1, writes: [write("a", [1, 1])], deletes: ["b", "missing"])
+            #expect(second.updated == 1 && second.deleted == 1 && second.seq == 4)
+            let changes = try store.changes(after: 2, generation: 1, dimensions: 2, limit: 10)
+            #expect(changes.map(\.seq) == [3, 4])
+            #expect(changes.map(\.id) == ["a", "b"])
+            #expect(changes[1].deleted && changes[1].vector == nil)
+            #expect(changes[0].vector == [1, 1])
+            // Re-inserting a deleted id reuses its label and counts as an insert.
+            let label = changes[1].label
+            let third = try store.apply(generation: 1, writes: [write("b", [0.5, 0.5])], deletes: [])
+            #expect(third.inserted == 1)
+            #expect(try store.documents(ids: ["b"], generation: 1, dimensions: 2, withVectors: true)["b"]?.label == label)
+            #expect(try store.counts() == (live: 2, deleted: 0))
+            #expect(try store.state().seq == 5)
+        }
+    }
+
+    @Test("the change feed is compacted, gap-free and paged: each document once, at its latest seq", arguments: StoreFactory.all)
+    func compactedFeed(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            for round in 0..<3 {
+                _ = try store.apply(
+                    generation: 1, writes: (0..<10).map { write("d\($0)", [Float(round), 1]) }, deletes: round == 2 ? ["d3"] : [])
+            }
+            #expect(try store.state().seq == 31)
+            var seen: [DocumentChange] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.changes(after: after, generation: 1, dimensions: 2, limit: 4)
+                guard let last = page.last else { break }
+                #expect(page.count <= 4)
+                seen.append(contentsOf: page)
+                after = last.seq
+            }
+            #expect(Set(seen.map(\.id)).count == seen.count, "a document appears twice")
+            #expect(seen.map(\.seq) == seen.map(\.seq).sorted())
+            #expect(seen.count == 10)
+            // A follower applying the feed in order ends with exactly the live documents.
+            let live = Set(seen.filter { !$0.deleted }.map(\.id))
+            #expect(live == Set(try store.liveIDs()))
+            #expect(seen.first { $0.id == "d3" }?.deleted == true)
+            #expect(seen.filter { !$0.deleted }.allSatisfy { $0.vector == [2, 1] })
+        }
+    }
+
+    @Test("a write to a generation that is no longer current or building fails whole", arguments: StoreFactory.all)
+    func retiredGenerationRefusesWrites(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: [write("a", [1, 0])], deletes: [])
+            let next = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+            // A building generation takes writes.
+            _ = try store.apply(generation: next.generation, writes: [write("b", [0, 1])], deletes: [])
+            let stale = try store.staleDocuments(generation: next.generation, afterLabel: 0, limit: 10)
+            _ = try store.writeGenerationVectors(
+                generation: next.generation,
+                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1]) },
+                embeddedAt: 3)
+            try store.switchGeneration(to: next.generation, at: 4)
+            let seq = try store.state().seq
+            // Generation 1 is retired now: a write embedded for it must not land there.
+            #expect(throws: DocumentStoreError.generationNotWritable(generation: 1)) {
+                try store.apply(generation: 1, writes: [write("c", [1, 0]), write("a", [0, 1])], deletes: [])
+            }
+            #expect(try store.state().seq == seq)
+            #expect(try store.documents(ids: ["c"], generation: 2, dimensions: 2, withVectors: false).isEmpty)
+            #expect(try store.documents(ids: ["a"], generation: 2, dimensions: 2, withVectors: true)["a"]?.vector == [1, 1])
+            // A generation replaced by another model change is not writable either.
+            let third = try store.beginGeneration(modelID: "m3", fingerprint: "f3", dimensions: 2, at: 5)
+            let fourth = try store.beginGeneration(modelID: "m4", fingerprint: "f4", dimensions: 2, at: 6)
+            #expect(fourth.generation != third.generation)
+            #expect(throws: DocumentStoreError.generationNotWritable(generation: third.generation)) {
+                try store.apply(generation: third.generation, writes: [write("d", [1, 0])], deletes: [])
+            }
+            #expect(try store.state().seq == seq)
+        }
+    }
+
+    @Test("the schema rejects what the engine must never write", arguments: StoreFactory.all)
+    func constraints(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            #expect(throws: DocumentStoreError.self) {
+                try store.apply(generation: 1, writes: [write("x", [1, 0], metadata: "{not json")], deletes: [])
+            }
+            #expect(throws: DocumentStoreError.self) {
+                try store.apply(generation: 7, writes: [write("y", [1, 0])], deletes: [])  // no such generation
+            }
+            // Nothing of a failed transaction remains.
+            #expect(try store.state().seq == 0)
+            #expect(try store.counts().live == 0)
+        }
+    }
+
+    @Test("a generation switches in only when every live document has an up-to-date vector", arguments: StoreFactory.all)
+    func generationSwitch(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: [write("a", [1, 0]), write("b", [0, 1])], deletes: [])
+            let next = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 3, at: 2)
+            #expect(next.generation == 2 && next.state == .building)
+            #expect(try store.staleCount(generation: 2) == 2)
+            #expect(throws: DocumentStoreError.generationIncomplete(generation: 2, missing: 2)) {
+                try store.switchGeneration(to: 2, at: 3)
+            }
+            let stale = try store.staleDocuments(generation: 2, afterLabel: 0, limit: 10)
+            let kept = try store.writeGenerationVectors(
+                generation: 2,
+                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 2, 3]) },
+                embeddedAt: 4)
+            #expect(kept == 2)
+            try store.switchGeneration(to: 2, at: 5)
+            #expect(try store.generations().map(\.state) == [.previous, .current])
+            #expect(try store.state().current.modelFingerprint == "f2")
+            #expect(try store.vectorCount(generation: 2) == 2)
+            // A vector computed from an outdated document version is not kept.
+            _ = try store.apply(generation: 2, writes: [write("a", [3, 2, 1])], deletes: [])
+            let third = try store.beginGeneration(modelID: "m3", fingerprint: "f3", dimensions: 2, at: 6)
+            let outdated = try store.writeGenerationVectors(
+                generation: third.generation,
+                [(label: stale[0].label, sourceSeq: 1, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 2])],
+                embeddedAt: 7)
+            #expect(outdated == 0)
+        }
+    }
+
+    @Test("documents by label: text and vector only when asked for, everything else always", arguments: StoreFactory.all)
+    func documentsByLabel(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(
+                generation: 1,
+                writes: [
+                    write("a", [1, 0], metadata: #"{"lang":"en"}"#), write("b", [0, 1], metadata: nil),
+                ], deletes: [])
+            let labels = try store.documents(ids: ["a", "b"], generation: 1, dimensions: 2, withVectors: false).mapValues(\.label)
+            let label = try #require(labels["a"])
+            let full = try store.documents(labels: [label, 999], generation: 1, dimensions: 2, withVectors: true, withText: true)
+            #expect(
+                full.count == 1 && full[label]?.vector == [1, 0] && full[label]?.text != nil && full[label]?.metadata == #"{"lang":"en"}"#)
+            for (text, vector) in [(false, false), (false, true), (true, false)] {
+                let found = try store.documents(labels: [label], generation: 1, dimensions: 2, withVectors: vector, withText: text)
+                var expected = try #require(full[label])
+                if !text { expected.text = nil }
+                if !vector { expected.vector = nil }
+                #expect(found[label] == expected)
+            }
+        }
+    }
+
+    @Test("rebuild inputs: vector pages and live labels in label order, with ids", arguments: StoreFactory.all)
+    func rebuildPages(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: (0..<7).map { write("d\($0)", [Float($0), 1]) }, deletes: [])
+            _ = try store.apply(generation: 1, writes: [], deletes: ["d2"])
+            var pages: [VectorPage] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.vectorPage(generation: 1, dimensions: 2, afterLabel: after, limit: 4)
+                guard let last = page.labels.last else { break }
+                #expect(page.ids.count == page.labels.count && page.flat.count == page.labels.count * 2)
+                pages.append(page)
+                after = last
+            }
+            let ids = pages.flatMap(\.ids)
+            #expect(ids == ["d0", "d1", "d3", "d4", "d5", "d6"])
+            #expect(pages.flatMap(\.flat) == [0, 1, 1, 1, 3, 1, 4, 1, 5, 1, 6, 1])
+            #expect(try store.vectorCount(generation: 1) == 6)
+            let live = try store.liveLabels(afterLabel: 0, limit: 100)
+            #expect(live.map(\.id) == ids)
+            #expect(live.map(\.label) == pages.flatMap(\.labels))
+            try #require(live.count == 6)
+            #expect(try store.liveLabels(afterLabel: live[1].label, limit: 2).map(\.id) == ["d3", "d4"])
+            // A building generation has no vectors yet: nothing to rebuild from, every document live.
+            let next = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+            #expect(try store.vectorPage(generation: next.generation, dimensions: 2, afterLabel: 0, limit: 10).labels.isEmpty)
+            #expect(try store.liveLabels(afterLabel: 0, limit: 100).map(\.id) == ids)
+            // Export without text reads no text; with it, the text is there.
+            let bare = try store.exportPage(generation: 1, dimensions: 2, afterLabel: 0, limit: 10, withText: false)
+            let full = try store.exportPage(generation: 1, dimensions: 2, afterLabel: 0, limit: 10, withText: true)
+            #expect(bare.map(\.id) == ids && full.map(\.id) == ids)
+            #expect(bare.allSatisfy { $0.text == nil } && full.allSatisfy { $0.text == $0.id })
+        }
+    }
+
+    @Test("filters translate to SQL with bound values only", arguments: StoreFactory.all)
+    func filters(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(
+                generation: 1,
+                writes: [
+                    write("a", [1, 0], metadata: #"{"lang":"en","year":2020}"#),
+                    write("b", [0, 1], metadata: #"{"lang":"de","year":2024}"#),
+                    write("c", [1, 1], metadata: #"{"lang":"en\"' OR 1=1 --","year":2025}"#),
+                ], deletes: [])
+            let labels = try store.documents(ids: ["a", "b", "c"], generation: 1, dimensions: 2, withVectors: false)
+            func ids(_ conditions: [FieldCondition]) throws -> Set<String> {
+                let found = try store.labels(matching: conditions, generation: 1)
+                return Set(labels.filter { found.contains($0.value.label) }.map(\.key))
+            }
+            #expect(try ids([.init(field: .metadata("lang"), comparison: .eq, value: .string("en"))]) == ["a"])
+            #expect(try ids([.init(field: .metadata("year"), comparison: .gte, value: .number(2024))]) == ["b", "c"])
+            #expect(try ids([.init(field: .updatedAt, comparison: .lt, value: .number(5))]).isEmpty)
+            #expect(try ids([.init(field: .embeddedAt, comparison: .eq, value: .number(6))]) == ["a", "b", "c"])
+            #expect(try ids([.init(field: .metadata("lang' OR 1=1 --"), comparison: .eq, value: .string("en"))]).isEmpty)
+        }
+    }
+
+    @Test("the catalog: create once, list, open, delete", arguments: StoreFactory.all)
+    func catalog(_ factory: StoreFactory) throws {
+        let (catalog, cleanUp) = try factory.make()
+        defer { cleanUp() }
+        #expect(try catalog.names().isEmpty)
+        #expect(try catalog.open("c") == nil)
+        let store = try catalog.create(Self.settings, firstGeneration: Self.firstGeneration)
+        _ = try store.apply(generation: 1, writes: [write("a", [1, 0])], deletes: [])
+        #expect(throws: DocumentStoreError.self) { try catalog.create(Self.settings, firstGeneration: Self.firstGeneration) }
+        var other = Self.settings
+        other.name = "b"
+        _ = try catalog.create(other, firstGeneration: Self.firstGeneration)
+        #expect(try catalog.names() == ["b", "c"])
+        let reopened = try #require(try catalog.open("c"))
+        let settings = try reopened.settings()
+        #expect(settings.name == "c" && settings.metric == "cosine" && settings.hnswM == 16 && settings.createdAt == 1)
+        #expect(try reopened.state().seq == 1)
+        #expect(try reopened.liveIDs() == ["a"])
+        #expect(try catalog.delete("c"))
+        #expect(try !catalog.delete("c"))
+        #expect(try catalog.names() == ["b"])
+        #expect(try catalog.open("c") == nil)
+    }
+}
