@@ -164,19 +164,12 @@ struct CollectionsController: Sendable {
         let (engine, model) = try module.engine()
         let name = collectionName(context)
         let body = try await RequestBody.decode(QueryRequest.self, from: request, limit: limits.maxBodyBytes)
-        try check(body, field: "")
+        try engineCall { () throws(SearchEngineError) in try body.validate(limits: queryLimits) }
+        let handle = try await collection(engine, name)
         let response: QueryResponse
-        if let text = body.text {
-            try await requireModel(engine: engine, collection: name, fingerprint: model.fingerprint)
-            let (vectors, embedMs) = try await embed([text], fingerprint: model.fingerprint)
-            guard let vector = vectors.first else { throw APIError.internalError }
-            let embedded = EmbeddedQueryText(vector: vector, fingerprint: model.fingerprint, embedMs: embedMs)
-            response = try await runner.read { () throws(SearchEngineError) in
-                try engine.query(collection: name, body, embedded: embedded)
-            }
-        } else {
-            response = try await runner.read { () throws(SearchEngineError) in try engine.query(collection: name, body) }
-        }
+        do {
+            response = try await handle.query(body, embedder: queryEmbedder(model), limits: queryLimits)
+        } catch { throw runner.apiError(error) }
         return response.jsonResponse()
     }
 
@@ -189,46 +182,16 @@ struct CollectionsController: Sendable {
         guard queries.count <= limits.maxBatchInputs else {
             throw APIError.limitExceeded(limit: "max_batch_inputs", value: queries.count, allowed: limits.maxBatchInputs)
         }
-        for (index, query) in queries.enumerated() { try check(query, field: "queries[\(index)].") }
-        // Every text of the batch is embedded in one call to the batcher.
-        let texts = queries.compactMap(\.text)
-        var embedded: [EmbeddedQueryText] = []
-        if !texts.isEmpty {
-            try await requireModel(engine: engine, collection: name, fingerprint: model.fingerprint)
-            let (vectors, embedMs) = try await embed(texts, fingerprint: model.fingerprint)
-            embedded = vectors.map { EmbeddedQueryText(vector: $0, fingerprint: model.fingerprint, embedMs: embedMs) }
-            guard embedded.count == texts.count else { throw APIError.internalError }
+        try engineCall { () throws(SearchEngineError) in
+            for (index, query) in queries.enumerated() { try query.validate(limits: queryLimits, field: "queries[\(index)].") }
         }
-        let pairs: [(QueryRequest, EmbeddedQueryText?)] = {
-            var next = 0
-            return queries.map { query in
-                guard query.text != nil, next < embedded.count else { return (query, nil) }
-                defer { next += 1 }
-                return (query, embedded[next])
-            }
-        }()
-        let results = try await runner.read { () throws(SearchEngineError) in
-            var results: [QueryResponse] = []
-            results.reserveCapacity(pairs.count)
-            for (index, (query, vector)) in pairs.enumerated() {
-                do throws(SearchEngineError) {
-                    if let vector {
-                        results.append(try engine.query(collection: name, query, embedded: vector))
-                    } else {
-                        results.append(try engine.query(collection: name, query))
-                    }
-                } catch {
-                    switch error {
-                    case .invalidQuery(let reason): throw .invalidQuery("queries[\(index)]: \(reason)")
-                    case .invalidFilter(let reason): throw .invalidFilter("queries[\(index)]: \(reason)")
-                    case .dimensionMismatch(let expected, let actual):
-                        throw .invalidQuery("queries[\(index)].vector: has \(actual) dimensions, the collection's vectors have \(expected)")
-                    default: throw error
-                    }
-                }
-            }
-            return results
-        }
+        let handle = try await collection(engine, name)
+        // Every text of the batch is embedded in one call to the batcher; the queries run on the
+        // read pool's threads in parallel.
+        let results: [QueryResponse]
+        do {
+            results = try await handle.query(batch: queries, embedder: queryEmbedder(model), limits: queryLimits)
+        } catch { throw runner.apiError(error) }
         return BatchQueryResponse(results: results).jsonResponse()
     }
 
@@ -237,7 +200,7 @@ struct CollectionsController: Sendable {
         let name = collectionName(context)
         let body = try await RequestBody.decode(RecommendBody.self, from: request, limit: limits.maxBodyBytes)
         let k = body.k ?? 10
-        try checkK(k, ef: body.ef, field: "")
+        try engineCall { () throws(SearchEngineError) in try QueryRequest.validate(k: k, ef: body.ef, limits: queryLimits) }
         guard !body.positive.isEmpty else { throw APIError.invalidRequest("positive must name at least one document id") }
         let examples = body.positive.count + (body.negative?.count ?? 0)
         guard examples <= limits.maxBatchInputs else {
@@ -247,7 +210,7 @@ struct CollectionsController: Sendable {
             positive: body.positive, negative: body.negative, k: k, ef: body.ef,
             filter: body.filter, include: body.include)
         let response = try await runner.read { () throws(SearchEngineError) in
-            try engine.recommend(collection: name, recommendation)
+            try engine.collection(name).recommend(recommendation, limits: queryLimits)
         }
         return response.jsonResponse()
     }
@@ -360,40 +323,26 @@ struct CollectionsController: Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
-    /// The server limits on one query: text length, k and ef.
-    func check(_ query: QueryRequest, field: String) throws(APIError) {
-        let given = [query.text != nil, query.vector != nil, query.id != nil].filter { $0 }.count
-        guard given == 1 else {
-            throw .invalidRequest("\(field.isEmpty ? "" : "\(field.dropLast()): ")give exactly one of text, vector or id")
-        }
-        if let text = query.text {
-            guard !text.isEmpty else { throw .invalidRequest("\(field)text must not be empty") }
-            guard text.utf8.count <= limits.maxTextBytes else {
-                throw .limitExceeded(limit: "max_text_bytes", value: text.utf8.count, allowed: limits.maxTextBytes)
-            }
-        }
-        if let vector = query.vector, vector.isEmpty { throw .invalidRequest("\(field)vector must not be empty") }
-        try checkK(query.k, ef: query.ef, field: field)
+    /// The server's limits on one query (text length, k and ef), checked by the engine.
+    var queryLimits: QueryLimits {
+        QueryLimits(maxK: limits.maxK, maxEf: limits.maxEf, maxTextBytes: limits.maxTextBytes)
     }
 
-    func checkK(_ k: Int, ef: Int?, field: String) throws(APIError) {
-        guard k >= 1 else { throw .invalidRequest("\(field)k must be at least 1 (got \(k))") }
-        guard k <= limits.maxK else { throw .limitExceeded(limit: "max_k", value: k, allowed: limits.maxK) }
-        if let ef {
-            guard ef >= 1 else { throw .invalidRequest("\(field)ef must be at least 1 (got \(ef))") }
-            guard ef <= limits.maxEf else { throw .limitExceeded(limit: "max_ef", value: ef, allowed: limits.maxEf) }
-        }
+    /// Runs a synchronous engine check, mapping its error to the API's.
+    func engineCall(_ body: () throws(SearchEngineError) -> Void) throws(APIError) {
+        do { try body() } catch { throw EngineErrors.apiError(error, logger: module.logger) }
     }
 
-    /// 404 for an unknown collection and 409 for one served by another model, before embedding.
-    func requireModel(engine: SearchEngine, collection: String, fingerprint: String) async throws(APIError) {
-        // The in-memory answer saves a trip to the read pool and a store read per query; a stale
-        // one (another process switched generations) is caught by the query's own check.
-        if engine.loadedFingerprint(collection: collection) == fingerprint { return }
-        let serving = try await runner.read { () throws(SearchEngineError) in try engine.servingFingerprint(collection: collection) }
-        guard serving == fingerprint else {
-            throw EngineErrors.apiError(.modelUnavailable(collection: collection, fingerprint: serving), logger: module.logger)
-        }
+    /// The handle of collection `name`: from memory when it is open (no hop), else opened on the
+    /// read pool (404 for an unknown collection).
+    func collection(_ engine: SearchEngine, _ name: String) async throws(APIError) -> CollectionHandle {
+        if let open = engine.openCollection(name) { return open }
+        return try await runner.read { () throws(SearchEngineError) in try engine.collection(name) }
+    }
+
+    /// Query text goes through the server's batcher and cache, for the server's model only.
+    func queryEmbedder(_ model: EmbeddingModel) -> BatcherQueryEmbedder {
+        BatcherQueryEmbedder(controller: self, fingerprint: model.fingerprint)
     }
 
     /// Vectors of query texts through the server's batcher (cached ones skip it), and the time it took in ms.
@@ -426,5 +375,17 @@ struct CollectionsController: Sendable {
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         return (vectors.compactMap { $0 }, ms)
+    }
+}
+
+/// The server's query embedder: the dynamic batcher behind the query-embedding cache. It embeds
+/// for the server's model only; a collection served by another model gets nil (409).
+struct BatcherQueryEmbedder: QueryEmbedder {
+    let controller: CollectionsController
+    let fingerprint: String
+
+    func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]? {
+        guard fingerprint == self.fingerprint else { return nil }
+        return try await controller.embed(texts, fingerprint: fingerprint).0
     }
 }

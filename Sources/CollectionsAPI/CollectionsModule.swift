@@ -167,7 +167,8 @@ public final class CollectionsModule: APIModule {
                 }
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
                 let engine = try SearchEngine(
-                    dataDirectory: options.dataDirectory, model: model, writePriority: options.writePriority, logger: logger)
+                    dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
+                    executor: ThreadPoolExecutor(pool: .singleton), logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from

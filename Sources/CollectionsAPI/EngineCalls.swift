@@ -30,6 +30,8 @@ enum EngineErrors {
             return .invalidRequest(reason)
         case .invalidFilter(let reason):
             return .invalidRequest("filter: \(reason)")
+        case .limitExceeded(let limit, let value, let allowed):
+            return .limitExceeded(limit: limit, value: value, allowed: allowed)
         case .modelUnavailable(let collection, let fingerprint) where EmbeddingModel.isExternal(fingerprint: fingerprint):
             return .conflict(
                 "collection \"\(collection)\" holds your own vectors (no model): query it by vector or id, and write "
@@ -73,17 +75,30 @@ struct EngineRunner: Sendable {
     ) async throws(APIError) -> T {
         do {
             return try await pool.runIfActive { () throws -> T in try body() }
-        } catch let error as SearchEngineError {
-            throw EngineErrors.apiError(error, logger: logger)
-        } catch let error as APIError {
-            throw error
-        } catch is CancellationError {
-            throw .unavailable("request cancelled")
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw .unavailable("the server is shutting down")
         } catch {
-            logger.error("collections engine call failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw .internalError
+            throw apiError(error)
         }
+    }
+
+    /// The API error for anything an engine call threw.
+    func apiError(_ error: any Error) -> APIError {
+        switch error {
+        case let error as SearchEngineError: return EngineErrors.apiError(error, logger: logger)
+        case let error as APIError: return error
+        case is CancellationError: return .unavailable("request cancelled")
+        case is NIOThreadPoolError.ThreadPoolInactive: return .unavailable("the server is shutting down")
+        default:
+            logger.error("collections engine call failed", metadata: ["error": "\(String(reflecting: error))"])
+            return .internalError
+        }
+    }
+}
+
+/// Runs the engine's blocking work for its async calls (the query path) on a NIO thread pool.
+struct ThreadPoolExecutor: BlockingExecutor {
+    let pool: NIOThreadPool
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive { () throws -> T in try body() }
     }
 }

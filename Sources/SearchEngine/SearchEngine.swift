@@ -25,8 +25,11 @@ public final class SearchEngine: Sendable {
     /// default) where nothing else competes, as in the CLI. Index inserts follow the same
     /// priority (see ``IndexFollower``).
     public let writePriority: Embedder.Priority
-    /// The cores the engine plans for (index insert threads derive from it).
+    /// The cores the engine plans for (index insert threads and the parallelism of a query batch
+    /// derive from it).
     public let budget: CPUBudget
+    /// Where async calls run their blocking work (store reads, searches).
+    public let executor: any BlockingExecutor
     /// Where collections are stored.
     let catalog: any StoreCatalog
     /// Where each collection's derived files live on this machine.
@@ -43,13 +46,15 @@ public final class SearchEngine: Sendable {
     ///   keep answering text queries on collections not yet moved to the default model.
     public init(
         dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
-        budget: CPUBudget = .machine, logger: Logger = Logger(label: "quiver.engine")
+        budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
+        logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
         self.dataDirectory = dataDirectory
         self.models = models
         self.writePriority = writePriority
         self.budget = budget
+        self.executor = executor
         self.logger = logger
         layout = DataLayout(dataDirectory: dataDirectory)
         do { catalog = try SQLiteCatalog(layout: layout, logger: logger) } catch {
@@ -136,9 +141,14 @@ public final class SearchEngine: Sendable {
     /// memory: no file or database access, so it may be called on any thread. Nil when the
     /// collection is not open or no query has loaded its index yet (then use
     /// ``servingFingerprint(collection:)``). It can lag a generation switch made by another
-    /// process until the next query catches up; ``query(collection:_:embedded:)`` checks again.
+    /// process until its follower has loaded the new generation; the query path checks again.
     public func loadedFingerprint(collection: String) -> String? {
         openCollections.withLock { $0[collection] }?.loaded?.record.modelFingerprint
+    }
+
+    /// The handle of `name` when it is open already (no file or database access), else nil.
+    public func openCollection(_ name: String) -> CollectionHandle? {
+        openCollections.withLock { $0[name] }.map { CollectionHandle(name: name, engine: self, follower: $0) }
     }
 
     /// The open collection `name`, opening its store (and starting its follower) on first use.
@@ -200,30 +210,17 @@ public final class SearchEngine: Sendable {
         logger.info("deleted collection", metadata: ["collection": "\(name)"])
     }
 
-    /// Writes the serving index of a collection to disk (atomically), so the next open does not
-    /// replay the changes since the last checkpoint.
-    public func checkpoint(collection: String) throws(SearchEngineError) {
-        try runtime(collection).sync(checkpoint: true)
-    }
-
     /// Checkpoints every open collection (call before shutting down).
     public func checkpointAll() throws(SearchEngineError) {
         for follower in openCollections.withLock({ Array($0.values) }) { try follower.sync(checkpoint: true) }
     }
 
-    /// Loads the collection's serving index and applies every committed change; returns its state.
-    @discardableResult
-    public func catchUp(collection: String) throws(SearchEngineError) -> IndexState {
-        let (serving, state) = try runtime(collection).catchUp()
-        return indexState(serving, state)
-    }
-
-    func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
-        let indexed = serving.indexedSeq
-        return IndexState(
-            generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
-            pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
-            vectors: serving.index.count)
+    /// The engine's models and every collection.
+    public func info() throws(SearchEngineError) -> EngineInfo {
+        EngineInfo(
+            dataDirectory: dataDirectory.path,
+            models: models.map { ModelInfo(id: $0.id, fingerprint: $0.fingerprint) },
+            collections: try listCollections())
     }
 }
 

@@ -21,6 +21,8 @@ public enum SearchEngineError: Error, Equatable, Sendable {
     case invalidQuery(String)
     /// A filter is malformed.
     case invalidFilter(String)
+    /// A request exceeds a configured limit (`limit` is its name, e.g. `max_k`).
+    case limitExceeded(limit: String, value: Int, allowed: Int)
     /// Text must be embedded but this engine has no model with the fingerprint the collection's
     /// generation was built with (queries never mix models).
     case modelUnavailable(collection: String, fingerprint: String)
@@ -48,6 +50,7 @@ extension SearchEngineError: CustomStringConvertible {
             "invalid document \(index)\(id.map { " (id \"\($0)\")" } ?? ""): \(reason)"
         case .invalidQuery(let reason): "invalid query: \(reason)"
         case .invalidFilter(let reason): "invalid filter: \(reason)"
+        case .limitExceeded(let limit, let value, let allowed): "\(limit) is \(allowed) (got \(value))"
         case .modelUnavailable(let collection, let fingerprint):
             "collection \"\(collection)\" is served by model \(fingerprint.prefix(12)), which is not loaded"
         case .conflict(let reason): "conflict: \(reason)"

@@ -118,4 +118,41 @@ struct QueryTests {
         let again = try engine.upsert(collection: "help", documents: articles.map { DocumentInput(id: $0.0, text: $0.2, title: $0.1) })
         #expect(again.unchanged == 4 && again.embedded == 0)
     }
+
+    @Test("a query batch answers in request order on several threads, exactly as one query at a time")
+    func batchMatchesSingleQueries() async throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        let handle = try engine.collection("c")
+        let embedder = ModelQueryEmbedder(models: engine.models)
+        let requests = (0..<100).map { i in
+            i % 3 == 0
+                ? QueryRequest(id: "d\(i)", k: 5)
+                : QueryRequest(vector: vectors[(i * 7) % 100], k: 5, filter: i % 5 == 0 ? QueryFilter(["group": .string("odd")]) : nil)
+        }
+        let batch = try await handle.query(batch: requests, embedder: embedder)
+        #expect(batch.count == requests.count)
+        for (request, answer) in zip(requests, batch) {
+            let single = try handle.query(request)
+            #expect(answer.results.map(\.id) == single.results.map(\.id))
+            #expect(answer.results.map(\.score) == single.results.map(\.score))
+        }
+        // Errors name the query; limits are checked before any work.
+        var bad = requests
+        bad[42] = QueryRequest(vector: [1, 2, 3], k: 5)
+        await #expect(throws: SearchEngineError.invalidQuery("queries[42].vector: has 3 dimensions, the collection's vectors have 8")) {
+            try await handle.query(batch: bad, embedder: embedder)
+        }
+        bad[42] = QueryRequest(vector: vectors[0], k: 0)
+        await #expect(throws: SearchEngineError.invalidQuery("queries[42].k must be at least 1 (got 0)")) {
+            try await handle.query(batch: bad, embedder: embedder)
+        }
+        await #expect(throws: SearchEngineError.limitExceeded(limit: "max_k", value: 5, allowed: 4)) {
+            try await handle.query(batch: requests, embedder: embedder, limits: QueryLimits(maxK: 4))
+        }
+        // Text needs a model for the collection's generation: this engine has none (own vectors).
+        await #expect(throws: SearchEngineError.modelUnavailable(collection: "c", fingerprint: try handle.servingFingerprint())) {
+            try await handle.query(QueryRequest(text: "words", k: 1), embedder: embedder)
+        }
+    }
 }

@@ -9,33 +9,33 @@ public struct ModelChangeProgress: Sendable {
     public var total: Int
 }
 
-extension SearchEngine {
-    /// Starts moving `collection` to the engine's default model when its current generation was
+extension CollectionHandle {
+    /// Starts moving the collection to the engine's default model when its current generation was
     /// built with another one: a `building` generation is created beside the current one, and
     /// writes go to it from now on. Returns nil when the collection already uses the default model.
     @discardableResult
-    public func beginModelChange(collection: String) throws(SearchEngineError) -> GenerationInfo? {
-        let runtime = try runtime(collection)
-        let model = defaultModel
+    public func beginModelChange() throws(SearchEngineError) -> GenerationInfo? {
+        let runtime = follower
+        let model = engine.defaultModel
         do {
             let generations = try runtime.store.generations()
             if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint {
                 return nil
             }
             if let building = generations.first(where: { $0.state == .building }), building.modelFingerprint != model.fingerprint {
-                logger.warning(
+                engine.logger.warning(
                     "replacing an unfinished model change",
                     metadata: [
-                        "collection": "\(collection)", "generation": "\(building.generation)",
+                        "collection": "\(name)", "generation": "\(building.generation)",
                     ])
             }
             let record = try runtime.store.beginGeneration(
                 modelID: model.id, fingerprint: model.fingerprint,
                 dimensions: model.dimensions, at: Date().timeIntervalSince1970)
-            logger.info(
+            engine.logger.info(
                 "model change started",
                 metadata: [
-                    "collection": "\(collection)", "generation": "\(record.generation)", "model": "\(model.id)",
+                    "collection": "\(name)", "generation": "\(record.generation)", "model": "\(model.id)",
                 ])
             return GenerationInfo(
                 generation: record.generation, state: record.state.rawValue,
@@ -51,9 +51,9 @@ extension SearchEngine {
     /// when no model change was in progress.
     @discardableResult
     public func completeModelChange(
-        collection: String, batchSize: Int = 256, progress: ((ModelChangeProgress) -> Void)? = nil
+        batchSize: Int = 256, progress: ((ModelChangeProgress) -> Void)? = nil
     ) throws(SearchEngineError) -> Int64? {
-        let runtime = try runtime(collection)
+        let runtime = follower
         let store = runtime.store
         for _ in 0..<10 {
             let building: GenerationRecord
@@ -61,8 +61,8 @@ extension SearchEngine {
                 guard let found = try store.generations().first(where: { $0.state == .building }) else { return nil }
                 building = found
             } catch { throw SearchEngineError(error) }
-            guard let model = model(fingerprint: building.modelFingerprint), let embedder = model.embedder else {
-                throw .modelUnavailable(collection: collection, fingerprint: building.modelFingerprint)
+            guard let model = engine.model(fingerprint: building.modelFingerprint), let embedder = model.embedder else {
+                throw .modelUnavailable(collection: name, fingerprint: building.modelFingerprint)
             }
             var done = 0
             let total: Int
@@ -79,7 +79,7 @@ extension SearchEngine {
                     return document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
                 }
                 let vectors: [[Float]]
-                do { vectors = try embedder.embed(texts, priority: writePriority) } catch { throw SearchEngineError(error) }
+                do { vectors = try embedder.embed(texts, priority: engine.writePriority) } catch { throw SearchEngineError(error) }
                 let items = zip(page, vectors).map { document, vector in
                     (
                         label: document.label, sourceSeq: document.seq,
@@ -116,10 +116,10 @@ extension SearchEngine {
                 throw .index("\(error)")
             }
             try runtime.catchUp()  // loads the new generation and rewrites CURRENT
-            logger.info(
+            engine.logger.info(
                 "model change complete",
                 metadata: [
-                    "collection": "\(collection)", "generation": "\(building.generation)", "model": "\(model.id)",
+                    "collection": "\(name)", "generation": "\(building.generation)", "model": "\(model.id)",
                 ])
             return building.generation
         }

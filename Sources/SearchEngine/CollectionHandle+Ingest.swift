@@ -1,7 +1,7 @@
 import DocumentStore
 import Foundation
 
-extension SearchEngine {
+extension CollectionHandle {
     /// The generation writes go to and the model that embeds for it: the building generation if
     /// this engine has its model (a model change in progress), else the current one.
     struct WriteTarget: Sendable {
@@ -9,37 +9,31 @@ extension SearchEngine {
         var model: EmbeddingModel?
     }
 
-    func writeTarget(_ runtime: IndexFollower) throws(SearchEngineError) -> WriteTarget {
+    func writeTarget() throws(SearchEngineError) -> WriteTarget {
         let generations: [GenerationRecord]
-        do { generations = try runtime.store.generations() } catch { throw SearchEngineError(error) }
+        do { generations = try store.generations() } catch { throw SearchEngineError(error) }
         if let building = generations.first(where: { $0.state == .building }),
-            let model = model(fingerprint: building.modelFingerprint)
+            let model = engine.model(fingerprint: building.modelFingerprint)
         {
             return WriteTarget(generation: building, model: model)
         }
         guard let current = generations.first(where: { $0.state == .current }) else {
-            throw .storage("collection \(runtime.name) has no current generation")
+            throw .storage("collection \(name) has no current generation")
         }
-        return WriteTarget(generation: current, model: model(fingerprint: current.modelFingerprint))
+        return WriteTarget(generation: current, model: engine.model(fingerprint: current.modelFingerprint))
     }
-
-    /// Most documents in one `upsert` call.
-    public static let maxBatchDocuments = 10_000
-    /// Longest id, in UTF-8 bytes.
-    public static let maxIDBytes = 1024
 
     /// Checks one document against the collection's write generation without writing anything.
     ///
     /// - Throws: `invalidDocument` (with `index`) naming what is wrong.
-    public func validate(_ document: DocumentInput, index: Int, collection: String) throws(SearchEngineError) {
-        let runtime = try runtime(collection)
-        try validate(document, index: index, target: try writeTarget(runtime), collection: collection)
+    public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
+        try validate(document, index: index, target: try writeTarget())
     }
 
-    func validate(_ document: DocumentInput, index: Int, target: WriteTarget, collection: String) throws(SearchEngineError) {
+    func validate(_ document: DocumentInput, index: Int, target: WriteTarget) throws(SearchEngineError) {
         func fail(_ reason: String) -> SearchEngineError { .invalidDocument(index: index, id: document.id, reason: reason) }
         guard !document.id.isEmpty else { throw .invalidDocument(index: index, id: nil, reason: "empty id") }
-        guard document.id.utf8.count <= Self.maxIDBytes else { throw fail("id longer than \(Self.maxIDBytes) bytes") }
+        guard document.id.utf8.count <= SearchEngine.maxIDBytes else { throw fail("id longer than \(SearchEngine.maxIDBytes) bytes") }
         if let metadata = document.metadata {
             guard case .object = metadata else { throw fail("metadata must be a JSON object") }
         }
@@ -51,7 +45,7 @@ extension SearchEngine {
         } else {
             guard document.text != nil else { throw fail("needs \"text\" or \"vector\"") }
             guard target.model?.embedder != nil else {
-                throw .modelUnavailable(collection: collection, fingerprint: target.generation.modelFingerprint)
+                throw .modelUnavailable(collection: name, fingerprint: target.generation.modelFingerprint)
             }
         }
     }
@@ -68,24 +62,24 @@ extension SearchEngine {
     /// started, finished or was replaced while the texts were being embedded, the write is
     /// re-targeted (and re-embedded if the target's model differs) instead of landing in a
     /// generation that no longer serves or builds.
-    public func upsert(collection: String, documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
-        guard documents.count <= Self.maxBatchDocuments else {
-            throw .invalidQuery("at most \(Self.maxBatchDocuments) documents per call")
+    public func upsert(documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
+        guard documents.count <= SearchEngine.maxBatchDocuments else {
+            throw .invalidQuery("at most \(SearchEngine.maxBatchDocuments) documents per call")
         }
-        let runtime = try runtime(collection)
+        let runtime = follower
         var lastIndex: [String: Int] = [:]
         for (index, document) in documents.enumerated() { lastIndex[document.id] = index }
         let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 }.map { documents[$0] }
         // Vectors embedded by an earlier attempt, by model fingerprint and id: reused when a
         // re-targeted write goes to a generation of the same model.
         var embeddedBefore: (fingerprint: String, vectors: [String: [Float]])?
-        for _ in 0..<Self.writeAttempts {
-            let target = try writeTarget(runtime)
+        for _ in 0..<SearchEngine.writeAttempts {
+            let target = try writeTarget()
             for (index, document) in documents.enumerated() {
-                try validate(document, index: index, target: target, collection: collection)
+                try validate(document, index: index, target: target)
             }
             let attempt = try prepareWrites(
-                unique, target: target, collection: collection, runtime: runtime,
+                unique, target: target, collection: name, runtime: runtime,
                 reuse: embeddedBefore?.fingerprint == target.generation.modelFingerprint ? embeddedBefore?.vectors ?? [:] : [:])
             embeddedBefore = (target.generation.modelFingerprint, attempt.embeddedVectors)
             var result = attempt.result
@@ -97,14 +91,14 @@ extension SearchEngine {
                 result.seq = state.seq
                 return result
             }
-            if let hook = hooks.beforeWriteCommit.withLock({ $0 }) { hook(target.generation.generation) }
+            if let hook = engine.hooks.beforeWriteCommit.withLock({ $0 }) { hook(target.generation.generation) }
             let outcome: WriteOutcome
             do {
                 outcome = try runtime.store.apply(generation: target.generation.generation, writes: attempt.writes, deletes: [])
             } catch .generationNotWritable(let generation) {
-                logger.info(
+                engine.logger.info(
                     "write re-targeted: its generation stopped being writable while it was embedded",
-                    metadata: ["collection": "\(collection)", "generation": "\(generation)"])
+                    metadata: ["collection": "\(name)", "generation": "\(generation)"])
                 continue
             } catch {
                 throw SearchEngineError(error)
@@ -117,9 +111,6 @@ extension SearchEngine {
         }
         throw .conflict("the collection's generations kept changing during the write; nothing was written, send it again")
     }
-
-    /// How often `upsert` re-targets a write whose generation changed under it before giving up.
-    static let writeAttempts = 5
 
     private struct PreparedWrites {
         var writes: [DocumentWrite] = []
@@ -172,10 +163,12 @@ extension SearchEngine {
         }
         if !toEmbed.isEmpty {
             guard let embedder = target.model?.embedder else {
-                throw .modelUnavailable(collection: collection, fingerprint: fingerprint)
+                throw .modelUnavailable(collection: name, fingerprint: fingerprint)
             }
             let vectors: [[Float]]
-            do { vectors = try embedder.embed(toEmbed.map(\.text), priority: writePriority) } catch { throw SearchEngineError(error) }
+            do { vectors = try embedder.embed(toEmbed.map(\.text), priority: engine.writePriority) } catch {
+                throw SearchEngineError(error)
+            }
             let embeddedAt = Date().timeIntervalSince1970
             for (item, vector) in zip(toEmbed, vectors) {
                 prepared.writes[item.write].vector = vector
@@ -188,12 +181,12 @@ extension SearchEngine {
     }
 
     /// Deletes documents by id (absent ids are ignored); searchable when this returns.
-    public func delete(collection: String, ids: [String]) throws(SearchEngineError) -> UpsertResult {
-        let runtime = try runtime(collection)
+    public func delete(ids: [String]) throws(SearchEngineError) -> UpsertResult {
+        let runtime = follower
         var result = UpsertResult()
         var start = 0
         while start < ids.count {
-            let chunk = Array(ids[start..<min(ids.count, start + Self.maxBatchDocuments)])
+            let chunk = Array(ids[start..<min(ids.count, start + SearchEngine.maxBatchDocuments)])
             let outcome: WriteOutcome
             do {
                 outcome = try runtime.store.apply(
@@ -213,42 +206,37 @@ extension SearchEngine {
     }
 
     /// Full sync: deletes every live document whose id is not in `keep`.
-    public func prune(collection: String, keeping keep: Set<String>) throws(SearchEngineError) -> UpsertResult {
-        let runtime = try runtime(collection)
+    public func prune(keeping keep: Set<String>) throws(SearchEngineError) -> UpsertResult {
+        let runtime = follower
         let live: [String]
         do { live = try runtime.store.liveIDs() } catch { throw SearchEngineError(error) }
-        return try delete(collection: collection, ids: live.filter { !keep.contains($0) })
+        return try delete(ids: live.filter { !keep.contains($0) })
     }
 
     /// Records that a sync run finished now (reported as `last_sync_at`).
-    public func markSynced(collection: String) throws(SearchEngineError) {
-        do { try runtime(collection).store.markSynced(at: Date().timeIntervalSince1970) } catch let error as DocumentStoreError {
-            throw SearchEngineError(error)
-        } catch let error as SearchEngineError {
-            throw error
-        } catch { throw .storage("\(error)") }
+    public func markSynced() throws(SearchEngineError) {
+        do { try store.markSynced(at: Date().timeIntervalSince1970) } catch { throw SearchEngineError(error) }
     }
 }
 
 /// Validates documents for one collection's write generation without a store read per document
 /// (for streaming ingest, which reports bad lines one by one).
 public struct DocumentValidator: Sendable {
-    let engine: SearchEngine
-    let target: SearchEngine.WriteTarget
-    let collection: String
+    let collection: CollectionHandle
+    let target: CollectionHandle.WriteTarget
 
     /// Throws `invalidDocument` (with `index`) or `modelUnavailable` for a document `upsert` would reject.
     public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
-        try engine.validate(document, index: index, target: target, collection: collection)
+        try collection.validate(document, index: index, target: target)
     }
 
     /// The dimensions vectors must have.
     public var dimensions: Int { target.generation.dimensions }
 }
 
-extension SearchEngine {
+extension CollectionHandle {
     /// A validator for the collection's current write generation.
-    public func validator(collection: String) throws(SearchEngineError) -> DocumentValidator {
-        DocumentValidator(engine: self, target: try writeTarget(try runtime(collection)), collection: collection)
+    public func validator() throws(SearchEngineError) -> DocumentValidator {
+        DocumentValidator(collection: self, target: try writeTarget())
     }
 }

@@ -1,17 +1,14 @@
 import DocumentStore
 import Foundation
 
-extension SearchEngine {
-    /// Most vectors in one fetch or export page.
-    public static let maxVectorsPerCall = 10_000
-
+extension CollectionHandle {
     /// Stored vectors of the serving generation by id, in request order, each tagged with its
     /// model fingerprint; ids without a live document are listed in `missing`.
-    public func vectors(collection: String, ids: [String]) throws(SearchEngineError) -> VectorsResponse {
-        guard ids.count <= Self.maxVectorsPerCall else { throw .invalidQuery("at most \(Self.maxVectorsPerCall) ids") }
-        let runtime = try runtime(collection)
-        let record = try currentRecord(runtime)
-        let found = try storedDocuments(runtime, ids: ids, generation: record, withVectors: true)
+    public func vectors(ids: [String]) throws(SearchEngineError) -> VectorsResponse {
+        guard ids.count <= SearchEngine.maxVectorsPerCall else { throw .invalidQuery("at most \(SearchEngine.maxVectorsPerCall) ids") }
+        let runtime = follower
+        let record = try currentRecord()
+        let found = try storedDocuments(ids: ids, generation: record, withVectors: true)
         var items: [VectorsResponse.Item] = []
         var missing: [String] = []
         for id in ids {
@@ -33,17 +30,17 @@ extension SearchEngine {
     /// `nextCursor` to get the next page; it is nil after the last one.
     ///
     /// - Throws: `invalidQuery` for a malformed cursor or a limit outside 1…10,000.
-    public func exportVectors(collection: String, cursor: String?, limit: Int) throws(SearchEngineError) -> VectorsResponse {
-        guard (1...Self.maxVectorsPerCall).contains(limit) else {
-            throw .invalidQuery("limit must be in 1...\(Self.maxVectorsPerCall)")
+    public func exportVectors(cursor: String?, limit: Int) throws(SearchEngineError) -> VectorsResponse {
+        guard (1...SearchEngine.maxVectorsPerCall).contains(limit) else {
+            throw .invalidQuery("limit must be in 1...\(SearchEngine.maxVectorsPerCall)")
         }
         var after: Int64 = 0
         if let cursor {
             guard let value = Int64(cursor), value >= 0 else { throw .invalidQuery("malformed cursor") }
             after = value
         }
-        let runtime = try runtime(collection)
-        let record = try currentRecord(runtime)
+        let runtime = follower
+        let record = try currentRecord()
         let page: [StoredDocument]
         do {
             page = try runtime.store.exportPage(

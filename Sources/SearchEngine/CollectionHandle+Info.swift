@@ -1,0 +1,59 @@
+import DocumentStore
+import Foundation
+
+extension CollectionHandle {
+    /// The collection's settings, counts, generations and index state.
+    public func info() throws(SearchEngineError) -> CollectionInfo {
+        let (serving, state) = try follower.snapshot()
+        do {
+            let counts = try store.counts()
+            var generations: [GenerationInfo] = []
+            for record in try store.generations() {
+                generations.append(
+                    GenerationInfo(
+                        generation: record.generation, state: record.state.rawValue,
+                        model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
+                        dimensions: record.dimensions,
+                        pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil))
+            }
+            let settings = follower.settings
+            return CollectionInfo(
+                name: name, documents: counts.live, tombstones: counts.deleted, dimensions: serving.record.dimensions,
+                distance: settings.metric, hnsw: .init(m: settings.hnswM, efConstruction: settings.hnswEfConstruction),
+                model: ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint),
+                generations: generations, index: indexState(serving, state),
+                createdAt: Timestamp(seconds: settings.createdAt))
+        } catch {
+            throw SearchEngineError(error)
+        }
+    }
+
+    /// The index state: which generation serves, the seq it covers and the store's (no counts, no
+    /// generation list: cheap enough for every write's answer).
+    public func indexState() throws(SearchEngineError) -> IndexState {
+        let (serving, state) = try follower.snapshot()
+        return indexState(serving, state)
+    }
+
+    func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
+        let indexed = serving.indexedSeq
+        return IndexState(
+            generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
+            pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
+            vectors: serving.index.count)
+    }
+
+    /// Writes the serving index to disk (atomically), so the next open does not replay the
+    /// changes since the last checkpoint.
+    public func checkpoint() throws(SearchEngineError) {
+        try follower.sync(checkpoint: true)
+    }
+
+    /// Waits until every change committed before the call is applied to the index; returns the
+    /// index state.
+    @discardableResult
+    public func catchUp() throws(SearchEngineError) -> IndexState {
+        let (serving, state) = try follower.catchUp()
+        return indexState(serving, state)
+    }
+}

@@ -1,0 +1,412 @@
+import DocumentStore
+import Foundation
+import VectorIndex
+
+/// Limits on one query, checked before any work is done. The engine's defaults are the widest the
+/// index takes; the HTTP server passes its configured limits.
+public struct QueryLimits: Sendable, Equatable {
+    /// Largest `k`.
+    public var maxK: Int
+    /// Largest `ef`.
+    public var maxEf: Int
+    /// Longest query text, in UTF-8 bytes.
+    public var maxTextBytes: Int
+
+    /// Limits.
+    public init(maxK: Int = SearchEngine.kRange.upperBound, maxEf: Int = SearchEngine.efRange.upperBound, maxTextBytes: Int = 1 << 20) {
+        self.maxK = maxK
+        self.maxEf = maxEf
+        self.maxTextBytes = maxTextBytes
+    }
+
+    /// The engine's own limits.
+    public static let engine = QueryLimits()
+}
+
+/// Embeds query text for the query path, which calls it once per request (a batch's texts
+/// together). The HTTP server passes its dynamic batcher with its cache; the CLI passes
+/// ``ModelQueryEmbedder``.
+public protocol QueryEmbedder: Sendable {
+    /// Vectors of `texts`, in order, computed with the model whose fingerprint is `fingerprint`
+    /// (the one the serving generation was built with); nil when this embedder has no such model.
+    func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]?
+}
+
+/// Embeds query text with the engine's own models, on the calling thread.
+public struct ModelQueryEmbedder: QueryEmbedder {
+    let models: [EmbeddingModel]
+
+    /// An embedder over `models` (an engine's `models`).
+    public init(models: [EmbeddingModel]) { self.models = models }
+
+    public func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]? {
+        try embedNow(texts, fingerprint: fingerprint)
+    }
+
+    func embedNow(_ texts: [String], fingerprint: String) throws(SearchEngineError) -> [[Float]]? {
+        guard let embedder = models.first(where: { $0.fingerprint == fingerprint })?.embedder else { return nil }
+        do { return try embedder.embed(texts) } catch { throw SearchEngineError(error) }
+    }
+}
+
+/// Runs the engine's blocking work (store reads, searches) for its async calls. The server passes
+/// its pool for blocking work; the default runs it inline on the calling task.
+public protocol BlockingExecutor: Sendable {
+    /// Runs `body` and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
+}
+
+/// Runs blocking work on the calling task's thread.
+public struct InlineExecutor: BlockingExecutor {
+    /// An inline executor.
+    public init() {}
+
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T { try body() }
+}
+
+extension QueryRequest {
+    /// Checks the request against `limits` before any work: exactly one of text, vector or id; a
+    /// non-empty text within `maxTextBytes`; a non-empty vector; `k` and `ef` in range. `field`
+    /// prefixes the messages (`queries[3].` in a batch).
+    ///
+    /// - Throws: `invalidQuery`, or `limitExceeded` naming the limit.
+    public func validate(limits: QueryLimits, field: String = "") throws(SearchEngineError) {
+        let given = [text != nil, vector != nil, id != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw .invalidQuery("\(field.isEmpty ? "" : "\(field.dropLast()): ")give exactly one of text, vector or id")
+        }
+        if let text {
+            guard !text.isEmpty else { throw .invalidQuery("\(field)text must not be empty") }
+            guard text.utf8.count <= limits.maxTextBytes else {
+                throw .limitExceeded(limit: "max_text_bytes", value: text.utf8.count, allowed: limits.maxTextBytes)
+            }
+        }
+        if let vector, vector.isEmpty { throw .invalidQuery("\(field)vector must not be empty") }
+        try Self.validate(k: k, ef: ef, limits: limits, field: field)
+    }
+
+    /// Checks `k` (at least 1, at most `maxK`) and `ef` (at least 1, at most `maxEf`).
+    public static func validate(k: Int, ef: Int?, limits: QueryLimits, field: String = "") throws(SearchEngineError) {
+        guard k >= 1 else { throw .invalidQuery("\(field)k must be at least 1 (got \(k))") }
+        guard k <= limits.maxK else { throw .limitExceeded(limit: "max_k", value: k, allowed: limits.maxK) }
+        if let ef {
+            guard ef >= 1 else { throw .invalidQuery("\(field)ef must be at least 1 (got \(ef))") }
+            guard ef <= limits.maxEf else { throw .limitExceeded(limit: "max_ef", value: ef, allowed: limits.maxEf) }
+        }
+    }
+}
+
+extension SearchEngine {
+    /// Allowed `k`.
+    public static let kRange = 1...1000
+    /// Allowed `ef`.
+    public static let efRange = 1...100_000
+    /// Collections with at most this many vectors are searched exactly (a scan of 2,048
+    /// 384-dim vectors takes ~0.1 ms), as are queries asking for half the collection or more.
+    public static let exactSearchLimit = 2048
+}
+
+/// The serving generation changed between embedding a batch's texts and searching: embed again.
+private struct GenerationMoved: Error {}
+
+extension CollectionHandle {
+    // MARK: The query path
+    //
+    // Every query — HTTP or CLI, single or batch, by text, vector or id — is validated by
+    // `QueryRequest.validate`, takes one serving generation, and is answered by `answer` below.
+    // Only the embedding of text differs: the synchronous call embeds with the engine's models on
+    // the calling thread; the async calls use the injected `QueryEmbedder`.
+
+    /// The `k` documents nearest to a text, a vector or a stored document, with freshness, the
+    /// index state and timings. Text is embedded with the engine's model of the serving
+    /// generation, on the calling thread.
+    ///
+    /// - Throws: `invalidQuery` (none or several of text/vector/id, bad k/ef), `limitExceeded`,
+    ///   `dimensionMismatch`, `documentNotFound` (query by id), `invalidFilter`, `modelUnavailable`.
+    public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
+        try request.validate(limits: limits)
+        let (serving, state) = try follower.snapshot()
+        var embedded: EmbeddedQueryText?
+        if let text = request.text {
+            let start = DispatchTime.now()
+            let fingerprint = serving.record.modelFingerprint
+            guard let vector = try ModelQueryEmbedder(models: engine.models).embedNow([text], fingerprint: fingerprint)?.first else {
+                throw .modelUnavailable(collection: name, fingerprint: fingerprint)
+            }
+            embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
+        }
+        return try answer(request, serving, state, embedded: embedded)
+    }
+
+    /// ``query(_:limits:)`` with text embedded by `embedder`, the blocking work on the engine's
+    /// executor.
+    ///
+    /// - Throws: what the synchronous query throws (as `SearchEngineError`), and `embedder`'s errors.
+    public func query(_ request: QueryRequest, embedder: any QueryEmbedder, limits: QueryLimits = .engine) async throws
+        -> QueryResponse
+    {
+        try request.validate(limits: limits)
+        let results = try await answer([request], embedder: embedder, inBatch: false)
+        guard let first = results.first else { throw SearchEngineError.storage("a query produced no answer") }
+        return first
+    }
+
+    /// Many queries at once: every one is validated before any work (messages name
+    /// `queries[i]`), their texts are embedded in one call to `embedder`, and they are answered
+    /// on up to the CPU budget's read threads in parallel. Answers are in request order.
+    public func query(batch requests: [QueryRequest], embedder: any QueryEmbedder, limits: QueryLimits = .engine) async throws
+        -> [QueryResponse]
+    {
+        for (index, request) in requests.enumerated() { try request.validate(limits: limits, field: "queries[\(index)].") }
+        return try await answer(requests, embedder: embedder, inBatch: true)
+    }
+
+    private func answer(_ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool) async throws -> [QueryResponse] {
+        let executor = engine.executor
+        let textIndices = requests.indices.filter { requests[$0].text != nil }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var embedded: [Int: EmbeddedQueryText] = [:]
+            if !textIndices.isEmpty {
+                // The serving model from memory (no store read) when the index is loaded.
+                let fingerprint: String
+                if let loaded = follower.loaded {
+                    fingerprint = loaded.record.modelFingerprint
+                } else {
+                    let follower = self.follower
+                    fingerprint = try await executor.run { try follower.snapshot().0.record.modelFingerprint }
+                }
+                let start = DispatchTime.now()
+                guard let vectors = try await embedder.embed(textIndices.map { requests[$0].text ?? "" }, fingerprint: fingerprint) else {
+                    throw SearchEngineError.modelUnavailable(collection: name, fingerprint: fingerprint)
+                }
+                guard vectors.count == textIndices.count else {
+                    throw SearchEngineError.embedding("\(vectors.count) vectors for \(textIndices.count) texts")
+                }
+                let ms = milliseconds(since: start)
+                for (index, vector) in zip(textIndices, vectors) {
+                    embedded[index] = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: ms)
+                }
+            }
+            do {
+                return try await run(requests, embedded: embedded, inBatch: inBatch)
+            } catch is GenerationMoved where attempt < 3 {
+                continue
+            } catch is GenerationMoved {
+                throw SearchEngineError.conflict("the collection's model kept changing during the query; send it again")
+            }
+        }
+    }
+
+    /// Answers `requests` in contiguous chunks, one per read thread, on the engine's executor.
+    private func run(_ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool) async throws -> [QueryResponse] {
+        let executor = engine.executor
+        let handle = self
+        // Small batches are not worth a hand-off per chunk.
+        let chunks = requests.count < 16 ? 1 : min(engine.budget.readThreads, requests.count)
+        let size = (requests.count + chunks - 1) / max(chunks, 1)
+        let ranges = stride(from: 0, to: requests.count, by: max(size, 1)).map { $0..<min($0 + size, requests.count) }
+        if ranges.count <= 1 {
+            return try await executor.run { try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch) }
+        }
+        return try await withThrowingTaskGroup(of: (Int, [QueryResponse]).self) { group in
+            for (chunk, range) in ranges.enumerated() {
+                group.addTask {
+                    (chunk, try await executor.run { try handle.answer(requests, range, embedded: embedded, inBatch: inBatch) })
+                }
+            }
+            var parts = [[QueryResponse]](repeating: [], count: ranges.count)
+            for try await (chunk, answers) in group { parts[chunk] = answers }
+            return parts.flatMap { $0 }
+        }
+    }
+
+    /// Answers `requests[range]` against one snapshot of the serving generation.
+    private func answer(_ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool) throws
+        -> [QueryResponse]
+    {
+        let (serving, state) = try follower.snapshot()
+        var answers: [QueryResponse] = []
+        answers.reserveCapacity(range.count)
+        for index in range {
+            if let text = embedded[index], text.fingerprint != serving.record.modelFingerprint { throw GenerationMoved() }
+            do throws(SearchEngineError) {
+                answers.append(try answer(requests[index], serving, state, embedded: embedded[index]))
+            } catch {
+                throw inBatch ? Self.batchError(error, index: index) : error
+            }
+        }
+        return answers
+    }
+
+    /// An error of query `index` of a batch, naming it.
+    static func batchError(_ error: SearchEngineError, index: Int) -> SearchEngineError {
+        switch error {
+        case .invalidQuery(let reason): .invalidQuery("queries[\(index)]: \(reason)")
+        case .invalidFilter(let reason): .invalidFilter("queries[\(index)]: \(reason)")
+        case .dimensionMismatch(let expected, let actual):
+            .invalidQuery("queries[\(index)].vector: has \(actual) dimensions, the collection's vectors have \(expected)")
+        default: error
+        }
+    }
+
+    /// One validated query against one serving generation; `embedded` is its text's vector.
+    func answer(_ request: QueryRequest, _ serving: ServingGeneration, _ state: StoreState, embedded: EmbeddedQueryText?)
+        throws(SearchEngineError) -> QueryResponse
+    {
+        let record = serving.record
+        var timings = QueryTimings()
+        var exclude: Set<Int64> = []
+        let vector: [Float]
+        if request.text != nil {
+            guard let embedded, embedded.fingerprint == record.modelFingerprint else {
+                throw .modelUnavailable(collection: name, fingerprint: record.modelFingerprint)
+            }
+            vector = embedded.vector
+            timings.embedMs = embedded.embedMs
+        } else if let given = request.vector {
+            vector = given
+        } else {
+            let id = request.id ?? ""
+            let found = try storedDocuments(ids: [id], generation: record, withVectors: true)
+            guard let document = found[id], let stored = document.vector else {
+                throw .documentNotFound(collection: name, id: id)
+            }
+            vector = stored
+            exclude.insert(document.label)
+        }
+        return try search(
+            serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+            exclude: exclude, include: Set(request.include ?? []), timings: timings)
+    }
+
+    /// "More like these, less like those" (see `RecommendRequest`).
+    public func recommend(_ request: RecommendRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
+        try QueryRequest.validate(k: request.k, ef: request.ef, limits: limits)
+        guard !request.positive.isEmpty else { throw .invalidQuery("positive needs at least one id") }
+        let negative = request.negative ?? []
+        guard request.positive.count + negative.count <= 1000 else { throw .invalidQuery("at most 1000 example ids") }
+        let (serving, state) = try follower.snapshot()
+        let found = try storedDocuments(ids: request.positive + negative, generation: serving.record, withVectors: true)
+        func mean(_ ids: [String]) throws(SearchEngineError) -> [Float] {
+            var sum = [Float](repeating: 0, count: serving.record.dimensions)
+            for id in ids {
+                guard let vector = found[id]?.vector else { throw .documentNotFound(collection: name, id: id) }
+                for i in sum.indices { sum[i] += vector[i] }
+            }
+            return sum.map { $0 / Float(ids.count) }
+        }
+        let positive = try mean(request.positive)
+        var vector = positive
+        if !negative.isEmpty {
+            let away = try mean(negative)
+            vector = zip(positive, away).map { 2 * $0 - $1 }
+        }
+        let exclude = Set(found.values.map(\.label))
+        return try search(
+            serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
+            exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
+    }
+
+    private func search(
+        _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
+        filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, timings: QueryTimings
+    ) throws(SearchEngineError) -> QueryResponse {
+        guard SearchEngine.kRange.contains(k) else { throw .invalidQuery("k must be in \(SearchEngine.kRange)") }
+        if let ef { guard SearchEngine.efRange.contains(ef) else { throw .invalidQuery("ef must be in \(SearchEngine.efRange)") } }
+        let record = serving.record
+        guard vector.count == record.dimensions else {
+            throw .dimensionMismatch(expected: record.dimensions, actual: vector.count)
+        }
+        guard vector.allSatisfy(\.isFinite) else { throw .invalidQuery("vector has a non-finite number") }
+        var timings = timings
+        let searchStart = DispatchTime.now()
+        var allowed: Set<Int64>?
+        if let filter {
+            let conditions = try filter.conditions()
+            if !conditions.isEmpty {
+                do { allowed = try store.labels(matching: conditions, generation: record.generation) } catch {
+                    throw SearchEngineError(error)
+                }
+            }
+        }
+        let predicate: ((UInt64) -> Bool)?
+        switch (allowed, exclude.isEmpty) {
+        case (nil, true): predicate = nil
+        case (nil, false): predicate = { !exclude.contains(Int64(bitPattern: $0)) }
+        case (let allowed?, _):
+            predicate = { label in
+                let label = Int64(bitPattern: label)
+                return allowed.contains(label) && !exclude.contains(label)
+            }
+        }
+        let hits: [SearchHit]
+        if allowed?.isEmpty == true || serving.index.count == 0 {
+            hits = []
+        } else {
+            do {
+                if serving.index.count <= SearchEngine.exactSearchLimit || k * 2 >= serving.index.count {
+                    // Small collections are scanned: exact, and cheaper than walking a graph.
+                    hits = try serving.index.exactSearch(vector, k: k, filter: predicate)
+                } else {
+                    hits = try serving.index.search(vector, k: k, ef: ef.map { max($0, k) }, filter: predicate)
+                }
+            } catch {
+                throw SearchEngineError(error)
+            }
+        }
+        timings.searchMs = milliseconds(since: searchStart)
+
+        let fetchStart = DispatchTime.now()
+        let documents: [Int64: StoredDocument]
+        do {
+            documents = try store.documents(
+                labels: hits.map { Int64(bitPattern: $0.label) }, generation: record.generation,
+                dimensions: record.dimensions, withVectors: include.contains(.vector),
+                withText: include.contains(.text))
+        } catch { throw SearchEngineError(error) }
+        let model = ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint)
+        let now = Date().timeIntervalSince1970
+        let metric = follower.metric
+        var results: [QueryHit] = []
+        results.reserveCapacity(hits.count)
+        for hit in hits {
+            // A document deleted after the index snapshot is skipped, never returned stale.
+            guard let document = documents[Int64(bitPattern: hit.label)] else { continue }
+            let score = metric == .l2 ? -hit.distance : 1 - hit.distance
+            results.append(
+                QueryHit(
+                    id: document.id, score: score, title: document.title,
+                    text: include.contains(.text) ? document.text : nil, metadata: JSONValue.parse(document.metadata),
+                    vector: include.contains(.vector) ? document.vector : nil,
+                    freshness: freshness(document, serving: serving, model: model, now: now)))
+        }
+        timings.fetchMs = milliseconds(since: fetchStart)
+        return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
+    }
+
+    func freshness(_ document: StoredDocument, serving: ServingGeneration, model: ModelInfo, now: Double) -> Freshness {
+        Freshness(
+            updatedAt: Timestamp(seconds: document.updatedAt), embeddedAt: document.embeddedAt.map(Timestamp.init(seconds:)),
+            indexedAt: serving.indexedAt(seq: document.seq).map(Timestamp.init(seconds:)), model: model,
+            ageSeconds: max(0, now - (document.embeddedAt ?? document.updatedAt)))
+    }
+
+    /// A stored document by id, with its freshness (and its vector when asked).
+    public func document(id: String, includeVector: Bool = false) throws(SearchEngineError) -> DocumentResult {
+        let (serving, _) = try follower.snapshot()
+        let found = try storedDocuments(ids: [id], generation: serving.record, withVectors: includeVector)
+        guard let document = found[id] else { throw .documentNotFound(collection: name, id: id) }
+        let model = ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint)
+        return DocumentResult(
+            id: document.id, title: document.title, text: document.text,
+            metadata: JSONValue.parse(document.metadata), vector: document.vector,
+            freshness: freshness(document, serving: serving, model: model, now: Date().timeIntervalSince1970),
+            seq: document.seq)
+    }
+}
+
+func milliseconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds &- start.uptimeNanoseconds) / 1e6
+}
