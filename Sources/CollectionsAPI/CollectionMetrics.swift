@@ -2,6 +2,7 @@ import CoreMetrics
 import Prometheus
 import SearchEngine
 import SearchServer
+import Synchronization
 
 /// The collection metrics, in the server's registry: documents, vectors and index lag per
 /// collection (gauges), write outcomes per collection (counters), and the query-embedding cache.
@@ -22,15 +23,34 @@ final class CollectionMetrics: Sendable {
         CoreMetrics.Gauge(label: label, dimensions: [("collection", collection)], factory: metrics.factory)
     }
 
+    /// Live documents per collection as last counted, plus this process's writes since.
+    private let documents = Mutex<[String: Int]>([:])
+
     /// Records a collection's counts and index lag (`store_seq − indexed_seq`).
     func update(_ info: CollectionInfo) {
+        documents.withLock { $0[info.name] = info.documents }
         gauge("quiver_collection_documents", info.name).record(info.documents)
-        gauge("quiver_collection_vectors", info.name).record(info.index.vectors)
-        gauge("quiver_collection_index_lag", info.name).record(info.index.pending)
+        update(info.name, index: info.index)
+    }
+
+    /// Records a collection's vectors and index lag after a write, and its document count moved by
+    /// the write's inserts and deletes (no count scan per write; `update(_:)` recounts).
+    func update(_ name: String, index: IndexState, written result: UpsertResult? = nil) {
+        if let result {
+            let count = documents.withLock { counts -> Int? in
+                guard let known = counts[name] else { return nil }
+                counts[name] = max(0, known + result.inserted - result.deleted)
+                return counts[name]
+            }
+            if let count { gauge("quiver_collection_documents", name).record(count) }
+        }
+        gauge("quiver_collection_vectors", name).record(index.vectors)
+        gauge("quiver_collection_index_lag", name).record(index.pending)
     }
 
     /// A deleted collection reports zero.
     func removed(_ name: String) {
+        documents.withLock { $0[name] = 0 }
         for label in ["quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag"] {
             gauge(label, name).record(0)
         }

@@ -117,13 +117,13 @@ struct CollectionsController: Sendable {
     private func write(
         _ engine: SearchEngine, _ name: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> UpsertResult
     ) async throws -> Response {
-        let (result, info) = try await runner.write { () throws(SearchEngineError) in
+        let (result, index) = try await runner.write { () throws(SearchEngineError) in
             let result = try body()
-            return (result, try engine.collectionInfo(name))
+            return (result, try engine.collection(name).indexState())
         }
         metrics.wrote(name, result)
-        metrics.update(info)
-        return try JSONResponse.make(WriteResponse(result, index: info.index))
+        metrics.update(name, index: index, written: result)
+        return try JSONResponse.make(WriteResponse(result, index: index))
     }
 
     @Sendable func document(_ request: Request, context: QuiverRequestContext) async throws -> Response {

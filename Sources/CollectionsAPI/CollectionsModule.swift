@@ -80,6 +80,9 @@ public final class CollectionsModule: APIModule {
     let state = Mutex(State())
     let startup = Mutex<Task<Void, Never>?>(nil)
     let writePool: NIOThreadPool
+    /// Blocking reads and searches: one thread per core of the CPU budget.
+    let readPool: NIOThreadPool
+    let budget = CPUBudget.machine
     let cache: QueryEmbeddingCache
 
     /// A module over `options.dataDirectory`.
@@ -88,10 +91,12 @@ public final class CollectionsModule: APIModule {
         self.logger = logger
         self.writePool = NIOThreadPool(numberOfThreads: 1)
         self.writePool.start()
+        self.readPool = NIOThreadPool(numberOfThreads: budget.readThreads)
+        self.readPool.start()
         self.cache = QueryEmbeddingCache(capacity: options.queryCacheEntries)
     }
 
-    var runner: EngineRunner { EngineRunner(reads: .singleton, writes: writePool, logger: logger) }
+    var runner: EngineRunner { EngineRunner(reads: readPool, writes: writePool, logger: logger) }
 
     public func addRoutes(to routes: APIRoutes, context: APIModuleContext) {
         let metrics = CollectionMetrics(metrics: context.metrics)
@@ -139,6 +144,7 @@ public final class CollectionsModule: APIModule {
             }
         }
         try? await writePool.shutdownGracefully()
+        try? await readPool.shutdownGracefully()
     }
 
     /// Waits for the model, opens the engine with it, catches every collection up, then imports
@@ -168,7 +174,7 @@ public final class CollectionsModule: APIModule {
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
                 let engine = try SearchEngine(
                     dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
-                    executor: ThreadPoolExecutor(pool: .singleton), logger: logger)
+                    budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool), logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from
