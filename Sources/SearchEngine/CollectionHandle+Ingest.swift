@@ -34,6 +34,11 @@ extension CollectionHandle {
         func fail(_ reason: String) -> SearchEngineError { .invalidDocument(index: index, id: document.id, reason: reason) }
         guard !document.id.isEmpty else { throw .invalidDocument(index: index, id: nil, reason: "empty id") }
         guard document.id.utf8.count <= SearchEngine.maxIDBytes else { throw fail("id longer than \(SearchEngine.maxIDBytes) bytes") }
+        // SQLite keeps a bound string only up to its first NUL: an id "a\0b" would overwrite "a"
+        // and a text would be stored cut while its whole length was embedded. Refused instead.
+        for (field, value) in [("id", document.id), ("title", document.title), ("text", document.text)] {
+            if let value, value.containsNUL { throw fail("\(field) contains a NUL character (U+0000), which cannot be stored") }
+        }
         if let metadata = document.metadata {
             guard case .object = metadata else { throw fail("metadata must be a JSON object") }
         }
@@ -183,6 +188,9 @@ extension CollectionHandle {
     /// Deletes documents by id (absent ids are ignored); searchable when this returns.
     public func delete(ids: [String]) throws(SearchEngineError) -> UpsertResult {
         let runtime = follower
+        // No stored id contains a NUL (writes refuse them); SQLite would match such an id cut at
+        // the NUL, i.e. another document.
+        let ids = ids.filter { !$0.containsNUL }
         var result = UpsertResult()
         var start = 0
         while start < ids.count {

@@ -32,6 +32,8 @@ public struct CollectionHandle: Sendable {
     func storedDocuments(ids: [String], generation: GenerationRecord, withVectors: Bool)
         throws(SearchEngineError) -> [String: StoredDocument]
     {
+        // No stored id contains a NUL; SQLite would match such an id cut at the NUL.
+        let ids = ids.filter { !$0.containsNUL }
         do {
             return try store.documents(
                 ids: ids, generation: generation.generation, dimensions: generation.dimensions,
@@ -49,4 +51,9 @@ extension SearchEngine {
     public func collection(_ name: String) throws(SearchEngineError) -> CollectionHandle {
         CollectionHandle(name: name, engine: self, follower: try runtime(name))
     }
+}
+
+extension String {
+    /// Whether the string contains U+0000, which SQLite's text binding would cut the string at.
+    var containsNUL: Bool { utf8.contains(0) }
 }

@@ -71,7 +71,10 @@ public struct QueryFilter: Sendable, Codable, Equatable {
             }
         }
         switch value {
-        case .string(let text): return .string(text)
+        case .string(let text):
+            // SQLite would compare only up to the NUL: a silent wrong match, so it is refused.
+            guard !text.containsNUL else { throw .invalidFilter("\(key): a string with a NUL character (U+0000) cannot be matched") }
+            return .string(text)
         case .number(let x) where x.isFinite: return .number(x)
         case .bool(let b): return .bool(b)
         default: throw .invalidFilter("\(key): expected a string, number or boolean")

@@ -276,4 +276,41 @@ struct CollectionRoutesTests {
             #expect(try await client.send(.get, "/v1/collections/c").json()["documents"] as? Int == 0)
         }
     }
+
+    @Test("NUL characters over HTTP: 422 for ids and texts, a DELETE with %00 deletes nothing, escaped oddities round-trip")
+    func nulCharacters() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "c"}"#).status == .created)
+            let path = "/v1/collections/c/documents"
+            #expect(try await client.send(.put, path, json: #"{"documents": [{"id":"kb-a-001","text":"original"}]}"#).status == .ok)
+            for (body, field) in [
+                (#"{"documents": [{"id":"kb-a-001\u0000x","text":"other"}]}"#, "id"),
+                (#"{"documents": [{"id":"\u0000","text":"other"}]}"#, "id"),
+                (#"{"documents": [{"id":"s","text":"a\u0000secret"}]}"#, "text"),
+            ] {
+                expectError(
+                    try await client.send(.put, path, json: body), .unprocessableContent, code: "invalid_request",
+                    messageContains: "\(field) contains a NUL")
+            }
+            let kept = try await client.send(.get, "/v1/collections/c/documents/kb-a-001")
+            #expect(try kept.json()["text"] as? String == "original", "\(kept.text)")
+            #expect(try await client.send(.delete, "/v1/collections/c/documents/kb-a-001%00x").status == .notFound)
+            #expect(try await client.send(.get, "/v1/collections/c/documents/kb-a-001").status == .ok)
+            // U+FFFF and an astral character sent escaped come back as the same characters.
+            let odd = #"{"documents": [{"id":"odd","text":"x\uffffy\ud83d\ude00z","metadata":{"k":"a\u0000b"}}]}"#
+            let written = try await client.send(.put, path, json: odd)
+            #expect(written.status == .ok, "\(written.text)")
+            let back = try await client.send(.get, "/v1/collections/c/documents/odd")
+            #expect(try back.json()["text"] as? String == "x\u{FFFF}y\u{1F600}z", "\(back.text)")
+            #expect((try back.json()["metadata"] as? [String: Any])?["k"] as? String == "a\u{0}b", "\(back.text)")
+            // A lone surrogate is not a character: refused, not stored as something else.
+            let lone = try await client.send(.put, path, json: #"{"documents": [{"id":"lone","text":"a\ud800b"}]}"#)
+            expectError(lone, .badRequest, code: "invalid_json", messageContains: "invalid JSON")
+            #expect(try await client.send(.get, "/v1/collections/c/documents/lone").status == .notFound)
+        }
+    }
 }

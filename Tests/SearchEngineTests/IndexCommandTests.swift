@@ -24,15 +24,20 @@ struct IndexCommandTests {
             #"{"id":"c","vector":[1,2]}"#,  // 5: wrong length
             #"{"id":"d","vector":\#(v),"updated_at":"yesterday"}"#,  // 6: bad time
             #"{"id":"e","vector":\#(v),"metadata":{"k":1}}"#,
+            #"{"id":"a\u0000x","text":"overwrites a"}"#,  // 8: NUL in the id
+            #"{"id":"f","text":"cut\u0000here"}"#,  // 9: NUL in the text
         ]
         let file = directory.url.appendingPathComponent("in.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
         let first = try run(["index", file.path, "--collection", "c", "--data", data, "--model", model])
         #expect(first.status == 0, "\(first.stderr)")
-        for (line, reason) in [(2, "invalid JSON"), (3, "missing \"id\""), (4, "empty id"), (5, "dimensions"), (6, "updated_at")] {
+        for (line, reason) in [
+            (2, "invalid JSON"), (3, "missing \"id\""), (4, "empty id"), (5, "dimensions"), (6, "updated_at"),
+            (8, "id contains a NUL"), (9, "text contains a NUL"),
+        ] {
             #expect(first.stderr.contains("in.jsonl:\(line): ") && first.stderr.contains(reason), "line \(line): \(first.stderr)")
         }
-        #expect(first.stdout.contains("inserted 2, updated 0, unchanged 0, deleted 0, failed 5"), "\(first.stdout)")
+        #expect(first.stdout.contains("inserted 2, updated 0, unchanged 0, deleted 0, failed 7"), "\(first.stdout)")
 
         let strict = try run(["index", file.path, "--collection", "c", "--data", data, "--model", model, "--strict"])
         #expect(strict.status != 0 && strict.stderr.contains("in.jsonl:2:") && strict.stderr.contains("--strict"))

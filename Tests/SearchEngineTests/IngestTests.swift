@@ -198,4 +198,55 @@ struct IngestTests {
         #expect(throws: SearchEngineError.collectionNotFound("nope")) { try engine.query(collection: "nope", QueryRequest(text: "q")) }
         #expect(throws: SearchEngineError.collectionExists("c")) { try engine.createCollection(CollectionOptions(name: "c")) }
     }
+
+    @Test("NUL characters: refused in ids, titles and texts; never match another document; metadata and odd text round-trip exactly")
+    func nulCharacters() throws {
+        let directory = try TemporaryDirectory()
+        let engine = try makeEngine(directory)
+        try engine.createCollection(CollectionOptions(name: "c"))
+        let vector: [Float] = [1, 0, 0, 0, 0, 0, 0, 0]
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "kb-1", text: "original", vector: vector)])
+        // Before: "kb-1\0x" overwrote kb-1, and "a\0secret" was stored as "a".
+        for (document, field) in [
+            (DocumentInput(id: "kb-1\u{0}x", text: "other", vector: vector), "id"),
+            (DocumentInput(id: "\u{0}", text: "other", vector: vector), "id"),
+            (DocumentInput(id: "t", text: "other", title: "a\u{0}b", vector: vector), "title"),
+            (DocumentInput(id: "t", text: "a\u{0}secret", vector: vector), "text"),
+        ] {
+            do {
+                _ = try engine.upsert(collection: "c", documents: [document])
+                Issue.record("\(field) with NUL accepted")
+            } catch {
+                guard case SearchEngineError.invalidDocument(0, _, let reason) = error else {
+                    Issue.record("\(error)")
+                    continue
+                }
+                #expect(reason.contains("\(field) contains a NUL"), "\(reason)")
+            }
+        }
+        #expect(try engine.document(collection: "c", id: "kb-1").text == "original")
+        #expect(try engine.collectionInfo("c").documents == 1)
+        // Reads and deletes by an id with a NUL find nothing (SQLite would have matched "kb-1").
+        #expect(throws: SearchEngineError.documentNotFound(collection: "c", id: "kb-1\u{0}x")) {
+            try engine.document(collection: "c", id: "kb-1\u{0}x")
+        }
+        #expect(throws: SearchEngineError.documentNotFound(collection: "c", id: "kb-1\u{0}x")) {
+            try engine.query(collection: "c", QueryRequest(id: "kb-1\u{0}x", k: 1))
+        }
+        #expect(try engine.vectors(collection: "c", ids: ["kb-1\u{0}x"]).missing == ["kb-1\u{0}x"])
+        #expect(try engine.delete(collection: "c", ids: ["kb-1\u{0}x"]).deleted == 0)
+        #expect(try engine.document(collection: "c", id: "kb-1").text == "original")
+        // A filter string with a NUL would match on its prefix: refused.
+        #expect(throws: SearchEngineError.self) {
+            try engine.query(collection: "c", QueryRequest(vector: vector, k: 1, filter: QueryFilter(["lang": .string("en\u{0}x")])))
+        }
+        // What is accepted is stored exactly: NUL inside metadata, U+FFFF, astral characters, 1 MB text.
+        let metadata = JSONValue.object(["note": .string("a\u{0}b\u{FFFF}\u{1F600}"), "n": .number(1)])
+        let long = String(repeating: "ab\u{FFFF}c", count: 1 << 18)
+        _ = try engine.upsert(
+            collection: "c",
+            documents: [DocumentInput(id: "odd\u{FFFF}", text: long, title: "\u{FFFF}", metadata: metadata, vector: vector)])
+        let stored = try engine.document(collection: "c", id: "odd\u{FFFF}")
+        #expect(stored.text == long && stored.title == "\u{FFFF}" && stored.metadata == metadata)
+    }
 }
