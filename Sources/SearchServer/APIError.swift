@@ -23,6 +23,8 @@ public enum APIError: Error, Sendable, Equatable {
     case methodNotAllowed(String)
     /// The request conflicts with the current state (409 `conflict`).
     case conflict(String)
+    /// 415: a body whose declared type is not JSON.
+    case unsupportedMediaType(String)
     /// The body is larger than `max_body_bytes` (413 `payload_too_large`).
     case bodyTooLarge(limit: Int)
     /// A request is over a configured limit (413 `limit_exceeded`), naming it.
@@ -46,6 +48,7 @@ public enum APIError: Error, Sendable, Equatable {
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
+        case .unsupportedMediaType: .unsupportedMediaType
         case .bodyTooLarge, .limitExceeded, .inputTooLong: .contentTooLarge
         case .overloaded: .tooManyRequests
         case .unavailable: .serviceUnavailable
@@ -63,6 +66,7 @@ public enum APIError: Error, Sendable, Equatable {
         case .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .conflict: "conflict"
+        case .unsupportedMediaType: "unsupported_media_type"
         case .bodyTooLarge: "payload_too_large"
         case .limitExceeded: "limit_exceeded"
         case .inputTooLong: "input_too_long"
@@ -77,7 +81,8 @@ public enum APIError: Error, Sendable, Equatable {
         switch self {
         case .invalidJSON(let detail): "invalid JSON body: \(detail)"
         case .invalidRequest(let detail), .forbidden(let detail), .notFound(let detail),
-            .methodNotAllowed(let detail), .conflict(let detail), .overloaded(let detail), .unavailable(let detail):
+            .methodNotAllowed(let detail), .conflict(let detail), .overloaded(let detail), .unavailable(let detail),
+            .unsupportedMediaType(let detail):
             detail
         case .unauthorized: "missing or unknown API key (send 'Authorization: Bearer KEY')"
         case .bodyTooLarge(let limit):

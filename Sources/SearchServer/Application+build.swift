@@ -49,6 +49,8 @@ func buildRouter(
     let router = Router(context: QuiverRequestContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: metrics))
     router.add(middleware: APIErrorMiddleware())
+    // Host, content type and CORS are checked before authentication and before any body is read.
+    router.add(middleware: BrowserGuardMiddleware(policy: configuration.browser, bindAddress: configuration.host))
 
     let system = SystemController(configuration: configuration, service: service, metrics: metrics, modules: modules)
     system.addOpenRoutes(to: router)

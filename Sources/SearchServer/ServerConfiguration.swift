@@ -80,6 +80,8 @@ public struct ServerConfiguration: Sendable {
     public var batching: DynamicBatcher.Options
     /// API keys; empty means every route is open.
     public var apiKeys: APIKeys
+    /// Which `Host` names and browser origins are served (see ``BrowserPolicy``).
+    public var browser: BrowserPolicy
     /// The server's version, reported by `/v1/info`.
     public var version: String
 
@@ -89,7 +91,7 @@ public struct ServerConfiguration: Sendable {
         modelFolder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2"), modelID: String? = nil,
         dataFolder: URL = URL(fileURLWithPath: "var/data"), limits: Limits = Limits(),
         batching: DynamicBatcher.Options = DynamicBatcher.Options(), apiKeys: APIKeys = APIKeys(),
-        version: String = QuiverVersion.current
+        browser: BrowserPolicy = BrowserPolicy(), version: String = QuiverVersion.current
     ) {
         self.host = host
         self.port = port
@@ -99,6 +101,7 @@ public struct ServerConfiguration: Sendable {
         self.limits = limits
         self.batching = batching
         self.apiKeys = apiKeys
+        self.browser = browser
         self.version = version
     }
 

@@ -43,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most embedding requests queued before 429.") var maxQueuedRequests = 1_024
     @Option(help: "Most tokens queued before 429.") var maxQueuedTokens = 262_144
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Host name requests may use besides loopback names (DNS-rebinding guard). Repeatable.")
+    var allowedHost: [String] = []
+    @Option(help: "Browser origin allowed to call the API (CORS), or '*'. Repeatable. Default: none.")
+    var corsOrigin: [String] = []
+    @Flag(help: "Allow a non-loopback --host without API keys (anyone who can reach the port can write).")
+    var insecureNoAuth = false
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -73,14 +79,19 @@ struct ServeCommand: AsyncParsableCommand {
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
                 coalesce: !noBatching),
-            apiKeys: keys)
+            apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin))
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
+        if !BrowserPolicy.isLoopback(bindAddress: host), !keys.isEnabled, !insecureNoAuth {
+            throw ValidationError(
+                "--host \(host) listens beyond this machine, and without API keys anyone who reaches the port can "
+                    + "write and delete: give --api-key / --api-keys-file, or --insecure-no-auth to accept that")
+        }
         let logger = Logger(label: "quiver.server")
         logger.info(
             "starting",
             metadata: [
                 "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
-                "api_keys": "\(keys)", "data": "\(data)",
+                "api_keys": "\(keys)", "data": "\(data)", "allowed_hosts": "\(allowedHost)", "cors_origins": "\(corsOrigin)",
             ])
         let collections = CollectionsModule(
             options: .init(

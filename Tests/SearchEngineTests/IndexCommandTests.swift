@@ -84,4 +84,14 @@ struct IndexCommandTests {
             #expect(zip(stored, old).contains { abs($0 - $1) > 1e-2 }, "d\(i) still has the old model's vector")
         }
     }
+
+    @Test("serve refuses to listen beyond loopback without API keys unless told --insecure-no-auth")
+    func serveRefusesOpenNonLoopback() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let data = directory.url.appendingPathComponent("data").path
+        let refused = try run(["serve", "--host", "0.0.0.0", "--port", "0", "--no-sample", "--data", data])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--insecure-no-auth") && refused.stderr.contains("--api-key"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: data), "it refused before touching the data folder")
+    }
 }
