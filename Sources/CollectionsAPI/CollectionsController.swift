@@ -208,7 +208,7 @@ struct CollectionsController: Sendable {
         }
         let recommendation = RecommendRequest(
             positive: body.positive, negative: body.negative, k: k, ef: body.ef,
-            filter: body.filter, include: body.include)
+            filter: body.filter, include: body.include, withPayload: body.withPayload ?? true)
         let response = try await runner.read { () throws(SearchEngineError) in
             try engine.collection(name).recommend(recommendation, limits: queryLimits)
         }

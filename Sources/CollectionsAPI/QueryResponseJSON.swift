@@ -54,8 +54,10 @@ extension QueryHit: JSONWritable {
             json.key("vector")
             json.numbers(vector)
         }
-        json.key("freshness")
-        freshness.write(to: &json)
+        if let freshness {
+            json.key("freshness")
+            freshness.write(to: &json)
+        }
         json.endObject()
     }
 }

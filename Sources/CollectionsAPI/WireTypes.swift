@@ -32,6 +32,12 @@ struct RecommendBody: Decodable {
     let ef: Int?
     let filter: QueryFilter?
     let include: [IncludeField]?
+    let withPayload: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case positive, negative, k, ef, filter, include
+        case withPayload = "with_payload"
+    }
 }
 
 /// `POST /v1/collections/{c}/query/batch`.

@@ -278,7 +278,7 @@ extension CollectionHandle {
         }
         return try search(
             serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-            exclude: exclude, include: Set(request.include ?? []), timings: timings)
+            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: timings)
     }
 
     /// "More like these, less like those" (see `RecommendRequest`).
@@ -306,12 +306,12 @@ extension CollectionHandle {
         let exclude = Set(found.values.map(\.label))
         return try search(
             serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-            exclude: exclude, include: Set(request.include ?? []), timings: QueryTimings())
+            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: QueryTimings())
     }
 
     private func search(
         _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
-        filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, timings: QueryTimings
+        filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, withPayload: Bool, timings: QueryTimings
     ) throws(SearchEngineError) -> QueryResponse {
         guard SearchEngine.kRange.contains(k) else { throw .invalidQuery("k must be in \(SearchEngine.kRange)") }
         if let ef { guard SearchEngine.efRange.contains(ef) else { throw .invalidQuery("ef must be in \(SearchEngine.efRange)") } }
@@ -357,6 +357,31 @@ extension CollectionHandle {
             }
         }
         timings.searchMs = milliseconds(since: searchStart)
+        let model = ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint)
+        let metric = follower.metric
+        if !withPayload {
+            // Ids and scores only, from memory (the store only before the directory is filled).
+            let fetchStart = DispatchTime.now()
+            let labels = hits.map { Int64(bitPattern: $0.label) }
+            var ids = follower.directory.ids(of: labels)
+            if ids == nil {
+                follower.wake()  // fills the directory for the next queries
+                do {
+                    let found = try store.documents(
+                        labels: labels, generation: record.generation, dimensions: record.dimensions, withVectors: false, withText: false)
+                    ids = labels.map { found[$0]?.id }
+                } catch { throw SearchEngineError(error) }
+            }
+            var results: [QueryHit] = []
+            results.reserveCapacity(hits.count)
+            for (hit, id) in zip(hits, ids ?? []) {
+                guard let id else { continue }
+                let score = metric == .l2 ? -hit.distance : 1 - hit.distance
+                results.append(QueryHit(id: id, score: score, title: nil, text: nil, metadata: nil, vector: nil, freshness: nil))
+            }
+            timings.fetchMs = milliseconds(since: fetchStart)
+            return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
+        }
 
         let fetchStart = DispatchTime.now()
         let documents: [Int64: StoredDocument]
@@ -366,9 +391,7 @@ extension CollectionHandle {
                 dimensions: record.dimensions, withVectors: include.contains(.vector),
                 withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
-        let model = ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint)
         let now = Date().timeIntervalSince1970
-        let metric = follower.metric
         var results: [QueryHit] = []
         results.reserveCapacity(hits.count)
         for hit in hits {

@@ -45,6 +45,9 @@ final class IndexFollower: Sendable {
 
     /// The generation serving queries (nil until the first load succeeded).
     private let published = Mutex<ServingGeneration?>(nil)
+    /// Every label's id, for answers without payload (filled once a query asked for it, then kept
+    /// up by the change feed).
+    let directory = LabelDirectory()
     /// Cycle bookkeeping shared by the follower thread and its callers.
     private let control = Control()
     /// State only the follower thread touches.
@@ -258,6 +261,7 @@ final class IndexFollower: Sendable {
         }
         guard var serving else { throw .storage("collection \(name) has no serving index") }
         let applied = try apply(upTo: storeState.seq, serving)
+        if directory.needsFill { try fillDirectory() }
         local.withLock { $0.changesSinceCheckpoint += applied }
         serving = try compactIfNeeded(serving)
         if checkpoint {
@@ -336,6 +340,7 @@ final class IndexFollower: Sendable {
             var labels: [UInt64] = []
             var flat: [Float] = []
             do {
+                directory.record(changes)
                 for change in changes {
                     let label = UInt64(bitPattern: change.label)
                     if let vector = change.vector, !change.deleted {
@@ -357,6 +362,22 @@ final class IndexFollower: Sendable {
             serving.recordApplied(upTo: storeSeq, at: Date().timeIntervalSince1970)
         }
         return count
+    }
+
+    /// Reads every live document's label and id into `directory` (pages of `catchUpPage`). A
+    /// label never changes its id, so changes applied before or after the pages read are right
+    /// either way.
+    private func fillDirectory() throws(SearchEngineError) {
+        var after: Int64 = 0
+        var entries: [(label: Int64, id: String)] = []
+        while true {
+            let page: [(label: Int64, id: String)]
+            do { page = try store.liveLabels(afterLabel: after, limit: Self.catchUpPage) } catch { throw SearchEngineError(error) }
+            guard let last = page.last else { break }
+            entries.append(contentsOf: page)
+            after = last.label
+        }
+        directory.fill(entries)
     }
 
     /// Why a caught-up index disagrees with the store, or nil when it agrees: its size must be the
@@ -521,6 +542,52 @@ final class IndexFollower: Sendable {
             try AtomicFile.write(Data("\(generation)\n".utf8), to: files.currentFile)
         } catch {
             logger.warning("cannot write CURRENT", metadata: ["collection": "\(name)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The id of every label of a collection, in memory: what a query without payload answers with,
+/// instead of a store read per hit. Filled by the follower once the first such query asked for it
+/// (until then those queries read ids from the store), then kept up by the change feed. Labels are
+/// never reused for another id, so entries are only added (a deleted document's entry stays; the
+/// index no longer returns its label).
+final class LabelDirectory: Sendable {
+    private struct State {
+        var wanted = false
+        var ready = false
+        var ids: [Int64: String] = [:]
+    }
+    private let state = Mutex(State())
+
+    /// Whether a query asked for ids and the directory is not filled yet.
+    var needsFill: Bool { state.withLock { $0.wanted && !$0.ready } }
+
+    /// Adds the ids of `changes` (once someone asked for the directory).
+    func record(_ changes: [DocumentChange]) {
+        state.withLock { state in
+            guard state.wanted else { return }
+            for change in changes { state.ids[change.label] = change.id }
+        }
+    }
+
+    /// Adds `entries` and marks the directory ready.
+    func fill(_ entries: [(label: Int64, id: String)]) {
+        state.withLock { state in
+            state.ids.reserveCapacity(state.ids.count + entries.count)
+            for entry in entries { state.ids[entry.label] = entry.id }
+            state.ready = true
+        }
+    }
+
+    /// The ids of `labels` (nil for an unknown label), or nil when the directory is not filled
+    /// yet (the call asks for it to be filled).
+    func ids(of labels: [Int64]) -> [String?]? {
+        state.withLock { state in
+            guard state.ready else {
+                state.wanted = true
+                return nil
+            }
+            return labels.map { state.ids[$0] }
         }
     }
 }

@@ -22,11 +22,15 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     public var filter: QueryFilter?
     /// Extra fields per hit.
     public var include: [IncludeField]?
+    /// Whether hits carry their document (title, metadata, freshness, `include`d fields). False:
+    /// ids and scores only, as of the index snapshot that answered (`indexed_seq`) — no store read
+    /// per hit (JSON `with_payload`, default true).
+    public var withPayload: Bool
 
     /// Creates a query.
     public init(
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
-        filter: QueryFilter? = nil, include: [IncludeField]? = nil
+        filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true
     ) {
         self.text = text
         self.vector = vector
@@ -35,9 +39,13 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         self.ef = ef
         self.filter = filter
         self.include = include
+        self.withPayload = withPayload
     }
 
-    enum CodingKeys: String, CodingKey { case text, vector, id, k, ef, filter, include }
+    enum CodingKeys: String, CodingKey {
+        case text, vector, id, k, ef, filter, include
+        case withPayload = "with_payload"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -48,6 +56,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         ef = try c.decodeIfPresent(Int.self, forKey: .ef)
         filter = try c.decodeIfPresent(QueryFilter.self, forKey: .filter)
         include = try c.decodeIfPresent([IncludeField].self, forKey: .include)
+        withPayload = try c.decodeIfPresent(Bool.self, forKey: .withPayload) ?? true
     }
 }
 
@@ -66,11 +75,13 @@ public struct RecommendRequest: Sendable, Codable, Equatable {
     public var filter: QueryFilter?
     /// Extra fields per hit.
     public var include: [IncludeField]?
+    /// Whether hits carry their document (see ``QueryRequest/withPayload``).
+    public var withPayload: Bool
 
     /// Creates a request.
     public init(
         positive: [String], negative: [String]? = nil, k: Int = 10, ef: Int? = nil,
-        filter: QueryFilter? = nil, include: [IncludeField]? = nil
+        filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true
     ) {
         self.positive = positive
         self.negative = negative
@@ -78,6 +89,23 @@ public struct RecommendRequest: Sendable, Codable, Equatable {
         self.ef = ef
         self.filter = filter
         self.include = include
+        self.withPayload = withPayload
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case positive, negative, k, ef, filter, include
+        case withPayload = "with_payload"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        positive = try c.decode([String].self, forKey: .positive)
+        negative = try c.decodeIfPresent([String].self, forKey: .negative)
+        k = try c.decodeIfPresent(Int.self, forKey: .k) ?? 10
+        ef = try c.decodeIfPresent(Int.self, forKey: .ef)
+        filter = try c.decodeIfPresent(QueryFilter.self, forKey: .filter)
+        include = try c.decodeIfPresent([IncludeField].self, forKey: .include)
+        withPayload = try c.decodeIfPresent(Bool.self, forKey: .withPayload) ?? true
     }
 }
 
@@ -96,8 +124,8 @@ public struct QueryHit: Sendable, Codable, Equatable {
     public var metadata: JSONValue?
     /// Vector (when included).
     public var vector: [Float]?
-    /// Freshness.
-    public var freshness: Freshness
+    /// Freshness (nil when the query asked for no payload).
+    public var freshness: Freshness?
 }
 
 /// Where a query's time went, in milliseconds.

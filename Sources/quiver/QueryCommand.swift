@@ -33,6 +33,9 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Include each hit's text.")
     var includeText = false
 
+    @Flag(help: "Ids and scores only: no title, metadata or freshness (no store read per hit).")
+    var noPayload = false
+
     func run() throws {
         let engine = try data.engine(model: model)
         let name = collection.collection
@@ -47,7 +50,8 @@ struct QueryCommand: ParsableCommand {
             return
         }
         guard let text else { throw ValidationError("give a query text or --input FILE") }
-        let request = QueryRequest(text: text, k: k, ef: ef, filter: parsedFilter, include: includeText ? [.text] : nil)
+        let request = QueryRequest(
+            text: text, k: k, ef: ef, filter: parsedFilter, include: includeText ? [.text] : nil, withPayload: !noPayload)
         let response = try cli { () throws(SearchEngineError) in try engine.query(collection: name, request) }
         if json {
             print(try jsonLine(response))
@@ -64,7 +68,17 @@ struct QueryCommand: ParsableCommand {
         var ef: Int?
         var filter: QueryFilter?
         var include: [IncludeField]?
+        var withPayload: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case text, vector, id, k, ef, filter, include
+            case withPayload = "with_payload"
+        }
     }
+
+    /// Lines answered together: parsed first, then answered on every read thread of the CPU
+    /// budget, then written in input order.
+    static let chunkLines = 2048
 
     private func runBatch(_ engine: SearchEngine, input: String, filter: QueryFilter?) throws {
         let reader: LineReader
@@ -75,29 +89,68 @@ struct QueryCommand: ParsableCommand {
             guard let file = fopen(input, "r") else { throw CLIError("cannot open \(input): \(String(cString: strerror(errno)))") }
             reader = LineReader(file: file, name: input, owned: true)
         }
-        let name = collection.collection
+        let handle = try cli { () throws(SearchEngineError) in try engine.collection(collection.collection) }
         let decoder = JSONDecoder()
         var output = OutputBuffer()
         var latencies: [Double] = []
         var failed = 0
         let start = Date()
-        while let bytes = reader.next() {
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            let began = DispatchTime.now()
-            do {
-                let line = try decoder.decode(Line.self, from: Data(bytes))
-                let request = QueryRequest(
-                    text: line.text, vector: line.vector, id: line.id, k: line.k ?? k,
-                    ef: line.ef ?? ef, filter: line.filter ?? filter, include: line.include)
-                let response = try cli { () throws(SearchEngineError) in try engine.query(collection: name, request) }
-                output.append(try jsonLine(response) + "\n")
-            } catch {
-                failed += 1
-                let message = (error as? CLIError)?.description ?? "invalid query line"
-                output.append(try jsonLine(["error": ["line": "\(reader.lineNumber)", "message": message]]) + "\n")
+        let workers = engine.budget.readThreads
+        var endOfInput = false
+        while !endOfInput {
+            // Parse a chunk of lines; a line that does not parse is its own answer.
+            var chunk: [(line: Int, request: Result<QueryRequest, CLIError>)] = []
+            while chunk.count < Self.chunkLines {
+                guard let bytes = reader.next() else {
+                    endOfInput = true
+                    break
+                }
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                do {
+                    let line = try decoder.decode(Line.self, from: Data(bytes))
+                    chunk.append(
+                        (
+                            reader.lineNumber,
+                            .success(
+                                QueryRequest(
+                                    text: line.text, vector: line.vector, id: line.id, k: line.k ?? k,
+                                    ef: line.ef ?? ef, filter: line.filter ?? filter, include: line.include,
+                                    withPayload: line.withPayload ?? !noPayload))
+                        ))
+                } catch {
+                    chunk.append((reader.lineNumber, .failure(CLIError("invalid query line"))))
+                }
             }
-            latencies.append(Double(DispatchTime.now().uptimeNanoseconds &- began.uptimeNanoseconds) / 1e6)
-            output.flushIfLarge()
+            // Answer the chunk on every read thread: query i goes to worker i mod workers.
+            let answers = Answers(count: chunk.count)
+            let requests = chunk.map(\.request)
+            DispatchQueue.concurrentPerform(iterations: min(workers, max(chunk.count, 1))) { worker in
+                for index in stride(from: worker, to: requests.count, by: workers) {
+                    let began = DispatchTime.now()
+                    let answer: Result<String, CLIError>
+                    switch requests[index] {
+                    case .failure(let error): answer = .failure(error)
+                    case .success(let request):
+                        do {
+                            answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
+                        } catch {
+                            answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
+                        }
+                    }
+                    answers.set(index, answer, milliseconds: Double(DispatchTime.now().uptimeNanoseconds &- began.uptimeNanoseconds) / 1e6)
+                }
+            }
+            for (index, item) in chunk.enumerated() {
+                let (answer, ms) = answers.get(index)
+                switch answer {
+                case .success(let json): output.append(json + "\n")
+                case .failure(let error):
+                    failed += 1
+                    output.append(try jsonLine(["error": ["line": "\(item.line)", "message": error.description]]) + "\n")
+                }
+                latencies.append(ms)
+                output.flushIfLarge()
+            }
         }
         output.flush()
         let seconds = Date().timeIntervalSince(start)
@@ -122,7 +175,7 @@ enum QueryTable {
             lines.append(
                 pad("\(rank + 1)", 3) + "  " + pad(String(format: "%.4f", hit.score), 7) + "  "
                     + pad(String(hit.id.prefix(24)), 24) + "  " + pad(title, 44) + "  "
-                    + ProgressReporter.duration(hit.freshness.ageSeconds))
+                    + (hit.freshness.map { ProgressReporter.duration($0.ageSeconds) } ?? "-"))
             if showText, let text = hit.text {
                 lines.append("     " + String(text.replacingOccurrences(of: "\n", with: " ").prefix(110)))
             }
@@ -141,4 +194,18 @@ enum QueryTable {
     private static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
+}
+
+/// Answers of one chunk of `quiver query --input`, written by the worker threads.
+private final class Answers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answers: [(Result<String, CLIError>, Double)]
+
+    init(count: Int) { answers = Array(repeating: (.failure(CLIError("not answered")), 0), count: count) }
+
+    func set(_ index: Int, _ answer: Result<String, CLIError>, milliseconds: Double) {
+        lock.withLock { answers[index] = (answer, milliseconds) }
+    }
+
+    func get(_ index: Int) -> (Result<String, CLIError>, Double) { lock.withLock { answers[index] } }
 }

@@ -33,6 +33,23 @@ struct QueryRoutesTests {
             let index = try #require(body["index"] as? [String: Any])
             #expect(index["pending"] as? Int == 0)
 
+            // with_payload false: the same hits, ids and scores only.
+            let bare = try await client.send(
+                .post, "/v1/collections/help/query",
+                json: #"{"text": "I forgot my password and cannot log in", "k": 3, "with_payload": false}"#)
+            let bareHits = try #require(try bare.json()["results"] as? [[String: Any]])
+            #expect(bareHits.map { $0["id"] as? String } == (try resultIDs(text)).map { Optional($0) })
+            #expect(bareHits.allSatisfy { Set($0.keys) == ["id", "score"] }, "\(bare.text)")
+            let bareBatch = try await client.send(
+                .post, "/v1/collections/help/query/batch",
+                json: #"{"queries": [{"id": "reset-password", "k": 2, "with_payload": false}, {"text": "refund", "k": 1}]}"#)
+            let batchResults = try #require(try bareBatch.json()["results"] as? [[String: Any]])
+            #expect(((batchResults[0]["results"] as? [[String: Any]]) ?? []).allSatisfy { Set($0.keys) == ["id", "score"] })
+            #expect(((batchResults[1]["results"] as? [[String: Any]])?.first?["freshness"]) is [String: Any])
+            let bareRecommend = try await client.send(
+                .post, "/v1/collections/help/recommend", json: #"{"positive": ["reset-password"], "k": 2, "with_payload": false}"#)
+            #expect(((try bareRecommend.json()["results"] as? [[String: Any]]) ?? []).allSatisfy { Set($0.keys) == ["id", "score"] })
+
             let refund = try await client.send(
                 .post, "/v1/collections/help/query",
                 json: #"{"text": "money back for my yearly subscription", "k": 1, "include": ["text"]}"#)

@@ -65,7 +65,7 @@ struct GenerationTests {
                     let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder
                     let q = try embedder.embed(query)
                     for hit in response.results {
-                        #expect(hit.freshness.model == response.model)
+                        #expect(hit.freshness?.model == response.model)
                         // The score is the cosine between the query and the document under one model;
                         // d0 was rewritten during the change: generation 1 keeps its old vector.
                         let text = hit.id == "d0" && response.index.generation == 2 ? TinyModel.text(999) : byID[hit.id]

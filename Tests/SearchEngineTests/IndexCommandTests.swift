@@ -94,4 +94,43 @@ struct IndexCommandTests {
         #expect(refused.stderr.contains("--insecure-no-auth") && refused.stderr.contains("--api-key"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: data), "it refused before touching the data folder")
     }
+
+    @Test("query --input answers every line in input order on all read threads; --no-payload gives ids and scores only")
+    func queryInput() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let data = directory.url.appendingPathComponent("data").path
+        var random = SeededVectors(seed: 3)
+        let vectors = (0..<300).map { _ in random.vector(8) }
+        let documents = directory.url.appendingPathComponent("docs.jsonl")
+        try vectors.enumerated().map {
+            #"{"id":"d\#($0.offset)","title":"t","vector":[\#($0.element.map { "\($0)" }.joined(separator: ","))]}"#
+        }
+        .joined(separator: "\n").write(to: documents, atomically: true, encoding: .utf8)
+        _ = try TinyModel.make(seed: 41, in: directory.url)  // 8 dimensions, as the vectors
+        let model = directory.url.appendingPathComponent("tiny-41").path
+        let indexed = try run(["index", documents.path, "--collection", "c", "--data", data, "--model", model])
+        #expect(indexed.status == 0, "\(indexed.stderr)")
+        // 3,000 lines (more than one chunk), each the vector of a document, and one broken line.
+        var lines = (0..<3000).map { i in #"{"vector":[\#(vectors[i % 300].map { "\($0)" }.joined(separator: ","))],"k":1}"# }
+        lines[1234] = "{not json"
+        let queries = directory.url.appendingPathComponent("queries.jsonl")
+        try lines.joined(separator: "\n").write(to: queries, atomically: true, encoding: .utf8)
+        for noPayload in [false, true] {
+            let answered = try run(
+                ["query", "-c", "c", "--data", data, "--model", model, "--input", queries.path] + (noPayload ? ["--no-payload"] : []))
+            #expect(answered.status == 0, "\(answered.stderr)")
+            let output = answered.stdout.split(separator: "\n")
+            try #require(output.count == 3000)
+            try #require(output[0].contains(#""id":"d0""#), "\(output[0])")
+            for (i, line) in output.enumerated() {
+                if i == 1234 {
+                    #expect(line.contains(#""line":"1235""#), "\(line)")
+                    continue
+                }
+                #expect(line.contains(#""id":"d\#(i % 300)""#), "line \(i + 1): \(line.prefix(120))")
+                #expect(line.contains("freshness") != noPayload, "line \(i + 1)")
+            }
+            #expect(answered.stderr.contains("3000 queries (1 failed)"), "\(answered.stderr)")
+        }
+    }
 }

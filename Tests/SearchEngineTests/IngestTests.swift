@@ -68,7 +68,7 @@ struct IngestTests {
         #expect(try #require(a3.freshness.embeddedAt) >= embedded1)
         #expect(try #require(a3.freshness.indexedAt) >= indexed1)
         let hit = try #require(try engine.query(collection: "c", QueryRequest(vector: v2, k: 2)).results.first { $0.id == "a" })
-        #expect(hit.freshness.updatedAt == laterSource && hit.freshness.indexedAt != nil)
+        #expect(hit.freshness?.updatedAt == laterSource && hit.freshness?.indexedAt != nil)
 
         // Delete: gone from reads and searches; the index state says it is searchable (seq).
         let deleted = try engine.delete(collection: "c", ids: ["a", "missing"])
@@ -113,7 +113,7 @@ struct IngestTests {
         for i in stride(from: 0, to: count, by: 10) {
             let top = try engine.query(collection: "c", QueryRequest(vector: vectors[i], k: 5, ef: 100))
             if top.results.first?.id == "d\(i)" { found += 1 }
-            #expect(top.results.allSatisfy { $0.freshness.indexedAt != nil })
+            #expect(top.results.allSatisfy { $0.freshness?.indexedAt != nil })
         }
         #expect(found >= count / 10 * 99 / 100, "\(found) of \(count / 10) found first")
         // The compacted index was checkpointed: a new engine opens it with the same contents.

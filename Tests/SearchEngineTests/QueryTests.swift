@@ -155,4 +155,37 @@ struct QueryTests {
             try await handle.query(QueryRequest(text: "words", k: 1), embedder: embedder)
         }
     }
+
+    @Test("with_payload false: the same ids and scores as a full answer, nothing else; from memory once filled")
+    func withoutPayload() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        let handle = try engine.collection("c")
+        func compare(_ request: QueryRequest, _ context: String) throws {
+            var bare = request
+            bare.withPayload = false
+            let full = try handle.query(request)
+            let ids = try handle.query(bare)
+            #expect(ids.results.map(\.id) == full.results.map(\.id), "\(context)")
+            #expect(ids.results.map(\.score) == full.results.map(\.score), "\(context)")
+            #expect(ids.results.allSatisfy { $0.title == nil && $0.metadata == nil && $0.freshness == nil && $0.text == nil }, "\(context)")
+            #expect(ids.index == full.index)
+        }
+        // The first call reads ids from the store and asks the follower to fill its directory.
+        try compare(QueryRequest(vector: vectors[3], k: 10, include: [.text]), "before the fill")
+        try engine.catchUp(collection: "c")
+        #expect(handle.follower.directory.needsFill == false)
+        for i in stride(from: 0, to: 100, by: 7) {
+            try compare(QueryRequest(vector: vectors[i], k: 10), "vector \(i)")
+            try compare(QueryRequest(id: "d\(i)", k: 5, filter: QueryFilter(["group": .string("odd")])), "id \(i)")
+        }
+        // Writes after the fill reach the directory through the change feed.
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "new", vector: vectors[0].map { -$0 })])
+        _ = try engine.delete(collection: "c", ids: ["d5"])
+        try compare(QueryRequest(vector: vectors[0].map { -$0 }, k: 3), "after writes")
+        let top = try handle.query(QueryRequest(vector: vectors[0].map { -$0 }, k: 1, withPayload: false))
+        #expect(top.results.map(\.id) == ["new"])
+        let recommended = try handle.recommend(RecommendRequest(positive: ["d1"], k: 5, withPayload: false))
+        #expect(recommended.results.count == 5 && recommended.results.allSatisfy { $0.freshness == nil && $0.id != "d1" })
+    }
 }

@@ -68,8 +68,8 @@ func quiverExecutable() throws -> URL {
 }
 
 /// Runs `executable` with `arguments` to completion and returns its exit status and output.
-/// Standard error is drained before standard output: the scripts and commands the tests run write
-/// little to standard output and may write more to standard error.
+/// Both pipes are drained at once (standard output on a thread of its own), so a child writing
+/// more than a pipe's buffer to either never blocks.
 func runProcess(
     _ executable: URL, _ arguments: [String], environment: [String: String]? = nil
 ) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -82,8 +82,16 @@ func runProcess(
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box()
+    let drained = DispatchSemaphore(value: 0)
+    let reader = out.fileHandleForReading
+    Thread {
+        outBox.data = reader.readDataToEndOfFile()
+        drained.signal()
+    }.start()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (process.terminationStatus, String(decoding: outBox.data, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
