@@ -76,7 +76,7 @@ struct QueryCommand: ParsableCommand {
         }
     }
 
-    /// Lines answered together: parsed first, then answered on every read thread of the CPU
+    /// Lines answered together: parsed, answered and encoded on every read thread of the CPU
     /// budget, then written in input order.
     static let chunkLines = 2048
 
@@ -90,7 +90,6 @@ struct QueryCommand: ParsableCommand {
             reader = LineReader(file: file, name: input, owned: true)
         }
         let handle = try cli { () throws(SearchEngineError) in try engine.collection(collection.collection) }
-        let decoder = JSONDecoder()
         var output = OutputBuffer()
         var latencies: [Double] = []
         var failed = 0
@@ -98,44 +97,35 @@ struct QueryCommand: ParsableCommand {
         let workers = engine.budget.readThreads
         var endOfInput = false
         while !endOfInput {
-            // Parse a chunk of lines; a line that does not parse is its own answer.
-            var chunk: [(line: Int, request: Result<QueryRequest, CLIError>)] = []
+            // Read a chunk of lines; each is parsed, answered and written as JSON by a worker.
+            var chunk: [(line: Int, bytes: [UInt8])] = []
             while chunk.count < Self.chunkLines {
                 guard let bytes = reader.next() else {
                     endOfInput = true
                     break
                 }
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do {
-                    let line = try decoder.decode(Line.self, from: Data(bytes))
-                    chunk.append(
-                        (
-                            reader.lineNumber,
-                            .success(
-                                QueryRequest(
-                                    text: line.text, vector: line.vector, id: line.id, k: line.k ?? k,
-                                    ef: line.ef ?? ef, filter: line.filter ?? filter, include: line.include,
-                                    withPayload: line.withPayload ?? !noPayload))
-                        ))
-                } catch {
-                    chunk.append((reader.lineNumber, .failure(CLIError("invalid query line"))))
-                }
+                chunk.append((reader.lineNumber, bytes))
             }
-            // Answer the chunk on every read thread: query i goes to worker i mod workers.
+            // Answer the chunk on every read thread: line i goes to worker i mod workers.
             let answers = Answers(count: chunk.count)
-            let requests = chunk.map(\.request)
+            let lines = chunk.map(\.bytes)
+            let defaults = (k: k, ef: ef, filter: filter, withPayload: !noPayload)
             DispatchQueue.concurrentPerform(iterations: min(workers, max(chunk.count, 1))) { worker in
-                for index in stride(from: worker, to: requests.count, by: workers) {
+                let decoder = JSONDecoder()
+                for index in stride(from: worker, to: lines.count, by: workers) {
                     let began = DispatchTime.now()
                     let answer: Result<String, CLIError>
-                    switch requests[index] {
-                    case .failure(let error): answer = .failure(error)
-                    case .success(let request):
-                        do {
-                            answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
-                        } catch {
-                            answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
-                        }
+                    do {
+                        let line: Line
+                        do { line = try decoder.decode(Line.self, from: Data(lines[index])) } catch { throw CLIError("invalid query line") }
+                        let request = QueryRequest(
+                            text: line.text, vector: line.vector, id: line.id, k: line.k ?? defaults.k,
+                            ef: line.ef ?? defaults.ef, filter: line.filter ?? defaults.filter, include: line.include,
+                            withPayload: line.withPayload ?? defaults.withPayload)
+                        answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
+                    } catch {
+                        answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
                     }
                     answers.set(index, answer, milliseconds: Double(DispatchTime.now().uptimeNanoseconds &- began.uptimeNanoseconds) / 1e6)
                 }
