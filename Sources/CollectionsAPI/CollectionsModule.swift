@@ -108,6 +108,13 @@ public final class CollectionsModule: APIModule {
         startup.withLock { $0 = task }
     }
 
+    public var publicUnavailableReason: String? {
+        get async {
+            let failed = state.withLock { $0.failure != nil && !$0.stopped }
+            return failed ? "the collections are unavailable (details in the server log)" : await unavailableReason
+        }
+    }
+
     public var unavailableReason: String? {
         get async {
             state.withLock { state in

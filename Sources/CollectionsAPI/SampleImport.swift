@@ -27,7 +27,11 @@ struct SampleImport {
             logger.info("no sample corpus file; skipping the sample import", metadata: ["file": "\(path)"])
             return
         }
-        let folder = engine.files(of: name).directory
+        let folder: URL
+        do { folder = try engine.files(of: name).directory } catch {
+            logger.error("not importing the sample corpus", metadata: ["collection": "\(name)", "error": "\(error)"])
+            return
+        }
         let marker = folder.appendingPathComponent(Self.markerName)
         let exists = engine.hasCollection(name)
         if exists, !FileManager.default.fileExists(atPath: marker.path) {

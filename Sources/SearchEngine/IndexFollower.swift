@@ -395,9 +395,14 @@ final class IndexFollower: Sendable {
             if let last = pages[0].labels.last, count > 32 {
                 // A fixed spread (so a load is reproducible): four pages between the 32nd label and
                 // about the last one.
-                let spread = max(last, last / 32 * Int64(count))
+                // Labels come from the store: a crafted or damaged one must not overflow (a trap).
+                let (scaled, overflow) = (last / 32).multipliedReportingOverflow(by: Int64(count))
+                let spread = max(last, overflow ? Int64.max : scaled)
+                let (span, spanOverflow) = spread.subtractingReportingOverflow(last)
+                let stride = spanOverflow ? 0 : span / 5
                 for step in 1...4 {
-                    let after = last + (spread - last) * Int64(step) / 5
+                    // ≤ last + 4/5 of (spread − last): no overflow.
+                    let after = last + stride * Int64(step)
                     pages.append(try store.vectorPage(generation: record.generation, dimensions: dimensions, afterLabel: after, limit: 8))
                 }
             }

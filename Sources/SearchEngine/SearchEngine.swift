@@ -77,7 +77,12 @@ public final class SearchEngine: Sendable {
     var defaultModel: EmbeddingModel { models[0] }
 
     /// The files of collection `name` on this machine (its folder, index generations, `CURRENT`).
-    public func files(of name: String) -> CollectionFiles { catalog.localFiles(name) }
+    ///
+    /// - Throws: `invalidName` for a name that is not a collection name (it would be a path).
+    public func files(of name: String) throws(SearchEngineError) -> CollectionFiles {
+        try CollectionName.validate(name)
+        return catalog.localFiles(name)
+    }
 
     func model(fingerprint: String) -> EmbeddingModel? { models.first { $0.fingerprint == fingerprint } }
 

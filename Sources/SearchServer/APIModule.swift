@@ -17,7 +17,11 @@ public protocol APIModule: Sendable {
     /// Adds the module's routes. Called once while the application is built.
     func addRoutes(to routes: APIRoutes, context: APIModuleContext)
     /// Why the module cannot serve yet (`GET /ready` answers 503 with it), or `nil` when ready.
+    /// May name files and internal errors: `/ready` shows it only to admin keys (or when keys are
+    /// off).
     var unavailableReason: String? { get async }
+    /// The same without internal details (paths, errors), for anyone who asks `/ready`.
+    var publicUnavailableReason: String? { get async }
     /// Called once during graceful shutdown, after in-flight requests have finished.
     func shutdown() async
 }
@@ -35,6 +39,8 @@ public struct APIModuleContext: Sendable {
 extension APIModule {
     /// By default a module is always ready.
     public var unavailableReason: String? { get async { nil } }
+    /// By default the reason has no internal details.
+    public var publicUnavailableReason: String? { get async { await unavailableReason } }
     /// By default a module has nothing to do at shutdown.
     public func shutdown() async {}
 }

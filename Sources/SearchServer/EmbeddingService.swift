@@ -31,6 +31,14 @@ public final class EmbeddingService: Sendable {
         state.withLock { if case .ready = $0 { true } else { false } }
     }
 
+    /// Why the service is not ready, without the failure's details (`nil` when it is ready).
+    public var publicUnavailableReason: String? {
+        state.withLock {
+            if case .failed = $0 { return "the model failed to load (details in the server log)" }
+            return nil
+        } ?? unavailableReason
+    }
+
     /// Why the service is not ready (`nil` when it is).
     public var unavailableReason: String? {
         state.withLock {

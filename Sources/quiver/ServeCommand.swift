@@ -4,6 +4,7 @@ import Embedder
 import Foundation
 import Hummingbird
 import Logging
+import SearchEngine
 import SearchServer
 
 /// `quiver serve`: the HTTP server (embeddings, tokenize, collections, health, metrics).
@@ -81,6 +82,11 @@ struct ServeCommand: AsyncParsableCommand {
                 coalesce: !noBatching),
             apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin))
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
+        // The sample collection's folder is created before the engine opens it: a name such as
+        // "../../tmp/x" must be refused first.
+        if !noSample {
+            do { try CollectionName.validate(sampleCollection) } catch { throw ValidationError("--sample-collection: \(error)") }
+        }
         if !BrowserPolicy.isLoopback(bindAddress: host), !keys.isEnabled, !insecureNoAuth {
             throw ValidationError(
                 "--host \(host) listens beyond this machine, and without API keys anyone who reaches the port can "

@@ -108,3 +108,34 @@ struct AuthTests {
         for (a, b, equal) in cases { #expect(APIKeys.constantTimeEqual(a, b) == equal) }
     }
 }
+
+/// A module that failed with internal details.
+struct FailedModule: APIModule {
+    func addRoutes(to routes: APIRoutes, context: APIModuleContext) {}
+    var unavailableReason: String? { get async { "cannot open /srv/secret/store.sqlite: disk I/O error" } }
+    var publicUnavailableReason: String? { get async { "the collections are unavailable (details in the server log)" } }
+}
+
+@Suite("/ready does not tell strangers about files")
+struct ReadyDetailTests {
+    @Test("with keys, /ready's reason has no internal details unless an admin key asks; without keys it has them")
+    func readyDetails() async throws {
+        let withKeys = try makeApp(modules: [FailedModule()]) { configuration in
+            try configuration.apiKeys.add("admin-secret", role: .admin)
+            try configuration.apiKeys.add("read-secret", role: .read)
+        }
+        try await withKeys.test(.router) { client in
+            for key in [nil, "read-secret", "wrong"] {
+                let response = try await client.get("/ready", headers: key.map { authorization($0) } ?? [:])
+                #expect(response.status == .serviceUnavailable)
+                let body = String(buffer: response.body)
+                #expect(!body.contains("store.sqlite") && body.contains("details in the server log"), "\(key ?? "no key"): \(body)")
+            }
+            let admin = try await client.get("/ready", headers: authorization("admin-secret"))
+            #expect(admin.status == .serviceUnavailable && String(buffer: admin.body).contains("store.sqlite"))
+        }
+        try await makeApp(modules: [FailedModule()]).test(.router) { client throws in
+            #expect(String(buffer: try await client.get("/ready").body).contains("store.sqlite"))
+        }
+    }
+}

@@ -63,10 +63,17 @@ struct SystemController {
         group.get("openapi.yaml", use: openAPI)
     }
 
+    /// 200 when the model and every module are ready, else 503 with the reason. `/ready` is open
+    /// even with API keys, so the reason's internal details (file paths, errors) go only to an
+    /// admin key, or to anyone when keys are off; others get the reason without them.
     @Sendable func ready(_ request: Request, context: QuiverRequestContext) async throws -> Status {
-        if let reason = service.unavailableReason { throw APIError.unavailable(reason) }
+        let keys = configuration.apiKeys
+        let detailed = !keys.isEnabled || AuthMiddleware.bearer(request).flatMap { keys.role(of: $0) } == .admin
+        if let reason = detailed ? service.unavailableReason : service.publicUnavailableReason { throw APIError.unavailable(reason) }
         for module in modules {
-            if let reason = await module.unavailableReason { throw APIError.unavailable(reason) }
+            if let reason = detailed ? await module.unavailableReason : await module.publicUnavailableReason {
+                throw APIError.unavailable(reason)
+            }
         }
         return Status(status: "ready")
     }
