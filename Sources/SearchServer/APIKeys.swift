@@ -49,14 +49,26 @@ public struct APIKeys: Sendable, CustomStringConvertible {
         do { text = try String(contentsOf: file, encoding: .utf8) } catch {
             throw ConfigurationError("cannot read API keys file \(file.path): \(error.localizedDescription)")
         }
+        try load(text: text, source: file.path)
+    }
+
+    /// Adds keys given as `admin:KEY` / `read:KEY` entries separated by newlines, commas or
+    /// spaces — the `QUIVER_API_KEYS` environment variable, which unlike a command-line flag does
+    /// not show in `ps`.
+    public mutating func load(environmentValue value: String, name: String = "QUIVER_API_KEYS") throws(ConfigurationError) {
+        let entries = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" })
+        try load(text: entries.joined(separator: "\n"), source: name)
+    }
+
+    private mutating func load(text: String, source: String) throws(ConfigurationError) {
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":"), let role = APIRole(rawValue: String(line[..<colon])) else {
-                throw ConfigurationError("\(file.path):\(number + 1): expected 'admin:KEY' or 'read:KEY'")
+                throw ConfigurationError("\(source):\(number + 1): expected 'admin:KEY' or 'read:KEY'")
             }
             do { try add(String(line[line.index(after: colon)...]), role: role) } catch {
-                throw ConfigurationError("\(file.path):\(number + 1): \(error)")
+                throw ConfigurationError("\(source):\(number + 1): \(error)")
             }
         }
     }

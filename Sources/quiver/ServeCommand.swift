@@ -28,7 +28,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Query texts whose vectors are cached (LRU); 0 disables the cache.") var queryCache = 1024
     @Option(help: "Admin API key (reads and writes). Repeatable.") var apiKey: [String] = []
     @Option(help: "Read-only API key. Repeatable.") var readApiKey: [String] = []
-    @Option(help: "File of 'admin:KEY' / 'read:KEY' lines.") var apiKeysFile: String?
+    @Option(
+        help: "File of 'admin:KEY' / 'read:KEY' lines (or set QUIVER_API_KEYS='admin:KEY,read:KEY'; unlike --api-key, neither shows in ps)."
+    )
+    var apiKeysFile: String?
     @Flag(help: "Run every embedding request as its own forward pass (no dynamic batching).") var noBatching = false
     @Option(help: "Longest wait for more requests before a forward pass, in milliseconds.") var batchWaitMs = 2.0
     @Option(help: "Most tokens in one batched forward pass.") var batchTokenBudget = 8192
@@ -66,6 +69,10 @@ struct ServeCommand: AsyncParsableCommand {
             for key in apiKey { try keys.add(key, role: .admin) }
             for key in readApiKey { try keys.add(key, role: .read) }
             if let apiKeysFile { try keys.load(file: URL(fileURLWithPath: apiKeysFile)) }
+            // Keys in the environment do not show in `ps` as --api-key does.
+            if let fromEnvironment = ProcessInfo.processInfo.environment["QUIVER_API_KEYS"] {
+                try keys.load(environmentValue: fromEnvironment)
+            }
         } catch {
             throw CLIError("\(error)")
         }

@@ -99,6 +99,22 @@ struct AuthTests {
         #expect(throws: ConfigurationError.self) { try bad.load(file: file.appendingPathExtension("missing")) }
     }
 
+    @Test("QUIVER_API_KEYS: entries separated by commas, spaces or newlines; a bad entry is an error naming the variable")
+    func keysFromEnvironment() throws {
+        var keys = APIKeys()
+        try keys.load(environmentValue: "admin:alpha,read:beta\nread:gamma  admin:delta")
+        #expect(keys.role(of: "alpha") == .admin && keys.role(of: "beta") == .read)
+        #expect(keys.role(of: "gamma") == .read && keys.role(of: "delta") == .admin)
+        #expect(keys.counts == [.admin: 2, .read: 2])
+        var bad = APIKeys()
+        do {
+            try bad.load(environmentValue: "admin:alpha,writer:zeta")
+            Issue.record("a bad entry was accepted")
+        } catch {
+            #expect(error.description.contains("QUIVER_API_KEYS:2") && !error.description.contains("alpha"), "\(error)")
+        }
+    }
+
     @Test("constant-time comparison is a correct equality on bytes")
     func constantTimeEqual() {
         let cases: [([UInt8], [UInt8], Bool)] = [
