@@ -37,7 +37,10 @@ struct QueryCommand: ParsableCommand {
     var noPayload = false
 
     func run() throws {
-        let engine = try data.engine(model: model)
+        // Loading the model takes ~0.3 s: a query file without a "text" key (vector and id queries
+        // only) does not need it.
+        let needsModel = input.map { Self.mayHaveText($0) } ?? true
+        let engine = try data.engine(model: needsModel ? model : nil)
         let name = collection.collection
         let parsedFilter: QueryFilter?
         do {
@@ -74,6 +77,13 @@ struct QueryCommand: ParsableCommand {
             case text, vector, id, k, ef, filter, include
             case withPayload = "with_payload"
         }
+    }
+
+    /// Whether the query file at `path` may hold a text query (standard input and unreadable files
+    /// are assumed to): any occurrence of `"text"` counts.
+    static func mayHaveText(_ path: String) -> Bool {
+        guard path != "-", let data = FileManager.default.contents(atPath: path) else { return true }
+        return data.range(of: Data(#""text""#.utf8)) != nil
     }
 
     /// Lines answered together: parsed, answered and encoded on every read thread of the CPU
