@@ -7,13 +7,6 @@ extension DocumentStore {
         try read { db in try Self.generations(db) }
     }
 
-    /// The generation serving queries.
-    public func currentGeneration() throws(DocumentStoreError) -> GenerationRecord {
-        let all = try generations()
-        guard let current = all.first(where: { $0.state == .current }) else { throw .notInitialized(path: path) }
-        return current
-    }
-
     static func generations(_ db: Database) throws -> [GenerationRecord] {
         try Row.fetchAll(
             db.cachedStatement(

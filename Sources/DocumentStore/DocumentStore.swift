@@ -131,11 +131,6 @@ public final class DocumentStore: Sendable {
         }
     }
 
-    /// The last change sequence number (cheap: one row).
-    public func currentSeq() throws(DocumentStoreError) -> Int64 {
-        try read { db in try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0 }
-    }
-
     /// Records the end of a sync run.
     public func markSynced(at time: Double) throws(DocumentStoreError) {
         try write { db in try db.execute(sql: "UPDATE collection SET last_sync_at = ?", arguments: [time]) }

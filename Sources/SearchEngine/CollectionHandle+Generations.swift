@@ -102,9 +102,7 @@ extension CollectionHandle {
             do {
                 let storeSeq = try store.state().seq
                 let index = try runtime.rebuild(building, storeSeq: storeSeq)
-                let folder = runtime.files.generationDirectory(building.generation)
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try index.save(to: runtime.files.indexPath(building.generation))
+                try IndexFollower.save(index, generation: building.generation, files: runtime.files)
                 try store.switchGeneration(to: building.generation, at: Date().timeIntervalSince1970)
             } catch DocumentStoreError.generationIncomplete {
                 continue  // documents changed meanwhile: embed them and try again

@@ -205,10 +205,9 @@ extension CollectionHandle {
             result.seq = outcome.seq
             start += chunk.count
         }
-        if result.seq == 0 {
-            do { result.seq = try runtime.store.state().seq } catch { throw SearchEngineError(error) }
-        }
-        let (serving, _) = try runtime.catchUp()
+        // Nothing deleted: the store's seq as the follower caught up to it.
+        let (serving, state) = try runtime.catchUp()
+        if result.seq == 0 { result.seq = state.seq }
         result.generation = serving.record.generation
         return result
     }

@@ -161,17 +161,9 @@ public final class SearchEngine: Sendable {
         try CollectionName.validate(name)
         return try openCollections.withLock { (followers) throws(SearchEngineError) in
             if let follower = followers[name] { return follower }
-            let store: any CollectionStore
-            do {
-                guard let opened = try catalog.open(name) else { throw SearchEngineError.collectionNotFound(name) }
-                store = opened
-            } catch let error as DocumentStoreError {
-                throw SearchEngineError(error)
-            } catch let error as SearchEngineError {
-                throw error
-            } catch {
-                throw .storage("\(error)")
-            }
+            let opened: (any CollectionStore)?
+            do throws(DocumentStoreError) { opened = try catalog.open(name) } catch { throw SearchEngineError(error) }
+            guard let store = opened else { throw .collectionNotFound(name) }
             let follower = try makeFollower(name, store)
             followers[name] = follower
             return follower

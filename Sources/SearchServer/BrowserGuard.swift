@@ -53,6 +53,10 @@ public struct BrowserPolicy: Sendable, Equatable {
         return value
     }
 
+    /// `Host` as a plain field (HTTP/1 servers move it to `authority`; some clients and tests
+    /// leave it among the fields).
+    static let hostField = HTTPField.Name("Host") ?? .authorization
+
     static let loopbackNames: Set<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
 
     /// Whether a request with `Host: value` may be answered by a server bound to `bindAddress`.
@@ -81,12 +85,10 @@ struct BrowserGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: BrowserPolicy
     let bindAddress: String
 
-    /// `Host` as a plain field (HTTP/1 servers move it to `authority`; some clients and tests
-    /// leave it among the fields).
-    static var hostField: HTTPField.Name { HTTPField.Name("Host") ?? .authorization }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let host = request.headers[Self.hostField] ?? request.head.authority, !policy.accepts(host: host, bindAddress: bindAddress) {
+        if let host = request.headers[BrowserPolicy.hostField] ?? request.head.authority,
+            !policy.accepts(host: host, bindAddress: bindAddress)
+        {
             throw APIError.forbidden(
                 "Host \"\(String(host.prefix(100)))\" is not served here (this server answers loopback names; add it with --allowed-host)"
             )
