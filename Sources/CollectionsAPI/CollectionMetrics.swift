@@ -48,13 +48,39 @@ final class CollectionMetrics: Sendable {
         gauge("quiver_collection_index_lag", name).record(index.pending)
     }
 
-    /// A deleted collection reports zero.
+    /// Per-collection series.
+    static let gauges = [
+        "quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag", "quiver_index_checkpoint_failing",
+    ]
+    /// Outcomes of `quiver_collection_documents_written_total`.
+    static let outcomes = ["inserted", "updated", "unchanged", "deleted", "embedded"]
+
+    /// A deleted collection's series are removed from `/metrics` (not left at their last value).
     func removed(_ name: String) {
-        documents.withLock { $0[name] = 0 }
-        for label in ["quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag"] {
-            gauge(label, name).record(0)
+        documents.withLock { _ = $0.removeValue(forKey: name) }
+        failing.withLock { _ = $0.remove(name) }
+        for label in Self.gauges { gauge(label, name).destroy() }
+        for outcome in Self.outcomes { written(name, outcome).destroy() }
+    }
+
+    private func written(_ collection: String, _ outcome: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(
+            label: "quiver_collection_documents_written_total",
+            dimensions: [("collection", collection), ("outcome", outcome)], factory: metrics.factory)
+    }
+
+    /// Collections with a failing checkpoint report 1, the others they reported before 0.
+    func checkpointFailing(_ failures: [String: String]) {
+        let previously = failing.withLock { known in
+            defer { known = Set(failures.keys) }
+            return known
+        }
+        for name in previously.union(failures.keys) {
+            gauge("quiver_index_checkpoint_failing", name).record(failures[name] == nil ? 0 : 1)
         }
     }
+
+    private let failing = Mutex<Set<String>>([])
 
     /// Counts a write's outcomes.
     func wrote(_ collection: String, _ result: UpsertResult) {
@@ -63,11 +89,7 @@ final class CollectionMetrics: Sendable {
             ("deleted", result.deleted), ("embedded", result.embedded),
         ]
         for (outcome, count) in outcomes where count > 0 {
-            CoreMetrics.Counter(
-                label: "quiver_collection_documents_written_total",
-                dimensions: [("collection", collection), ("outcome", outcome)], factory: metrics.factory
-            )
-            .increment(by: count)
+            written(collection, outcome).increment(by: count)
         }
     }
 }

@@ -15,7 +15,7 @@ struct CollectionsController: Sendable {
     var limits: ServerConfiguration.Limits { context.configuration.limits }
     var runner: EngineRunner { module.runner }
 
-    /// Default and largest page of the vector export.
+    /// Default page of the vector export (the largest is `max_vector_ids`).
     static let defaultExportLimit = 1000
     /// Largest `Quiver-Ids` header of a raw export page, in bytes.
     static let maxIDsHeaderBytes = 256 << 10
@@ -123,6 +123,7 @@ struct CollectionsController: Sendable {
         }
         metrics.wrote(name, result)
         metrics.update(name, index: index, written: result)
+        metrics.checkpointFailing(engine.checkpointFailures())
         return try JSONResponse.make(WriteResponse(result, index: index))
     }
 
@@ -222,15 +223,17 @@ struct CollectionsController: Sendable {
         let name = collectionName(context)
         let body = try await RequestBody.decode(VectorIDsBody.self, from: request, limit: limits.maxBodyBytes)
         guard !body.ids.isEmpty else { throw APIError.invalidRequest("ids must not be empty") }
-        guard body.ids.count <= SearchEngine.maxVectorsPerCall else {
-            throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: SearchEngine.maxVectorsPerCall)
+        guard body.ids.count <= limits.maxVectorIDs else {
+            throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: limits.maxVectorIDs)
         }
         let ids = body.ids
-        // Up to 10,000 vectors: fetched and encoded on the blocking pool.
+        let maxBytes = limits.maxResponseBytes
+        // Up to max_vector_ids vectors within max_response_bytes (checked before the read):
+        // fetched and encoded on the blocking pool.
         // The engine's errors (unknown collection, …) propagate; only a failure to encode its
         // answer — a bug — becomes the 500 below.
         let encoded = try await runner.read { () throws(SearchEngineError) in
-            let response = try engine.vectors(collection: name, ids: ids)
+            let response = try engine.collection(name).vectors(ids: ids, maxResponseBytes: maxBytes)
             return try? JSONResponse.encoder.encode(response)
         }
         guard let encoded else { throw APIError.internalError }
@@ -241,8 +244,8 @@ struct CollectionsController: Sendable {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
         let limit = try QueryString.positiveInt(request, "limit") ?? Self.defaultExportLimit
-        guard limit <= SearchEngine.maxVectorsPerCall else {
-            throw APIError.limitExceeded(limit: "max_export_limit", value: limit, allowed: SearchEngine.maxVectorsPerCall)
+        guard limit <= limits.maxVectorIDs else {
+            throw APIError.limitExceeded(limit: "max_vector_ids (export limit)", value: limit, allowed: limits.maxVectorIDs)
         }
         let cursor = request.uri.queryParameters.get("cursor").flatMap { $0.isEmpty ? nil : $0 }
         if let cursor, Int64(cursor).map({ $0 < 0 }) ?? true {
@@ -252,10 +255,13 @@ struct CollectionsController: Sendable {
         guard format == "ndjson" || format == "f32" else {
             throw APIError.invalidRequest("format must be ndjson or f32 (got \"\(EngineErrors.shortened(format))\")")
         }
-        // The page is read and encoded on the blocking pool: a 10,000-vector page is megabytes.
+        // The page is read and encoded on the blocking pool; it holds `limit` vectors or fewer, as
+        // many as fit in max_response_bytes.
         let raw = format == "f32"
+        let maxBytes = limits.maxResponseBytes
         let (page, encoded) = try await runner.read { () throws(SearchEngineError) in
-            let page = try engine.exportVectors(collection: name, cursor: cursor, limit: limit)
+            let page = try engine.collection(name).exportVectors(
+                cursor: cursor, limit: limit, maxPageBytes: maxBytes, bytesPerFloat: raw ? 4 : ResponseBudget.floatBytes)
             return (page, Self.encode(page, raw: raw))
         }
         guard let encoded else { throw APIError.internalError }
@@ -323,9 +329,9 @@ struct CollectionsController: Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
-    /// The server's limits on one query (text length, k and ef), checked by the engine.
+    /// The server's limits on one query (text length, k, ef and the answer's size), checked by the engine.
     var queryLimits: QueryLimits {
-        QueryLimits(maxK: limits.maxK, maxEf: limits.maxEf, maxTextBytes: limits.maxTextBytes)
+        QueryLimits(maxK: limits.maxK, maxEf: limits.maxEf, maxTextBytes: limits.maxTextBytes, maxResponseBytes: limits.maxResponseBytes)
     }
 
     /// Runs a synchronous engine check, mapping its error to the API's.

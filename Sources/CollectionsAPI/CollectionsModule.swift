@@ -52,17 +52,24 @@ public final class CollectionsModule: APIModule {
         /// How document writes embed: `.background` (default) yields the cores to queries being
         /// embedded at the same time; `.interactive` competes with them as an equal.
         public var writePriority: Embedder.Priority
+        /// Most collections open at once (index in memory); more close the least recently used. Default 256.
+        public var maxOpenCollections: Int
+        /// Seconds after which an unused collection is closed (checked every minute). Default 600.
+        public var idleCollectionSeconds: Double
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
-            queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background
+            queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
+            maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600
         ) {
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
             self.sample = sample
             self.queryCacheEntries = queryCacheEntries
             self.writePriority = writePriority
+            self.maxOpenCollections = maxOpenCollections
+            self.idleCollectionSeconds = idleCollectionSeconds
         }
     }
 
@@ -84,6 +91,13 @@ public final class CollectionsModule: APIModule {
     let readPool: NIOThreadPool
     let budget = CPUBudget.machine
     let cache: QueryEmbeddingCache
+    /// The task closing idle collections every minute.
+    let idleSweeper = Mutex<Task<Void, Never>?>(nil)
+    /// What the quick check at start-up found (after an unclean shutdown), per collection.
+    let startupProblems = Mutex<[String: [String]]>([:])
+    /// The module's metrics, once its routes are added.
+    let metricsBox = Mutex<CollectionMetrics?>(nil)
+    var metrics: CollectionMetrics? { metricsBox.withLock { $0 } }
 
     /// A module over `options.dataDirectory`.
     public init(options: Options, logger: Logger = Logger(label: "quiver.collections")) {
@@ -100,6 +114,7 @@ public final class CollectionsModule: APIModule {
 
     public func addRoutes(to routes: APIRoutes, context: APIModuleContext) {
         let metrics = CollectionMetrics(metrics: context.metrics)
+        metricsBox.withLock { $0 = metrics }
         let controller = CollectionsController(module: self, context: context, metrics: metrics)
         controller.addRoutes(to: routes)
         let task = Task { [self] in
@@ -113,6 +128,24 @@ public final class CollectionsModule: APIModule {
             let failed = state.withLock { $0.failure != nil && !$0.stopped }
             return failed ? "the collections are unavailable (details in the server log)" : await unavailableReason
         }
+    }
+
+    /// Collections whose index checkpoint is failing (they serve from memory; writes are still
+    /// stored); also published as `quiver_index_checkpoint_failing{collection}`.
+    public func warnings(public: Bool) async -> [String] {
+        let problems = startupProblems.withLock { $0 }
+        var warnings = problems.keys.sorted().map { name in
+            "collection \(name): quick_check after an unclean shutdown found problems; run quiver check"
+                + (`public` ? "" : " (\(problems[name]?.joined(separator: "; ") ?? ""))")
+        }
+        guard let engine = state.withLock({ $0.engine }) else { return warnings }
+        let failures = engine.checkpointFailures()
+        metrics?.checkpointFailing(failures)
+        warnings += failures.keys.sorted().map { name in
+            "collection \(name): the index cannot be checkpointed; serving from memory, retrying"
+                + (`public` ? "" : " (\(failures[name] ?? ""))")
+        }
+        return warnings
     }
 
     public var unavailableReason: String? {
@@ -138,6 +171,9 @@ public final class CollectionsModule: APIModule {
         let task = startup.withLock { $0 }
         task?.cancel()
         await task?.value
+        let sweeper = idleSweeper.withLock { $0 }
+        sweeper?.cancel()
+        await sweeper?.value
         let engine = state.withLock { state in
             state.stopped = true
             return state.engine
@@ -146,6 +182,8 @@ public final class CollectionsModule: APIModule {
             do {
                 try await writePool.runIfActive { try engine.checkpointAll() }
                 logger.info("collections checkpointed")
+                // A clean shutdown: the next start skips the quick check.
+                RunningMarker.release(data: options.dataDirectory)
             } catch {
                 logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
             }
@@ -179,9 +217,20 @@ public final class CollectionsModule: APIModule {
                     fingerprint = try EmbeddingModel.fingerprint(folder: modelFolder, pooling: embedder.pooling)
                 }
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
+                if RunningMarker.claim(data: options.dataDirectory) {
+                    // The last server on this folder did not shut down cleanly: a structural check
+                    // of every store before serving (`quiver check` does the full one).
+                    let problems = try DataCheck.quick(data: options.dataDirectory)
+                    logger.warning(
+                        "the previous shutdown was not clean; quick_check of every store done",
+                        metadata: ["problems": "\(problems.isEmpty ? "none" : "\(problems)")"])
+                    self.startupProblems.withLock { $0 = problems }
+                }
                 let engine = try SearchEngine(
                     dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
-                    budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool), logger: logger)
+                    budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
+                    maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
+                    logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from
@@ -222,6 +271,15 @@ public final class CollectionsModule: APIModule {
             // no probe sees the module ready in between).
             state.busy = options.sample.map { "checking the sample corpus for \"\($0.collection)\"" }
         }
+        let sweeper = Task { [runner] in
+            // Unused collections are closed (checkpointed, index dropped from memory).
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                if Task.isCancelled { break }
+                _ = try? await runner.write { () throws(SearchEngineError) in engine.closeIdleCollections() }
+            }
+        }
+        idleSweeper.withLock { $0 = sweeper }
         if let sample = options.sample {
             await SampleImport(module: self, engine: engine, sample: sample, metrics: metrics).run()
             setBusy(nil)

@@ -42,6 +42,9 @@ enum EngineErrors {
                     + "load; text cannot be embedded for it (send vectors instead)")
         case .conflict(let reason):
             return .conflict(reason)
+        case .insufficientStorage(let reason):
+            logger.warning("write refused", metadata: ["reason": "\(reason)"])
+            return .insufficientStorage("\(reason); nothing was written, reads still work")
         case .embedding, .storage, .index, .io:
             logger.error("collections engine failure", metadata: ["error": "\(error.description)"])
             return .internalError

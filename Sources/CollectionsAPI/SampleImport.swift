@@ -7,8 +7,8 @@ import SearchServer
 ///
 /// Interrupted imports resume: a marker file (`sample-import.pending`) in the collection's folder
 /// is written before the collection is created and removed when the last line is indexed; a
-/// collection with the marker is imported again on the next start (unchanged documents are skipped
-/// without embedding). Lines that do not parse or validate are logged and skipped. The caller
+/// collection with the marker is imported again on the next start, writing only the documents the
+/// collection never stored (what the user edited or deleted meanwhile stays as the user left it). Lines that do not parse or validate are logged and skipped. The caller
 /// clears the module's busy reason when `run()` returns.
 struct SampleImport {
     let module: CollectionsModule
@@ -61,7 +61,13 @@ struct SampleImport {
                     }
                     valid.append(document)
                 }
-                return valid
+                // Only documents the collection never had: a resumed import neither overwrites
+                // what the user edited since nor brings back what the user deleted.
+                let stored = try engine.collection(name).storedIDs(among: valid.map(\.id))
+                if !stored.isEmpty {
+                    logger.info("sample documents already stored are left as they are", metadata: ["count": "\(stored.count)"])
+                }
+                return valid.filter { !stored.contains($0.id) }
             }
             logger.info(
                 "indexing the sample corpus",

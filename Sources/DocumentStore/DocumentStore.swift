@@ -28,14 +28,27 @@ public final class DocumentStore: Sendable {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "quiver.store"
-        configuration.prepareDatabase { db in
-            // FULL: a committed transaction survives power loss, not only a process crash.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+        // A store on a read-only file system is opened read-only: it serves reads and refuses
+        // writes with `.readOnly`. SQLite reads a WAL database read-only only when its -wal and
+        // -shm files exist (left by a process that did not close it); after a clean close they are
+        // gone and cannot be created, so the file is opened as immutable (a URI; Debian's SQLite
+        // takes URI file names), which is what a read-only file system is.
+        let readOnly = FileSystemSpace.state(of: path) == .readOnly
+        configuration.readonly = readOnly
+        var openPath = path
+        if readOnly, !FileManager.default.fileExists(atPath: path + "-wal") {
+            let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
+            openPath = "file:\(escaped)?immutable=1"
+        } else {
+            configuration.prepareDatabase { db in
+                // FULL: a committed transaction survives power loss, not only a process crash.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: openPath, configuration: configuration)
         } catch {
-            throw .database(path: path, message: "\(error)")
+            throw DocumentStoreError.classify(error, path: path)
         }
         do {
             let migrator = StoreSchema.migrator
@@ -44,11 +57,16 @@ public final class DocumentStore: Sendable {
             if let unknown = applied.first(where: { !known.contains($0) }) {
                 throw DocumentStoreError.unsupportedSchema(path: path, reason: "unknown migration \(unknown)")
             }
-            try migrator.migrate(pool)
+            // Only a store with migrations to apply is written to: an up-to-date store on a
+            // read-only folder opens and serves reads.
+            if !known.isSubset(of: Set(applied)) {
+                guard !configuration.readonly else { throw DocumentStoreError.readOnly(path: path) }
+                try migrator.migrate(pool)
+            }
         } catch let error as DocumentStoreError {
             throw error
         } catch {
-            throw .database(path: path, message: "\(error)")
+            throw DocumentStoreError.classify(error, path: path)
         }
     }
 
@@ -59,7 +77,7 @@ public final class DocumentStore: Sendable {
         } catch let error as DocumentStoreError {
             throw error
         } catch {
-            throw .database(path: path, message: "\(error)")
+            throw DocumentStoreError.classify(error, path: path)
         }
     }
 
@@ -70,7 +88,7 @@ public final class DocumentStore: Sendable {
         } catch let error as DocumentStoreError {
             throw error
         } catch {
-            throw .database(path: path, message: "\(error)")
+            throw DocumentStoreError.classify(error, path: path)
         }
     }
 

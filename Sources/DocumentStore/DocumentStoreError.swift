@@ -1,3 +1,6 @@
+import Foundation
+import GRDB
+
 /// Everything that can go wrong in the document store.
 public enum DocumentStoreError: Error, Equatable, Sendable {
     /// SQLite reported an error (I/O, a violated constraint, a locked or unreadable database).
@@ -19,6 +22,11 @@ public enum DocumentStoreError: Error, Equatable, Sendable {
     /// ran (a generation switch or a replaced model change came in between): nothing was written;
     /// the caller picks its target generation again.
     case generationNotWritable(generation: Int64)
+    /// The file system holding the store is full (SQLite's `SQLITE_FULL`, or an I/O error while
+    /// no space is left): nothing of the failed transaction was written.
+    case full(path: String)
+    /// The store's folder or file system is read-only: reads work, writes do not.
+    case readOnly(path: String)
 }
 
 extension DocumentStoreError: CustomStringConvertible {
@@ -33,6 +41,54 @@ extension DocumentStoreError: CustomStringConvertible {
             "generation \(generation) still lacks vectors for \(missing) documents"
         case .unsupportedSchema(let path, let reason): "unsupported schema in \(path): \(reason)"
         case .generationNotWritable(let generation): "generation \(generation) is no longer current or building"
+        case .full(let path): "no space left for \(path)"
+        case .readOnly(let path): "\(path) is on a read-only file system"
         }
+    }
+}
+
+extension DocumentStoreError {
+    /// `error` (from SQLite) as a store error: `.full` and `.readOnly` when SQLite says so, or
+    /// when an I/O error happened while the file system of `path` is full or mounted read-only
+    /// (SQLite reports ENOSPC and EROFS during a write as a generic I/O error); else `.database`.
+    static func classify(_ error: any Error, path: String) -> DocumentStoreError {
+        if let error = error as? DocumentStoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_FULL: return .full(path: path)
+            case .SQLITE_READONLY: return .readOnly(path: path)
+            case .SQLITE_IOERR, .SQLITE_CANTOPEN:
+                switch FileSystemSpace.state(of: path) {
+                case .full: return .full(path: path)
+                case .readOnly: return .readOnly(path: path)
+                case .ok: break
+                }
+            default: break
+            }
+        }
+        return .database(path: path, message: "\(error)")
+    }
+}
+
+/// Whether the file system holding a path is full or read-only (`statvfs`).
+public enum FileSystemSpace: Equatable, Sendable {
+    case ok
+    case full
+    case readOnly
+
+    /// Free blocks below this count as full (SQLite needs a few pages for its journal).
+    static let reserveBytes: UInt64 = 64 << 10
+
+    /// The state of the file system of `path` (of its folder when the file does not exist).
+    public static func state(of path: String) -> FileSystemSpace {
+        var info = statvfs()
+        var target = path
+        if statvfs(target, &info) != 0 {
+            target = (path as NSString).deletingLastPathComponent
+            guard statvfs(target, &info) == 0 else { return .ok }
+        }
+        if info.f_flag & UInt(ST_RDONLY) != 0 { return .readOnly }
+        if UInt64(info.f_bavail) * UInt64(info.f_frsize) < reserveBytes { return .full }
+        return .ok
     }
 }

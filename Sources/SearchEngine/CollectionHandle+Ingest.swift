@@ -111,7 +111,12 @@ extension CollectionHandle {
             result.inserted = outcome.inserted
             result.updated = outcome.updated
             result.seq = outcome.seq
-            try runtime.sync()
+            // Committed: nothing after this may fail the write. The follower applies it now; if
+            // its cycle fails, the write is still stored and is applied on a later cycle.
+            do { try runtime.sync() } catch {
+                engine.logger.warning(
+                    "write stored, index not caught up yet", metadata: ["collection": "\(name)", "error": "\(error)"])
+            }
             return result
         }
         throw .conflict("the collection's generations kept changing during the write; nothing was written, send it again")
@@ -205,10 +210,19 @@ extension CollectionHandle {
             result.seq = outcome.seq
             start += chunk.count
         }
-        // Nothing deleted: the store's seq as the follower caught up to it.
-        let (serving, state) = try runtime.catchUp()
-        if result.seq == 0 { result.seq = state.seq }
-        result.generation = serving.record.generation
+        // Committed: nothing after this may fail the delete (see upsert).
+        do {
+            let (serving, state) = try runtime.catchUp()
+            if result.seq == 0 { result.seq = state.seq }
+            result.generation = serving.record.generation
+        } catch {
+            engine.logger.warning(
+                "delete stored, index not caught up yet", metadata: ["collection": "\(name)", "error": "\(error)"])
+            if let state = try? runtime.store.state() {
+                if result.seq == 0 { result.seq = state.seq }
+                result.generation = state.current.generation
+            }
+        }
         return result
     }
 
@@ -218,6 +232,15 @@ extension CollectionHandle {
         let live: [String]
         do { live = try runtime.store.liveIDs() } catch { throw SearchEngineError(error) }
         return try delete(ids: live.filter { !keep.contains($0) })
+    }
+
+    /// The ids among `ids` the collection has stored, live or deleted: a resumed import skips
+    /// them, so it never overwrites a user's edit or brings back a document the user deleted.
+    public func storedIDs(among ids: [String]) throws(SearchEngineError) -> Set<String> {
+        let record = try currentRecord()
+        do {
+            return Set(try store.existing(ids: ids.filter { !$0.containsNUL }, generation: record.generation).keys)
+        } catch { throw SearchEngineError(error) }
     }
 
     /// Records that a sync run finished now (reported as `last_sync_at`).

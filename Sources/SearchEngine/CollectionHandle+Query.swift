@@ -11,12 +11,19 @@ public struct QueryLimits: Sendable, Equatable {
     public var maxEf: Int
     /// Longest query text, in UTF-8 bytes.
     public var maxTextBytes: Int
+    /// Largest answer of one request (all the queries of a batch), in bytes of JSON
+    /// (see ``ResponseBudget``); `Int.max` for none.
+    public var maxResponseBytes: Int
 
     /// Limits.
-    public init(maxK: Int = SearchEngine.kRange.upperBound, maxEf: Int = SearchEngine.efRange.upperBound, maxTextBytes: Int = 1 << 20) {
+    public init(
+        maxK: Int = SearchEngine.kRange.upperBound, maxEf: Int = SearchEngine.efRange.upperBound, maxTextBytes: Int = 1 << 20,
+        maxResponseBytes: Int = .max
+    ) {
         self.maxK = maxK
         self.maxEf = maxEf
         self.maxTextBytes = maxTextBytes
+        self.maxResponseBytes = maxResponseBytes
     }
 
     /// The engine's own limits.
@@ -126,6 +133,8 @@ extension CollectionHandle {
     public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
         try request.validate(limits: limits)
         let (serving, state) = try follower.snapshot()
+        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        try Self.checkEstimate([request], serving: serving, budget: budget)
         var embedded: EmbeddedQueryText?
         if let text = request.text {
             let start = DispatchTime.now()
@@ -135,7 +144,7 @@ extension CollectionHandle {
             }
             embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
         }
-        return try answer(request, serving, state, embedded: embedded)
+        return try answer(request, serving, state, embedded: embedded, budget: budget)
     }
 
     /// ``query(_:limits:)`` with text embedded by `embedder`, the blocking work on the engine's
@@ -146,7 +155,7 @@ extension CollectionHandle {
         -> QueryResponse
     {
         try request.validate(limits: limits)
-        let results = try await answer([request], embedder: embedder, inBatch: false)
+        let results = try await answer([request], embedder: embedder, inBatch: false, limits: limits)
         guard let first = results.first else { throw SearchEngineError.storage("a query produced no answer") }
         return first
     }
@@ -158,11 +167,41 @@ extension CollectionHandle {
         -> [QueryResponse]
     {
         for (index, request) in requests.enumerated() { try request.validate(limits: limits, field: "queries[\(index)].") }
-        return try await answer(requests, embedder: embedder, inBatch: true)
+        return try await answer(requests, embedder: embedder, inBatch: true, limits: limits)
     }
 
-    private func answer(_ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool) async throws -> [QueryResponse] {
+    /// Throws `limitExceeded("max_response_bytes (estimated)")` when the answers to `requests`
+    /// would exceed the budget by ``ResponseBudget``'s estimate (k hits each, or the collection's
+    /// size when smaller).
+    static func checkEstimate(_ requests: [QueryRequest], serving: ServingGeneration, budget: ResponseBudget) throws(SearchEngineError) {
+        guard budget.limit != .max else { return }
+        let count = serving.index.count
+        var total = 0
+        for request in requests {
+            let perHit = ResponseBudget.estimatedHitBytes(
+                dimensions: serving.record.dimensions, include: Set(request.include ?? []), withPayload: request.withPayload)
+            let bytes = ResponseBudget.estimate(hits: min(request.k, count), perHit: perHit)
+            total = total.addingReportingOverflow(bytes).overflow ? .max : total + bytes
+        }
+        try budget.check(hits: 1, perHit: total)
+    }
+
+    private func answer(_ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool, limits: QueryLimits) async throws
+        -> [QueryResponse]
+    {
         let executor = engine.executor
+        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        if budget.limit != .max {
+            // Before any embedding or search: the serving generation from memory when it is loaded.
+            let serving: ServingGeneration
+            if let loaded = follower.loaded {
+                serving = loaded
+            } else {
+                let follower = self.follower
+                serving = try await executor.run { try follower.snapshot().0 }
+            }
+            try Self.checkEstimate(requests, serving: serving, budget: budget)
+        }
         let textIndices = requests.indices.filter { requests[$0].text != nil }
         var attempt = 0
         while true {
@@ -190,7 +229,7 @@ extension CollectionHandle {
                 }
             }
             do {
-                return try await run(requests, embedded: embedded, inBatch: inBatch)
+                return try await run(requests, embedded: embedded, inBatch: inBatch, budget: budget)
             } catch is GenerationMoved where attempt < 3 {
                 continue
             } catch is GenerationMoved {
@@ -200,7 +239,9 @@ extension CollectionHandle {
     }
 
     /// Answers `requests` in contiguous chunks, one per read thread, on the engine's executor.
-    private func run(_ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool) async throws -> [QueryResponse] {
+    private func run(_ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget) async throws
+        -> [QueryResponse]
+    {
         let executor = engine.executor
         let handle = self
         // Small batches are not worth a hand-off per chunk.
@@ -208,12 +249,17 @@ extension CollectionHandle {
         let size = (requests.count + chunks - 1) / max(chunks, 1)
         let ranges = stride(from: 0, to: requests.count, by: max(size, 1)).map { $0..<min($0 + size, requests.count) }
         if ranges.count <= 1 {
-            return try await executor.run { try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch) }
+            return try await executor.run {
+                try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch, budget: budget)
+            }
         }
         return try await withThrowingTaskGroup(of: (Int, [QueryResponse]).self) { group in
             for (chunk, range) in ranges.enumerated() {
                 group.addTask {
-                    (chunk, try await executor.run { try handle.answer(requests, range, embedded: embedded, inBatch: inBatch) })
+                    (
+                        chunk,
+                        try await executor.run { try handle.answer(requests, range, embedded: embedded, inBatch: inBatch, budget: budget) }
+                    )
                 }
             }
             var parts = [[QueryResponse]](repeating: [], count: ranges.count)
@@ -223,16 +269,16 @@ extension CollectionHandle {
     }
 
     /// Answers `requests[range]` against one snapshot of the serving generation.
-    private func answer(_ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool) throws
-        -> [QueryResponse]
-    {
+    private func answer(
+        _ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget
+    ) throws -> [QueryResponse] {
         let (serving, state) = try follower.snapshot()
         var answers: [QueryResponse] = []
         answers.reserveCapacity(range.count)
         for index in range {
             if let text = embedded[index], text.fingerprint != serving.record.modelFingerprint { throw GenerationMoved() }
             do throws(SearchEngineError) {
-                answers.append(try answer(requests[index], serving, state, embedded: embedded[index]))
+                answers.append(try answer(requests[index], serving, state, embedded: embedded[index], budget: budget))
             } catch {
                 throw inBatch ? Self.batchError(error, index: index) : error
             }
@@ -252,9 +298,10 @@ extension CollectionHandle {
     }
 
     /// One validated query against one serving generation; `embedded` is its text's vector.
-    func answer(_ request: QueryRequest, _ serving: ServingGeneration, _ state: StoreState, embedded: EmbeddedQueryText?)
-        throws(SearchEngineError) -> QueryResponse
-    {
+    func answer(
+        _ request: QueryRequest, _ serving: ServingGeneration, _ state: StoreState, embedded: EmbeddedQueryText?,
+        budget: ResponseBudget
+    ) throws(SearchEngineError) -> QueryResponse {
         let record = serving.record
         var timings = QueryTimings()
         var exclude: Set<Int64> = []
@@ -278,7 +325,8 @@ extension CollectionHandle {
         }
         return try search(
             serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: timings)
+            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: timings,
+            budget: budget)
     }
 
     /// "More like these, less like those" (see `RecommendRequest`).
@@ -288,6 +336,10 @@ extension CollectionHandle {
         let negative = request.negative ?? []
         guard request.positive.count + negative.count <= 1000 else { throw .invalidQuery("at most 1000 example ids") }
         let (serving, state) = try follower.snapshot()
+        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        try Self.checkEstimate(
+            [QueryRequest(id: "", k: request.k, include: request.include, withPayload: request.withPayload)], serving: serving,
+            budget: budget)
         let found = try storedDocuments(ids: request.positive + negative, generation: serving.record, withVectors: true)
         func mean(_ ids: [String]) throws(SearchEngineError) -> [Float] {
             var sum = [Float](repeating: 0, count: serving.record.dimensions)
@@ -306,12 +358,14 @@ extension CollectionHandle {
         let exclude = Set(found.values.map(\.label))
         return try search(
             serving, state, vector: vector, k: request.k, ef: request.ef, filter: request.filter,
-            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: QueryTimings())
+            exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: QueryTimings(),
+            budget: budget)
     }
 
     private func search(
         _ serving: ServingGeneration, _ state: StoreState, vector: [Float], k: Int, ef: Int?,
-        filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, withPayload: Bool, timings: QueryTimings
+        filter: QueryFilter?, exclude: Set<Int64>, include: Set<IncludeField>, withPayload: Bool, timings: QueryTimings,
+        budget: ResponseBudget
     ) throws(SearchEngineError) -> QueryResponse {
         guard SearchEngine.kRange.contains(k) else { throw .invalidQuery("k must be in \(SearchEngine.kRange)") }
         if let ef { guard SearchEngine.efRange.contains(ef) else { throw .invalidQuery("ef must be in \(SearchEngine.efRange)") } }
@@ -376,6 +430,7 @@ extension CollectionHandle {
             results.reserveCapacity(hits.count)
             for (hit, id) in zip(hits, ids ?? []) {
                 guard let id else { continue }
+                try budget.charge(ResponseBudget.bareHitBytes + id.utf8.count)
                 let score = metric == .l2 ? -hit.distance : 1 - hit.distance
                 results.append(QueryHit(id: id, score: score, title: nil, text: nil, metadata: nil, vector: nil, freshness: nil))
             }
@@ -397,6 +452,7 @@ extension CollectionHandle {
         for hit in hits {
             // A document deleted after the index snapshot is skipped, never returned stale.
             guard let document = documents[Int64(bitPattern: hit.label)] else { continue }
+            try budget.charge(ResponseBudget.hitBytes(document, include: include))
             let score = metric == .l2 ? -hit.distance : 1 - hit.distance
             results.append(
                 QueryHit(

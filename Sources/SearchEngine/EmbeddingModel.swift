@@ -72,32 +72,12 @@ public struct EmbeddingModel: Sendable {
             let url = folder.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             hasher.update(data: Data("\(name)\n".utf8))
-            try hashFile(url, into: &hasher)
+            try FileDigest.update(&hasher, with: url)
         }
         hasher.update(data: Data("pooling=\(pooling.mode.rawValue) normalize=\(pooling.normalize) max=\(pooling.maxSequenceLength)\n".utf8))
-        return hex(hasher.finalize())
+        return FileDigest.hex(hasher.finalize())
     }
 
-    private static func hashFile(_ url: URL, into hasher: inout SHA256) throws(SearchEngineError) {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { throw .io(path: url.path, reason: "cannot open") }
-        defer { try? handle.close() }
-        while true {
-            let chunk: Data?
-            do { chunk = try handle.read(upToCount: 1 << 22) } catch { throw .io(path: url.path, reason: "\(error)") }
-            guard let chunk, !chunk.isEmpty else { return }
-            hasher.update(data: chunk)
-        }
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 /// The content hash that decides whether a document must be re-embedded: SHA-256 over the model

@@ -68,6 +68,8 @@ final class IndexFollower: Sendable {
     private struct Local {
         var changesSinceCheckpoint = 0
         var nextDueCheckpoint = Date.distantPast
+        /// Why the last checkpoint failed; nil once one succeeds.
+        var checkpointFailure: String?
     }
 
     /// Opens the follower of `store` and starts its thread, which loads the serving generation at
@@ -167,6 +169,12 @@ final class IndexFollower: Sendable {
     }
 
     /// Stops the thread after its current cycle and waits for it to exit.
+    /// When a caller last asked for this collection (seconds since 1970), for closing idle ones.
+    let lastUsed = Atomic<Double>(Date().timeIntervalSince1970)
+
+    /// Records a use now.
+    func touch() { lastUsed.store(Date().timeIntervalSince1970, ordering: .relaxed) }
+
     func stop() {
         let control = self.control
         control.condition.lock()
@@ -269,14 +277,7 @@ final class IndexFollower: Sendable {
         } else {
             let (changes, due) = local.withLock { ($0.changesSinceCheckpoint, $0.nextDueCheckpoint) }
             if changes >= Self.checkpointInterval, Date() >= due {
-                do throws(SearchEngineError) {
-                    try save(serving)
-                } catch {
-                    // A failed automatic checkpoint fails no write: the changes are in the store,
-                    // and a restart replays them. Retried a minute later.
-                    local.withLock { $0.nextDueCheckpoint = Date().addingTimeInterval(60) }
-                    logger.warning("cannot checkpoint the index", metadata: ["collection": "\(name)", "error": "\(error)"])
-                }
+                saveOrDefer(serving)
             }
         }
         return loadedMapped && serving.index.isMapped ? serving.index : nil
@@ -296,7 +297,7 @@ final class IndexFollower: Sendable {
             metadata: ["path": "\(files.indexPath(record.generation))", "reason": "\(mismatch)"])
         let index = try rebuild(record, storeSeq: storeSeq)
         let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
-        try save(rebuilt)
+        saveOrDefer(rebuilt)
         return rebuilt
     }
 
@@ -466,7 +467,7 @@ final class IndexFollower: Sendable {
         }
         let index = try rebuild(record, storeSeq: storeSeq)
         let serving = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
-        try save(serving)
+        saveOrDefer(serving)
         return (serving, false)
     }
 
@@ -519,12 +520,43 @@ final class IndexFollower: Sendable {
 
     /// Writes `serving`'s index to its generation folder (atomically).
     private func save(_ serving: ServingGeneration) throws(SearchEngineError) {
-        try Self.save(serving.index, generation: serving.record.generation, files: files)
+        do throws(SearchEngineError) {
+            try Self.save(serving.index, generation: serving.record.generation, files: files)
+        } catch {
+            local.withLock { $0.checkpointFailure = error.description }
+            throw error
+        }
         local.withLock {
             $0.changesSinceCheckpoint = 0
             $0.nextDueCheckpoint = .distantPast
+            $0.checkpointFailure = nil
         }
     }
+
+    /// ``save(_:)`` where a failure fails nothing: the index serves from memory, every change is
+    /// in the store (a restart replays them), and the checkpoint is retried a minute later —
+    /// reported meanwhile by ``checkpointFailure`` and the log. (A full disk must not turn every
+    /// query into a rebuild that cannot be saved.)
+    private func saveOrDefer(_ serving: ServingGeneration) {
+        do throws(SearchEngineError) {
+            try save(serving)
+        } catch {
+            local.withLock {
+                $0.changesSinceCheckpoint = max($0.changesSinceCheckpoint, Self.checkpointInterval)
+                $0.nextDueCheckpoint = Date().addingTimeInterval(Self.checkpointRetryInterval)
+            }
+            logger.warning(
+                "cannot checkpoint the index; serving from memory, retrying later",
+                metadata: ["collection": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// Seconds before a failed checkpoint is tried again.
+    static let checkpointRetryInterval: TimeInterval = 60
+
+    /// Why the index could not be checkpointed last time (disk full, read-only folder); nil when
+    /// the last checkpoint succeeded.
+    var checkpointFailure: String? { local.withLock { $0.checkpointFailure } }
 
     /// Writes `index` as the checkpoint of `generation` (atomically), creating its folder.
     static func save(_ index: HNSWIndex, generation: Int64, files: CollectionFiles) throws(SearchEngineError) {

@@ -36,6 +36,11 @@ public final class SearchEngine: Sendable {
     let layout: DataLayout
     let logger: Logger
     private let openCollections = Mutex<[String: IndexFollower]>([:])
+    /// Most collections open at once (index in memory, follower thread running); opening one
+    /// more closes the least recently used. Default 256.
+    public let maxOpenCollections: Int
+    /// Seconds after which an unused collection is closed by ``closeIdleCollections()``. Default 600.
+    public let idleCollectionSeconds: Double
     /// Points where tests force interleavings (none are set outside tests).
     let hooks = EngineHooks()
 
@@ -47,9 +52,12 @@ public final class SearchEngine: Sendable {
     public init(
         dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
+        maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600,
         logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
+        self.maxOpenCollections = max(1, maxOpenCollections)
+        self.idleCollectionSeconds = idleCollectionSeconds
         self.dataDirectory = dataDirectory
         self.models = models
         self.writePriority = writePriority
@@ -153,21 +161,64 @@ public final class SearchEngine: Sendable {
 
     /// The handle of `name` when it is open already (no file or database access), else nil.
     public func openCollection(_ name: String) -> CollectionHandle? {
-        openCollections.withLock { $0[name] }.map { CollectionHandle(name: name, engine: self, follower: $0) }
+        guard let follower = openCollections.withLock({ $0[name] }) else { return nil }
+        follower.touch()
+        return CollectionHandle(name: name, engine: self, follower: follower)
     }
 
-    /// The open collection `name`, opening its store (and starting its follower) on first use.
+    /// The open collection `name`, opening its store (and starting its follower) on first use;
+    /// opening one past ``maxOpenCollections`` closes the least recently used.
     func runtime(_ name: String) throws(SearchEngineError) -> IndexFollower {
         try CollectionName.validate(name)
-        return try openCollections.withLock { (followers) throws(SearchEngineError) in
-            if let follower = followers[name] { return follower }
+        var evicted: [(String, IndexFollower)] = []
+        let follower = try openCollections.withLock { (followers) throws(SearchEngineError) in
+            if let follower = followers[name] {
+                follower.touch()
+                return follower
+            }
             let opened: (any CollectionStore)?
             do throws(DocumentStoreError) { opened = try catalog.open(name) } catch { throw SearchEngineError(error) }
             guard let store = opened else { throw .collectionNotFound(name) }
             let follower = try makeFollower(name, store)
             followers[name] = follower
+            while followers.count > maxOpenCollections {
+                guard
+                    let oldest = followers.filter({ $0.key != name }).min(by: {
+                        $0.value.lastUsed.load(ordering: .relaxed) < $1.value.lastUsed.load(ordering: .relaxed)
+                    })
+                else { break }
+                followers.removeValue(forKey: oldest.key)
+                evicted.append((oldest.key, oldest.value))
+            }
             return follower
         }
+        for (closed, follower) in evicted { close(closed, follower, reason: "more than max_open_collections open") }
+        return follower
+    }
+
+    /// Closes every collection unused for ``idleCollectionSeconds``: its index is checkpointed and
+    /// dropped from memory, its follower stopped; the next request opens it again. Returns the
+    /// names closed. The server calls it every minute.
+    @discardableResult
+    public func closeIdleCollections(now: Double = Date().timeIntervalSince1970) -> [String] {
+        let idle = openCollections.withLock { followers in
+            let names = followers.filter { now - $0.value.lastUsed.load(ordering: .relaxed) >= idleCollectionSeconds }.map(\.key)
+            return names.compactMap { name in followers.removeValue(forKey: name).map { (name, $0) } }
+        }
+        for (name, follower) in idle { close(name, follower, reason: "idle") }
+        return idle.map(\.0).sorted()
+    }
+
+    /// Names of the collections open now.
+    public var openCollectionNames: [String] { openCollections.withLock { $0.keys.sorted() } }
+
+    /// Checkpoints and stops a follower already removed from the open set.
+    private func close(_ name: String, _ follower: IndexFollower, reason: String) {
+        do { try follower.sync(checkpoint: true) } catch {
+            logger.warning("closing a collection without a checkpoint", metadata: ["collection": "\(name)", "error": "\(error)"])
+        }
+        follower.stop()
+        logger.info("closed collection", metadata: ["collection": "\(name)", "reason": "\(reason)"])
     }
 
     private func makeFollower(_ name: String, _ store: any CollectionStore) throws(SearchEngineError) -> IndexFollower {
@@ -205,6 +256,16 @@ public final class SearchEngine: Sendable {
             guard existed else { throw .collectionNotFound(name) }
         }
         logger.info("deleted collection", metadata: ["collection": "\(name)"])
+    }
+
+    /// Open collections whose index checkpoint failed last time (disk full, read-only folder),
+    /// with the reason. Their indexes serve from memory; checkpoints are retried.
+    public func checkpointFailures() -> [String: String] {
+        var failures: [String: String] = [:]
+        for (name, follower) in openCollections.withLock({ $0 }) {
+            if let failure = follower.checkpointFailure { failures[name] = failure }
+        }
+        return failures
     }
 
     /// Checkpoints every open collection (call before shutting down).

@@ -36,6 +36,9 @@ public enum SearchEngineError: Error, Equatable, Sendable {
     case index(String)
     /// A file of the data directory could not be read or written.
     case io(path: String, reason: String)
+    /// A write could not be stored: the disk is full or the data folder is read-only. Nothing
+    /// of it was written; reads still work.
+    case insufficientStorage(String)
 }
 
 extension SearchEngineError: CustomStringConvertible {
@@ -58,12 +61,19 @@ extension SearchEngineError: CustomStringConvertible {
         case .storage(let reason): "storage error: \(reason)"
         case .index(let reason): "index error: \(reason)"
         case .io(let path, let reason): "\(path): \(reason)"
+        case .insufficientStorage(let reason): "cannot store the write: \(reason)"
         }
     }
 }
 
 extension SearchEngineError {
-    init(_ error: DocumentStoreError) { self = .storage(error.description) }
+    init(_ error: DocumentStoreError) {
+        switch error {
+        case .full: self = .insufficientStorage("the disk holding the data folder is full")
+        case .readOnly: self = .insufficientStorage("the data folder is read-only")
+        default: self = .storage(error.description)
+        }
+    }
     init(_ error: VectorIndexError) { self = .index("\(error)") }
     init(_ error: EmbedderError) { self = .embedding(error.description) }
 }

@@ -25,6 +25,9 @@ public enum APIError: Error, Sendable, Equatable {
     case conflict(String)
     /// 415: a body whose declared type is not JSON.
     case unsupportedMediaType(String)
+    /// The body did not arrive within `body_timeout_seconds` (408 `request_timeout`); the
+    /// connection is closed.
+    case requestTimeout(seconds: Int)
     /// The body is larger than `max_body_bytes` (413 `payload_too_large`).
     case bodyTooLarge(limit: Int)
     /// A request is over a configured limit (413 `limit_exceeded`), naming it.
@@ -35,6 +38,9 @@ public enum APIError: Error, Sendable, Equatable {
     case overloaded(String)
     /// The model is not loaded yet, failed to load, or the server is stopping (503 `unavailable`).
     case unavailable(String)
+    /// A write could not be stored: the disk is full or the data folder read-only (507
+    /// `insufficient_storage`). Nothing was written; reads still work.
+    case insufficientStorage(String)
     /// A bug: logged in full, reported without detail (500 `internal_error`).
     case internalError
 
@@ -49,9 +55,11 @@ public enum APIError: Error, Sendable, Equatable {
         case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
         case .unsupportedMediaType: .unsupportedMediaType
+        case .requestTimeout: .requestTimeout
         case .bodyTooLarge, .limitExceeded, .inputTooLong: .contentTooLarge
         case .overloaded: .tooManyRequests
         case .unavailable: .serviceUnavailable
+        case .insufficientStorage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .internalError: .internalServerError
         }
     }
@@ -67,11 +75,13 @@ public enum APIError: Error, Sendable, Equatable {
         case .methodNotAllowed: "method_not_allowed"
         case .conflict: "conflict"
         case .unsupportedMediaType: "unsupported_media_type"
+        case .requestTimeout: "request_timeout"
         case .bodyTooLarge: "payload_too_large"
         case .limitExceeded: "limit_exceeded"
         case .inputTooLong: "input_too_long"
         case .overloaded: "overloaded"
         case .unavailable: "unavailable"
+        case .insufficientStorage: "insufficient_storage"
         case .internalError: "internal_error"
         }
     }
@@ -82,9 +92,10 @@ public enum APIError: Error, Sendable, Equatable {
         case .invalidJSON(let detail): "invalid JSON body: \(detail)"
         case .invalidRequest(let detail), .forbidden(let detail), .notFound(let detail),
             .methodNotAllowed(let detail), .conflict(let detail), .overloaded(let detail), .unavailable(let detail),
-            .unsupportedMediaType(let detail):
+            .unsupportedMediaType(let detail), .insufficientStorage(let detail):
             detail
         case .unauthorized: "missing or unknown API key (send 'Authorization: Bearer KEY')"
+        case .requestTimeout(let seconds): "the request body did not arrive within body_timeout_seconds (\(seconds) s)"
         case .bodyTooLarge(let limit):
             limit > 0 ? "request body is larger than max_body_bytes (\(limit))" : "request body is too large"
         case .limitExceeded(let limit, let value, let allowed): "\(limit) exceeded: \(value) > \(allowed)"
@@ -157,6 +168,7 @@ extension APIError: HTTPResponseError {
         headers[.contentType] = "application/json; charset=utf-8"
         if case .unauthorized = self { headers[.wwwAuthenticate] = "Bearer" }
         if case .overloaded = self { headers[.retryAfter] = "1" }
+        if case .requestTimeout = self { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -22,6 +22,10 @@ public protocol APIModule: Sendable {
     var unavailableReason: String? { get async }
     /// The same without internal details (paths, errors), for anyone who asks `/ready`.
     var publicUnavailableReason: String? { get async }
+    /// Problems that leave the module serving but degraded (an index checkpoint failing on a
+    /// full disk): `GET /ready` answers 200 with `status: "degraded"` and lists them (the details
+    /// to admin keys only, like ``unavailableReason``). `public` drops paths and errors.
+    func warnings(public: Bool) async -> [String]
     /// Called once during graceful shutdown, after in-flight requests have finished.
     func shutdown() async
 }
@@ -41,6 +45,8 @@ extension APIModule {
     public var unavailableReason: String? { get async { nil } }
     /// By default the reason has no internal details.
     public var publicUnavailableReason: String? { get async { await unavailableReason } }
+    /// By default a module has no warnings.
+    public func warnings(public: Bool) async -> [String] { [] }
     /// By default a module has nothing to do at shutdown.
     public func shutdown() async {}
 }

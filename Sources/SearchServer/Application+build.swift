@@ -1,6 +1,7 @@
 import Embedder
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -33,9 +34,13 @@ public func buildApplication(
     let router = buildRouter(configuration: configuration, service: service, metrics: metrics, modules: modules)
     let lifecycle = ServerLifecycle(
         service: service, modelFolder: embedder == nil ? configuration.modelFolder : nil, modules: modules, logger: logger)
+    let limits = configuration.limits
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "quiver"),
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "quiver",
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
         services: [lifecycle],
         onServerRunning: { channel in
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
@@ -56,12 +61,16 @@ func buildRouter(
     system.addOpenRoutes(to: router)
 
     // One in-flight counter for both groups; /health and /ready stay outside it, so probes are
-    // never refused for load.
-    let limit = ConcurrencyLimitMiddleware<QuiverRequestContext>(limit: configuration.limits.maxConcurrentRequests)
-    let read = router.group().add(middleware: limit)
-        .add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .read))
-    let admin = router.group().add(middleware: limit)
-        .add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .admin))
+    // never refused for load. A request takes a slot only once it is authenticated and its body
+    // has arrived (within body_timeout_seconds), so slow or unauthenticated clients hold no slot.
+    let limits = configuration.limits
+    let limit = ConcurrencyLimitMiddleware<QuiverRequestContext>(limit: limits.maxConcurrentRequests)
+    let body = RequestBodyMiddleware<QuiverRequestContext>(
+        maxBodyBytes: limits.maxBodyBytes, timeoutSeconds: limits.bodyTimeoutSeconds)
+    let read = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .read))
+        .add(middleware: body).add(middleware: limit)
+    let admin = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .admin))
+        .add(middleware: body).add(middleware: limit)
     system.addRoutes(to: read)
     OpenAIEmbeddingsController(service: service, limits: configuration.limits).addRoutes(to: read)
     TEIController(service: service, limits: configuration.limits).addRoutes(to: read)

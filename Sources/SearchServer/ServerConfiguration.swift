@@ -23,12 +23,27 @@ public struct ServerConfiguration: Sendable {
         public var maxQueuedRequests: Int
         /// Most tokens waiting for the model; more are answered 429. Default 262,144.
         public var maxQueuedTokens: Int
+        /// Largest answer, in bytes: checked before the work by an estimate (hits × fields, tokens,
+        /// vectors) and again with the bytes actually read; over it is a 413 naming
+        /// `max_response_bytes`. Vector export pages are cut to it. Default 32 MiB.
+        public var maxResponseBytes: Int
+        /// Most ids in one `POST …/vectors` and most vectors in one export page. Default 10,000.
+        public var maxVectorIDs: Int
+        /// Most open connections; further ones wait in the listen backlog. Default 1,024.
+        public var maxConnections: Int
+        /// Seconds a connection may sit idle (between requests, or before a request's head is
+        /// complete) before it is closed. Default 60.
+        public var idleTimeoutSeconds: Int
+        /// Seconds a request body may take to arrive once its head is in; slower is a 408 and the
+        /// connection is closed. Default 30.
+        public var bodyTimeoutSeconds: Int
 
         /// The defaults documented on each property.
         public init(
             maxBodyBytes: Int = 4 << 20, maxBatchInputs: Int = 256, maxTextBytes: Int = 65_536,
             maxK: Int = 1_000, maxEf: Int = 4_096, maxConcurrentRequests: Int = 512,
-            maxQueuedRequests: Int = 1_024, maxQueuedTokens: Int = 262_144
+            maxQueuedRequests: Int = 1_024, maxQueuedTokens: Int = 262_144, maxResponseBytes: Int = 32 << 20,
+            maxVectorIDs: Int = 10_000, maxConnections: Int = 1_024, idleTimeoutSeconds: Int = 60, bodyTimeoutSeconds: Int = 30
         ) {
             self.maxBodyBytes = maxBodyBytes
             self.maxBatchInputs = maxBatchInputs
@@ -38,6 +53,11 @@ public struct ServerConfiguration: Sendable {
             self.maxConcurrentRequests = maxConcurrentRequests
             self.maxQueuedRequests = maxQueuedRequests
             self.maxQueuedTokens = maxQueuedTokens
+            self.maxResponseBytes = maxResponseBytes
+            self.maxVectorIDs = maxVectorIDs
+            self.maxConnections = maxConnections
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.bodyTimeoutSeconds = bodyTimeoutSeconds
         }
 
         enum CodingKeys: String, CodingKey {
@@ -49,6 +69,11 @@ public struct ServerConfiguration: Sendable {
             case maxConcurrentRequests = "max_concurrent_requests"
             case maxQueuedRequests = "max_queued_requests"
             case maxQueuedTokens = "max_queued_tokens"
+            case maxResponseBytes = "max_response_bytes"
+            case maxVectorIDs = "max_vector_ids"
+            case maxConnections = "max_connections"
+            case idleTimeoutSeconds = "idle_timeout_seconds"
+            case bodyTimeoutSeconds = "body_timeout_seconds"
         }
 
         /// Throws ``ConfigurationError`` naming the first limit that is not positive.
@@ -57,10 +82,14 @@ public struct ServerConfiguration: Sendable {
                 ("max_body_bytes", maxBodyBytes), ("max_batch_inputs", maxBatchInputs), ("max_text_bytes", maxTextBytes),
                 ("max_k", maxK), ("max_ef", maxEf), ("max_concurrent_requests", maxConcurrentRequests),
                 ("max_queued_requests", maxQueuedRequests), ("max_queued_tokens", maxQueuedTokens),
+                ("max_response_bytes", maxResponseBytes), ("max_vector_ids", maxVectorIDs), ("max_connections", maxConnections),
+                ("idle_timeout_seconds", idleTimeoutSeconds), ("body_timeout_seconds", bodyTimeoutSeconds),
             ]
             for (name, value) in all where value < 1 {
                 throw ConfigurationError("\(name) must be at least 1 (got \(value))")
             }
+            // One store read answers a vectors request or an export page.
+            guard maxVectorIDs <= 10_000 else { throw ConfigurationError("max_vector_ids must be at most 10000 (got \(maxVectorIDs))") }
         }
     }
 

@@ -7,7 +7,8 @@ struct Quiver: AsyncParsableCommand {
         abstract: "Quiver: an embeddings and semantic search server.",
         subcommands: [
             ServeCommand.self, IndexCommand.self, QueryCommand.self, ExportCommand.self, InfoCommand.self,
-            EmbedCommand.self, TokenizeCommand.self, DemoCommand.self,
+            EmbedCommand.self, TokenizeCommand.self, DemoCommand.self, BackupCommand.self, RestoreCommand.self,
+            CheckCommand.self,
         ]
     )
 }

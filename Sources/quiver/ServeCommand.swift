@@ -46,6 +46,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most requests in flight before 429.") var maxConcurrentRequests = 512
     @Option(help: "Most embedding requests queued before 429.") var maxQueuedRequests = 1_024
     @Option(help: "Most tokens queued before 429.") var maxQueuedTokens = 262_144
+    @Option(help: "Largest answer in bytes (estimated before the work, then counted); over it is a 413.")
+    var maxResponseBytes = 32 << 20
+    @Option(help: "Most ids per POST .../vectors and vectors per export page (at most 10000).") var maxVectorIds = 10_000
+    @Option(help: "Most open connections; more wait in the listen backlog.") var maxConnections = 1_024
+    @Option(help: "Seconds a connection may sit idle before it is closed.") var idleTimeout = 60
+    @Option(help: "Seconds a request body may take to arrive; slower is a 408.") var bodyTimeout = 30
+    @Option(help: "Most collections open at once (index in memory); more close the least recently used.")
+    var maxOpenCollections = 256
+    @Option(help: "Seconds after which an unused collection is closed (its index leaves memory).")
+    var idleCollectionSeconds = 600
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Host name requests may use besides loopback names (DNS-rebinding guard). Repeatable.")
     var allowedHost: [String] = []
@@ -82,13 +92,16 @@ struct ServeCommand: AsyncParsableCommand {
             limits: .init(
                 maxBodyBytes: maxBodyBytes, maxBatchInputs: maxBatchInputs, maxTextBytes: maxTextBytes, maxK: maxK,
                 maxEf: maxEf, maxConcurrentRequests: maxConcurrentRequests, maxQueuedRequests: maxQueuedRequests,
-                maxQueuedTokens: maxQueuedTokens),
+                maxQueuedTokens: maxQueuedTokens, maxResponseBytes: maxResponseBytes, maxVectorIDs: maxVectorIds,
+                maxConnections: maxConnections, idleTimeoutSeconds: idleTimeout, bodyTimeoutSeconds: bodyTimeout),
             batching: .init(
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
                 coalesce: !noBatching),
             apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin))
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
+        guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
+        guard idleCollectionSeconds >= 1 else { throw ValidationError("--idle-collection-seconds must be at least 1") }
         // The sample collection's folder is created before the engine opens it: a name such as
         // "../../tmp/x" must be refused first.
         if !noSample {
@@ -110,7 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
             options: .init(
                 dataDirectory: URL(fileURLWithPath: data),
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
-                queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background),
+                queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
+                maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds)),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

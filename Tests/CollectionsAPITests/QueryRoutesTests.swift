@@ -281,7 +281,7 @@ struct QueryRoutesTests {
                 code: "invalid_request", messageContains: "limit")
             expectError(
                 try await client.send(.get, "/v1/collections/help/vectors?limit=20000"), .contentTooLarge,
-                code: "limit_exceeded", messageContains: "max_export_limit")
+                code: "limit_exceeded", messageContains: "max_vector_ids")
             expectError(
                 try await client.send(.get, "/v1/collections/help/vectors?cursor=abc"), .unprocessableContent,
                 code: "invalid_request", messageContains: "cursor")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import QuiverTestSupport
 import SearchServer
 import Testing
 
@@ -121,7 +122,7 @@ struct ServerIntegrationTests {
         }
     }
 
-    @Test("an interrupted sample import (marker left behind) resumes on the next start")
+    @Test("an interrupted sample import (marker left behind) resumes on the next start, leaving documents stored meanwhile as they are")
     func sampleResume() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -143,11 +144,15 @@ struct ServerIntegrationTests {
         try await second.test(.router) { client in
             try await client.waitUntilReady()
             #expect(try await client.send(.get, "/v1/collections/sample").json()["documents"] as? Int == 6)
+            // The document stored before the resume (a user's edit) is left as it was.
+            let kept = try await client.send(.get, "/v1/collections/sample/documents/reset-password")
+            #expect(try kept.json()["text"] as? String == "partial", "\(kept.text)")
         }
         #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("collections/sample/sample-import.pending").path))
     }
 
-    @Test("text queries go through the server's batcher; the LRU cache skips it for repeated texts; metrics per collection")
+    @Test(
+        "text queries go through the server's batcher; the LRU cache skips it for repeated texts; metrics per collection, removed with it")
     func batcherCacheAndMetrics() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -184,6 +189,11 @@ struct ServerIntegrationTests {
             }
             let text = try await client.send(.get, "/metrics").text
             #expect(text.contains("quiver_embed_batch_requests_count 2"), "no cache: both texts reach the model")
+            #expect(text.contains(#"collection="help""#))
+            // A deleted collection's series leave /metrics.
+            #expect(try await client.send(.delete, "/v1/collections/help").status == .ok)
+            let after = try await client.send(.get, "/metrics").text
+            #expect(!after.contains(#"collection="help""#), "\(after.split(separator: "\n").filter { $0.contains("help") })")
         }
     }
 

@@ -322,7 +322,9 @@ struct CorruptionTests {
         }
     }
 
-    @Test("the index path taken by a folder, or the generation folder by a file: a named error, no crash")
+    @Test(
+        "the index path taken by a folder, or the generation folder by a file: served from memory, the checkpoint failure reported and named, no crash"
+    )
     func indexPathBlocked() throws {
         let pristine = try TemporaryDirectory("quiver-corrupt")
         _ = try Self.makePristine(pristine.url)
@@ -335,10 +337,16 @@ struct CorruptionTests {
             } else {
                 try Data("a file".utf8).write(to: target)
             }
+            // The collection serves from memory (a checkpoint that cannot be written fails no
+            // query or write); the failure is reported, and an explicit checkpoint names it.
             let engine = try makeEngine(copy)
+            let state = try engine.catchUp(collection: "c")
+            #expect(state.vectors > 0, "\(blocked)")
+            let failure = try #require(engine.checkpointFailures()["c"], "\(blocked): the failed checkpoint is not reported")
+            #expect(failure.contains("generations/1"), "\(blocked): \(failure)")
             do {
-                _ = try engine.catchUp(collection: "c")
-                Issue.record("\(blocked): opened although the index cannot be written")
+                try engine.checkpoint(collection: "c")
+                Issue.record("\(blocked): checkpointed although the index cannot be written")
             } catch {
                 #expect(error.description.contains("generations/1"), "\(blocked): \(error)")
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import QuiverTestSupport
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -16,29 +17,11 @@ final class OrderProbe: APIModule {
 
 @Suite("Graceful shutdown")
 struct GracefulShutdownTests {
-    /// A port that was free a moment ago (bind to 0, read it, close).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw RawHTTP.Failure(reason: "bind") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test("shutdown finishes the in-flight request, then runs the modules' shutdown hooks")
     func finishesInFlight() async throws {
         let blocking = BlockingModule()
         let probe = OrderProbe()
-        let port = try Self.freePort()
+        let port = try BlockingHTTP.freePort()
         let app = try makeApp(modules: [blocking, probe]) { $0.port = port }
         let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
         let running = Task { try await group.run() }

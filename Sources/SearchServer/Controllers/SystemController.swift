@@ -11,6 +11,8 @@ struct SystemController {
 
     struct Status: ResponseEncodable {
         let status: String
+        /// Why the server is degraded (present only then).
+        var warnings: [String]? = nil
     }
 
     struct Info: ResponseEncodable {
@@ -75,7 +77,9 @@ struct SystemController {
                 throw APIError.unavailable(reason)
             }
         }
-        return Status(status: "ready")
+        var warnings: [String] = []
+        for module in modules { warnings += await module.warnings(public: !detailed) }
+        return warnings.isEmpty ? Status(status: "ready") : Status(status: "degraded", warnings: warnings)
     }
 
     @Sendable func renderMetrics(_ request: Request, context: QuiverRequestContext) -> Response {

@@ -26,18 +26,30 @@ struct TEIController {
         }
     }
 
-    /// One token of `/tokenize`'s answer (TEI's shape, without text offsets).
-    struct Token: Encodable {
-        let id: Int32
+    /// `/tokenize`'s answer: per input, its tokens as `{"id", "special"}` (TEI's shape, without
+    /// text offsets), written with ``JSONWriter``.
+    struct Tokens: JSONWritable, ResponseGenerator {
+        let sequences: [[Int32]]
         let special: Bool
-    }
 
-    /// A plain JSON array as the response body.
-    struct JSONArray<Element: Encodable>: ResponseEncodable {
-        let elements: [Element]
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(elements)
+        /// Bytes of one token in the answer: `{"id":30521,"special":false},`.
+        static let tokenBytes = 30
+
+        func write(to json: inout JSONWriter) {
+            json.beginArray()
+            for ids in sequences {
+                json.beginArray()
+                for (position, id) in ids.enumerated() {
+                    json.beginObject()
+                    json.key("id")
+                    json.integer(id)
+                    json.key("special")
+                    json.bool(special && (position == 0 || position == ids.count - 1))
+                    json.endObject()
+                }
+                json.endArray()
+            }
+            json.endArray()
         }
     }
 
@@ -74,7 +86,7 @@ struct TEIController {
             })
     }
 
-    @Sendable func tokenize(_ request: Request, context: QuiverRequestContext) async throws -> JSONArray<[Token]> {
+    @Sendable func tokenize(_ request: Request, context: QuiverRequestContext) async throws -> Tokens {
         let body = try await JSONBody.decode(TokenizeRequest.self, from: request, limit: limits.maxBodyBytes)
         try InputValidation.check(body.inputs, field: "inputs", limits: limits)
         guard case .texts(let texts, _) = body.inputs else {
@@ -85,13 +97,22 @@ struct TEIController {
         let special = body.addSpecialTokens ?? true
         // Not truncated: every text is within max_text_bytes, and a token covers at least one byte.
         let maxLength = limits.maxTextBytes.addingReportingOverflow(2).overflow ? Int.max : limits.maxTextBytes + 2
-        let result = texts.map { text in
+        var sequences: [[Int32]] = []
+        sequences.reserveCapacity(texts.count)
+        var tokens = 0
+        for text in texts {
             var ids = tokenizer.encode(text, maxLength: maxLength)
             if !special { ids = Array(ids.dropFirst().dropLast()) }
-            return ids.enumerated().map { position, id in
-                Token(id: id, special: special && (position == 0 || position == ids.count - 1))
-            }
+            tokens += ids.count
+            sequences.append(ids)
         }
-        return JSONArray(elements: result)
+        // The ids take 4 bytes a token; their JSON ~30: checked before the answer is written.
+        let bytes = tokens.multipliedReportingOverflow(by: Tokens.tokenBytes)
+        if bytes.overflow || bytes.partialValue > limits.maxResponseBytes {
+            throw APIError.limitExceeded(
+                limit: "max_response_bytes (\(tokens) tokens)", value: bytes.overflow ? .max : bytes.partialValue,
+                allowed: limits.maxResponseBytes)
+        }
+        return Tokens(sequences: sequences, special: special)
     }
 }

@@ -1,0 +1,179 @@
+import DocumentStore
+import Foundation
+import Logging
+import VectorIndex
+
+/// What `quiver check` found in a data directory.
+public struct CheckReport: Codable, Sendable, Equatable {
+    /// One collection.
+    public struct Collection: Codable, Sendable, Equatable {
+        public var name: String
+        /// The store's change seq (nil when the store could not be read).
+        public var seq: Int64?
+        /// What is wrong with the store (integrity, invariants); empty when sound. The store is
+        /// the source of truth: a problem here can mean lost or wrong data.
+        public var storeProblems: [String]
+        /// Index files that fail their checksums or structure: the server rebuilds them.
+        public var damagedIndexFiles: [String]
+        /// What a server opening the collection would do with its index (replay N changes,
+        /// rebuild and why).
+        public var indexNotes: [String]
+
+        /// True when the store is sound and no index file is damaged.
+        public var ok: Bool { storeProblems.isEmpty && damagedIndexFiles.isEmpty }
+
+        enum CodingKeys: String, CodingKey {
+            case name, seq, ok
+            case storeProblems = "store_problems"
+            case damagedIndexFiles = "damaged_index_files"
+            case indexNotes = "index_notes"
+        }
+
+        public init(name: String, seq: Int64?, storeProblems: [String], damagedIndexFiles: [String], indexNotes: [String]) {
+            self.name = name
+            self.seq = seq
+            self.storeProblems = storeProblems
+            self.damagedIndexFiles = damagedIndexFiles
+            self.indexNotes = indexNotes
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            seq = try c.decodeIfPresent(Int64.self, forKey: .seq)
+            storeProblems = try c.decode([String].self, forKey: .storeProblems)
+            damagedIndexFiles = try c.decode([String].self, forKey: .damagedIndexFiles)
+            indexNotes = try c.decode([String].self, forKey: .indexNotes)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encodeIfPresent(seq, forKey: .seq)
+            try c.encode(ok, forKey: .ok)
+            try c.encode(storeProblems, forKey: .storeProblems)
+            try c.encode(damagedIndexFiles, forKey: .damagedIndexFiles)
+            try c.encode(indexNotes, forKey: .indexNotes)
+        }
+    }
+
+    public var collections: [Collection]
+    /// True when every collection is.
+    public var ok: Bool { collections.allSatisfy(\.ok) }
+}
+
+/// `quiver check`: verifies every store (`integrity_check`, schema, the invariants of seqs and
+/// vectors) and every index file (all checksums and the structure), and says what a server would
+/// rebuild or replay. Reads only (opening a store of an older schema migrates it).
+public enum DataCheck {
+    /// Checks every collection of `data`.
+    public static func run(data: URL) throws(SearchEngineError) -> CheckReport {
+        let layout = DataLayout(dataDirectory: data)
+        var collections: [CheckReport.Collection] = []
+        for name in try DataBackup.collectionNames(in: layout) {
+            collections.append(check(name: name, files: layout.collection(name)))
+        }
+        return CheckReport(collections: collections)
+    }
+
+    static func check(name: String, files: CollectionFiles) -> CheckReport.Collection {
+        var report = CheckReport.Collection(name: name, seq: nil, storeProblems: [], damagedIndexFiles: [], indexNotes: [])
+        let store: DocumentStore
+        let state: StoreState
+        let settings: CollectionSettings
+        do {
+            store = try DocumentStore(path: files.storePath, logger: Logger(label: "quiver.check"))
+            report.storeProblems = try store.problems()
+            state = try store.state()
+            settings = try store.settings()
+        } catch {
+            report.storeProblems.append("\(error)")
+            return report
+        }
+        report.seq = state.seq
+        for generation in DataBackup.generations(of: files) {
+            let path = files.indexPath(generation)
+            let isCurrent = generation == state.current.generation
+            guard FileManager.default.fileExists(atPath: path) else {
+                if isCurrent { report.indexNotes.append("generation \(generation): no checkpoint; would rebuild from the store") }
+                continue
+            }
+            let index: HNSWIndex
+            do {
+                index = try HNSWIndex.open(at: path, verification: .full)
+            } catch {
+                report.damagedIndexFiles.append("\(path): \(error)")
+                if isCurrent { report.indexNotes.append("generation \(generation): checkpoint damaged; would rebuild from the store") }
+                continue
+            }
+            guard isCurrent else { continue }
+            let covered = Int64(clamping: index.coveredSeq)
+            if index.configuration.dimension != state.current.dimensions
+                || index.configuration.metric != DistanceMetric(name: settings.metric)
+            {
+                report.indexNotes.append("generation \(generation): checkpoint of another shape; would rebuild from the store")
+            } else if covered > state.seq {
+                report.indexNotes.append(
+                    "generation \(generation): checkpoint covers seq \(covered), beyond the store's \(state.seq); would rebuild")
+            } else if covered < state.seq {
+                report.indexNotes.append(
+                    "generation \(generation): checkpoint at seq \(covered); would replay \(state.seq - covered) changes")
+            } else {
+                report.indexNotes.append("generation \(generation): checkpoint up to date (seq \(covered))")
+            }
+        }
+        if !FileManager.default.fileExists(atPath: files.generationDirectory(state.current.generation).path) {
+            report.indexNotes.append("generation \(state.current.generation): no checkpoint; would rebuild from the store")
+        }
+        return report
+    }
+}
+
+extension DataCheck {
+    /// `PRAGMA quick_check` of every store of `data`: the problems per collection (empty when all
+    /// are sound). Run by the server at start-up after an unclean shutdown (see ``RunningMarker``).
+    public static func quick(data: URL) throws(SearchEngineError) -> [String: [String]] {
+        let layout = DataLayout(dataDirectory: data)
+        var problems: [String: [String]] = [:]
+        for name in try DataBackup.collectionNames(in: layout) {
+            do {
+                let store = try DocumentStore(path: layout.collection(name).storePath, logger: Logger(label: "quiver.check"))
+                let found = try store.quickCheck()
+                if !found.isEmpty { problems[name] = found }
+            } catch {
+                problems[name] = ["\(error)"]
+            }
+        }
+        return problems
+    }
+}
+
+/// `<data>/RUNNING`: the process id of the server using a data folder, removed when it shuts down
+/// cleanly. Found at start-up with the process gone, it says the last shutdown was not clean.
+public enum RunningMarker {
+    static func url(_ data: URL) -> URL { data.appendingPathComponent("RUNNING") }
+
+    /// Writes this process's marker. Returns true when a marker of a process that no longer runs
+    /// was there (the previous shutdown was not clean).
+    public static func claim(data: URL) -> Bool {
+        let marker = url(data)
+        var unclean = false
+        if let text = try? String(contentsOf: marker, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, pid != getpid()
+        {
+            unclean = kill(pid, 0) != 0 && errno == ESRCH
+        }
+        try? FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try? AtomicFile.write(Data("\(getpid())\n".utf8), to: marker.path)
+        return unclean
+    }
+
+    /// Removes the marker if it is this process's.
+    public static func release(data: URL) {
+        let marker = url(data)
+        guard let text = try? String(contentsOf: marker, encoding: .utf8),
+            Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) == getpid()
+        else { return }
+        try? FileManager.default.removeItem(at: marker)
+    }
+}
