@@ -117,9 +117,15 @@ struct CollectionsController: Sendable {
     private func write(
         _ engine: SearchEngine, _ name: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> UpsertResult
     ) async throws -> Response {
+        let logger = module.logger
         let (result, index) = try await runner.write { () throws(SearchEngineError) in
             let result = try body()
-            return (result, try engine.collection(name).indexState())
+            // Committed: nothing below may turn the answer into an error.
+            guard let handle = engine.openCollection(name) ?? (try? engine.collection(name)) else {
+                logger.warning("write stored; its collection could not be asked for the index state", metadata: ["collection": "\(name)"])
+                return (result, IndexState.unknown(generation: result.generation, storeSeq: result.seq))
+            }
+            return (result, handle.indexState(afterWriteAt: result.seq, generation: result.generation))
         }
         metrics.wrote(name, result)
         metrics.update(name, index: index, written: result)

@@ -134,18 +134,22 @@ public final class CollectionsModule: APIModule {
     /// stored); also published as `quiver_index_checkpoint_failing{collection}`.
     public func warnings(public: Bool) async -> [String] {
         let problems = startupProblems.withLock { $0 }
-        var warnings = problems.keys.sorted().map { name in
-            "collection \(name): quick_check after an unclean shutdown found problems; run quiver check"
-                + (`public` ? "" : " (\(problems[name]?.joined(separator: "; ") ?? ""))")
-        }
-        guard let engine = state.withLock({ $0.engine }) else { return warnings }
-        let failures = engine.checkpointFailures()
+        let failures = state.withLock { $0.engine }?.checkpointFailures() ?? [:]
         metrics?.checkpointFailing(failures)
-        warnings += failures.keys.sorted().map { name in
-            "collection \(name): the index cannot be checkpointed; serving from memory, retrying"
-                + (`public` ? "" : " (\(failures[name] ?? ""))")
+        if `public` {
+            // Strangers learn that something is wrong, not which collection or file.
+            var warnings: [String] = []
+            if !problems.isEmpty { warnings.append("a store check after an unclean shutdown found problems (details for admin keys)") }
+            if !failures.isEmpty { warnings.append("an index cannot be checkpointed; serving from memory (details for admin keys)") }
+            return warnings
         }
-        return warnings
+        return problems.keys.sorted().map { name in
+            "collection \(name): quick_check after an unclean shutdown found problems; run quiver check ("
+                + (problems[name]?.joined(separator: "; ") ?? "") + ")"
+        }
+            + failures.keys.sorted().map { name in
+                "collection \(name): the index cannot be checkpointed; serving from memory, retrying (\(failures[name] ?? ""))"
+            }
     }
 
     public var unavailableReason: String? {
@@ -276,7 +280,8 @@ public final class CollectionsModule: APIModule {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(60))
                 if Task.isCancelled { break }
-                _ = try? await runner.write { () throws(SearchEngineError) in engine.closeIdleCollections() }
+                // On the read pool: writes never wait behind it.
+                _ = try? await runner.read { () throws(SearchEngineError) in engine.closeIdleCollections() }
             }
         }
         idleSweeper.withLock { $0 = sweeper }

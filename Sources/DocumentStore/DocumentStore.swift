@@ -36,7 +36,7 @@ public final class DocumentStore: Sendable {
         let readOnly = FileSystemSpace.state(of: path) == .readOnly
         configuration.readonly = readOnly
         var openPath = path
-        if readOnly, !FileManager.default.fileExists(atPath: path + "-wal") {
+        if readOnly, !FileManager.default.fileExists(atPath: path + "-wal"), Self.sqliteTakesURIs {
             let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
             openPath = "file:\(escaped)?immutable=1"
         } else {
@@ -69,6 +69,14 @@ public final class DocumentStore: Sendable {
             throw DocumentStoreError.classify(error, path: path)
         }
     }
+
+    /// Whether this SQLite reads `file:` URIs in file names (compiled with `SQLITE_USE_URI`, as
+    /// Debian's is); GRDB does not pass `SQLITE_OPEN_URI`.
+    static let sqliteTakesURIs: Bool = {
+        guard let queue = try? DatabaseQueue() else { return false }
+        let options = (try? queue.read { db in try String.fetchAll(db, sql: "PRAGMA compile_options") }) ?? []
+        return options.contains("USE_URI") || options.contains("USE_URI=1")
+    }()
 
     /// Runs `body` in a read transaction, mapping database errors.
     func read<T>(_ body: (Database) throws -> T) throws(DocumentStoreError) -> T {

@@ -48,25 +48,27 @@ extension DocumentStoreError: CustomStringConvertible {
 }
 
 extension DocumentStoreError {
-    /// `error` (from SQLite) as a store error: `.full` and `.readOnly` when SQLite says so, or
-    /// when an I/O error happened while the file system of `path` is full or mounted read-only
-    /// (SQLite reports ENOSPC and EROFS during a write as a generic I/O error); else `.database`.
+    /// `error` (from SQLite, or from making a store's folder) as a store error: `.full` and
+    /// `.readOnly` when SQLite says so, or when an I/O error (or a non-SQLite error) happened
+    /// while the file system of `path` is full or mounted read-only (SQLite reports ENOSPC and
+    /// EROFS during a write as a generic I/O error); else `.database`.
     static func classify(_ error: any Error, path: String) -> DocumentStoreError {
         if let error = error as? DocumentStoreError { return error }
         if let error = error as? DatabaseError {
             switch error.resultCode {
             case .SQLITE_FULL: return .full(path: path)
             case .SQLITE_READONLY: return .readOnly(path: path)
-            case .SQLITE_IOERR, .SQLITE_CANTOPEN:
-                switch FileSystemSpace.state(of: path) {
-                case .full: return .full(path: path)
-                case .readOnly: return .readOnly(path: path)
-                case .ok: break
-                }
-            default: break
+            case .SQLITE_IOERR, .SQLITE_CANTOPEN: break
+            default: return .database(path: path, message: "\(error)")
             }
         }
-        return .database(path: path, message: "\(error)")
+        // An I/O error, or a file or folder that cannot be made (the catalog's): full or
+        // read-only if the file system says so.
+        switch FileSystemSpace.state(of: path) {
+        case .full: return .full(path: path)
+        case .readOnly: return .readOnly(path: path)
+        case .ok: return .database(path: path, message: "\(error)")
+        }
     }
 }
 
@@ -88,7 +90,8 @@ public enum FileSystemSpace: Equatable, Sendable {
             guard statvfs(target, &info) == 0 else { return .ok }
         }
         if info.f_flag & UInt(ST_RDONLY) != 0 { return .readOnly }
-        if UInt64(info.f_bavail) * UInt64(info.f_frsize) < reserveBytes { return .full }
+        let free = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        if !free.overflow, free.partialValue < reserveBytes { return .full }
         return .ok
     }
 }

@@ -96,7 +96,7 @@ public struct SQLiteCatalog: StoreCatalog {
             try FileManager.default.createDirectory(
                 at: layout.collection(settings.name).generationsDirectory, withIntermediateDirectories: true)
         } catch {
-            throw .database(path: layout.collection(settings.name).directory.path, message: "cannot create the folder: \(error)")
+            throw DocumentStoreError.classify(error, path: layout.collection(settings.name).directory.path)
         }
         let store = try DocumentStore(path: path, logger: logger)
         try store.initialize(settings, firstGeneration: firstGeneration)
@@ -107,7 +107,7 @@ public struct SQLiteCatalog: StoreCatalog {
         let directory = layout.collection(name).directory
         guard FileManager.default.fileExists(atPath: layout.collection(name).storePath) else { return false }
         do { try FileManager.default.removeItem(at: directory) } catch {
-            throw .database(path: directory.path, message: "cannot remove the folder: \(error)")
+            throw DocumentStoreError.classify(error, path: directory.path)
         }
         return true
     }

@@ -35,6 +35,18 @@ extension CollectionHandle {
         return indexState(serving, state)
     }
 
+    /// The index state for the answer to a write that committed at `seq` in `generation`. Never
+    /// throws — the write is stored whatever happens here: when the follower or the store cannot
+    /// be asked, what is known from memory.
+    public func indexState(afterWriteAt seq: Int64, generation: Int64) -> IndexState {
+        if let state = try? indexState() { return state }
+        guard let loaded = follower.loaded else { return .unknown(generation: generation, storeSeq: seq) }
+        let indexed = loaded.indexedSeq
+        return IndexState(
+            generation: loaded.record.generation, indexedSeq: indexed, storeSeq: max(seq, indexed),
+            pending: max(0, seq - indexed), lastSyncAt: nil, vectors: loaded.index.count)
+    }
+
     func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
         return IndexState(

@@ -229,7 +229,10 @@ extension CollectionHandle {
                 }
             }
             do {
-                return try await run(requests, embedded: embedded, inBatch: inBatch, budget: budget)
+                // A fresh budget per attempt: hits read by an attempt that is thrown away are not
+                // part of the answer.
+                return try await run(
+                    requests, embedded: embedded, inBatch: inBatch, budget: ResponseBudget(limit: limits.maxResponseBytes))
             } catch is GenerationMoved where attempt < 3 {
                 continue
             } catch is GenerationMoved {

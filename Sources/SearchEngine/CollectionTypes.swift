@@ -94,6 +94,12 @@ public struct IndexState: Sendable, Codable, Equatable {
         case pending
         case lastSyncAt = "last_sync_at"
     }
+
+    /// What is known without asking the index: a write committed at `storeSeq` in `generation`,
+    /// not (known to be) searchable yet.
+    public static func unknown(generation: Int64, storeSeq: Int64) -> IndexState {
+        IndexState(generation: generation, indexedSeq: 0, storeSeq: storeSeq, pending: storeSeq, lastSyncAt: nil, vectors: 0)
+    }
 }
 
 /// A collection's description: settings, counts, model, generations and freshness.

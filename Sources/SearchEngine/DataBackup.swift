@@ -101,8 +101,13 @@ public enum DataBackup {
         for collection in manifest.collections {
             try CollectionName.validate(collection.name)
             for file in collection.files {
-                guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }), !file.path.hasPrefix("/") else {
-                    throw .io(path: file.path, reason: "a backup file outside the backup folder")
+                // Every file of a collection lies in that collection's folder: a manifest cannot
+                // reach elsewhere (another collection, outside the data folder).
+                let parts = file.path.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count >= 3, parts[0] == "collections", parts[1] == collection.name,
+                    !parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty })
+                else {
+                    throw .io(path: file.path, reason: "not a file of collection \(collection.name)'s folder")
                 }
                 let found = try describe(folder.appendingPathComponent(file.path).path, root: folder)
                 guard found == file else {
@@ -125,12 +130,20 @@ public enum DataBackup {
                 path: target.collection(collection.name).directory.path,
                 reason: "the collection exists already; restore into a new data folder")
         }
-        for collection in manifest.collections {
-            for file in collection.files {
-                let to = data.appendingPathComponent(file.path)
-                try makeDirectory(to.deletingLastPathComponent())
-                try copy(folder.appendingPathComponent(file.path).path, to.path)
+        var restored: [URL] = []
+        do throws(SearchEngineError) {
+            for collection in manifest.collections {
+                restored.append(target.collection(collection.name).directory)
+                for file in collection.files {
+                    let to = data.appendingPathComponent(file.path)
+                    try makeDirectory(to.deletingLastPathComponent())
+                    try copy(folder.appendingPathComponent(file.path).path, to.path)
+                }
             }
+        } catch {
+            // Half a restore is removed, so that it can be run again.
+            for directory in restored { try? FileManager.default.removeItem(at: directory) }
+            throw error
         }
         return manifest
     }
@@ -175,6 +188,8 @@ public enum DataBackup {
         do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
             throw .io(path: path, reason: "missing: \(error)")
         }
+        // Links are not followed: what is hashed is what is copied.
+        guard attributes[.type] as? FileAttributeType == .typeRegular else { throw .io(path: path, reason: "not a regular file") }
         let rootPath = root.standardizedFileURL.path + "/"
         let full = url.standardizedFileURL.path
         let relative = full.hasPrefix(rootPath) ? String(full.dropFirst(rootPath.count)) : full

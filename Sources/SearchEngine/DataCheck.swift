@@ -1,6 +1,7 @@
 import DocumentStore
 import Foundation
 import Logging
+import Synchronization
 import VectorIndex
 
 /// What `quiver check` found in a data directory.
@@ -148,32 +149,49 @@ extension DataCheck {
     }
 }
 
-/// `<data>/RUNNING`: the process id of the server using a data folder, removed when it shuts down
-/// cleanly. Found at start-up with the process gone, it says the last shutdown was not clean.
+/// `<data>/RUNNING`: says a server is using a data folder. A server takes an exclusive `flock` on
+/// it and writes "running" at start; a clean shutdown empties it and lets the lock go. Found with
+/// "running" in it and no lock held, the last server died without shutting down. (A lock rather
+/// than a process id: in a container the server is process 1 on every start.)
 public enum RunningMarker {
+    private static let held = Mutex<[String: Int32]>([:])
+
     static func url(_ data: URL) -> URL { data.appendingPathComponent("RUNNING") }
 
-    /// Writes this process's marker. Returns true when a marker of a process that no longer runs
-    /// was there (the previous shutdown was not clean).
+    /// Takes the marker of `data` for this process. Returns true when the last server on the folder
+    /// did not shut down cleanly; false after a clean shutdown, on a first start, or when another
+    /// live process holds the marker (it is serving the folder; nothing is concluded).
     public static func claim(data: URL) -> Bool {
-        let marker = url(data)
-        var unclean = false
-        if let text = try? String(contentsOf: marker, encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, pid != getpid()
-        {
-            unclean = kill(pid, 0) != 0 && errno == ESRCH
-        }
+        let path = url(data).path
         try? FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        try? AtomicFile.write(Data("\(getpid())\n".utf8), to: marker.path)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return false
+        }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        let unclean = count > 0
+        let text = Array("running \(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = fsync(fd)
+        let previous = held.withLock { fds -> Int32? in
+            defer { fds[path] = fd }
+            return fds[path]
+        }
+        if let previous { close(previous) }
         return unclean
     }
 
-    /// Removes the marker if it is this process's.
+    /// Empties the marker and lets its lock go (a clean shutdown).
     public static func release(data: URL) {
-        let marker = url(data)
-        guard let text = try? String(contentsOf: marker, encoding: .utf8),
-            Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) == getpid()
-        else { return }
-        try? FileManager.default.removeItem(at: marker)
+        let path = url(data).path
+        guard let fd = held.withLock({ $0.removeValue(forKey: path) }) else { return }
+        _ = ftruncate(fd, 0)
+        _ = fsync(fd)
+        _ = flock(fd, LOCK_UN)
+        close(fd)
     }
 }

@@ -273,7 +273,12 @@ final class IndexFollower: Sendable {
         local.withLock { $0.changesSinceCheckpoint += applied }
         serving = try compactIfNeeded(serving)
         if checkpoint {
-            try save(serving)
+            // Nothing applied since the last checkpoint, which is on disk: nothing to write (a
+            // collection closed unchanged costs no index rewrite).
+            let clean = local.withLock { $0.changesSinceCheckpoint == 0 && $0.checkpointFailure == nil }
+            if !clean || !FileManager.default.fileExists(atPath: files.indexPath(serving.record.generation)) {
+                try save(serving)
+            }
         } else {
             let (changes, due) = local.withLock { ($0.changesSinceCheckpoint, $0.nextDueCheckpoint) }
             if changes >= Self.checkpointInterval, Date() >= due {
@@ -320,7 +325,7 @@ final class IndexFollower: Sendable {
                 "collection": "\(name)", "generation": "\(serving.record.generation)", "vectors": "\(fresh.count)",
                 "reclaimed": "\(removed)", "seconds": "\(Date().timeIntervalSince(started))",
             ])
-        try save(replacement)
+        saveOrDefer(replacement)
         return replacement
     }
 
@@ -561,6 +566,10 @@ final class IndexFollower: Sendable {
     /// Writes `index` as the checkpoint of `generation` (atomically), creating its folder.
     static func save(_ index: HNSWIndex, generation: Int64, files: CollectionFiles) throws(SearchEngineError) {
         let folder = files.generationDirectory(generation)
+        // A collection deleted meanwhile (its follower closing) must not get its folder back.
+        guard FileManager.default.fileExists(atPath: files.directory.path) else {
+            throw .io(path: files.directory.path, reason: "the collection's folder is gone")
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try index.save(to: files.indexPath(generation))

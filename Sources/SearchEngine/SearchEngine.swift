@@ -123,6 +123,7 @@ public final class SearchEngine: Sendable {
             throw .invalidQuery("distance must be cosine, dot or l2")
         }
         let hnsw = options.hnsw ?? .init()
+        var evicted: [(String, IndexFollower)] = []
         do {
             try HNSWConfiguration(dimension: model.dimensions, metric: metric, m: hnsw.m, efConstruction: hnsw.efConstruction).validate()
         } catch { throw .invalidQuery("hnsw: \(error)") }
@@ -145,7 +146,9 @@ public final class SearchEngine: Sendable {
                 throw SearchEngineError(error)
             }
             followers[options.name] = try makeFollower(options.name, store)
+            evicted = Self.overCap(&followers, keeping: options.name, cap: maxOpenCollections)
         }
+        for (closed, follower) in evicted { close(closed, follower, reason: "more than max_open_collections open") }
         logger.info("created collection", metadata: ["collection": "\(options.name)", "model": "\(model.id)"])
         return try collectionInfo(options.name)
     }
@@ -181,15 +184,7 @@ public final class SearchEngine: Sendable {
             guard let store = opened else { throw .collectionNotFound(name) }
             let follower = try makeFollower(name, store)
             followers[name] = follower
-            while followers.count > maxOpenCollections {
-                guard
-                    let oldest = followers.filter({ $0.key != name }).min(by: {
-                        $0.value.lastUsed.load(ordering: .relaxed) < $1.value.lastUsed.load(ordering: .relaxed)
-                    })
-                else { break }
-                followers.removeValue(forKey: oldest.key)
-                evicted.append((oldest.key, oldest.value))
-            }
+            evicted = Self.overCap(&followers, keeping: name, cap: maxOpenCollections)
             return follower
         }
         for (closed, follower) in evicted { close(closed, follower, reason: "more than max_open_collections open") }
@@ -207,6 +202,21 @@ public final class SearchEngine: Sendable {
         }
         for (name, follower) in idle { close(name, follower, reason: "idle") }
         return idle.map(\.0).sorted()
+    }
+
+    /// Removes the least recently used followers (never `keeping`) while more than `cap` are open;
+    /// returns them, to be closed outside the lock.
+    private static func overCap(_ followers: inout [String: IndexFollower], keeping: String, cap: Int) -> [(String, IndexFollower)] {
+        var evicted: [(String, IndexFollower)] = []
+        while followers.count > cap {
+            let candidates = followers.filter { $0.key != keeping }
+            guard
+                let oldest = candidates.min(by: { $0.value.lastUsed.load(ordering: .relaxed) < $1.value.lastUsed.load(ordering: .relaxed) })
+            else { break }
+            followers.removeValue(forKey: oldest.key)
+            evicted.append((oldest.key, oldest.value))
+        }
+        return evicted
     }
 
     /// Names of the collections open now.

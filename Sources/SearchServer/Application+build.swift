@@ -66,7 +66,7 @@ func buildRouter(
     let limits = configuration.limits
     let limit = ConcurrencyLimitMiddleware<QuiverRequestContext>(limit: limits.maxConcurrentRequests)
     let body = RequestBodyMiddleware<QuiverRequestContext>(
-        maxBodyBytes: limits.maxBodyBytes, timeoutSeconds: limits.bodyTimeoutSeconds)
+        maxBodyBytes: limits.maxBodyBytes, maxBufferedBytes: limits.maxBufferedBodyBytes, timeoutSeconds: limits.bodyTimeoutSeconds)
     let read = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .read))
         .add(middleware: body).add(middleware: limit)
     let admin = router.group().add(middleware: AuthMiddleware(keys: configuration.apiKeys, required: .admin))

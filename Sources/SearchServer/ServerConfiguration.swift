@@ -37,13 +37,17 @@ public struct ServerConfiguration: Sendable {
         /// Seconds a request body may take to arrive once its head is in; slower is a 408 and the
         /// connection is closed. Default 30.
         public var bodyTimeoutSeconds: Int
+        /// Bytes of request bodies held at once by all requests (read, not yet answered); a body
+        /// that would pass it is a 429. Default 256 MiB.
+        public var maxBufferedBodyBytes: Int
 
         /// The defaults documented on each property.
         public init(
             maxBodyBytes: Int = 4 << 20, maxBatchInputs: Int = 256, maxTextBytes: Int = 65_536,
             maxK: Int = 1_000, maxEf: Int = 4_096, maxConcurrentRequests: Int = 512,
             maxQueuedRequests: Int = 1_024, maxQueuedTokens: Int = 262_144, maxResponseBytes: Int = 32 << 20,
-            maxVectorIDs: Int = 10_000, maxConnections: Int = 1_024, idleTimeoutSeconds: Int = 60, bodyTimeoutSeconds: Int = 30
+            maxVectorIDs: Int = 10_000, maxConnections: Int = 1_024, idleTimeoutSeconds: Int = 60, bodyTimeoutSeconds: Int = 30,
+            maxBufferedBodyBytes: Int = 256 << 20
         ) {
             self.maxBodyBytes = maxBodyBytes
             self.maxBatchInputs = maxBatchInputs
@@ -58,6 +62,7 @@ public struct ServerConfiguration: Sendable {
             self.maxConnections = maxConnections
             self.idleTimeoutSeconds = idleTimeoutSeconds
             self.bodyTimeoutSeconds = bodyTimeoutSeconds
+            self.maxBufferedBodyBytes = maxBufferedBodyBytes
         }
 
         enum CodingKeys: String, CodingKey {
@@ -74,6 +79,7 @@ public struct ServerConfiguration: Sendable {
             case maxConnections = "max_connections"
             case idleTimeoutSeconds = "idle_timeout_seconds"
             case bodyTimeoutSeconds = "body_timeout_seconds"
+            case maxBufferedBodyBytes = "max_buffered_body_bytes"
         }
 
         /// Throws ``ConfigurationError`` naming the first limit that is not positive.
@@ -84,6 +90,7 @@ public struct ServerConfiguration: Sendable {
                 ("max_queued_requests", maxQueuedRequests), ("max_queued_tokens", maxQueuedTokens),
                 ("max_response_bytes", maxResponseBytes), ("max_vector_ids", maxVectorIDs), ("max_connections", maxConnections),
                 ("idle_timeout_seconds", idleTimeoutSeconds), ("body_timeout_seconds", bodyTimeoutSeconds),
+                ("max_buffered_body_bytes", maxBufferedBodyBytes),
             ]
             for (name, value) in all where value < 1 {
                 throw ConfigurationError("\(name) must be at least 1 (got \(value))")

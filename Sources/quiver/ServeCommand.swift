@@ -52,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most open connections; more wait in the listen backlog.") var maxConnections = 1_024
     @Option(help: "Seconds a connection may sit idle before it is closed.") var idleTimeout = 60
     @Option(help: "Seconds a request body may take to arrive; slower is a 408.") var bodyTimeout = 30
+    @Option(help: "Bytes of request bodies all requests may hold at once; more is a 429.") var maxBufferedBodyBytes = 256 << 20
     @Option(help: "Most collections open at once (index in memory); more close the least recently used.")
     var maxOpenCollections = 256
     @Option(help: "Seconds after which an unused collection is closed (its index leaves memory).")
@@ -93,7 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
                 maxBodyBytes: maxBodyBytes, maxBatchInputs: maxBatchInputs, maxTextBytes: maxTextBytes, maxK: maxK,
                 maxEf: maxEf, maxConcurrentRequests: maxConcurrentRequests, maxQueuedRequests: maxQueuedRequests,
                 maxQueuedTokens: maxQueuedTokens, maxResponseBytes: maxResponseBytes, maxVectorIDs: maxVectorIds,
-                maxConnections: maxConnections, idleTimeoutSeconds: idleTimeout, bodyTimeoutSeconds: bodyTimeout),
+                maxConnections: maxConnections, idleTimeoutSeconds: idleTimeout, bodyTimeoutSeconds: bodyTimeout,
+                maxBufferedBodyBytes: maxBufferedBodyBytes),
             batching: .init(
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,

@@ -80,6 +80,14 @@ struct BackupTests {
         )
         let info = try copy.send("GET", "/v1/collections/c")
         #expect(info.text.contains("\"store_seq\":\(backupSeq)"), "\(info.text.prefix(400))")
+        // The restored index answers: a restored document's own vector finds it first.
+        let probe = try #require(before.first)
+        let stored = try copy.send("POST", "/v1/collections/c/vectors", #"{"ids":["\#(probe)"]}"#)
+        let vectors = (try JSONSerialization.jsonObject(with: stored.body) as? [String: Any])?["vectors"] as? [[String: Any]]
+        let vector = try #require(vectors?.first?["vector"] as? [Double])
+        let nearest = try copy.send(
+            "POST", "/v1/collections/c/query", #"{"vector":[\#(vector.map { "\($0)" }.joined(separator: ","))],"k":1}"#)
+        #expect(nearest.text.contains("\"id\":\"\(probe)\""), "\(nearest.text.prefix(300))")
     }
 
     @Test("check says exit 1 for a damaged index file or store, restore refuses an altered backup and an existing collection")
@@ -97,7 +105,12 @@ struct BackupTests {
         #expect(try DataCheck.run(data: data).ok)
 
         // An existing collection is not overwritten.
-        #expect(throws: SearchEngineError.self) { try DataBackup.restore(from: backup, to: data) }
+        do {
+            _ = try DataBackup.restore(from: backup, to: data)
+            Issue.record("a restore overwrote an existing collection")
+        } catch {
+            #expect("\(error)".contains("exists already"), "\(error)")
+        }
         // One byte changed in the backup's index file: refused, naming the file.
         let indexFile = try #require(manifest.collections.first?.files.first { $0.path.hasSuffix("index.hnsw") })
         let url = backup.appendingPathComponent(indexFile.path)
@@ -124,5 +137,21 @@ struct BackupTests {
         let cli = try runProcess(try quiverExecutable(), ["check", "--data", data.path])
         #expect(cli.status == 1, "\(cli.stdout)")
         #expect(cli.stdout.contains("damaged index file"), "\(cli.stdout)")
+
+        // A damaged store (bytes overwritten in its pages): a store problem, exit 1.
+        let other = directory.url.appendingPathComponent("other-data")
+        let second = directory.url.appendingPathComponent("second")
+        _ = try DataBackup.backup(data: data, to: second)
+        _ = try DataBackup.restore(from: second, to: other)
+        let store = URL(fileURLWithPath: DataLayout(dataDirectory: other).collection("c").storePath)
+        var storeBytes = try Data(contentsOf: store)
+        for offset in stride(from: 4096, to: storeBytes.count, by: 4096) where offset + 64 < storeBytes.count {
+            for i in offset + 8..<offset + 64 { storeBytes[i] = 0xA5 }
+        }
+        try storeBytes.write(to: store)
+        let damaged = try DataCheck.run(data: other)
+        #expect(damaged.collections.first.map { !$0.storeProblems.isEmpty } == true, "\(damaged)")
+        let storeCLI = try runProcess(try quiverExecutable(), ["check", "--data", other.path])
+        #expect(storeCLI.status == 1, "\(storeCLI.stdout)")
     }
 }

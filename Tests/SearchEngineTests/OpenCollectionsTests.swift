@@ -18,10 +18,18 @@ struct OpenCollectionsTests {
         for name in ["a", "b", "c"] {
             try engine.createCollection(.init(name: name))
             _ = try engine.upsert(collection: name, documents: (0..<20).map { DocumentInput(id: "\(name)\($0)", vector: random.vector(8)) })
+            Thread.sleep(forTimeInterval: 0.01)
         }
-        // Nothing was used for "an hour": all close, their indexes checkpointed.
-        #expect(engine.closeIdleCollections(now: Date().timeIntervalSince1970 + 3600) == ["a", "b", "c"])
+        // Creating "c" closed the least recently used, "a".
+        #expect(engine.openCollectionNames == ["b", "c"])
+        // Nothing was used for "an hour": the rest close, their indexes checkpointed up to date.
+        #expect(engine.closeIdleCollections(now: Date().timeIntervalSince1970 + 3600) == ["b", "c"])
         #expect(engine.openCollectionNames.isEmpty)
+        let report = try DataCheck.run(data: directory.url)
+        #expect(report.ok)
+        for collection in report.collections {
+            #expect(collection.indexNotes.contains { $0.contains("up to date") }, "\(collection.name): \(collection.indexNotes)")
+        }
 
         let probe = QueryRequest(vector: random.vector(8), k: 20)
         for name in ["a", "b", "c"] {
@@ -31,9 +39,9 @@ struct OpenCollectionsTests {
         #expect(engine.openCollectionNames == ["b", "c"], "a was the least recently used")
         #expect(try engine.collection("a").query(probe).results.count == 20)
         #expect(engine.openCollectionNames == ["a", "c"])
-        // A write to a collection closed meanwhile is stored and found once it is open again.
+        // A write to a closed collection opens it (closing the least recently used, "c"), and is found.
         _ = try engine.upsert(collection: "b", documents: [DocumentInput(id: "b-new", vector: random.vector(8))])
-        #expect(engine.openCollectionNames.count == 2)
+        #expect(engine.openCollectionNames == ["a", "b"])
         #expect(try engine.collection("b").query(QueryRequest(vector: random.vector(8), k: 100)).results.count == 21)
         // Recently used collections are not idle.
         #expect(engine.closeIdleCollections().isEmpty)

@@ -119,6 +119,26 @@ struct ServeLimitsTests {
         let refused = try server.send("POST", "/v1/collections/c/query/batch", #"{"queries":[\#(huge)]}"#)
         #expect(refused.status == 413, "\(refused.text.prefix(300))")
         #expect(refused.text.contains("max_response_bytes"), "\(refused.text.prefix(300))")
+        // Text queries are refused before they are embedded: the batcher sees nothing.
+        func embedBatches() throws -> Double {
+            let metrics = try server.send("GET", "/metrics").text
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("quiver_embed_batch_requests_count ") }
+            return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
+        }
+        let created = try server.send("POST", "/v1/collections", #"{"name":"m"}"#)
+        try #require(created.status == 201, "\(created.text)")
+        let articles = (0..<50).map { #"{"id":"m\#($0)","text":"article \#($0) about passwords and invoices"}"# }
+        let embedded = try server.send("PUT", "/v1/collections/m/documents", #"{"documents":[\#(articles.joined(separator: ","))]}"#)
+        try #require(embedded.status == 200, "\(embedded.text)")
+        let batchesBefore = try embedBatches()
+        let texts = (0..<256).map { #"{"text":"how do I reset my password \#($0)","k":1000,"include":["text","vector"]}"# }
+        let textRefused = try server.send("POST", "/v1/collections/m/query/batch", #"{"queries":[\#(texts.joined(separator: ","))]}"#)
+        #expect(textRefused.status == 413, "\(textRefused.text.prefix(300))")
+        #expect(try embedBatches() == batchesBefore, "a refused batch was embedded")
+        let textAnswered = try server.send(
+            "POST", "/v1/collections/m/query/batch", #"{"queries":[\#(texts.prefix(4).joined(separator: ","))]}"#)
+        #expect(textAnswered.status == 200, "\(textAnswered.text.prefix(300))")
+        #expect(try embedBatches() > batchesBefore, "the metric counts embedded batches")
         // The same with k=10 fits (256 × 10 hits × ~8 KB ≈ 20 MB).
         let fitting = (0..<256).map { #"{"id":"d\#($0)","k":10,"include":["text","vector"]}"# }.joined(separator: ",")
         let answered = try server.send("POST", "/v1/collections/c/query/batch", #"{"queries":[\#(fitting)]}"#)
@@ -177,7 +197,7 @@ struct ServeLimitsTests {
     @Test("hundreds of idle and dribbling connections hold no slot: others are answered within a second; SIGTERM exits")
     func slowClients() throws {
         let directory = try TemporaryDirectory("quiver-serve")
-        let server = try ServedQuiver(directory, ["--max-concurrent-requests", "8", "--body-timeout", "2", "--idle-timeout", "3"])
+        let server = try ServedQuiver(directory, ["--max-concurrent-requests", "8", "--body-timeout", "2", "--idle-timeout", "30"])
         try Self.create(server, "c", dimensions: 4)
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
@@ -199,10 +219,14 @@ struct ServeLimitsTests {
         let query = try server.send("POST", "/v1/collections/c/query", #"{"vector":[1,0,0,0],"k":1}"#)
         #expect(query.status == 200, "\(query.text)")
         #expect(Date().timeIntervalSince(start) < 1)
-        // A dribbler is answered 408 once the body deadline passes, and its connection is closed.
+        // A dribbler is answered 408 once the body deadline passes, and its connection is closed
+        // then (the read ends at the close, long before the 10 s receive timeout or the 30 s idle
+        // timeout).
+        let readStart = Date()
         let reply = try BlockingHTTP.readReply(sockets[0])
         #expect(reply.status == 408, "\(reply.status) \(reply.text)")
         #expect(reply.text.contains("request_timeout"))
+        #expect(Date().timeIntervalSince(readStart) < 6, "the connection stayed open after the 408")
         // New dribblers, then SIGTERM: the server exits (their bodies time out; idle connections close).
         for _ in 0..<50 {
             let socket = try BlockingHTTP.connectSocket(port: server.port, timeoutSeconds: 10)
@@ -227,6 +251,19 @@ struct ServeLimitsTests {
         let reply = try BlockingHTTP.readReply(socket)
         #expect(reply.status == 413, "\(reply.status) \(reply.text)")
         #expect(reply.text.contains("payload_too_large"))
+
+        // The same without a declared length (chunked): read past the limit, dropped, then the 413.
+        let chunked = try BlockingHTTP.connectSocket(port: server.port, timeoutSeconds: 10)
+        defer { close(chunked) }
+        var upload = Array(
+            "PUT /v1/collections/c/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .utf8)
+        let piece = [UInt8](repeating: UInt8(ascii: " "), count: 65_536)
+        for _ in 0..<96 { upload += Array("10000\r\n".utf8) + piece + Array("\r\n".utf8) }
+        upload += Array("0\r\n\r\n".utf8)
+        try BlockingHTTP.sendAll(chunked, upload)
+        let chunkedReply = try BlockingHTTP.readReply(chunked)
+        #expect(chunkedReply.status == 413, "\(chunkedReply.status) \(chunkedReply.text)")
 
         // 20 idle connections fill the cap: a 21st waits, and is served once one closes.
         var idle: [Int32] = []
@@ -351,5 +388,31 @@ struct ServeLimitsTests {
         server = try ServedQuiver(directory)
         let afterClean = try #require(server).logText
         #expect(!afterClean.contains("quick_check"), "\(afterClean)")
+    }
+
+    @Test("an index checkpoint that cannot be written: the collection serves from memory; /ready says degraded; the metric is 1")
+    func checkpointFailingIsReported() throws {
+        let directory = try TemporaryDirectory("quiver-serve")
+        var server: ServedQuiver? = try ServedQuiver(directory)
+        try Self.create(try #require(server), "c", dimensions: 4)
+        try Self.fill(try #require(server), collection: "c", count: 20, dimensions: 4, textBytes: 12, batch: 20, seed: 5)
+        #expect(try #require(server).terminate(within: 20))
+        server = nil
+        // The generation folder replaced by a file: the index is rebuilt at start and cannot be saved.
+        let generation = directory.url.appendingPathComponent("data/collections/c/generations/1")
+        try FileManager.default.removeItem(at: generation)
+        try Data("not a folder".utf8).write(to: generation)
+        server = try ServedQuiver(directory)
+        let ready = try #require(server).send("GET", "/ready")
+        #expect(ready.status == 200)
+        #expect(ready.text.contains("degraded") && ready.text.contains("collection c"), "\(ready.text)")
+        let metrics = try #require(server).send("GET", "/metrics").text
+        #expect(
+            metrics.contains(#"quiver_index_checkpoint_failing{collection="c"} 1"#),
+            "\(metrics.split(separator: "\n").filter { $0.contains("checkpoint") })")
+        let query = try #require(server).send("POST", "/v1/collections/c/query", #"{"vector":[1,0,0,0],"k":5}"#)
+        #expect(query.status == 200 && query.text.contains("\"id\""), "\(query.text.prefix(300))")
+        let write = try #require(server).send("PUT", "/v1/collections/c/documents", #"{"documents":[{"id":"new","vector":[0,1,0,0]}]}"#)
+        #expect(write.status == 200, "\(write.text.prefix(300))")
     }
 }
