@@ -46,7 +46,7 @@ struct CollectionsController: Sendable {
 
     @Sendable func create(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, model) = try module.engine()
-        let body = try await RequestBody.decode(CreateCollectionBody.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(CreateCollectionBody.self, from: request, limit: limits.maxBodyBytes)
         let external = body.model == CollectionOptions.externalModel
         if let wanted = body.model, !external, wanted != model.id, wanted != model.fingerprint {
             throw APIError.invalidRequest(
@@ -94,7 +94,7 @@ struct CollectionsController: Sendable {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
         _ = try QueryString.bool(request, "wait")
-        let body = try await RequestBody.decode(DocumentsBody.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(DocumentsBody.self, from: request, limit: limits.maxBodyBytes)
         let documents = body.documents
         guard !documents.isEmpty else { throw APIError.invalidRequest("documents must not be empty") }
         guard documents.count <= limits.maxBatchInputs else {
@@ -170,7 +170,7 @@ struct CollectionsController: Sendable {
     @Sendable func query(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, model) = try module.engine()
         let name = collectionName(context)
-        let body = try await RequestBody.decode(QueryRequest.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(QueryRequest.self, from: request, limit: limits.maxBodyBytes)
         try engineCall { () throws(SearchEngineError) in try body.validate(limits: queryLimits) }
         let handle = try await collection(engine, name)
         let response: QueryResponse
@@ -183,7 +183,7 @@ struct CollectionsController: Sendable {
     @Sendable func batchQuery(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, model) = try module.engine()
         let name = collectionName(context)
-        let body = try await RequestBody.decode(BatchQueryBody.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(BatchQueryBody.self, from: request, limit: limits.maxBodyBytes)
         let queries = body.queries
         guard !queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
         guard queries.count <= limits.maxBatchInputs else {
@@ -205,7 +205,7 @@ struct CollectionsController: Sendable {
     @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
-        let body = try await RequestBody.decode(RecommendBody.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(RecommendBody.self, from: request, limit: limits.maxBodyBytes)
         let k = body.k ?? 10
         try engineCall { () throws(SearchEngineError) in try QueryRequest.validate(k: k, ef: body.ef, limits: queryLimits) }
         guard !body.positive.isEmpty else { throw APIError.invalidRequest("positive must name at least one document id") }
@@ -227,7 +227,7 @@ struct CollectionsController: Sendable {
     @Sendable func vectorsByID(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
-        let body = try await RequestBody.decode(VectorIDsBody.self, from: request, limit: limits.maxBodyBytes)
+        let body = try await JSONBody.decode(VectorIDsBody.self, from: request, limit: limits.maxBodyBytes)
         guard !body.ids.isEmpty else { throw APIError.invalidRequest("ids must not be empty") }
         guard body.ids.count <= limits.maxVectorIDs else {
             throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: limits.maxVectorIDs)

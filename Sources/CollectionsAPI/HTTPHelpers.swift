@@ -3,60 +3,6 @@ import Hummingbird
 import NIOCore
 import SearchServer
 
-/// Reads a JSON request body under `max_body_bytes` and decodes it. Malformed JSON is a 400; a
-/// missing field, a wrong type or a value out of range (a timestamp that does not parse, an unknown
-/// `include` value) is a 422 naming the field; a number that does not fit its field is a 422 too
-/// (Foundation does not say which field).
-enum RequestBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
-        let data = try await JSONBody.read(request, limit: limit)
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error {
-                if !context.codingPath.isEmpty {
-                    throw .invalidRequest("\(APIError.fieldPath(context.codingPath)): \(context.debugDescription)")
-                }
-                // Foundation reports a number that does not fit its field (1e99 for a float, 1.5 or
-                // 1e30 for an integer) as invalid JSON at the root; it is valid JSON with a bad value.
-                if (try? JSONSerialization.jsonObject(with: data)) != nil {
-                    throw .invalidRequest(
-                        "a number does not fit its field (too large for a float, or not a whole number where an integer is expected)")
-                }
-            }
-            throw APIError.fromDecoding(error)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw .invalidJSON("cannot decode body")
-        }
-    }
-}
-
-/// JSON responses for the engine's Codable types.
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws(APIError) -> Response {
-        let data: Data
-        do { data = try encoder.encode(value) } catch { throw .internalError }
-        return make(encoded: data, status: status)
-    }
-
-    /// A response with already-encoded JSON.
-    static func make(encoded data: Data, status: HTTPResponse.Status = .ok) -> Response {
-        jsonResponse(bytes: data, status: status)
-    }
-
-    /// Compact JSON; a non-finite float (a score against a zero vector) is written as a string
-    /// rather than failing the response.
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return encoder
-    }
-}
-
 /// An HTTP header name (`HTTPField.Name`; Hummingbird re-exports only `HTTPFields`).
 typealias HeaderName = HTTPFields.Element.Name
 

@@ -2,16 +2,32 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Reads and decodes a JSON request body under the configured size limit, translating every
-/// failure into an ``APIError`` (413 for a body over `max_body_bytes`, 400 for malformed JSON,
-/// 422 for a wrong shape).
+/// The one reader and decoder of JSON request bodies (every route's): under the configured size
+/// limit, translating every failure into an ``APIError`` — 413 for a body over `max_body_bytes`,
+/// 400 for malformed JSON, 422 for a missing field, a wrong type or a value out of range (a
+/// timestamp that does not parse, an unknown `include` value) naming the field, and 422 for a
+/// number that does not fit its field (Foundation does not say which field).
 public enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
+    /// Reads the body of `request` (at most `limit` bytes) and decodes a `T` from it.
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
         let data = try await read(request, limit: limit)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error {
+                if !context.codingPath.isEmpty {
+                    throw .invalidRequest("\(APIError.fieldPath(context.codingPath)): \(context.debugDescription)")
+                }
+                // Foundation reports a number that does not fit its field (1e99 for a float, 1.5 or
+                // 1e30 for an integer) as invalid JSON at the root; it is valid JSON with a bad value.
+                if (try? JSONSerialization.jsonObject(with: data)) != nil {
+                    throw .invalidRequest(
+                        "a number does not fit its field (too large for a float, or not a whole number where an integer is expected)")
+                }
+            }
             throw APIError.fromDecoding(error)
+        } catch let error as APIError {
+            throw error
         } catch {
             throw .invalidJSON("cannot decode body")
         }

@@ -230,3 +230,29 @@ public func jsonResponse(bytes: some Sequence<UInt8>, status: HTTPResponse.Statu
     headers[.contentType] = "application/json; charset=utf-8"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
+
+/// JSON responses of `Encodable` values (hand-written ones go through ``JSONWritable``); both end
+/// in ``jsonResponse(bytes:status:)``.
+public enum JSONResponse {
+    /// `value` encoded compactly, or a 500 when it cannot be encoded (a bug).
+    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws(APIError) -> Response {
+        let data: Data
+        do { data = try encoder.encode(value) } catch { throw .internalError }
+        return make(encoded: data, status: status)
+    }
+
+    /// A response with already-encoded JSON.
+    public static func make(encoded data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        jsonResponse(bytes: data, status: status)
+    }
+
+    /// Compact JSON; a non-finite float (a score against a zero vector) is written as a string
+    /// rather than failing the response.
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return encoder
+    }
+}
