@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// The type of the application ``buildApplication(configuration:embedder:modules:logger:)`` returns.
@@ -45,6 +46,7 @@ public func buildApplication(
         onServerRunning: { channel in
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },
+        eventLoopGroupProvider: .shared(ServerEventLoops.group),
         logger: logger)
 }
 
@@ -104,4 +106,11 @@ struct ServerLifecycle: Service {
         }
         logger.info("shutdown complete")
     }
+}
+
+/// The HTTP event loops: one per core of the CPU budget (`QUIVER_CORES` moves it, as it moves every
+/// other pool), shared by every application of the process and never shut down, like NIO's own
+/// singleton.
+enum ServerEventLoops {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: CPUBudget.machine.cores)
 }
