@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
         .library(name: "VectorMath", targets: ["VectorMath"]),
         .library(name: "DocumentStore", targets: ["DocumentStore"]),
+        .library(name: "KeywordIndex", targets: ["KeywordIndex"]),
         .library(name: "SearchEngine", targets: ["SearchEngine"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
         .library(name: "CollectionsAPI", targets: ["CollectionsAPI"]),
@@ -49,10 +50,14 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // The BM25 keyword index (SQLite FTS5), derived from the change feed like the HNSW index.
+        .target(
+            name: "KeywordIndex", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: cpuFlags
+        ),
         .target(
             name: "SearchEngine",
             dependencies: [
-                "Embedder", "VectorIndex", "DocumentStore",
+                "Embedder", "VectorIndex", "DocumentStore", "KeywordIndex",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -107,6 +112,7 @@ let package = Package(
         ),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
+        .testTarget(name: "KeywordIndexTests", dependencies: ["KeywordIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport"], swiftSettings: cpuFlags),
         .testTarget(
             name: "SearchServerTests",

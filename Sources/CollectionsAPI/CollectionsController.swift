@@ -31,6 +31,7 @@ struct CollectionsController: Sendable {
         routes.read.post("v1/collections/{collection}/query", use: query)
         routes.read.post("v1/collections/{collection}/query/batch", use: batchQuery)
         routes.read.post("v1/collections/{collection}/recommend", use: recommend)
+        routes.read.post("v1/collections/{collection}/evaluate", use: evaluate)
         routes.read.post("v1/collections/{collection}/vectors", use: vectorsByID)
         routes.read.get("v1/collections/{collection}/vectors", use: exportVectors)
     }
@@ -200,6 +201,45 @@ struct CollectionsController: Sendable {
             results = try await handle.query(batch: queries, embedder: queryEmbedder(model), limits: queryLimits)
         } catch { throw runner.apiError(error) }
         return BatchQueryResponse(results: results).jsonResponse()
+    }
+
+    /// Runs judged queries in each configuration (`quiver eval` over HTTP): the same report.
+    @Sendable func evaluate(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, model) = try module.engine()
+        let name = collectionName(context)
+        let body = try await JSONBody.decode(EvaluateBody.self, from: request, limit: limits.maxBodyBytes)
+        guard !body.queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
+        let maxQueries = EvaluateBody.maxQueries
+        guard body.queries.count <= maxQueries else {
+            throw APIError.limitExceeded(limit: "evaluate queries", value: body.queries.count, allowed: maxQueries)
+        }
+        let configurations = body.configurations ?? [EvaluationConfiguration(mode: .vector)]
+        guard !configurations.isEmpty, configurations.count <= EvaluateBody.maxConfigurations else {
+            throw APIError.invalidRequest("configurations must hold 1 to \(EvaluateBody.maxConfigurations) entries")
+        }
+        let k = body.k ?? 10
+        try engineCall { () throws(SearchEngineError) in
+            try QueryRequest.validate(k: k, ef: body.ef, limits: queryLimits)
+            for (index, configuration) in configurations.enumerated() {
+                if let fusion = configuration.fusion {
+                    guard configuration.mode == .hybrid else {
+                        throw .invalidQuery("configurations[\(index)]: fusion applies to mode hybrid only")
+                    }
+                    try fusion.validate(field: "configurations[\(index)].")
+                }
+            }
+            for (index, query) in body.queries.enumerated() {
+                try QueryRequest(text: query.text, k: k, ef: body.ef, filter: query.filter).validate(
+                    limits: queryLimits, field: "queries[\(index)].")
+            }
+        }
+        let handle = try await collection(engine, name)
+        let report: EvaluationReport
+        do {
+            report = try await handle.evaluate(
+                body.queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model), limits: queryLimits)
+        } catch { throw runner.apiError(error) }
+        return try JSONResponse.make(report)
     }
 
     @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {

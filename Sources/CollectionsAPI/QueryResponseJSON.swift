@@ -58,6 +58,27 @@ extension QueryHit: JSONWritable {
             json.key("freshness")
             freshness.write(to: &json)
         }
+        if let scores {
+            json.key("scores")
+            scores.write(to: &json)
+        }
+        json.endObject()
+    }
+}
+
+extension HitScores: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        for (key, value) in [("vector", vector), ("keyword", keyword), ("fused", fused)] {
+            guard let value else { continue }
+            json.key(key)
+            json.number(value)
+        }
+        for (key, value) in [("vector_rank", vectorRank), ("keyword_rank", keywordRank)] {
+            guard let value else { continue }
+            json.key(key)
+            json.integer(Int64(value))
+        }
         json.endObject()
     }
 }
@@ -111,6 +132,10 @@ extension IndexState: JSONWritable {
         }
         json.key("vectors")
         json.integer(vectors)
+        if let keywordIndexedSeq {
+            json.key("keyword_indexed_seq")
+            json.integer(keywordIndexedSeq)
+        }
         json.endObject()
     }
 }

@@ -40,6 +40,20 @@ struct RecommendBody: Decodable {
     }
 }
 
+/// `POST /v1/collections/{c}/evaluate`: judged queries (the lines of a `quiver eval` file) and
+/// the configurations to run them in (default: vector mode).
+struct EvaluateBody: Decodable {
+    let queries: [JudgedQuery]
+    let configurations: [EvaluationConfiguration]?
+    let k: Int?
+    let ef: Int?
+
+    /// Most judged queries in one request.
+    static let maxQueries = 10_000
+    /// Most configurations in one request.
+    static let maxConfigurations = 8
+}
+
 /// `POST /v1/collections/{c}/query/batch`.
 struct BatchQueryBody: Decodable {
     let queries: [QueryRequest]

@@ -26,6 +26,25 @@ extension DocumentStore {
         }
     }
 
+    /// Changes after `seq` in sequence order (at most `limit`), with each document's title and
+    /// text: what a text index needs to catch up.
+    public func textChanges(after seq: Int64, limit: Int) throws(DocumentStoreError) -> [TextChange] {
+        try read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT label, seq, deleted, title, text FROM documents WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [seq, limit])
+            var changes: [TextChange] = []
+            while let row = try rows.next() {
+                let text: String? = try row.decode(atIndex: 4)
+                changes.append(
+                    TextChange(
+                        label: try row.decode(atIndex: 0), seq: try row.decode(atIndex: 1),
+                        deleted: try row.decode(Int.self, atIndex: 2) != 0, title: try row.decode(atIndex: 3), text: text ?? ""))
+            }
+            return changes
+        }
+    }
+
     /// Live vectors of `generation` with labels after `afterLabel`, in label order, as a flat
     /// array (`labels.count × dimensions`) with their ids, at most `limit`: the input of an index
     /// rebuild.

@@ -160,6 +160,30 @@ public struct DocumentChange: Sendable {
     public var vector: [Float]?
 }
 
+/// One change for a text index catching up (the keyword index): a document's label, whether it is
+/// now deleted, and its title and text (nil and empty for a deleted one).
+public struct TextChange: Sendable, Equatable {
+    /// The stable label.
+    public var label: Int64
+    /// The change's sequence number.
+    public var seq: Int64
+    /// Whether the document is deleted.
+    public var deleted: Bool
+    /// Its title.
+    public var title: String?
+    /// Its text ("" for a deleted document).
+    public var text: String
+
+    /// A change.
+    public init(label: Int64, seq: Int64, deleted: Bool, title: String?, text: String) {
+        self.label = label
+        self.seq = seq
+        self.deleted = deleted
+        self.title = title
+        self.text = text
+    }
+}
+
 /// Counts of one write transaction.
 public struct WriteOutcome: Sendable, Equatable {
     /// New ids (or ids that had been deleted).

@@ -40,6 +40,8 @@ public struct CollectionFiles: Sendable, Equatable {
     public func generationDirectory(_ generation: Int64) -> URL { generationsDirectory.appendingPathComponent(String(generation)) }
     /// The HNSW checkpoint of one generation.
     public func indexPath(_ generation: Int64) -> String { generationDirectory(generation).appendingPathComponent("index.hnsw").path }
+    /// The keyword (FTS5) index, shared by every generation.
+    public var keywordIndexPath: String { directory.appendingPathComponent("keyword.sqlite").path }
     /// `CURRENT`: the generation serving queries, for tools reading the folder.
     public var currentFile: String { directory.appendingPathComponent("CURRENT").path }
 }

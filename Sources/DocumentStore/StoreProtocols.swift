@@ -33,6 +33,10 @@ public protocol ChangeFeed: Sendable {
     /// `generation` when it has one there (decoded to `dimensions` floats).
     func changes(after seq: Int64, generation: Int64, dimensions: Int, limit: Int) throws(DocumentStoreError) -> [DocumentChange]
 
+    /// Changes with seq > `seq` in seq order (at most `limit`), each with the document's title and
+    /// text (a text index's catch-up; the same compacted log as `changes(after:)`).
+    func textChanges(after seq: Int64, limit: Int) throws(DocumentStoreError) -> [TextChange]
+
     /// Live vectors of `generation` with labels after `afterLabel`, in label order (at most
     /// `limit`), with their documents' ids: the input of an index rebuild.
     func vectorPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> VectorPage

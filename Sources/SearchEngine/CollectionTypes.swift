@@ -86,10 +86,14 @@ public struct IndexState: Sendable, Codable, Equatable {
     public var lastSyncAt: Timestamp?
     /// Vectors in the serving index.
     public var vectors: Int
+    /// The store sequence the keyword index covers (it catches up right after the vector index;
+    /// nil where it is not known).
+    public var keywordIndexedSeq: Int64? = nil
 
     enum CodingKeys: String, CodingKey {
         case generation, vectors
         case indexedSeq = "indexed_seq"
+        case keywordIndexedSeq = "keyword_indexed_seq"
         case storeSeq = "store_seq"
         case pending
         case lastSyncAt = "last_sync_at"

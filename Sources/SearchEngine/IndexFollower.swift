@@ -19,8 +19,8 @@ import VectorIndex
 /// (`quiver index` beside `quiver serve`), and backs off after a failed cycle (a damaged file, a
 /// full disk) so that a persistent fault is retried without spinning.
 ///
-/// Consumers: the HNSW index of the serving generation is the one consumer today; a keyword index
-/// or a chunk index is fed by the same cycle from the same pages of changes.
+/// Consumers: the HNSW index of the serving generation, then the collection's keyword index
+/// (``KeywordConsumer``), each with its own covered seq; a chunk index will be a third.
 final class IndexFollower: Sendable {
     let name: String
     let store: any CollectionStore
@@ -48,6 +48,8 @@ final class IndexFollower: Sendable {
     /// Every label's id, for answers without payload (filled once a query asked for it, then kept
     /// up by the change feed).
     let directory = LabelDirectory()
+    /// The keyword index, caught up by the same cycle after the HNSW index.
+    let keyword: KeywordConsumer
     /// Cycle bookkeeping shared by the follower thread and its callers.
     private let control = Control()
     /// State only the follower thread touches.
@@ -87,6 +89,7 @@ final class IndexFollower: Sendable {
         self.files = files
         self.logger = logger
         insertThreads = background ? 1 : budget.indexThreads
+        keyword = KeywordConsumer(path: files.keywordIndexPath, name: name, logger: logger)
         do { settings = try store.settings() } catch { throw SearchEngineError(error) }
         guard let metric = DistanceMetric(name: settings.metric) else {
             throw .storage("collection \(name) has unknown metric \(settings.metric)")
@@ -270,6 +273,8 @@ final class IndexFollower: Sendable {
         guard var serving else { throw .storage("collection \(name) has no serving index") }
         let applied = try apply(upTo: storeState.seq, serving)
         if directory.needsFill { try fillDirectory() }
+        // The second consumer; its failures are its own (see KeywordConsumer).
+        keyword.catchUp(store: store, storeSeq: storeState.seq)
         local.withLock { $0.changesSinceCheckpoint += applied }
         serving = try compactIfNeeded(serving)
         if checkpoint {

@@ -6,6 +6,84 @@ public enum IncludeField: String, Sendable, Codable, Equatable {
     case vector
 }
 
+/// How a text query finds its hits.
+public enum SearchMode: String, Sendable, Codable, Equatable, CaseIterable {
+    /// Nearest neighbours of the text's embedding (the only mode for vector and id queries).
+    case vector
+    /// BM25 over titles and texts (the keyword index).
+    case keyword
+    /// Both, fused (see ``Fusion``).
+    case hybrid
+}
+
+/// How a hybrid query merges its vector and keyword candidates.
+public struct Fusion: Sendable, Codable, Equatable {
+    /// The fusion method.
+    public enum Method: String, Sendable, Codable, Equatable {
+        /// Reciprocal rank fusion: Σ 1 / (k + rank) over the lists a document is in.
+        case rrf
+        /// `alpha · vector + (1 − alpha) · keyword`, each score min–max normalized over the
+        /// query's candidates (0 where a document is not a candidate of that list).
+        case weighted
+    }
+    /// The method.
+    public var method: Method
+    /// RRF's rank constant (default 60).
+    public var k: Double?
+    /// Weighted fusion's vector weight, 0…1 (default 0.5).
+    public var alpha: Double?
+    /// Candidates taken from each list before fusing (default max(100, k of the query), at most
+    /// 1000).
+    public var candidates: Int?
+
+    /// A fusion.
+    public init(method: Method, k: Double? = nil, alpha: Double? = nil, candidates: Int? = nil) {
+        self.method = method
+        self.k = k
+        self.alpha = alpha
+        self.candidates = candidates
+    }
+
+    /// The default: weighted, alpha 0.5 — on the judged sets it beat RRF (k 20 and 60) and
+    /// alpha 0.3 and 0.7 on nDCG@10, or tied within 0.003 (README, "Relevance").
+    public static let standard = Fusion(method: .weighted, alpha: defaultAlpha)
+    /// RRF's default rank constant.
+    public static let defaultRRFK = 60.0
+    /// Weighted fusion's default vector weight.
+    public static let defaultAlpha = 0.5
+}
+
+/// A hit's scores in each list of a keyword or hybrid query, and its rank there (from 1; nil when
+/// it was not among that list's candidates).
+public struct HitScores: Sendable, Codable, Equatable {
+    /// Similarity to the query's embedding (as `score` in vector mode); in hybrid mode given for
+    /// every hit, also one the vector list did not rank.
+    public var vector: Float?
+    /// BM25 score (higher is better; comparable within one query only).
+    public var keyword: Float?
+    /// The fused score (hybrid).
+    public var fused: Float?
+    /// Rank among the vector candidates.
+    public var vectorRank: Int?
+    /// Rank among the keyword candidates.
+    public var keywordRank: Int?
+
+    /// Scores.
+    public init(vector: Float? = nil, keyword: Float? = nil, fused: Float? = nil, vectorRank: Int? = nil, keywordRank: Int? = nil) {
+        self.vector = vector
+        self.keyword = keyword
+        self.fused = fused
+        self.vectorRank = vectorRank
+        self.keywordRank = keywordRank
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vector, keyword, fused
+        case vectorRank = "vector_rank"
+        case keywordRank = "keyword_rank"
+    }
+}
+
 /// A nearest-neighbour query: by text, by vector, or by a stored document's id ("more like this").
 public struct QueryRequest: Sendable, Codable, Equatable {
     /// Text to embed with the collection's model.
@@ -26,11 +104,17 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     /// ids and scores only, as of the index snapshot that answered (`indexed_seq`) — no store read
     /// per hit (JSON `with_payload`, default true).
     public var withPayload: Bool
+    /// How a text query searches; nil: the engine's default for text (``SearchEngine/defaultTextMode``).
+    /// Vector and id queries are vector mode only.
+    public var mode: SearchMode?
+    /// How hybrid mode fuses (default ``Fusion/standard``: weighted, alpha 0.5).
+    public var fusion: Fusion?
 
     /// Creates a query.
     public init(
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
-        filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true
+        filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true, mode: SearchMode? = nil,
+        fusion: Fusion? = nil
     ) {
         self.text = text
         self.vector = vector
@@ -40,10 +124,15 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         self.filter = filter
         self.include = include
         self.withPayload = withPayload
+        self.mode = mode
+        self.fusion = fusion
     }
 
+    /// The mode this query runs in.
+    public var effectiveMode: SearchMode { mode ?? (text != nil ? SearchEngine.defaultTextMode : .vector) }
+
     enum CodingKeys: String, CodingKey {
-        case text, vector, id, k, ef, filter, include
+        case text, vector, id, k, ef, filter, include, mode, fusion
         case withPayload = "with_payload"
     }
 
@@ -57,6 +146,8 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         filter = try c.decodeIfPresent(QueryFilter.self, forKey: .filter)
         include = try c.decodeIfPresent([IncludeField].self, forKey: .include)
         withPayload = try c.decodeIfPresent(Bool.self, forKey: .withPayload) ?? true
+        mode = try c.decodeIfPresent(SearchMode.self, forKey: .mode)
+        fusion = try c.decodeIfPresent(Fusion.self, forKey: .fusion)
     }
 }
 
@@ -126,6 +217,8 @@ public struct QueryHit: Sendable, Codable, Equatable {
     public var vector: [Float]?
     /// Freshness (nil when the query asked for no payload).
     public var freshness: Freshness?
+    /// The parts of `score` in keyword and hybrid mode (nil in vector mode).
+    public var scores: HitScores? = nil
 }
 
 /// Where a query's time went, in milliseconds.

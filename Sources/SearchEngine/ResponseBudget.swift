@@ -55,6 +55,8 @@ public final class ResponseBudget: Sendable {
     // score are ~40 bytes plus the id; its title, metadata and freshness (two timestamps, the
     // model's id and 64-hex fingerprint) ~350 bytes plus the title and metadata.
 
+    /// Bytes of a keyword or hybrid hit's `scores` object (three floats, two ranks, the keys).
+    public static let scoresBytes = 130
     /// Bytes of one number in a JSON array of floats.
     public static let floatBytes = 15
     /// Bytes of a hit with no payload (id, score), besides the id itself.

@@ -36,6 +36,15 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Ids and scores only: no title, metadata or freshness (no store read per hit).")
     var noPayload = false
 
+    @Option(
+        help:
+            "Search mode of text queries: vector, keyword (BM25) or hybrid (both, fused). Default: \(SearchEngine.defaultTextMode.rawValue)."
+    )
+    var mode: SearchMode?
+
+    @Option(help: "Hybrid fusion as JSON, e.g. '{\"method\": \"rrf\", \"k\": 60}' or '{\"method\": \"weighted\", \"alpha\": 0.5}'.")
+    var fusion: String?
+
     func run() throws {
         // Loading the model takes ~0.3 s: a query file without a "text" key (vector and id queries
         // only) does not need it.
@@ -48,13 +57,21 @@ struct QueryCommand: ParsableCommand {
         } catch {
             throw ValidationError("--filter is not a JSON object")
         }
+        let parsedFusion: Fusion?
+        do {
+            parsedFusion = try fusion.map { try JSONDecoder().decode(Fusion.self, from: Data($0.utf8)) }
+        } catch {
+            throw ValidationError(
+                "--fusion is not a fusion object: {\"method\": \"rrf\"|\"weighted\", \"k\"?, \"alpha\"?, \"candidates\"?}")
+        }
         if let input {
-            try runBatch(engine, input: input, filter: parsedFilter)
+            try runBatch(engine, input: input, filter: parsedFilter, fusion: parsedFusion)
             return
         }
         guard let text else { throw ValidationError("give a query text or --input FILE") }
         let request = QueryRequest(
-            text: text, k: k, ef: ef, filter: parsedFilter, include: includeText ? [.text] : nil, withPayload: !noPayload)
+            text: text, k: k, ef: ef, filter: parsedFilter, include: includeText ? [.text] : nil, withPayload: !noPayload,
+            mode: mode, fusion: parsedFusion)
         let response = try cli { () throws(SearchEngineError) in try engine.query(collection: name, request) }
         if json {
             print(try jsonLine(response))
@@ -72,9 +89,11 @@ struct QueryCommand: ParsableCommand {
         var filter: QueryFilter?
         var include: [IncludeField]?
         var withPayload: Bool?
+        var mode: SearchMode?
+        var fusion: Fusion?
 
         enum CodingKeys: String, CodingKey {
-            case text, vector, id, k, ef, filter, include
+            case text, vector, id, k, ef, filter, include, mode, fusion
             case withPayload = "with_payload"
         }
     }
@@ -90,7 +109,7 @@ struct QueryCommand: ParsableCommand {
     /// budget, then written in input order.
     static let chunkLines = 2048
 
-    private func runBatch(_ engine: SearchEngine, input: String, filter: QueryFilter?) throws {
+    private func runBatch(_ engine: SearchEngine, input: String, filter: QueryFilter?, fusion: Fusion?) throws {
         let reader: LineReader
         if input == "-" {
             guard let file = fdopen(STDIN_FILENO, "r") else { throw CLIError("cannot read standard input") }
@@ -120,7 +139,7 @@ struct QueryCommand: ParsableCommand {
             // Answer the chunk on every read thread: line i goes to worker i mod workers.
             let answers = Answers(count: chunk.count)
             let lines = chunk.map(\.bytes)
-            let defaults = (k: k, ef: ef, filter: filter, withPayload: !noPayload)
+            let defaults = (k: k, ef: ef, filter: filter, withPayload: !noPayload, mode: mode, fusion: fusion)
             DispatchQueue.concurrentPerform(iterations: min(workers, max(chunk.count, 1))) { worker in
                 let decoder = JSONDecoder()
                 for index in stride(from: worker, to: lines.count, by: workers) {
@@ -132,7 +151,10 @@ struct QueryCommand: ParsableCommand {
                         let request = QueryRequest(
                             text: line.text, vector: line.vector, id: line.id, k: line.k ?? defaults.k,
                             ef: line.ef ?? defaults.ef, filter: line.filter ?? defaults.filter, include: line.include,
-                            withPayload: line.withPayload ?? defaults.withPayload)
+                            withPayload: line.withPayload ?? defaults.withPayload,
+                            // The command's mode applies to text lines only (vector and id lines are vector mode).
+                            mode: line.mode ?? (line.text != nil ? defaults.mode : nil),
+                            fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
                         answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
                     } catch {
                         answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
@@ -209,3 +231,5 @@ private final class Answers: @unchecked Sendable {
 
     func get(_ index: Int) -> (Result<String, CLIError>, Double) { lock.withLock { answers[index] } }
 }
+
+extension SearchMode: ExpressibleByArgument {}

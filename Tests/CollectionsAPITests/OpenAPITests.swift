@@ -44,6 +44,7 @@ struct OpenAPITests {
                 "GET /v1/collections/{collection}/documents/{id}", "DELETE /v1/collections/{collection}/documents/{id}",
                 "POST /v1/collections/{collection}/query", "POST /v1/collections/{collection}/query/batch",
                 "POST /v1/collections/{collection}/recommend", "POST /v1/collections/{collection}/vectors",
+                "POST /v1/collections/{collection}/evaluate",
                 "GET /v1/collections/{collection}/vectors",
             ])
         let directory = try TemporaryDirectory()

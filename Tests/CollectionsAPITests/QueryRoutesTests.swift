@@ -18,7 +18,7 @@ struct QueryRoutesTests {
 
             let text = try await client.send(
                 .post, "/v1/collections/help/query",
-                json: #"{"text": "I forgot my password and cannot log in", "k": 3}"#)
+                json: #"{"text": "I forgot my password and cannot log in", "k": 3, "mode": "vector"}"#)
             #expect(text.status == .ok, "\(text.text)")
             #expect(try resultIDs(text).first == "reset-password")
             #expect(try resultIDs(text).count == 3)
@@ -36,7 +36,7 @@ struct QueryRoutesTests {
             // with_payload false: the same hits, ids and scores only.
             let bare = try await client.send(
                 .post, "/v1/collections/help/query",
-                json: #"{"text": "I forgot my password and cannot log in", "k": 3, "with_payload": false}"#)
+                json: #"{"text": "I forgot my password and cannot log in", "k": 3, "with_payload": false, "mode": "vector"}"#)
             let bareHits = try #require(try bare.json()["results"] as? [[String: Any]])
             #expect(bareHits.map { $0["id"] as? String } == (try resultIDs(text)).map { Optional($0) })
             #expect(bareHits.allSatisfy { Set($0.keys) == ["id", "score"] }, "\(bare.text)")
@@ -113,6 +113,81 @@ struct QueryRoutesTests {
             #expect(firstIDs[1] == "invite-team")
             #expect(firstIDs[2] == "two-factor")
             #expect((answers[3]["results"] as? [[String: Any]])?.count == 2)
+        }
+    }
+
+    @Test("keyword and hybrid modes over HTTP: scores per hit, the index's keyword seq, evaluate; bad modes are 422")
+    func modesAndEvaluate() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            try await seed(client)
+            let path = "/v1/collections/help/query"
+            let keyword = try await client.send(.post, path, json: #"{"text": "reset password", "k": 3, "mode": "keyword"}"#)
+            #expect(keyword.status == .ok, "\(keyword.text)")
+            let body = try keyword.json()
+            #expect(try resultIDs(keyword).first == "reset-password")
+            let hits = try #require(body["results"] as? [[String: Any]])
+            let scores = try #require(hits.first?["scores"] as? [String: Any])
+            #expect(scores["keyword_rank"] as? Int == 1 && (scores["keyword"] as? Double ?? 0) > 0 && scores["vector"] == nil)
+            let index = try #require(body["index"] as? [String: Any])
+            #expect(index["keyword_indexed_seq"] as? Int == index["store_seq"] as? Int)
+            #expect((body["timings"] as? [String: Any])?["embed_ms"] as? Double == 0, "keyword mode embeds nothing")
+
+            let hybrid = try await client.send(
+                .post, path,
+                json: #"{"text": "I forgot my password", "k": 3, "mode": "hybrid", "fusion": {"method": "weighted", "alpha": 0.6}}"#)
+            #expect(hybrid.status == .ok, "\(hybrid.text)")
+            #expect(try resultIDs(hybrid).first == "reset-password")
+            let hybridHits = try #require(try hybrid.json()["results"] as? [[String: Any]])
+            for hit in hybridHits {
+                let parts = try #require(hit["scores"] as? [String: Any])
+                #expect(parts["vector"] is Double && parts["fused"] as? Double == hit["score"] as? Double)
+            }
+            let batch = try await client.send(
+                .post, "/v1/collections/help/query/batch",
+                json:
+                    #"{"queries": [{"text": "refund", "k": 1, "mode": "keyword"}, {"text": "refund", "k": 1, "mode": "hybrid", "with_payload": false}]}"#
+            )
+            #expect(batch.status == .ok, "\(batch.text)")
+
+            for (json, message) in [
+                (#"{"text": "a", "mode": "fuzzy"}"#, "mode"),
+                (#"{"vector": [1], "mode": "keyword"}"#, "needs a text query"),
+                (#"{"text": "a", "mode": "vector", "fusion": {"method": "rrf"}}"#, "fusion applies to mode hybrid only"),
+                (#"{"text": "a", "mode": "hybrid", "fusion": {"method": "weighted", "alpha": 1.5}}"#, "alpha"),
+            ] {
+                expectError(
+                    try await client.send(.post, path, json: json), .unprocessableContent, code: "invalid_request", messageContains: message
+                )
+            }
+
+            let evaluate = try await client.send(
+                .post, "/v1/collections/help/evaluate",
+                json: """
+                    {"queries": [{"text": "I forgot my password", "relevant": ["reset-password"]},
+                                 {"text": "money back for my yearly subscription", "relevant": {"billing-refund": 2}}],
+                     "configurations": [{"mode": "vector"}, {"mode": "keyword"}, {"mode": "hybrid", "fusion": {"method": "rrf", "k": 10}}]}
+                    """)
+            #expect(evaluate.status == .ok, "\(evaluate.text)")
+            let report = try evaluate.json()
+            #expect(report["query_count"] as? Int == 2)
+            let configurations = try #require(report["configurations"] as? [[String: Any]])
+            #expect(configurations.map { $0["label"] as? String } == ["vector", "keyword", "hybrid(rrf, k 10)"])
+            #expect((configurations[0]["metrics"] as? [String: Double])?["precision@1"] == 1, "\(evaluate.text)")
+            #expect((report["comparisons"] as? [[String: Any]])?.count == 2)
+            expectError(
+                try await client.send(.post, "/v1/collections/help/evaluate", json: #"{"queries": []}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "queries")
+            expectError(
+                try await client.send(
+                    .post, "/v1/collections/help/evaluate", json: #"{"queries": [{"text": "a", "relevant": ["x"]}], "configurations": []}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "configurations")
+            expectError(
+                try await client.send(.post, "/v1/collections/help/evaluate", json: #"{"queries": [{"text": "a", "relevant": []}]}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "relevant")
         }
     }
 

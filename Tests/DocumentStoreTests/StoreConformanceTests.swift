@@ -95,6 +95,26 @@ struct StoreConformanceTests {
             #expect(live == Set(try store.liveIDs()))
             #expect(seen.first { $0.id == "d3" }?.deleted == true)
             #expect(seen.filter { !$0.deleted }.allSatisfy { $0.vector == [2, 1] })
+
+            // The text feed is the same compacted log, with titles and texts instead of vectors.
+            var texts: [TextChange] = []
+            after = 0
+            while true {
+                let page = try store.textChanges(after: after, limit: 3)
+                guard let last = page.last else { break }
+                #expect(page.count <= 3)
+                texts.append(contentsOf: page)
+                after = last.seq
+            }
+            #expect(texts.map(\.seq) == seen.map(\.seq))
+            #expect(texts.map(\.label) == seen.map(\.label))
+            #expect(texts.map(\.deleted) == seen.map(\.deleted))
+            let byLabel = Dictionary(uniqueKeysWithValues: seen.map { ($0.label, $0.id) })
+            for change in texts {
+                // `write` stores the id as the text.
+                #expect(change.text == (change.deleted ? "" : byLabel[change.label]))
+                #expect(change.title == nil)
+            }
         }
     }
 

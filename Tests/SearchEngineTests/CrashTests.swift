@@ -103,6 +103,14 @@ struct CrashTests {
             // HNSW is approximate (and these are 8-dim random vectors): the own-vector query finds nearly
             // every document; presence in the index is checked exactly above.
             #expect(Double(found) >= Double(acknowledged) * 0.99, "\(found) of \(acknowledged) found by search")
+            // The keyword index, written page by page by the killed runs too, holds every
+            // acknowledged document (its own word `t<i>` finds it first, exactly) and covers the store.
+            let handle = try engine.collection("c")
+            for i in stride(from: 0, to: acknowledged, by: 7) {
+                let top = try handle.query(QueryRequest(text: "t\(i)", k: 1, mode: .keyword))
+                #expect(top.results.first?.id == "d\(i)", "acknowledged d\(i) not in the keyword index")
+                #expect(top.index.keywordIndexedSeq == top.index.storeSeq)
+            }
         }
         #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
         let final = try index(file, data: data, model: modelFolder, killAfter: nil)

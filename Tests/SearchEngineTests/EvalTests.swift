@@ -51,12 +51,32 @@ struct EvalTests {
         try texts.enumerated().map { #"{"text":"\#($0.element)","relevant":["d\#($0.offset)"]}"# }.joined(separator: "\n")
             .write(to: queries, atomically: true, encoding: .utf8)
         let run = try runProcess(
-            try quiverExecutable(), ["eval", "--collection", "c", "--data", data, "--model", model, "--queries", queries.path, "--json"])
+            try quiverExecutable(),
+            [
+                "eval", "--collection", "c", "--data", data, "--model", model, "--queries", queries.path, "--json",
+                "--mode", "vector,keyword,hybrid,hybrid:weighted:0.3",
+            ])
         try #require(run.status == 0, "\(run.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
-        let metrics = try #require(report["metrics"] as? [String: Double])
-        #expect(metrics["p@1"] == 1 && metrics["mrr@10"] == 1 && metrics["ndcg@10"] == 1, "\(run.stdout)")
-        #expect(report["queries"] as? Int == 5)
+        #expect(report["query_count"] as? Int == 5)
+        let configurations = try #require(report["configurations"] as? [[String: Any]])
+        #expect(configurations.map { $0["mode"] as? String } == ["vector", "keyword", "hybrid", "hybrid"])
+        #expect(configurations.map { $0["label"] as? String } == ["vector", "keyword", "hybrid", "hybrid(weighted, alpha 0.3)"])
+        for configuration in configurations {
+            let metrics = try #require(configuration["metrics"] as? [String: Double])
+            #expect(
+                metrics["precision@1"] == 1 && metrics["mrr@10"] == 1 && metrics["ndcg@10"] == 1 && metrics["recall@10"] == 1,
+                "\(configuration)")
+            #expect(configuration["generation"] as? String == "current")
+            #expect((configuration["latency_ms"] as? [String: Double])?["p99"] != nil)
+        }
+        // Same scores everywhere: no difference, p = 1.
+        let comparisons = try #require(report["comparisons"] as? [[String: Any]])
+        #expect(comparisons.count == 3)
+        #expect(comparisons.allSatisfy { $0["p_value"] as? Double == 1 && $0["same"] as? Int == 5 })
+        let perQuery = try #require(report["queries"] as? [[String: Any]])
+        let first = try #require(perQuery.first?["results"] as? [[String: Any]])
+        #expect(first.count == 4 && first.allSatisfy { ($0["ranks"] as? [String: Int])?["d0"] == 1 })
 
         try (#"{"text":"alpha","relevant":["d0"]}"# + "\n{broken\n").write(to: queries, atomically: true, encoding: .utf8)
         let bad = try runProcess(

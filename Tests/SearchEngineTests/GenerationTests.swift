@@ -59,7 +59,7 @@ struct GenerationTests {
                 while !stop.load(ordering: .relaxed) || generations.last != 2 {
                     let query = TinyModel.text(n * 13 + 5, words: 4)
                     n += 1
-                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100))
+                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100, mode: .vector))
                     started.add(1, ordering: .relaxed)
                     generations.append(response.index.generation)
                     let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder

@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// A keyword (BM25) index of one collection's documents on SQLite FTS5: like the HNSW index, a
+/// file derived from the store's change feed, rebuildable from it at any time.
+///
+/// The file holds one FTS5 table (`title`, `text`; rowid = the document's label) and the store
+/// sequence it covers. Changes are applied a page at a time, each page and its covered seq in one
+/// transaction, so the file always says exactly which changes it holds: a crash loses at most the
+/// pages after the last commit, which the next catch-up reads again. `synchronous = NORMAL`
+/// (WAL): a power loss may roll back the last pages, never tear them.
+///
+/// Ranking is FTS5's `bm25()` with the title weighted ``titleWeight`` times the text; the query
+/// is the text's words OR-ed (see ``matchExpression(for:)``), so a query's words need not all
+/// occur. Tokenizer and weights were chosen by measurement (docs/ARCHITECTURE.md, "Keyword index").
+///
+/// Reads run concurrently with the follower's writes (WAL snapshots).
+public final class KeywordIndex: Sendable {
+    /// The file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// The FTS5 tokenizer: Unicode words, diacritics folded, Porter-stemmed (English).
+    public static let tokenizer = "porter unicode61 remove_diacritics 2"
+    /// bm25 weight of the title column (the text's is 1).
+    public static let titleWeight = 2.0
+    /// Layout version: a file written with another version, tokenizer or weight is rebuilt.
+    static let formatVersion = 1
+    /// Most distinct words of a query sent to the index.
+    public static let maxQueryTerms = 64
+
+    /// Opens (creating if needed) the index at `path`. A file of another format or tokenizer is
+    /// emptied (its covered seq becomes 0, so the follower rebuilds it).
+    ///
+    /// - Throws: `KeywordIndexError.damaged` when the file is not a usable index (the caller
+    ///   deletes it with ``remove(at:)`` and opens a fresh one), `.io` when it cannot be opened.
+    public init(path: String) throws(KeywordIndexError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.label = "quiver.keyword"
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw Self.classify(error, path: path)
+        }
+        do {
+            let ok = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") }
+            guard ok == "ok" else { throw KeywordIndexError.damaged(path: path, reason: "quick_check: \(ok ?? "no answer")") }
+            try pool.write { db in
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                let format = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'")
+                let wanted = Self.formatDescription
+                if format != wanted {
+                    try db.execute(sql: "DROP TABLE IF EXISTS terms")
+                    try db.execute(sql: "DELETE FROM meta")
+                    try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('covered_seq', '0')", arguments: [wanted])
+                }
+                try db.execute(
+                    sql: "CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(title, text, tokenize = '\(Self.tokenizer)')")
+            }
+        } catch let error as KeywordIndexError {
+            throw error
+        } catch {
+            throw Self.classify(error, path: path)
+        }
+    }
+
+    static var formatDescription: String { "v\(formatVersion) tokenize=\(tokenizer) title=\(titleWeight)" }
+
+    /// Deletes the index file and its WAL and shared-memory files.
+    public static func remove(at path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    /// The store sequence every change up to which is in the index.
+    public func coveredSeq() throws(KeywordIndexError) -> Int64 {
+        do {
+            return try pool.read { db in
+                Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'covered_seq'") ?? "0") ?? 0
+            }
+        } catch { throw Self.classify(error, path: path) }
+    }
+
+    /// Documents in the index.
+    public func count() throws(KeywordIndexError) -> Int {
+        do { return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM terms") ?? 0 } } catch {
+            throw Self.classify(error, path: path)
+        }
+    }
+
+    /// Applies `changes` (in seq order; a document at most once) and records `coveredSeq`, in one
+    /// transaction: a live document's title and text replace what the index held for its label, a
+    /// deleted one is removed.
+    public func apply(_ changes: [KeywordChange], coveredSeq: Int64) throws(KeywordIndexError) {
+        do {
+            try pool.write { db in
+                let delete = try db.makeStatement(sql: "DELETE FROM terms WHERE rowid = ?")
+                let insert = try db.makeStatement(sql: "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)")
+                for change in changes {
+                    try delete.execute(arguments: [change.label])
+                    if !change.deleted { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
+                }
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'covered_seq'", arguments: [String(coveredSeq)])
+            }
+        } catch { throw Self.classify(error, path: path) }
+    }
+
+    /// Removes every document (covered seq 0): the start of a rebuild.
+    public func reset() throws(KeywordIndexError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM terms")
+                try db.execute(sql: "UPDATE meta SET value = '0' WHERE key = 'covered_seq'")
+            }
+        } catch { throw Self.classify(error, path: path) }
+    }
+
+    /// The best `limit` documents for `text` by BM25, best first, with their scores (`−bm25`:
+    /// higher is better, > 0), keeping only labels `allowed` accepts. Empty when the text has no
+    /// words.
+    public func search(_ text: String, limit: Int, allowed: ((Int64) -> Bool)? = nil) throws(KeywordIndexError) -> [KeywordHit] {
+        let words = Self.queryTerms(text)
+        guard limit > 0, !words.isEmpty else { return [] }
+        do {
+            return try pool.read { db in
+                let match = Self.quoted(try informativeTerms(words, db))
+                // With a filter the rows are read in rank order until `limit` pass it; without,
+                // SQLite stops at the limit itself.
+                let sql =
+                    allowed == nil
+                    ? "SELECT rowid, bm25(terms, \(Self.titleWeight), 1.0) AS r FROM terms WHERE terms MATCH ? ORDER BY r LIMIT ?"
+                    : "SELECT rowid, bm25(terms, \(Self.titleWeight), 1.0) AS r FROM terms WHERE terms MATCH ? ORDER BY r"
+                let arguments: StatementArguments = allowed == nil ? [match, limit] : [match]
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                var hits: [KeywordHit] = []
+                while let row = try rows.next() {
+                    let label: Int64 = row[0]
+                    if let allowed, !allowed(label) { continue }
+                    let rank: Double = row[1]
+                    hits.append(KeywordHit(label: label, score: Float(-rank)))
+                    if hits.count == limit { break }
+                }
+                return hits
+            }
+        } catch { throw Self.classify(error, path: path) }
+    }
+
+    /// The FTS5 query for `text`: its distinct words (maximal runs of letters and digits,
+    /// lowercased, at most ``maxQueryTerms``), each quoted, OR-ed; nil when it has none. Quoting
+    /// makes every word a plain term, so no input is read as FTS5 syntax (`AND`, `NEAR`, `*`,
+    /// column filters).
+    public static func matchExpression(for text: String) -> String? {
+        let terms = queryTerms(text)
+        return terms.isEmpty ? nil : quoted(terms)
+    }
+
+    static func quoted(_ terms: [String]) -> String { terms.map { "\"\($0)\"" }.joined(separator: " OR ") }
+
+    /// The distinct words of `text`: maximal runs of letters and digits, lowercased, at most
+    /// ``maxQueryTerms``.
+    static func queryTerms(_ text: String) -> [String] {
+        var terms: [String] = []
+        var seen = Set<String>()
+        var word = ""
+        func flush() {
+            if !word.isEmpty, terms.count < maxQueryTerms, seen.insert(word).inserted { terms.append(word) }
+            word = ""
+        }
+        for character in text.lowercased() {
+            if character.isLetter || character.isNumber { word.append(character) } else { flush() }
+        }
+        flush()
+        return terms
+    }
+
+    // MARK: Common words
+    //
+    // FTS5's bm25 gives a term in more than half of the documents an IDF of 1e-6 (its
+    // log((N − n + 0.5) / (n + 0.5)) is ≤ 0 there): such a word cannot move a ranking, but
+    // matching it makes FTS5 walk its position list in nearly every document — on the Debian
+    // man-page set, two thirds of the query time. So those words are left out of the query (all of
+    // them kept when every word is that common). Document frequencies are counted with a MATCH
+    // the first time a word is seen and cached for ``frequencyTTL`` seconds: the decision is about
+    // words that barely count, so a minute-old count is good enough.
+
+    /// Seconds a document frequency (and the document count) is reused.
+    static let frequencyTTL: TimeInterval = 60
+    /// Words whose frequencies are cached (the cache is emptied when it would grow past this).
+    static let frequencyCacheSize = 20_000
+
+    private struct Frequencies {
+        var documents: (count: Int, at: Date)?
+        var words: [String: (count: Int, at: Date)] = [:]
+    }
+    private let frequencies = Mutex(Frequencies())
+
+    /// `words` without those in more than half of the documents (all of them when that leaves
+    /// none).
+    func informativeTerms(_ words: [String], _ db: Database) throws -> [String] {
+        let now = Date()
+        var cached = frequencies.withLock { $0 }
+        if cached.documents == nil || now.timeIntervalSince(cached.documents?.at ?? .distantPast) > Self.frequencyTTL {
+            cached.documents = (try Int.fetchOne(db, sql: "SELECT count(*) FROM terms") ?? 0, now)
+        }
+        let total = cached.documents?.count ?? 0
+        var counted: [String: (count: Int, at: Date)] = [:]
+        var kept: [String] = []
+        for word in words {
+            var frequency = cached.words[word]
+            if frequency == nil || now.timeIntervalSince(frequency?.at ?? .distantPast) > Self.frequencyTTL {
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM terms WHERE terms MATCH ?", arguments: [Self.quoted([word])])
+                frequency = (count ?? 0, now)
+                counted[word] = frequency
+            }
+            if 2 * (frequency?.count ?? 0) <= total { kept.append(word) }
+        }
+        frequencies.withLock { state in
+            state.documents = cached.documents
+            if state.words.count + counted.count > Self.frequencyCacheSize { state.words = [:] }
+            state.words.merge(counted) { $1 }
+        }
+        return kept.isEmpty ? words : kept
+    }
+
+    static func classify(_ error: any Error, path: String) -> KeywordIndexError {
+        if let error = error as? KeywordIndexError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .damaged(path: path, reason: "\(error)")
+            case .SQLITE_FULL: return .full(path: path)
+            default: break
+            }
+            // FTS5 reports a damaged table as a plain error with this text.
+            if "\(error)".contains("malformed") { return .damaged(path: path, reason: "\(error)") }
+        }
+        return .io(path: path, reason: "\(error)")
+    }
+}
+
+/// One document change for the keyword index.
+public struct KeywordChange: Sendable, Equatable {
+    /// The document's label.
+    public var label: Int64
+    /// Whether it was deleted.
+    public var deleted: Bool
+    /// Its title (live documents).
+    public var title: String?
+    /// Its text (live documents; empty for a deleted one).
+    public var text: String
+
+    /// A change.
+    public init(label: Int64, deleted: Bool, title: String?, text: String) {
+        self.label = label
+        self.deleted = deleted
+        self.title = title
+        self.text = text
+    }
+}
+
+/// A keyword hit: a label and its BM25 score (higher is better).
+public struct KeywordHit: Sendable, Equatable {
+    /// The document's label.
+    public var label: Int64
+    /// `−bm25(...)`: larger is a better match; comparable within one query only.
+    public var score: Float
+
+    /// A hit.
+    public init(label: Int64, score: Float) {
+        self.label = label
+        self.score = score
+    }
+}
+
+/// Why the keyword index failed.
+public enum KeywordIndexError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file is not a usable index (rebuild it).
+    case damaged(path: String, reason: String)
+    /// The disk is full.
+    case full(path: String)
+    /// Any other failure to read or write the file.
+    case io(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .damaged(let path, let reason): "keyword index \(path) is damaged: \(reason)"
+        case .full(let path): "keyword index \(path): the disk is full"
+        case .io(let path, let reason): "keyword index \(path): \(reason)"
+        }
+    }
+}
