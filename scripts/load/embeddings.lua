@@ -1,4 +1,5 @@
--- wrk script: POST /v1/embeddings (or $ROUTE: /embed, /v1/collections/NAME/query with k = $K) with
+-- wrk script: POST /v1/embeddings (or $ROUTE: /embed, /v1/collections/NAME/query with k = $K and,
+-- when $MODE is set, "mode": $MODE) with
 -- one distinct short query per request.
 -- Queries come from $QUERIES (JSONL lines {"text": "..."}; default /work/corpus/queries.jsonl); the
 -- JSON string is passed through verbatim, so no JSON library is needed. Each wrk thread starts at its
@@ -37,7 +38,9 @@ function request()
   if route == "/embed" then
     body = '{"inputs":' .. text .. '}'
   elseif route:find("/query$") then
-    body = '{"text":' .. text .. ',"k":' .. (os.getenv("K") or "10") .. '}'
+    local mode = os.getenv("MODE")
+    body = '{"text":' .. text .. ',"k":' .. (os.getenv("K") or "10")
+      .. (mode and mode ~= "" and (',"mode":"' .. mode .. '"') or "") .. '}'
   else
     body = '{"input":' .. text .. '}'
   end
