@@ -146,15 +146,25 @@ struct QueryCommand: ParsableCommand {
                     let began = DispatchTime.now()
                     let answer: Result<String, CLIError>
                     do {
-                        let line: Line
-                        do { line = try decoder.decode(Line.self, from: Data(lines[index])) } catch { throw CLIError("invalid query line") }
-                        let request = QueryRequest(
-                            text: line.text, vector: line.vector, id: line.id, k: line.k ?? defaults.k,
-                            ef: line.ef ?? defaults.ef, filter: line.filter ?? defaults.filter, include: line.include,
-                            withPayload: line.withPayload ?? defaults.withPayload,
-                            // The command's mode applies to text lines only (vector and id lines are vector mode).
-                            mode: line.mode ?? (line.text != nil ? defaults.mode : nil),
-                            fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
+                        let request: QueryRequest
+                        if let fields = VectorLineParser.parse(lines[index]) {
+                            // The bulk form, read without JSONDecoder (the same request it would give).
+                            request = QueryRequest(
+                                vector: fields.vector, k: fields.k ?? defaults.k, ef: fields.ef ?? defaults.ef,
+                                filter: defaults.filter, withPayload: fields.withPayload ?? defaults.withPayload)
+                        } else {
+                            let line: Line
+                            do { line = try decoder.decode(Line.self, from: Data(lines[index])) } catch {
+                                throw CLIError("invalid query line")
+                            }
+                            request = QueryRequest(
+                                text: line.text, vector: line.vector, id: line.id, k: line.k ?? defaults.k,
+                                ef: line.ef ?? defaults.ef, filter: line.filter ?? defaults.filter, include: line.include,
+                                withPayload: line.withPayload ?? defaults.withPayload,
+                                // The command's mode applies to text lines only (vector and id lines are vector mode).
+                                mode: line.mode ?? (line.text != nil ? defaults.mode : nil),
+                                fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
+                        }
                         answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
                     } catch {
                         answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
