@@ -1,6 +1,8 @@
 import ArgumentParser
+import CollectionsAPI
 import Foundation
 import SearchEngine
+import SearchServer
 
 /// `quiver query "text" --collection NAME -k 10`: nearest documents, as a table or JSON.
 struct QueryCommand: ParsableCommand {
@@ -165,7 +167,9 @@ struct QueryCommand: ParsableCommand {
                                 mode: line.mode ?? (line.text != nil ? defaults.mode : nil),
                                 fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
                         }
-                        answer = .success(try jsonLine(try cli { () throws(SearchEngineError) in try handle.query(request) }))
+                        // The server's writer: the same JSON as the HTTP route, without JSONEncoder's cost.
+                        let response = try cli { () throws(SearchEngineError) in try handle.query(request) }
+                        answer = .success(String(decoding: response.jsonBytes(), as: UTF8.self))
                     } catch {
                         answer = .failure((error as? CLIError) ?? CLIError("\(error)"))
                     }
