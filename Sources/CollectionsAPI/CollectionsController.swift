@@ -217,6 +217,11 @@ struct CollectionsController: Sendable {
         guard !configurations.isEmpty, configurations.count <= EvaluateBody.maxConfigurations else {
             throw APIError.invalidRequest("configurations must hold 1 to \(EvaluateBody.maxConfigurations) entries")
         }
+        // Every query runs once per configuration: the product is the request's cost.
+        let runs = body.queries.count * configurations.count
+        guard runs <= EvaluateBody.maxRuns else {
+            throw APIError.limitExceeded(limit: "evaluate queries × configurations", value: runs, allowed: EvaluateBody.maxRuns)
+        }
         let k = body.k ?? 10
         try engineCall { () throws(SearchEngineError) in
             try QueryRequest.validate(k: k, ef: body.ef, limits: queryLimits)
@@ -239,7 +244,13 @@ struct CollectionsController: Sendable {
             report = try await handle.evaluate(
                 body.queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model), limits: queryLimits)
         } catch { throw runner.apiError(error) }
-        return try JSONResponse.make(report)
+        let encoded: Data
+        do { encoded = try JSONResponse.encoder.encode(report) } catch { throw APIError.internalError }
+        // The per-query detail grows with the queries: the server's response limit applies.
+        guard encoded.count <= limits.maxResponseBytes else {
+            throw APIError.limitExceeded(limit: "max_response_bytes", value: encoded.count, allowed: limits.maxResponseBytes)
+        }
+        return JSONResponse.make(encoded: encoded)
     }
 
     @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {

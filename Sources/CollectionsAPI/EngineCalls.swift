@@ -8,7 +8,7 @@ import SearchServer
 
 /// Maps every ``SearchEngineError`` to the API's error table: 404 for an unknown collection or
 /// document, 409 for a name in use or a model the server does not serve, 422 naming the field for
-/// invalid input, and 500 (logged in full here, reported without detail) for storage failures.
+/// invalid input, 503 for a part not ready yet (retry), and 500 (logged in full here, reported without detail) for storage failures.
 enum EngineErrors {
     static func apiError(_ error: SearchEngineError, logger: Logger) -> APIError {
         switch error {
@@ -45,6 +45,8 @@ enum EngineErrors {
         case .insufficientStorage(let reason):
             logger.warning("write refused", metadata: ["reason": "\(reason)"])
             return .insufficientStorage("\(reason); nothing was written, reads still work")
+        case .unavailable(let reason):
+            return .unavailable(reason)
         case .embedding, .storage, .index, .io:
             logger.error("collections engine failure", metadata: ["error": "\(error.description)"])
             return .internalError

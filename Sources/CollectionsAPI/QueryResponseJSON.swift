@@ -136,6 +136,10 @@ extension IndexState: JSONWritable {
             json.key("keyword_indexed_seq")
             json.integer(keywordIndexedSeq)
         }
+        if let keywordError {
+            json.key("keyword_error")
+            json.string(keywordError)
+        }
         json.endObject()
     }
 }

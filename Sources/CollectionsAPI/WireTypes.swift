@@ -52,6 +52,8 @@ struct EvaluateBody: Decodable {
     static let maxQueries = 10_000
     /// Most configurations in one request.
     static let maxConfigurations = 8
+    /// Most query runs (queries × configurations) in one request.
+    static let maxRuns = 20_000
 }
 
 /// `POST /v1/collections/{c}/query/batch`.

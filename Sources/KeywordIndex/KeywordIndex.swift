@@ -94,18 +94,32 @@ public final class KeywordIndex: Sendable {
     /// Applies `changes` (in seq order; a document at most once) and records `coveredSeq`, in one
     /// transaction: a live document's title and text replace what the index held for its label, a
     /// deleted one is removed.
-    public func apply(_ changes: [KeywordChange], coveredSeq: Int64) throws(KeywordIndexError) {
+    ///
+    /// Compare-and-set on the covered seq: two processes may follow one store into one file (a
+    /// `quiver index` beside `quiver serve`). Changes at or below what the file already covers are
+    /// skipped (a change of seq 0 is always applied), and the covered seq never moves backwards.
+    ///
+    /// - Returns: the seq the file covers afterwards.
+    @discardableResult
+    public func apply(_ changes: [KeywordChange], coveredSeq: Int64) throws(KeywordIndexError) -> Int64 {
         do {
-            try pool.write { db in
+            return try pool.write { db in
+                let held = Self.readCovered(db)
+                guard coveredSeq > held else { return held }
                 let delete = try db.makeStatement(sql: "DELETE FROM terms WHERE rowid = ?")
                 let insert = try db.makeStatement(sql: "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)")
-                for change in changes {
+                for change in changes where change.seq == 0 || change.seq > held {
                     try delete.execute(arguments: [change.label])
                     if !change.deleted { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
                 }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'covered_seq'", arguments: [String(coveredSeq)])
+                return coveredSeq
             }
         } catch { throw Self.classify(error, path: path) }
+    }
+
+    private static func readCovered(_ db: Database) -> Int64 {
+        Int64((try? String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'covered_seq'")) ?? "0") ?? 0
     }
 
     /// Removes every document (covered seq 0): the start of a rebuild.
@@ -148,41 +162,60 @@ public final class KeywordIndex: Sendable {
         } catch { throw Self.classify(error, path: path) }
     }
 
-    /// The FTS5 query for `text`: its distinct words (maximal runs of letters and digits,
-    /// lowercased, at most ``maxQueryTerms``), each quoted, OR-ed; nil when it has none. Quoting
-    /// makes every word a plain term, so no input is read as FTS5 syntax (`AND`, `NEAR`, `*`,
-    /// column filters).
+    /// The FTS5 query for `text`: its distinct words (maximal runs of letters, digits and marks,
+    /// lowercased, at most ``maxQueryTerms``), each quoted (a `"` inside doubled), OR-ed; nil when
+    /// it has none. Quoting makes every word a plain term, so no input is read as FTS5 syntax
+    /// (`AND`, `NEAR`, `*`, column filters).
     public static func matchExpression(for text: String) -> String? {
         let terms = queryTerms(text)
         return terms.isEmpty ? nil : quoted(terms)
     }
 
-    static func quoted(_ terms: [String]) -> String { terms.map { "\"\($0)\"" }.joined(separator: " OR ") }
+    static func quoted(_ terms: [String]) -> String {
+        terms.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
+    }
 
-    /// The distinct words of `text`: maximal runs of letters and digits, lowercased, at most
-    /// ``maxQueryTerms``.
+    /// The distinct words of `text`: maximal runs of letters, digits and combining marks (read
+    /// scalar by scalar, as FTS5's unicode61 tokenizer reads them, so no grapheme cluster can carry
+    /// punctuation into a word), lowercased, at most ``maxQueryTerms``.
     static func queryTerms(_ text: String) -> [String] {
         var terms: [String] = []
         var seen = Set<String>()
-        var word = ""
+        var word = String.UnicodeScalarView()
         func flush() {
-            if !word.isEmpty, terms.count < maxQueryTerms, seen.insert(word).inserted { terms.append(word) }
-            word = ""
+            if !word.isEmpty {
+                let term = String(word).lowercased()
+                if terms.count < maxQueryTerms, seen.insert(term).inserted { terms.append(term) }
+            }
+            word = String.UnicodeScalarView()
         }
-        for character in text.lowercased() {
-            if character.isLetter || character.isNumber { word.append(character) } else { flush() }
+        for scalar in text.unicodeScalars {
+            if isWordScalar(scalar) { word.append(scalar) } else { flush() }
         }
         flush()
         return terms
     }
 
+    /// Letters, numbers and combining marks (a word keeps its accents; FTS5 then tokenizes each
+    /// quoted word by its own rules).
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+            .decimalNumber, .letterNumber, .otherNumber, .nonspacingMark, .spacingMark, .enclosingMark:
+            return true
+        default:
+            return false
+        }
+    }
+
     // MARK: Common words
     //
     // FTS5's bm25 gives a term in more than half of the documents an IDF of 1e-6 (its
-    // log((N − n + 0.5) / (n + 0.5)) is ≤ 0 there): such a word cannot move a ranking, but
-    // matching it makes FTS5 walk its position list in nearly every document — on the Debian
-    // man-page set, two thirds of the query time. So those words are left out of the query (all of
-    // them kept when every word is that common). Document frequencies are counted with a MATCH
+    // log((N − n + 0.5) / (n + 0.5)) is ≤ 0 there): such a word cannot change the order of the
+    // documents that match a rarer word (a document matching only common words drops out of the
+    // list), but matching it makes FTS5 walk its position list in nearly every document — on the
+    // Debian man-page set, two thirds of the query time. So those words are left out of the query
+    // (all words kept when no word is both present and rarer). Document frequencies are counted with a MATCH
     // the first time a word is seen and cached for ``frequencyTTL`` seconds: the decision is about
     // words that barely count, so a minute-old count is good enough.
 
@@ -193,34 +226,50 @@ public final class KeywordIndex: Sendable {
 
     private struct Frequencies {
         var documents: (count: Int, at: Date)?
-        var words: [String: (count: Int, at: Date)] = [:]
+        var words: [String: Int] = [:]
     }
     private let frequencies = Mutex(Frequencies())
 
-    /// `words` without those in more than half of the documents (all of them when that leaves
-    /// none).
+    /// `words` that occur in at least one document and in at most half of them; all of `words`
+    /// when none does (then every word is either absent or common, and the query keeps them all).
+    ///
+    /// The document count and the words' counts are cached together: when the count is older than
+    /// ``frequencyTTL`` both are dropped, so a word's count is never compared with a total taken at
+    /// another time than the cache's start.
     func informativeTerms(_ words: [String], _ db: Database) throws -> [String] {
         let now = Date()
-        var cached = frequencies.withLock { $0 }
-        if cached.documents == nil || now.timeIntervalSince(cached.documents?.at ?? .distantPast) > Self.frequencyTTL {
-            cached.documents = (try Int.fetchOne(db, sql: "SELECT count(*) FROM terms") ?? 0, now)
-        }
-        let total = cached.documents?.count ?? 0
-        var counted: [String: (count: Int, at: Date)] = [:]
-        var kept: [String] = []
-        for word in words {
-            var frequency = cached.words[word]
-            if frequency == nil || now.timeIntervalSince(frequency?.at ?? .distantPast) > Self.frequencyTTL {
-                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM terms WHERE terms MATCH ?", arguments: [Self.quoted([word])])
-                frequency = (count ?? 0, now)
-                counted[word] = frequency
+        var (total, known) = frequencies.withLock { state -> (Int?, [Int?]) in
+            if let documents = state.documents, now.timeIntervalSince(documents.at) <= Self.frequencyTTL {
+                return (documents.count, words.map { state.words[$0] })
             }
-            if 2 * (frequency?.count ?? 0) <= total { kept.append(word) }
+            return (nil, words.map { _ in nil })
         }
-        frequencies.withLock { state in
-            state.documents = cached.documents
-            if state.words.count + counted.count > Self.frequencyCacheSize { state.words = [:] }
-            state.words.merge(counted) { $1 }
+        var refreshedTotal = false
+        if total == nil {
+            total = try Int.fetchOne(db, sql: "SELECT count(*) FROM terms") ?? 0
+            refreshedTotal = true
+        }
+        var counted: [String: Int] = [:]
+        for (index, word) in words.enumerated() where known[index] == nil {
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM terms WHERE terms MATCH ?", arguments: [Self.quoted([word])]) ?? 0
+            known[index] = count
+            counted[word] = count
+        }
+        if refreshedTotal || !counted.isEmpty {
+            frequencies.withLock { state in
+                if refreshedTotal {
+                    state.documents = (total ?? 0, now)
+                    state.words = [:]
+                }
+                if state.words.count + counted.count > Self.frequencyCacheSize { state.words = [:] }
+                state.words.merge(counted) { $1 }
+            }
+        }
+        let documents = total ?? 0
+        var kept: [String] = []
+        for (index, word) in words.enumerated() {
+            let count = known[index] ?? 0
+            if count > 0, 2 * count <= documents { kept.append(word) }
         }
         return kept.isEmpty ? words : kept
     }
@@ -242,6 +291,8 @@ public final class KeywordIndex: Sendable {
 
 /// One document change for the keyword index.
 public struct KeywordChange: Sendable, Equatable {
+    /// The store seq of the change (0: unknown; applied whatever the file covers).
+    public var seq: Int64
     /// The document's label.
     public var label: Int64
     /// Whether it was deleted.
@@ -252,7 +303,8 @@ public struct KeywordChange: Sendable, Equatable {
     public var text: String
 
     /// A change.
-    public init(label: Int64, deleted: Bool, title: String?, text: String) {
+    public init(seq: Int64 = 0, label: Int64, deleted: Bool, title: String?, text: String) {
+        self.seq = seq
         self.label = label
         self.deleted = deleted
         self.title = title

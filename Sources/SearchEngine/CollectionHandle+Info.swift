@@ -52,7 +52,7 @@ extension CollectionHandle {
         return IndexState(
             generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
             pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
-            vectors: serving.index.count, keywordIndexedSeq: follower.keyword.coveredSeq)
+            vectors: serving.index.count, keywordIndexedSeq: follower.keyword.coveredSeq, keywordError: follower.keyword.failure)
     }
 
     /// Writes the serving index to disk (atomically), so the next open does not replay the

@@ -1,5 +1,6 @@
 import DocumentStore
 import Foundation
+import KeywordIndex
 import VectorIndex
 
 /// Limits on one query, checked before any work is done. The engine's defaults are the widest the
@@ -208,8 +209,10 @@ extension CollectionHandle {
         let count = serving.index.count
         var total = 0
         for request in requests {
-            let perHit = ResponseBudget.estimatedHitBytes(
+            var perHit = ResponseBudget.estimatedHitBytes(
                 dimensions: serving.record.dimensions, include: Set(request.include ?? []), withPayload: request.withPayload)
+            // Keyword and hybrid hits carry their per-list scores.
+            if request.effectiveMode != .vector { perHit += ResponseBudget.scoresBytes }
             let bytes = ResponseBudget.estimate(hits: min(request.k, count), perHit: perHit)
             total = total.addingReportingOverflow(bytes).overflow ? .max : total + bytes
         }
@@ -430,6 +433,7 @@ extension CollectionHandle {
         }
         let metric = follower.metric
         let ranked: [RankedLabel]
+        var keywordFailure: String?
         if allowed?.isEmpty == true {
             ranked = []
         } else {
@@ -446,7 +450,13 @@ extension CollectionHandle {
                 let vector = input.vector ?? []
                 let depth = input.fusion.candidateCount(k: k)
                 let vectorHits = try vectorSearch(serving, vector, k: depth, ef: ef.map { max($0, depth) }, accepts: accepts)
-                let keywordHits = try follower.keyword.search(input.text ?? "", limit: depth, allowed: accepts)
+                // Without a keyword list (index not built yet, being rebuilt, failing) the query
+                // is answered from the vector list alone, and the response says why.
+                let keywordHits: [KeywordHit]
+                do { keywordHits = try follower.keyword.search(input.text ?? "", limit: depth, allowed: accepts) } catch {
+                    keywordHits = []
+                    keywordFailure = error.description
+                }
                 let fused = input.fusion.fuse(
                     vector: vectorHits, keyword: keywordHits.map { (label: $0.label, score: $0.score) }, k: k)
                 ranked = fused.map { hit in
@@ -466,8 +476,10 @@ extension CollectionHandle {
             }
         }
         timings.searchMs = milliseconds(since: searchStart)
-        return try respond(
+        var response = try respond(
             ranked, serving, state, include: include, withPayload: withPayload, timings: timings, budget: budget)
+        if let keywordFailure { response.index.keywordError = keywordFailure }
+        return response
     }
 
     /// The `k` nearest labels to `vector` with their similarity scores (exact for small

@@ -89,11 +89,16 @@ public struct IndexState: Sendable, Codable, Equatable {
     /// The store sequence the keyword index covers (it catches up right after the vector index;
     /// nil where it is not known).
     public var keywordIndexedSeq: Int64? = nil
+    /// Why the keyword index could not answer in full (not built yet, a failed catch-up, a damaged
+    /// file being rebuilt); nil when it is healthy. A hybrid query that got no keyword list says
+    /// so here and answered from its vector list alone.
+    public var keywordError: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case generation, vectors
         case indexedSeq = "indexed_seq"
         case keywordIndexedSeq = "keyword_indexed_seq"
+        case keywordError = "keyword_error"
         case storeSeq = "store_seq"
         case pending
         case lastSyncAt = "last_sync_at"

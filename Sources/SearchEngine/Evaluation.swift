@@ -23,7 +23,8 @@ public struct EvaluationConfiguration: Sendable, Codable, Equatable {
     }
 
     private static func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
+        // `%g`: integral values without a fraction, any finite value without a trap.
+        String(format: "%g", value)
     }
 }
 
@@ -153,7 +154,8 @@ extension CollectionHandle {
     ) async throws -> EvaluationReport {
         guard !configurations.isEmpty else { throw SearchEngineError.invalidQuery("give at least one configuration") }
         guard SearchEngine.kRange.contains(k) else { throw SearchEngineError.invalidQuery("k must be in \(SearchEngine.kRange)") }
-        let fetch = max(k, 10)
+        // nDCG@10 and MRR@10 need ten hits even when k is smaller, within the server's k limit.
+        let fetch = min(max(k, 10), max(k, limits.maxK))
         var metrics: [[RelevanceMetrics]] = []
         var latencies: [[Double]] = []
         var perQuery = [[EvaluationReport.PerConfiguration]](repeating: [], count: judged.count)

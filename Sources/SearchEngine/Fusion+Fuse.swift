@@ -13,12 +13,20 @@ public struct FusedHit: Sendable, Equatable {
 }
 
 extension Fusion {
-    /// Checks the parameters: RRF's `k` > 0, `alpha` in 0…1, `candidates` in 1…1000, each only
-    /// for the method it belongs to.
+    /// Largest RRF rank constant accepted. Far below it RRF already ranks by the number of lists
+    /// a document is in; the bound keeps labels and reports readable.
+    public static let maxRRFK = 1_000_000.0
+
+    /// Checks the parameters: RRF's `k` in (0, ``maxRRFK``], `alpha` in 0…1, `candidates` in
+    /// 1…1000, each only for the method it belongs to.
     public func validate(field: String = "") throws(SearchEngineError) {
         switch method {
         case .rrf:
-            if let k { guard k.isFinite, k > 0 else { throw .invalidQuery("\(field)fusion.k must be a positive number (got \(k))") } }
+            if let k {
+                guard k.isFinite, k > 0, k <= Self.maxRRFK else {
+                    throw .invalidQuery("\(field)fusion.k must be a number in (0, \(Int(Self.maxRRFK))] (got \(k))")
+                }
+            }
             if alpha != nil { throw .invalidQuery("\(field)fusion.alpha belongs to method \"weighted\"") }
         case .weighted:
             if let alpha {

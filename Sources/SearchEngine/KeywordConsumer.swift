@@ -10,10 +10,12 @@ import Synchronization
 /// It is not per generation: titles and texts do not depend on the model, so a model change
 /// keeps it. Its covered seq is its own (in its file): it may lag the HNSW index for a moment, and
 /// a query reports both. A failure here (disk full, a damaged file) never fails the follower's
-/// cycle — vector search goes on; keyword queries answer with what the file holds and the failure
-/// is logged and reported by ``failure``; it is retried after ``retryInterval``. A damaged file is
-/// deleted and rebuilt from the feed; a file ahead of the store (a restored backup) is emptied
-/// and rebuilt.
+/// cycle — vector search goes on; keyword queries answer with what the file holds, hybrid queries
+/// fall back to their vector list when the index cannot answer, and the failure is logged and
+/// reported in every query's `index.keyword_error` (``failure``); it is retried after
+/// ``retryInterval``. A damaged file — found at open, by a catch-up or by a query — is deleted
+/// and rebuilt from the feed; a file ahead of the store (a restored backup) is emptied and
+/// rebuilt.
 final class KeywordConsumer: Sendable {
     let path: String
     let name: String
@@ -23,6 +25,8 @@ final class KeywordConsumer: Sendable {
         var covered: Int64 = 0
         var failure: String?
         var retryAfter = Date.distantPast
+        /// A query found the file damaged: the next catch-up replaces it.
+        var damaged: String?
     }
     private let state = Mutex(State())
 
@@ -40,38 +44,63 @@ final class KeywordConsumer: Sendable {
     /// The seq the keyword index covers (0 before it was opened).
     var coveredSeq: Int64 { state.withLock { $0.covered } }
 
-    /// Why the last catch-up failed; nil after a successful one.
-    var failure: String? { state.withLock { $0.failure } }
+    /// Why the keyword index cannot answer in full: the last catch-up's failure, or that it was
+    /// not opened yet; nil when it is open and its last catch-up succeeded.
+    var failure: String? {
+        state.withLock { state in
+            state.failure ?? state.damaged ?? (state.index == nil ? "the keyword index is not built yet" : nil)
+        }
+    }
 
     /// Applies every change up to `storeSeq` (on the follower's thread). Never throws: see the type.
     func catchUp(store: any CollectionStore, storeSeq: Int64) {
-        let (open, retryAfter) = state.withLock { ($0.index, $0.retryAfter) }
-        if open == nil || state.withLock({ $0.failure != nil }) {
+        let (open, retryAfter, failed, damaged) = state.withLock { ($0.index, $0.retryAfter, $0.failure != nil, $0.damaged) }
+        if let damaged {
+            // Queries may still hold the old pool; on POSIX the unlinked file lives until they end.
+            logger.warning("keyword index damaged; rebuilding", metadata: ["collection": "\(name)", "reason": "\(damaged)"])
+            state.withLock {
+                $0.index = nil
+                $0.covered = 0
+                $0.damaged = nil
+            }
+            KeywordIndex.remove(at: path)
+        } else if open == nil || failed {
             guard Date() >= retryAfter else { return }
         }
-        do throws(SearchEngineError) {
+        let started = Date()
+        var from: Int64 = 0
+        var covered: Int64 = 0
+        do {
             let index: KeywordIndex
-            if let open { index = open } else { index = try openIndex() }
-            var covered = try keyword { () throws(KeywordIndexError) in try index.coveredSeq() }
-            if covered > storeSeq {
-                logger.warning(
-                    "keyword index is ahead of the store; rebuilding",
-                    metadata: ["collection": "\(name)", "covered_seq": "\(covered)", "store_seq": "\(storeSeq)"])
-                try keyword { () throws(KeywordIndexError) in try index.reset() }
-                covered = 0
+            if let open, damaged == nil { index = open } else { index = try openIndex() }
+            covered = try index.coveredSeq()
+            from = covered
+            // Published at once: while it catches up, keyword queries answer from what it holds.
+            state.withLock {
+                $0.index = index
+                $0.covered = covered
             }
-            let started = Date()
-            let from = covered
-            while covered < storeSeq {
-                let changes: [TextChange]
-                do { changes = try store.textChanges(after: covered, limit: Self.page) } catch { throw SearchEngineError(error) }
-                let last = changes.last?.seq ?? storeSeq
-                try keyword { () throws(KeywordIndexError) in
-                    try index.apply(
-                        changes.map { KeywordChange(label: $0.label, deleted: $0.deleted, title: $0.title, text: $0.text) },
-                        coveredSeq: last)
+            var target = storeSeq
+            if covered > target {
+                // Another process following the same store (a `quiver index` beside `serve`) may
+                // have applied changes this cycle's seq predates: ask the store again.
+                target = try store.state().seq
+                if covered > target {
+                    logger.warning(
+                        "keyword index is ahead of the store; rebuilding",
+                        metadata: ["collection": "\(name)", "covered_seq": "\(covered)", "store_seq": "\(target)"])
+                    try index.reset()
+                    covered = 0
+                    from = 0
+                    state.withLock { $0.covered = 0 }
                 }
-                covered = last
+            }
+            while covered < target {
+                let changes = try store.textChanges(after: covered, limit: Self.page)
+                let last = changes.last?.seq ?? target
+                covered = try index.apply(
+                    changes.map { KeywordChange(seq: $0.seq, label: $0.label, deleted: $0.deleted, title: $0.title, text: $0.text) },
+                    coveredSeq: last)
                 state.withLock { $0.covered = covered }
                 if changes.isEmpty { break }
             }
@@ -84,48 +113,57 @@ final class KeywordConsumer: Sendable {
                     ])
             }
             state.withLock {
-                $0.index = index
                 $0.covered = covered
                 $0.failure = nil
             }
         } catch {
+            let description = (error as? KeywordIndexError)?.description ?? "\(error)"
             let firstTime = state.withLock { state in
                 let first = state.failure == nil
-                state.failure = error.description
-                state.retryAfter = Date().addingTimeInterval(Self.retryInterval)
+                state.failure = description
+                if case .damaged? = error as? KeywordIndexError {
+                    // Replaced by the next cycle, without waiting out the retry interval.
+                    state.damaged = description
+                    state.retryAfter = .distantPast
+                } else {
+                    state.retryAfter = Date().addingTimeInterval(Self.retryInterval)
+                }
                 return first
             }
             if firstTime {
-                logger.warning("keyword index catch-up failed", metadata: ["collection": "\(name)", "error": "\(error)"])
+                logger.warning("keyword index catch-up failed", metadata: ["collection": "\(name)", "error": "\(description)"])
             }
         }
     }
 
     /// Opens the file, replacing a damaged one with a fresh (empty) index.
-    private func openIndex() throws(SearchEngineError) -> KeywordIndex {
+    private func openIndex() throws(KeywordIndexError) -> KeywordIndex {
         do {
             return try KeywordIndex(path: path)
         } catch .damaged(_, let reason) {
             logger.warning("keyword index damaged; rebuilding", metadata: ["collection": "\(name)", "reason": "\(reason)"])
             KeywordIndex.remove(at: path)
-            return try keyword { () throws(KeywordIndexError) in try KeywordIndex(path: path) }
-        } catch {
-            throw Self.map(error)
+            return try KeywordIndex(path: path)
         }
     }
 
     /// The best `limit` labels for `text` (BM25), keeping only `allowed` ones.
     ///
-    /// - Throws: `storage` when the keyword index could not be opened yet.
+    /// - Throws: `unavailable` when the keyword index was not opened yet or is being replaced;
+    ///   `storage` or `insufficientStorage` when reading it failed (a damaged file is then
+    ///   replaced by the follower's next cycle).
     func search(_ text: String, limit: Int, allowed: ((Int64) -> Bool)?) throws(SearchEngineError) -> [KeywordHit] {
-        guard let index = state.withLock({ $0.index }) else {
-            throw .storage("the keyword index of \(name) is not available: \(failure ?? "not built yet")")
+        guard let index = state.withLock({ $0.damaged == nil ? $0.index : nil }) else {
+            throw .unavailable("the keyword index of \(name) is not available: \(failure ?? "not built yet")")
         }
-        return try keyword { () throws(KeywordIndexError) in try index.search(text, limit: limit, allowed: allowed) }
-    }
-
-    private func keyword<T>(_ body: () throws(KeywordIndexError) -> T) throws(SearchEngineError) -> T {
-        do { return try body() } catch { throw Self.map(error) }
+        do {
+            return try index.search(text, limit: limit, allowed: allowed)
+        } catch {
+            if case .damaged = error {
+                state.withLock { if $0.damaged == nil { $0.damaged = error.description } }
+            }
+            throw Self.map(error)
+        }
     }
 
     static func map(_ error: KeywordIndexError) -> SearchEngineError {

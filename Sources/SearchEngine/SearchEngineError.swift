@@ -39,6 +39,9 @@ public enum SearchEngineError: Error, Equatable, Sendable {
     /// A write could not be stored: the disk is full or the data folder is read-only. Nothing
     /// of it was written; reads still work.
     case insufficientStorage(String)
+    /// A part the request needs is not ready yet or is being rebuilt (e.g. the keyword index
+    /// before its first catch-up); retrying later can succeed.
+    case unavailable(String)
 }
 
 extension SearchEngineError: CustomStringConvertible {
@@ -62,6 +65,7 @@ extension SearchEngineError: CustomStringConvertible {
         case .index(let reason): "index error: \(reason)"
         case .io(let path, let reason): "\(path): \(reason)"
         case .insufficientStorage(let reason): "cannot store the write: \(reason)"
+        case .unavailable(let reason): "unavailable: \(reason)"
         }
     }
 }

@@ -21,7 +21,10 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var model: ModelOptions
 
     @Option(help: "JSONL file of judged queries.") var queries: String
-    @Option(help: "Comma-separated modes: vector, keyword, hybrid (RRF k 60), hybrid:rrf:K, hybrid:weighted:ALPHA.")
+    @Option(
+        help:
+            "Comma-separated modes: vector, keyword, hybrid (the default fusion: weighted, alpha 0.5), hybrid:rrf:K, hybrid:weighted:ALPHA."
+    )
     var mode = "vector"
     @Option(name: .short, help: "Hits per query for recall@k (at least 10 are fetched for nDCG@10 and MRR@10).") var k = 10
     @Option(help: "HNSW candidate list size.") var ef: Int?

@@ -29,11 +29,18 @@ struct QueryResponseJSONTests {
                 metadata: metadata, vector: withOptionals ? [0.25, -1e-7, 3] : nil,
                 freshness: Freshness(
                     updatedAt: Timestamp(seconds: seconds), embeddedAt: withOptionals ? Timestamp(seconds: seconds + 0.011) : nil,
-                    indexedAt: withOptionals ? Timestamp(seconds: seconds + 60) : nil, model: model, ageSeconds: 22890.531534433365))
+                    indexedAt: withOptionals ? Timestamp(seconds: seconds + 60) : nil, model: model, ageSeconds: 22890.531534433365),
+                scores: withOptionals
+                    ? HitScores(
+                        vector: 0.61, keyword: index == 2 ? nil : 7.25, fused: 0.9, vectorRank: index == 1 ? nil : index + 1,
+                        keywordRank: index == 2 ? nil : 4)
+                    : nil)
         }
         return QueryResponse(
             results: hits,
-            index: IndexState(generation: 3, indexedSeq: 71004, storeSeq: 71010, pending: 6, lastSyncAt: lastSync, vectors: 56100),
+            index: IndexState(
+                generation: 3, indexedSeq: 71004, storeSeq: 71010, pending: 6, lastSyncAt: lastSync, vectors: 56100,
+                keywordIndexedSeq: withOptionals ? 71002 : nil, keywordError: withOptionals ? "keyword index \"k\": not built yet" : nil),
             model: model, timings: QueryTimings(embedMs: 2.09767, searchMs: 0.2, fetchMs: 1))
     }
 

@@ -188,6 +188,31 @@ struct QueryRoutesTests {
             expectError(
                 try await client.send(.post, "/v1/collections/help/evaluate", json: #"{"queries": [{"text": "a", "relevant": []}]}"#),
                 .unprocessableContent, code: "invalid_request", messageContains: "relevant")
+            // Every query runs once per configuration: the product is capped before any runs.
+            let many = (0..<7000).map { #"{"text": "q\#($0)", "relevant": ["x"]}"# }.joined(separator: ",")
+            expectError(
+                try await client.send(
+                    .post, "/v1/collections/help/evaluate",
+                    json: #"{"queries": [\#(many)], "configurations": [{"mode": "vector"}, {"mode": "keyword"}, {"mode": "hybrid"}]}"#),
+                .contentTooLarge, code: "limit_exceeded", messageContains: "queries × configurations")
+        }
+    }
+
+    @Test("an evaluation report larger than max_response_bytes is refused with 413 naming the limit")
+    func evaluateResponseLimit() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url) { $0.limits.maxResponseBytes = 4000 }
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            try await seed(client, "c")
+            let one = try await client.send(
+                .post, "/v1/collections/c/evaluate", json: #"{"queries": [{"text": "password", "relevant": ["reset-password"]}]}"#)
+            #expect(one.status == .ok, "\(one.text)")
+            let many = (0..<60).map { #"{"text": "password \#($0)", "relevant": ["reset-password"]}"# }.joined(separator: ",")
+            expectError(
+                try await client.send(.post, "/v1/collections/c/evaluate", json: #"{"queries": [\#(many)]}"#), .contentTooLarge,
+                code: "limit_exceeded", messageContains: "max_response_bytes")
         }
     }
 

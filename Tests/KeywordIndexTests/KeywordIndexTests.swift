@@ -60,13 +60,26 @@ struct KeywordIndexTests {
                     text: "the manual page \(label) " + (label == 3 ? "password reset" : "") + (label <= 4 ? " printer" : ""))
             }
             try index.apply(documents, coveredSeq: 10)
-            let words = try index.pool.read { db in try index.informativeTerms(["the", "manual", "password", "printer", "ghost"], db) }
-            #expect(words == ["password", "printer", "ghost"])
-            // Common words change no ranking and add no hit.
+            func informative(_ words: [String]) throws -> [String] {
+                try index.pool.read { db in try index.informativeTerms(words, db) }
+            }
+            // A word no document has is not informative either.
+            #expect(try informative(["the", "manual", "password", "printer", "ghost"]) == ["password", "printer"])
+            // Only common and absent words: all kept, so the common words still match.
+            #expect(try informative(["the", "ghost"]) == ["the", "ghost"])
+            #expect(try index.search("the ghost", limit: 20).count == 10)
+            // Common words add no hit: "the manual password" finds only the one password document,
+            // where "the manual" alone finds all ten.
             #expect(try index.search("the manual password", limit: 10).map(\.label) == [3])
-            #expect(try index.search("the printer", limit: 10).map(\.label) == (try index.search("printer", limit: 10)).map(\.label))
-            // Every word common: all of them are kept, and every document matches.
             #expect(try index.search("the manual", limit: 20).count == 10)
+            #expect(try index.search("the printer", limit: 10).map(\.label) == (try index.search("printer", limit: 10)).map(\.label))
+            #expect(Set(try index.search("the printer", limit: 10).map(\.label)) == [1, 2, 3, 4])
+            // Counts and the document total are cached together: after more documents arrive the
+            // cached decision holds until the cache expires (no total from one time compared with
+            // counts from another).
+            try index.apply(
+                (11...30).map { KeywordChange(label: Int64($0), deleted: false, title: nil, text: "printer \($0)") }, coveredSeq: 30)
+            #expect(try informative(["printer", "manual"]) == ["printer"])
         }
     }
 
@@ -76,12 +89,38 @@ struct KeywordIndexTests {
         #expect(KeywordIndex.matchExpression(for: "title:x NEAR(y) \"z\"") == "\"title\" OR \"x\" OR \"near\" OR \"y\" OR \"z\"")
         #expect(KeywordIndex.matchExpression(for: "?!  --") == nil)
         #expect(KeywordIndex.matchExpression(for: "dup DUP dup") == "\"dup\"")
+        // A quote inside a term is doubled, FTS5's escape.
+        #expect(KeywordIndex.quoted(["a\"b", "c"]) == "\"a\"\"b\" OR \"c\"")
+        // Words are read scalar by scalar: a grapheme cluster that joins a letter and a quote
+        // (U+0D4E is a prepending letter) does not carry the quote into a word.
+        #expect(KeywordIndex.matchExpression(for: "\u{0D4E}\"x") == "\"\u{0D4E}\" OR \"x\"")
+        #expect(KeywordIndex.matchExpression(for: "cafe\u{0301}") == "\"cafe\u{0301}\"")
         let many = (0..<200).map { "w\($0)" }.joined(separator: " ")
         #expect(KeywordIndex.matchExpression(for: many)?.components(separatedBy: " OR ").count == KeywordIndex.maxQueryTerms)
         try withIndex { index, _ in
             try index.apply(Self.documents, coveredSeq: 4)
-            for text in ["\"", "(", "a AND", "NOT x", "*", "title:", "^", "NEAR(", "\u{0}", "💥", String(repeating: "x ", count: 10_000)] {
+            let distinct = (0..<10_000).map { "w\($0)" }.joined(separator: " ")
+            for text in [
+                "\"", "(", "a AND", "NOT x", "*", "title:", "^", "NEAR(", "\u{0}", "💥", String(repeating: "x ", count: 10_000), distinct,
+                "\u{0D4E}\"", "a\u{0D4E}\"b OR c", "x\u{0301}\"y", "\u{600}\"(",
+            ] {
                 _ = try index.search(text, limit: 5)
+            }
+            // Seeded random strings over FTS5's syntax characters, prepending and combining marks,
+            // letters of several scripts and controls: every one is searched without an error.
+            let alphabet: [Unicode.Scalar] =
+                Array("\"'()*:^+-{}[],.; ANDORNEAaéß東𝔸9".unicodeScalars) + [
+                    "\u{0D4E}", "\u{0600}", "\u{0301}", "\u{200D}", "\u{FE0F}", "\u{0}", "\u{1F}", "\u{E000}", "\u{111C2}",
+                ]
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for _ in 0..<2000 {
+                var text = String.UnicodeScalarView()
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                for _ in 0..<Int(state >> 59) + 1 {
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    text.append(alphabet[Int((state >> 33) % UInt64(alphabet.count))])
+                }
+                _ = try index.search(String(text), limit: 3)
             }
         }
     }
@@ -94,7 +133,13 @@ struct KeywordIndexTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-kw-\(UUID().uuidString).sqlite").path
         defer { KeywordIndex.remove(at: path) }
         try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
-        #expect(throws: KeywordIndexError.self) { try KeywordIndex(path: path) }
+        do {
+            _ = try KeywordIndex(path: path)
+            Issue.record("a garbage file opened as an index")
+        } catch .damaged {
+        } catch {
+            Issue.record("a garbage file is damaged, not \(error)")
+        }
         KeywordIndex.remove(at: path)
         let fresh = try KeywordIndex(path: path)
         #expect(try fresh.count() == 0 && fresh.coveredSeq() == 0)
@@ -102,5 +147,35 @@ struct KeywordIndexTests {
         try fresh.pool.write { db in try db.execute(sql: "UPDATE meta SET value = 'v0' WHERE key = 'format'") }
         let reopened = try KeywordIndex(path: path)
         #expect(try reopened.count() == 0 && reopened.coveredSeq() == 0)
+    }
+
+    @Test("covered seq is compare-and-set: pages a second writer already applied are skipped, it never moves backwards")
+    func compareAndSet() throws {
+        try withIndex { index, path in
+            let page = (1...4).map { KeywordChange(seq: Int64($0), label: Int64($0), deleted: false, title: nil, text: "word\($0) shared") }
+            #expect(try index.apply(page, coveredSeq: 4) == 4)
+            // A second process's index on the same file moves ahead.
+            let other = try KeywordIndex(path: path)
+            #expect(
+                try other.apply(
+                    [
+                        KeywordChange(seq: 5, label: 1, deleted: true, title: nil, text: ""),
+                        KeywordChange(seq: 6, label: 5, deleted: false, title: nil, text: "word5 shared"),
+                    ], coveredSeq: 6) == 6)
+            // A late page this one read before: skipped as a whole, covered stays 6, label 1 stays deleted.
+            #expect(try index.apply([KeywordChange(seq: 3, label: 1, deleted: false, title: nil, text: "word1 stale")], coveredSeq: 4) == 6)
+            #expect(try index.coveredSeq() == 6)
+            #expect(try index.search("word1", limit: 5).isEmpty)
+            // A page overlapping what the file holds: only its newer changes are applied.
+            #expect(
+                try index.apply(
+                    [
+                        KeywordChange(seq: 5, label: 1, deleted: false, title: nil, text: "word1 resurrected"),
+                        KeywordChange(seq: 7, label: 2, deleted: true, title: nil, text: ""),
+                    ], coveredSeq: 7) == 7)
+            #expect(try index.search("word1", limit: 5).isEmpty)
+            #expect(try index.search("word2", limit: 5).isEmpty)
+            #expect(Set(try index.search("shared", limit: 10).map(\.label)) == [3, 4, 5])
+        }
     }
 }

@@ -143,9 +143,24 @@ struct HybridTests {
                 QueryRequest(text: "x", mode: .hybrid, fusion: Fusion(method: .rrf, k: 0)),
                 QueryRequest(text: "x", mode: .hybrid, fusion: Fusion(method: .rrf, alpha: 0.5)),
                 QueryRequest(text: "x", mode: .hybrid, fusion: Fusion(method: .rrf, candidates: 5000)),
+                QueryRequest(text: "x", mode: .hybrid, fusion: Fusion(method: .rrf, k: 1e300)),
+                QueryRequest(text: "x", mode: .hybrid, fusion: Fusion(method: .rrf, k: .nan)),
             ] {
-                #expect(throws: SearchEngineError.self, "\(bad)") { try handle.query(bad) }
+                do {
+                    _ = try handle.query(bad)
+                    Issue.record("accepted: \(bad)")
+                } catch let error as SearchEngineError {
+                    if case .invalidQuery = error {} else { Issue.record("\(bad): \(error), not invalidQuery") }
+                } catch {
+                    Issue.record("\(bad): \(error), not invalidQuery")
+                }
             }
+            // The largest accepted RRF constant works, and its evaluation label is readable.
+            #expect(
+                try handle.query(QueryRequest(text: "sigma", k: 3, mode: .hybrid, fusion: Fusion(method: .rrf, k: Fusion.maxRRFK)))
+                    .results.count == 3)
+            #expect(EvaluationConfiguration(mode: .hybrid, fusion: Fusion(method: .rrf, k: 1e300)).label == "hybrid(rrf, k 1e+300)")
+            #expect(EvaluationConfiguration(mode: .hybrid, fusion: Fusion(method: .rrf, k: 60)).label == "hybrid(rrf, k 60)")
         }
     }
 
@@ -242,5 +257,71 @@ struct HybridTests {
             #expect(upsilon.index.keywordIndexedSeq == upsilon.index.storeSeq)
             #expect(try answers(engine) == incremental)
         }
+    }
+
+    @Test("without a keyword index hybrid answers from the vector list and says why, keyword mode is unavailable; it recovers")
+    func keywordUnavailable() throws {
+        let directory = try TemporaryDirectory("quiver-hybrid-unavailable")
+        let model = try TinyModel.make(seed: 9, in: directory.url)
+        do {
+            let engine = try makeEngine(directory, models: [model])
+            try engine.createCollection(CollectionOptions(name: "c"))
+            _ = try engine.upsert(
+                collection: "c", documents: Self.texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) })
+        }
+        // A folder where the file belongs: the index cannot be opened.
+        let path = DataLayout(dataDirectory: directory.url).collection("c").keywordIndexPath
+        KeywordIndexFiles.remove(path)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        let engine = try makeEngine(directory, models: [model])
+        let handle = try engine.collection("c")
+        let hybrid = try handle.query(QueryRequest(text: "sigma alpha", k: 10, mode: .hybrid))
+        let vector = try handle.query(QueryRequest(text: "sigma alpha", k: 10, mode: .vector))
+        #expect(hybrid.results.map(\.id) == vector.results.map(\.id))
+        #expect(hybrid.results.allSatisfy { $0.scores?.keywordRank == nil && $0.scores?.vectorRank != nil })
+        #expect(hybrid.index.keywordError?.contains("keyword index") == true, "\(String(describing: hybrid.index.keywordError))")
+        #expect(vector.index.keywordError != nil)
+        do {
+            _ = try handle.query(QueryRequest(text: "sigma", k: 5, mode: .keyword))
+            Issue.record("keyword mode answered without an index")
+        } catch let error as SearchEngineError {
+            if case .unavailable(let reason) = error {
+                #expect(reason.contains("not available"), "\(reason)")
+            } else {
+                Issue.record("keyword mode without an index: \(error), not unavailable")
+            }
+        } catch {
+            Issue.record("keyword mode without an index: \(error), not unavailable")
+        }
+        // The folder goes; after the retry interval the next cycle builds the index.
+        try FileManager.default.removeItem(atPath: path)
+        Thread.sleep(forTimeInterval: KeywordConsumer.retryInterval + 0.3)
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "new", text: "upsilon omega")])
+        let keyword = try handle.query(QueryRequest(text: "upsilon", k: 5, mode: .keyword))
+        #expect(keyword.results.first?.id == "new")
+        #expect(keyword.index.keywordError == nil)
+        #expect(keyword.index.keywordIndexedSeq == keyword.index.storeSeq)
+    }
+
+    @Test("a keyword file ahead of a stale cycle's seq but not of the store is kept (a second process applied it)")
+    func aheadOfStaleSeq() throws {
+        try withCollection { engine, _ in
+            let handle = try engine.collection("c")
+            let consumer = handle.follower.keyword
+            let covered = consumer.coveredSeq
+            #expect(covered > 5)
+            // A cycle that read the store's seq before another process's writes were applied.
+            consumer.catchUp(store: handle.store, storeSeq: covered - 5)
+            #expect(consumer.coveredSeq == covered)
+            #expect(consumer.failure == nil)
+            #expect(try handle.query(QueryRequest(text: "upsilon", k: 5, mode: .keyword)).results.map(\.id) == ["d7"])
+        }
+    }
+}
+
+/// The keyword index's three files.
+enum KeywordIndexFiles {
+    static func remove(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 }
