@@ -11,7 +11,7 @@ extension DocumentStore {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at
+                    SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate
                     FROM generations ORDER BY generation
                     """)
         ).map { row in
@@ -20,40 +20,60 @@ extension DocumentStore {
                 generation: try row.decode(atIndex: 0), modelID: try row.decode(atIndex: 1),
                 modelFingerprint: try row.decode(atIndex: 2), dimensions: try row.decode(atIndex: 3),
                 state: GenerationState(rawValue: state) ?? .previous, createdAt: try row.decode(atIndex: 5),
-                completedAt: try row.decode(atIndex: 6))
+                completedAt: try row.decode(atIndex: 6), candidate: (try row.decode(atIndex: 7) as Int64) != 0)
         }
     }
 
     static func insert(_ generation: GenerationRecord, _ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 generation.generation, generation.modelID, generation.modelFingerprint, generation.dimensions,
-                generation.state.rawValue, generation.createdAt, generation.completedAt,
+                generation.state.rawValue, generation.createdAt, generation.completedAt, generation.candidate ? 1 : 0,
             ])
     }
 
     /// Starts a `building` generation for a new model, numbered after every existing one.
     /// An existing building generation with the same fingerprint is returned instead (a resumed
-    /// model change); one with another fingerprint is replaced (its vectors are dropped).
-    public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
+    /// model change), with its `candidate` flag set to `candidate`; one with another fingerprint
+    /// is replaced (its vectors are dropped).
+    public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double, candidate: Bool)
         throws(DocumentStoreError) -> GenerationRecord
     {
         try write { db in
             let all = try Self.generations(db)
-            if let building = all.first(where: { $0.state == .building }) {
-                if building.modelFingerprint == fingerprint, building.dimensions == dimensions { return building }
+            if var building = all.first(where: { $0.state == .building }) {
+                if building.modelFingerprint == fingerprint, building.dimensions == dimensions {
+                    if building.candidate != candidate {
+                        try db.execute(
+                            sql: "UPDATE generations SET candidate = ? WHERE generation = ?",
+                            arguments: [candidate ? 1 : 0, building.generation])
+                        building.candidate = candidate
+                    }
+                    return building
+                }
                 try db.execute(sql: "DELETE FROM generations WHERE generation = ?", arguments: [building.generation])
             }
             let next = (all.map(\.generation).max() ?? 0) + 1
             let record = GenerationRecord(
                 generation: next, modelID: modelID, modelFingerprint: fingerprint,
-                dimensions: dimensions, state: .building, createdAt: time, completedAt: nil)
+                dimensions: dimensions, state: .building, createdAt: time, completedAt: nil, candidate: candidate)
             try Self.insert(record, db)
             return record
+        }
+    }
+
+    /// Drops the building generation `generation` and its vectors (a discarded candidate or an
+    /// abandoned model change). Returns false when no building generation has that number.
+    @discardableResult
+    public func discardGeneration(_ generation: Int64) throws(DocumentStoreError) -> Bool {
+        try write { db in
+            try db.execute(
+                sql: "DELETE FROM generations WHERE generation = ? AND state = 'building'", arguments: [generation])
+            return db.changesCount > 0
         }
     }
 
@@ -131,7 +151,7 @@ extension DocumentStore {
             try db.execute(sql: "DELETE FROM generations WHERE state = 'previous' AND generation != ?", arguments: [generation])
             try db.execute(sql: "UPDATE generations SET state = 'previous' WHERE state = 'current'")
             try db.execute(
-                sql: "UPDATE generations SET state = 'current', completed_at = ? WHERE generation = ?",
+                sql: "UPDATE generations SET state = 'current', completed_at = ?, candidate = 0 WHERE generation = ?",
                 arguments: [time, generation])
         }
     }

@@ -58,12 +58,15 @@ public struct GenerationRecord: Sendable, Codable, Equatable {
     public var createdAt: Double
     /// When it became current.
     public var completedAt: Double?
+    /// A building generation held for evaluation: it is switched in only by an explicit promote.
+    public var candidate: Bool
 
     /// Creates a record.
     public init(
         generation: Int64, modelID: String, modelFingerprint: String, dimensions: Int, state: GenerationState,
-        createdAt: Double, completedAt: Double?
+        createdAt: Double, completedAt: Double?, candidate: Bool = false
     ) {
+        self.candidate = candidate
         self.generation = generation
         self.modelID = modelID
         self.modelFingerprint = modelFingerprint

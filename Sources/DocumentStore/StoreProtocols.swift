@@ -85,9 +85,12 @@ public protocol DocumentWrites: Sendable {
     /// Upserts `writes` (vectors into `generation`) and deletes `deletes`, each change with the
     /// next seq (contract 4 above).
     func apply(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError) -> WriteOutcome
-    /// Starts (or resumes) a `building` generation for a model.
-    func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
+    /// Starts (or resumes) a `building` generation for a model; `candidate` holds it for an
+    /// explicit promote instead of switching it in when complete.
+    func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double, candidate: Bool)
         throws(DocumentStoreError) -> GenerationRecord
+    /// Drops a building generation and its vectors; false when there is none with that number.
+    func discardGeneration(_ generation: Int64) throws(DocumentStoreError) -> Bool
     /// Stores vectors computed for a building generation, each only if its document is unchanged.
     func writeGenerationVectors(
         generation: Int64, _ items: [(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float])], embeddedAt: Double
@@ -137,5 +140,14 @@ public struct VectorPage: Sendable, Equatable {
         self.labels = labels
         self.ids = ids
         self.flat = flat
+    }
+}
+
+extension DocumentWrites {
+    /// Starts (or resumes) a `building` generation that switches in when complete.
+    public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
+        throws(DocumentStoreError) -> GenerationRecord
+    {
+        try beginGeneration(modelID: modelID, fingerprint: fingerprint, dimensions: dimensions, at: time, candidate: false)
     }
 }

@@ -12,6 +12,9 @@ import GRDB
 ///   (`deleted = 1`, content cleared) so that an index catching up by `seq` sees it.
 /// - `vectors`: one row per (generation, document): the embedding as little-endian float32, the
 ///   content hash it was computed from, when, and the document `seq` it reflects.
+///
+/// `v2` adds `generations.candidate`: a building generation held for evaluation, switched in only
+/// by an explicit promote (1), or switched in as soon as it is complete (0, the default).
 enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -65,6 +68,10 @@ enum StoreSchema {
                     ) STRICT;
                     CREATE INDEX vectors_label ON vectors(label);
                     """)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: "ALTER TABLE generations ADD COLUMN candidate INTEGER NOT NULL DEFAULT 0 CHECK (candidate IN (0, 1))")
         }
         return migrator
     }

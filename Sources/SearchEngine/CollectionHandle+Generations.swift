@@ -13,13 +13,25 @@ extension CollectionHandle {
     /// Starts moving the collection to the engine's default model when its current generation was
     /// built with another one: a `building` generation is created beside the current one, and
     /// writes go to it from now on. Returns nil when the collection already uses the default model.
+    ///
+    /// With `candidate`, the generation is held for evaluation: it is filled by
+    /// ``completeModelChange(batchSize:progress:)`` but switched in only by
+    /// ``promoteCandidate(batchSize:progress:)``, and writes keep going to the current generation
+    /// wherever its model is loaded.
+    ///
+    /// - Throws: `conflict` for a candidate of the model the collection already uses.
     @discardableResult
-    public func beginModelChange() throws(SearchEngineError) -> GenerationInfo? {
+    public func beginModelChange(candidate: Bool = false) throws(SearchEngineError) -> GenerationInfo? {
         let runtime = follower
         let model = engine.defaultModel
         do {
             let generations = try runtime.store.generations()
             if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint {
+                if candidate {
+                    throw SearchEngineError.conflict(
+                        "collection \(name) already uses model \(model.id) (\(model.fingerprint.prefix(12))): a candidate needs another model"
+                    )
+                }
                 return nil
             }
             if let building = generations.first(where: { $0.state == .building }), building.modelFingerprint != model.fingerprint {
@@ -31,27 +43,162 @@ extension CollectionHandle {
             }
             let record = try runtime.store.beginGeneration(
                 modelID: model.id, fingerprint: model.fingerprint,
-                dimensions: model.dimensions, at: Date().timeIntervalSince1970)
+                dimensions: model.dimensions, at: Date().timeIntervalSince1970, candidate: candidate)
             engine.logger.info(
-                "model change started",
+                candidate ? "candidate generation started" : "model change started",
                 metadata: [
                     "collection": "\(name)", "generation": "\(record.generation)", "model": "\(model.id)",
                 ])
-            return GenerationInfo(
-                generation: record.generation, state: record.state.rawValue,
-                model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-                dimensions: record.dimensions, pending: try runtime.store.staleCount(generation: record.generation))
-        } catch { throw SearchEngineError(error) }
+            return try generationInfo(record)
+        } catch let error as SearchEngineError {
+            throw error
+        } catch let error as DocumentStoreError {
+            throw SearchEngineError(error)
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    func generationInfo(_ record: GenerationRecord) throws(DocumentStoreError) -> GenerationInfo {
+        GenerationInfo(
+            generation: record.generation, state: record.state.rawValue,
+            model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
+            dimensions: record.dimensions,
+            pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil,
+            candidate: record.candidate ? true : nil)
+    }
+
+    /// The candidate generation (a building generation held for evaluation), if there is one.
+    public func candidate() throws(SearchEngineError) -> GenerationInfo? {
+        guard let record = try candidateRecord() else { return nil }
+        do { return try generationInfo(record) } catch { throw SearchEngineError(error) }
+    }
+
+    func candidateRecord() throws(SearchEngineError) -> GenerationRecord? {
+        do { return try store.generations().first(where: { $0.state == .building && $0.candidate }) } catch {
+            throw SearchEngineError(error)
+        }
+    }
+
+    /// Switches the candidate generation in: embeds what changed since it was filled, builds its
+    /// index and switches atomically, as a model change ends. Returns its number.
+    ///
+    /// - Throws: `conflict` when there is no candidate; `modelUnavailable` when documents still
+    ///   need the candidate's model and this engine has not loaded it.
+    @discardableResult
+    public func promoteCandidate(batchSize: Int = 256, progress: ((ModelChangeProgress) -> Void)? = nil)
+        throws(SearchEngineError) -> Int64
+    {
+        guard try candidate() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
+        guard let switched = try completeModelChange(batchSize: batchSize, promote: true, progress: progress) else {
+            throw .conflict("the candidate generation of \(name) was discarded meanwhile")
+        }
+        return switched
+    }
+
+    /// Drops the candidate generation and its vectors; the current generation is untouched.
+    /// Documents written only to it — while it was a plain model change, before a
+    /// `--candidate` run turned it into a candidate — are first embedded into the current
+    /// generation, so nothing written is left unsearchable. Returns the dropped generation's number.
+    ///
+    /// - Throws: `conflict` when there is no candidate; `modelUnavailable` when such documents
+    ///   exist and this engine has not loaded the current model.
+    @discardableResult
+    public func discardCandidate(batchSize: Int = 256) throws(SearchEngineError) -> Int64 {
+        guard let candidate = try candidate() else { throw .conflict("collection \(name) has no candidate generation to discard") }
+        let current: GenerationRecord
+        do { current = try store.state().current } catch { throw SearchEngineError(error) }
+        // Written again through the write path (same id, title, text, metadata and updated_at):
+        // embedded with the current model under a new seq, so the follower indexes them.
+        let orphans: Int
+        do { orphans = try store.staleCount(generation: current.generation) } catch { throw SearchEngineError(error) }
+        if orphans > 0, engine.model(fingerprint: current.modelFingerprint)?.embedder == nil {
+            throw .modelUnavailable(collection: name, fingerprint: current.modelFingerprint)
+        }
+        var rounds = 0
+        while true {
+            let page: [StoredDocument]
+            do {
+                page = try store.staleDocuments(generation: current.generation, afterLabel: 0, limit: max(1, batchSize))
+            } catch { throw SearchEngineError(error) }
+            guard !page.isEmpty else { break }
+            // Each round clears a page; more rounds than pages means a write did not clear one.
+            rounds += 1
+            guard rounds <= orphans / max(1, batchSize) + 2 else {
+                throw .conflict("documents written only to the candidate kept lacking a current vector; nothing was discarded")
+            }
+            let result = try upsert(
+                documents: page.map {
+                    DocumentInput(
+                        id: $0.id, text: $0.text, title: $0.title, metadata: JSONValue.parse($0.metadata),
+                        updatedAt: Timestamp(seconds: $0.updatedAt))
+                })
+            guard result.generation == current.generation, result.failed == 0 else {
+                throw .conflict("documents written only to the candidate could not be re-embedded into the current generation")
+            }
+        }
+        do { _ = try store.discardGeneration(candidate.generation) } catch { throw SearchEngineError(error) }
+        try? FileManager.default.removeItem(atPath: follower.files.generationDirectory(candidate.generation).path)
+        engine.logger.info("candidate discarded", metadata: ["collection": "\(name)", "generation": "\(candidate.generation)"])
+        return candidate.generation
+    }
+
+    /// Embeds every live document lacking an up-to-date vector in `generation` with its model
+    /// (resumable: committed batches are kept). Returns how many were embedded.
+    func fill(_ generation: GenerationRecord, batchSize: Int, progress: ((ModelChangeProgress) -> Void)?)
+        throws(SearchEngineError) -> Int
+    {
+        let store = self.store
+        let total: Int
+        do { total = try store.staleCount(generation: generation.generation) } catch { throw SearchEngineError(error) }
+        guard total > 0 else { return 0 }
+        guard let model = engine.model(fingerprint: generation.modelFingerprint), let embedder = model.embedder else {
+            throw .modelUnavailable(collection: name, fingerprint: generation.modelFingerprint)
+        }
+        var done = 0
+        var after: Int64 = 0
+        while true {
+            let page: [StoredDocument]
+            do {
+                page = try store.staleDocuments(generation: generation.generation, afterLabel: after, limit: max(1, batchSize))
+            } catch { throw SearchEngineError(error) }
+            guard let last = page.last else { break }
+            let texts = page.map { document in
+                let text = document.text ?? ""
+                return document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
+            }
+            let vectors: [[Float]]
+            do { vectors = try embedder.embed(texts, priority: engine.writePriority) } catch { throw SearchEngineError(error) }
+            let items = zip(page, vectors).map { document, vector in
+                (
+                    label: document.label, sourceSeq: document.seq,
+                    contentHash: ContentHash.compute(
+                        fingerprint: generation.modelFingerprint, title: document.title,
+                        text: document.text, vector: nil),
+                    vector: vector
+                )
+            }
+            do {
+                _ = try store.writeGenerationVectors(
+                    generation: generation.generation, items,
+                    embeddedAt: Date().timeIntervalSince1970)
+            } catch { throw SearchEngineError(error) }
+            done += page.count
+            progress?(ModelChangeProgress(done: done, total: total))
+            after = last.label
+        }
+        return done
     }
 
     /// Finishes a model change: re-embeds every live document still lacking a vector in the
     /// building generation (resumable: committed batches are kept), builds its index beside the
     /// current one, then switches the store's current generation and `CURRENT` atomically.
     /// Queries keep using the old generation until the switch. Returns the new generation, or nil
-    /// when no model change was in progress.
+    /// when no model change was in progress — or when the building generation is a candidate and
+    /// `promote` is false: then it is filled and left for evaluation, not switched in.
     @discardableResult
     public func completeModelChange(
-        batchSize: Int = 256, progress: ((ModelChangeProgress) -> Void)? = nil
+        batchSize: Int = 256, promote: Bool = false, progress: ((ModelChangeProgress) -> Void)? = nil
     ) throws(SearchEngineError) -> Int64? {
         let runtime = follower
         let store = runtime.store
@@ -61,43 +208,19 @@ extension CollectionHandle {
                 guard let found = try store.generations().first(where: { $0.state == .building }) else { return nil }
                 building = found
             } catch { throw SearchEngineError(error) }
-            guard let model = engine.model(fingerprint: building.modelFingerprint), let embedder = model.embedder else {
-                throw .modelUnavailable(collection: name, fingerprint: building.modelFingerprint)
-            }
-            var done = 0
-            let total: Int
-            do { total = try store.staleCount(generation: building.generation) } catch { throw SearchEngineError(error) }
-            var after: Int64 = 0
-            while true {
-                let page: [StoredDocument]
-                do {
-                    page = try store.staleDocuments(generation: building.generation, afterLabel: after, limit: max(1, batchSize))
-                } catch { throw SearchEngineError(error) }
-                guard let last = page.last else { break }
-                let texts = page.map { document in
-                    let text = document.text ?? ""
-                    return document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
+            if building.candidate && !promote {
+                // A candidate is filled by a process that has its model (`quiver index --model M
+                // --candidate`); any other leaves it as it is.
+                if engine.model(fingerprint: building.modelFingerprint)?.embedder != nil {
+                    _ = try fill(building, batchSize: batchSize, progress: progress)
                 }
-                let vectors: [[Float]]
-                do { vectors = try embedder.embed(texts, priority: engine.writePriority) } catch { throw SearchEngineError(error) }
-                let items = zip(page, vectors).map { document, vector in
-                    (
-                        label: document.label, sourceSeq: document.seq,
-                        contentHash: ContentHash.compute(
-                            fingerprint: building.modelFingerprint, title: document.title,
-                            text: document.text, vector: nil),
-                        vector: vector
-                    )
-                }
-                do {
-                    _ = try store.writeGenerationVectors(
-                        generation: building.generation, items,
-                        embeddedAt: Date().timeIntervalSince1970)
-                } catch { throw SearchEngineError(error) }
-                done += page.count
-                progress?(ModelChangeProgress(done: done, total: total))
-                after = last.label
+                engine.logger.info(
+                    "candidate generation filled",
+                    metadata: ["collection": "\(name)", "generation": "\(building.generation)", "model": "\(building.modelID)"])
+                return nil
             }
+            // The model is needed only for documents still to embed (`fill` says so).
+            _ = try fill(building, batchSize: batchSize, progress: progress)
             // Build the new index beside the current one, then switch.
             do {
                 let storeSeq = try store.state().seq
@@ -117,7 +240,7 @@ extension CollectionHandle {
             engine.logger.info(
                 "model change complete",
                 metadata: [
-                    "collection": "\(name)", "generation": "\(building.generation)", "model": "\(model.id)",
+                    "collection": "\(name)", "generation": "\(building.generation)", "model": "\(building.modelID)",
                 ])
             return building.generation
         }

@@ -9,12 +9,7 @@ extension CollectionHandle {
             let counts = try store.counts()
             var generations: [GenerationInfo] = []
             for record in try store.generations() {
-                generations.append(
-                    GenerationInfo(
-                        generation: record.generation, state: record.state.rawValue,
-                        model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-                        dimensions: record.dimensions,
-                        pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil))
+                generations.append(try generationInfo(record))
             }
             let settings = follower.settings
             return CollectionInfo(

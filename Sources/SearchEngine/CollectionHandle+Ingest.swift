@@ -3,7 +3,9 @@ import Foundation
 
 extension CollectionHandle {
     /// The generation writes go to and the model that embeds for it: the building generation if
-    /// this engine has its model (a model change in progress), else the current one.
+    /// this engine has its model (a model change in progress), else the current one. A candidate
+    /// (a building generation held for evaluation) never takes writes: the current generation
+    /// stays complete, and the candidate embeds what changed when it is evaluated or promoted.
     struct WriteTarget: Sendable {
         var generation: GenerationRecord
         var model: EmbeddingModel?
@@ -12,7 +14,7 @@ extension CollectionHandle {
     func writeTarget() throws(SearchEngineError) -> WriteTarget {
         let generations: [GenerationRecord]
         do { generations = try store.generations() } catch { throw SearchEngineError(error) }
-        if let building = generations.first(where: { $0.state == .building }),
+        if let building = generations.first(where: { $0.state == .building && !$0.candidate }),
             let model = engine.model(fingerprint: building.modelFingerprint)
         {
             return WriteTarget(generation: building, model: model)

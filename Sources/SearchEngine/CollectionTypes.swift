@@ -70,6 +70,9 @@ public struct GenerationInfo: Sendable, Codable, Equatable {
     public var dimensions: Int
     /// Live documents still lacking an up-to-date vector in it (0 for a complete generation).
     public var pending: Int?
+    /// True for a building generation held for evaluation (`quiver index --candidate`), switched
+    /// in only by a promote; absent otherwise.
+    public var candidate: Bool? = nil
 }
 
 /// The index state attached to every query response and collection report.

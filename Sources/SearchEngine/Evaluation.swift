@@ -1,4 +1,14 @@
+import DocumentStore
 import Foundation
+
+/// Which generation an evaluation configuration searches.
+public enum EvaluationGeneration: String, Sendable, Codable, Equatable, CaseIterable {
+    /// The serving generation.
+    case current
+    /// The candidate generation (`quiver index --model M --candidate`), searched through an index
+    /// built for the evaluation from its stored vectors.
+    case candidate
+}
 
 /// One configuration an evaluation runs every judged query in.
 public struct EvaluationConfiguration: Sendable, Codable, Equatable {
@@ -6,19 +16,24 @@ public struct EvaluationConfiguration: Sendable, Codable, Equatable {
     public var mode: SearchMode
     /// Hybrid's fusion (nil: the default).
     public var fusion: Fusion?
+    /// The generation searched (nil: current).
+    public var generation: EvaluationGeneration?
 
     /// A configuration.
-    public init(mode: SearchMode, fusion: Fusion? = nil) {
+    public init(mode: SearchMode, fusion: Fusion? = nil, generation: EvaluationGeneration? = nil) {
         self.mode = mode
         self.fusion = fusion
+        self.generation = generation
     }
 
-    /// `vector`, `keyword`, `hybrid` or `hybrid(weighted, alpha 0.3)`.
+    /// `vector`, `keyword`, `hybrid` or `hybrid(weighted, alpha 0.3)`, followed by ` @candidate`
+    /// for the candidate generation.
     public var label: String {
-        guard mode == .hybrid, let fusion else { return mode.rawValue }
+        let suffix = generation == .candidate ? " @candidate" : ""
+        guard mode == .hybrid, let fusion else { return mode.rawValue + suffix }
         switch fusion.method {
-        case .rrf: return "hybrid(rrf, k \(Self.format(fusion.k ?? Fusion.defaultRRFK)))"
-        case .weighted: return "hybrid(weighted, alpha \(Self.format(fusion.alpha ?? Fusion.defaultAlpha)))"
+        case .rrf: return "hybrid(rrf, k \(Self.format(fusion.k ?? Fusion.defaultRRFK)))" + suffix
+        case .weighted: return "hybrid(weighted, alpha \(Self.format(fusion.alpha ?? Fusion.defaultAlpha)))" + suffix
         }
     }
 
@@ -159,6 +174,13 @@ extension CollectionHandle {
         var metrics: [[RelevanceMetrics]] = []
         var latencies: [[Double]] = []
         var perQuery = [[EvaluationReport.PerConfiguration]](repeating: [], count: judged.count)
+        // The candidate's index, built once for the whole evaluation (after embedding what
+        // changed since it was filled).
+        var candidate: ServingGeneration?
+        if configurations.contains(where: { $0.generation == .candidate }) {
+            let handle = self
+            candidate = try await engine.executor.run { try handle.candidateServing() }
+        }
         for configuration in configurations {
             var configurationMetrics: [RelevanceMetrics] = []
             var configurationLatencies: [Double] = []
@@ -167,7 +189,12 @@ extension CollectionHandle {
                     text: query.text, k: fetch, ef: ef, filter: query.filter, withPayload: false, mode: configuration.mode,
                     fusion: configuration.mode == .hybrid ? configuration.fusion : nil)
                 let start = DispatchTime.now()
-                let response = try await self.query(request, embedder: embedder, limits: limits)
+                let response: QueryResponse
+                if configuration.generation == .candidate, let candidate {
+                    response = try await self.query(request, on: candidate, embedder: embedder, limits: limits)
+                } else {
+                    response = try await self.query(request, embedder: embedder, limits: limits)
+                }
                 configurationLatencies.append(milliseconds(since: start))
                 let ranking = response.results.map(\.id)
                 let measured = RelevanceMetrics(ranking: ranking, judgments: query.judgments, k: k)
@@ -186,7 +213,7 @@ extension CollectionHandle {
             let mean = RelevanceMetrics.mean(metrics[index])
             return EvaluationReport.ConfigurationResult(
                 label: configurations[index].label, mode: configurations[index].mode, fusion: configurations[index].fusion,
-                generation: "current",
+                generation: (configurations[index].generation ?? .current).rawValue,
                 metrics: [
                     "ndcg@10": mean.ndcgAt10, "recall@\(k)": mean.recallAtK, "mrr@10": mean.mrrAt10, "precision@1": mean.precisionAt1,
                 ],
@@ -205,6 +232,49 @@ extension CollectionHandle {
         return EvaluationReport(
             collection: name, k: k, queryCount: judged.count, configurations: results,
             queries: zip(judged, perQuery).map { EvaluationReport.QueryResult(text: $0.text, results: $1) }, comparisons: comparisons)
+    }
+
+    /// The candidate generation as a searchable snapshot: documents changed since it was filled
+    /// are embedded with its model first, then its index is built from its stored vectors.
+    ///
+    /// - Throws: `conflict` when there is no candidate, `modelUnavailable` when documents need
+    ///   embedding and its model is not loaded.
+    func candidateServing(batchSize: Int = 256) throws(SearchEngineError) -> ServingGeneration {
+        guard let record = try candidateRecord() else { throw .conflict("collection \(name) has no candidate generation") }
+        _ = try fill(record, batchSize: batchSize, progress: nil)
+        let seq: Int64
+        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
+        let index = try follower.rebuild(record, storeSeq: seq)
+        return ServingGeneration(record: record, index: index, baseSeq: seq, baseTime: Date().timeIntervalSince1970)
+    }
+
+    /// One query against `serving` (a generation other than the follower's, such as a
+    /// candidate), its text embedded by `embedder` with that generation's model.
+    func query(_ request: QueryRequest, on serving: ServingGeneration, embedder: any QueryEmbedder, limits: QueryLimits) async throws
+        -> QueryResponse
+    {
+        try request.validate(limits: limits)
+        var embedded: EmbeddedQueryText?
+        if let text = request.text, request.needsEmbedding {
+            let fingerprint = serving.record.modelFingerprint
+            let start = DispatchTime.now()
+            guard let vector = try await embedder.embed([text], fingerprint: fingerprint)?.first else {
+                throw SearchEngineError.modelUnavailable(collection: name, fingerprint: fingerprint)
+            }
+            embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
+        }
+        let handle = self
+        return try await engine.executor.run { [embedded] in
+            try handle.answer(request, on: serving, embedded: embedded, limits: limits)
+        }
+    }
+
+    private func answer(_ request: QueryRequest, on serving: ServingGeneration, embedded: EmbeddedQueryText?, limits: QueryLimits)
+        throws(SearchEngineError) -> QueryResponse
+    {
+        let state: StoreState
+        do { state = try store.state() } catch { throw SearchEngineError(error) }
+        return try answer(request, serving, state, embedded: embedded, budget: ResponseBudget(limit: limits.maxResponseBytes))
     }
 
     /// The `p` quantile of `values` (nearest rank); 0 when empty.

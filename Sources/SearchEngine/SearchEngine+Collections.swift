@@ -91,8 +91,8 @@ extension SearchEngine {
 
     /// ``CollectionHandle/beginModelChange()`` of `collection`.
     @discardableResult
-    public func beginModelChange(collection: String) throws(SearchEngineError) -> GenerationInfo? {
-        try self.collection(collection).beginModelChange()
+    public func beginModelChange(collection: String, candidate: Bool = false) throws(SearchEngineError) -> GenerationInfo? {
+        try self.collection(collection).beginModelChange(candidate: candidate)
     }
 
     /// ``CollectionHandle/completeModelChange(batchSize:progress:)`` of `collection`.

@@ -14,7 +14,7 @@ struct DataOptions: ParsableArguments {
     var url: URL { URL(fileURLWithPath: data) }
 
     /// An engine embedding with `model` (or unable to embed, for commands that only read vectors).
-    func engine(model: ModelOptions?) throws -> SearchEngine {
+    func engine(model: ModelOptions?, also extra: [String] = []) throws -> SearchEngine {
         CLILogging.bootstrap()
         var logger = Logger(label: "quiver")
         logger.logLevel = verbose ? .info : .warning
@@ -30,8 +30,18 @@ struct DataOptions: ParsableArguments {
         } else {
             embedding = .external(id: "none", dimensions: 1)
         }
+        var models = [embedding]
+        for folder in extra {
+            do {
+                models.append(
+                    try EmbeddingModel.load(folder: URL(fileURLWithPath: folder), options: .init(tokenBudget: model?.tokenBudget ?? 4096)))
+            } catch {
+                throw CLIError("cannot load model \(folder): \(error)")
+            }
+        }
         do {
-            return try SearchEngine(dataDirectory: url, model: embedding, logger: logger)
+            if models.count == 1 { return try SearchEngine(dataDirectory: url, model: embedding, logger: logger) }
+            return try SearchEngine(dataDirectory: url, models: models, logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

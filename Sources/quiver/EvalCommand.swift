@@ -26,16 +26,26 @@ struct EvalCommand: AsyncParsableCommand {
             "Comma-separated modes: vector, keyword, hybrid (the default fusion: weighted, alpha 0.5), hybrid:rrf:K, hybrid:weighted:ALPHA."
     )
     var mode = "vector"
+    @Option(
+        help: """
+            Comma-separated generations: current, candidate. Every mode runs on each; the candidate \
+            (quiver index --model M --candidate) is searched through an index built for this run.
+            """)
+    var generation = "current"
+    @Option(
+        name: .customLong("candidate-model"),
+        help: "Model folder of the candidate generation, loaded beside --model (needed when the two differ).")
+    var candidateModel: String?
     @Option(name: .short, help: "Hits per query for recall@k (at least 10 are fetched for nDCG@10 and MRR@10).") var k = 10
     @Option(help: "HNSW candidate list size.") var ef: Int?
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() async throws {
         guard (1...SearchEngine.kRange.upperBound).contains(k) else { throw ValidationError("-k must be in 1...1000") }
-        let configurations = try Self.configurations(mode)
+        let configurations = try Self.configurations(mode, generations: generation)
         let judged = try Self.read(queries)
         guard !judged.isEmpty else { throw CLIError("\(queries): no queries") }
-        let engine = try data.engine(model: model)
+        let engine = try data.engine(model: model, also: candidateModel.map { [$0] } ?? [])
         let name = collection.collection
         let handle = try cli { () throws(SearchEngineError) in try engine.collection(name) }
         let report: EvaluationReport
@@ -72,6 +82,24 @@ struct EvalCommand: AsyncParsableCommand {
             guard !missed.isEmpty else { continue }
             print("  \(result.label): no relevant document in the first \(k) for \(missed.count) queries, e.g.:")
             for query in missed.prefix(5) { print("    \(query.text)") }
+        }
+    }
+
+    /// The configurations named by `--mode`, each on every generation of `--generation`
+    /// (generation by generation, so the first configuration is the current generation's first
+    /// mode and the comparisons are against it).
+    static func configurations(_ text: String, generations: String) throws -> [EvaluationConfiguration] {
+        var chosen: [EvaluationGeneration] = []
+        for item in generations.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let generation = EvaluationGeneration(rawValue: item) else {
+                throw ValidationError("--generation: unknown generation \"\(item)\" (current, candidate)")
+            }
+            if !chosen.contains(generation) { chosen.append(generation) }
+        }
+        guard !chosen.isEmpty else { throw ValidationError("--generation: give current, candidate or both") }
+        let modes = try configurations(text)
+        return chosen.flatMap { generation in
+            modes.map { EvaluationConfiguration(mode: $0.mode, fusion: $0.fusion, generation: generation == .current ? nil : generation) }
         }
     }
 

@@ -14,8 +14,8 @@ struct IndexCommand: ParsableCommand {
             is re-embedded into a new generation that replaces the current one atomically at the end.
             """)
 
-    @Argument(help: "JSONL file; '-' reads standard input.")
-    var file: String
+    @Argument(help: "JSONL file; '-' reads standard input. Omitted with --candidate.")
+    var file: String?
 
     @OptionGroup var collection: CollectionOption
     @OptionGroup var data: DataOptions
@@ -33,11 +33,28 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Distance of a new collection: cosine, dot or l2.")
     var distance: String = "cosine"
 
+    @Flag(
+        help: """
+            Build a generation of --model (another than the collection's) from the stored documents as a \
+            candidate, beside the current one, without switching; no FILE (sync documents with the current \
+            model). Compare with quiver eval --generation current,candidate; then quiver promote or quiver discard.
+            """)
+    var candidate = false
+
     func run() throws {
         guard (1...SearchEngine.maxBatchDocuments).contains(batch) else {
             throw ValidationError("--batch must be in 1...\(SearchEngine.maxBatchDocuments)")
         }
         let name = collection.collection
+        if candidate {
+            guard file == nil else {
+                throw ValidationError(
+                    "--candidate builds from the stored documents: sync FILE with the current model first, without --candidate")
+            }
+            try buildCandidate(name)
+            return
+        }
+        guard let file else { throw ValidationError("give a JSONL FILE ('-' for standard input), or --candidate") }
         let engine = try data.engine(model: model)
         if !engine.hasCollection(name) {
             try cli { () throws(SearchEngineError) in
@@ -65,5 +82,25 @@ struct IndexCommand: ParsableCommand {
         }
         try run.flush()
         try run.finish(prune: prune)
+    }
+
+    /// `--candidate`: begins (or resumes) the candidate generation of --model and embeds every
+    /// stored document into it; the current generation keeps serving.
+    private func buildCandidate(_ name: String) throws {
+        let engine = try data.engine(model: model)
+        let handle = try cli { () throws(SearchEngineError) in try engine.collection(name) }
+        let started = Date()
+        let begun = try cli { () throws(SearchEngineError) in try handle.beginModelChange(candidate: true) }
+        if let begun { printError("candidate: embedding \(name) into generation \(begun.generation) (\(begun.pending ?? 0) documents)") }
+        _ = try cli { () throws(SearchEngineError) in
+            try handle.completeModelChange(batchSize: batch) { step in printError("embedding: \(step.done)/\(step.total)") }
+        }
+        guard let candidate = try cli({ () throws(SearchEngineError) in try handle.candidate() }) else {
+            throw CLIError("the candidate generation of \(name) was discarded meanwhile")
+        }
+        print(
+            "\(name): candidate generation \(candidate.generation) (\(candidate.model.id)) ready in "
+                + String(format: "%.1f s", Date().timeIntervalSince(started))
+                + "; compare with quiver eval --generation current,candidate, then quiver promote or quiver discard")
     }
 }

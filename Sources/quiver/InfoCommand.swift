@@ -34,7 +34,7 @@ struct InfoCommand: ParsableCommand {
                 """)
             for g in c.generations where g.state != "current" {
                 print(
-                    "  generation \(g.generation) (\(g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
+                    "  generation \(g.generation) (\(g.candidate == true ? "candidate" : g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
                         + (g.pending.map { ", \($0) documents to embed" } ?? ""))
             }
         }

@@ -112,6 +112,11 @@ struct IngestRun {
             }
         }
         if let switched { printError("switched \(name) to generation \(switched)") }
+        if let candidate = try cli({ () throws(SearchEngineError) in try engine.collection(name).candidate() }) {
+            printError(
+                "candidate generation \(candidate.generation) (\(candidate.model.id)): \(candidate.pending ?? 0) documents to embed "
+                    + "(at its evaluation or promote)")
+        }
         try cli { () throws(SearchEngineError) in
             try engine.markSynced(collection: name)
             try engine.checkpoint(collection: name)

@@ -188,6 +188,14 @@ struct QueryRoutesTests {
             expectError(
                 try await client.send(.post, "/v1/collections/help/evaluate", json: #"{"queries": [{"text": "a", "relevant": []}]}"#),
                 .unprocessableContent, code: "invalid_request", messageContains: "relevant")
+            // A candidate generation is evaluated only when there is one.
+            expectError(
+                try await client.send(
+                    .post, "/v1/collections/help/evaluate",
+                    json:
+                        #"{"queries": [{"text": "a", "relevant": ["x"]}], "configurations": [{"mode": "keyword", "generation": "candidate"}]}"#
+                ),
+                .conflict, code: "conflict", messageContains: "no candidate generation")
             // Every query runs once per configuration: the product is capped before any runs.
             let many = (0..<7000).map { #"{"text": "q\#($0)", "relevant": ["x"]}"# }.joined(separator: ",")
             expectError(

@@ -196,6 +196,40 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a candidate generation keeps its flag, takes writes, and is discarded with its vectors", arguments: StoreFactory.all)
+    func candidateGeneration(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: [write("a", [1, 0]), write("b", [0, 1])], deletes: [])
+            let candidate = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2, candidate: true)
+            #expect(candidate.candidate && candidate.state == .building)
+            #expect(try store.generations().last?.candidate == true)
+            // Resumed with the same model: the same generation; the flag follows the request.
+            #expect(try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3, candidate: true) == candidate)
+            let resumed = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3)
+            #expect(resumed.generation == candidate.generation && !resumed.candidate)
+            #expect(try store.generations().last?.candidate == false)
+            _ = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3, candidate: true)
+            let stale = try store.staleDocuments(generation: candidate.generation, afterLabel: 0, limit: 10)
+            _ = try store.writeGenerationVectors(
+                generation: candidate.generation,
+                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1]) },
+                embeddedAt: 4)
+            #expect(try store.vectorCount(generation: candidate.generation) == 2)
+            // The current generation is not discarded; the candidate is, with its vectors.
+            #expect(try store.discardGeneration(1) == false)
+            #expect(try store.discardGeneration(candidate.generation))
+            #expect(try store.discardGeneration(candidate.generation) == false)
+            #expect(try store.generations().map(\.generation) == [1])
+            #expect(try store.vectorCount(generation: candidate.generation) == 0)
+            #expect(try store.state().current.generation == 1)
+            #expect(try store.documents(ids: ["a", "b"], generation: 1, dimensions: 2, withVectors: true).count == 2)
+            // Writes for it are refused after the discard.
+            #expect(throws: DocumentStoreError.generationNotWritable(generation: candidate.generation)) {
+                try store.apply(generation: candidate.generation, writes: [write("c", [1, 0])], deletes: [])
+            }
+        }
+    }
+
     @Test("documents by label: text and vector only when asked for, everything else always", arguments: StoreFactory.all)
     func documentsByLabel(_ factory: StoreFactory) throws {
         try withStore(factory) { (store, _) throws in

@@ -6,18 +6,6 @@ import Testing
 
 @Suite("Generations and model changes")
 struct GenerationTests {
-    func cosine(_ a: [Float], _ b: [Float]) -> Float {
-        var dot: Float = 0
-        var na: Float = 0
-        var nb: Float = 0
-        for (x, y) in zip(a, b) {
-            dot += x * y
-            na += x * x
-            nb += y * y
-        }
-        return dot / max((na * nb).squareRoot(), 1e-30)
-    }
-
     /// Two tiny models, and collection "c" holding `documents` texts (ids `d0`…) embedded with
     /// the old one.
     func collectionOnOldModel(_ directory: TemporaryDirectory, documents: Int) throws
@@ -43,44 +31,11 @@ struct GenerationTests {
         let byID = Dictionary(uniqueKeysWithValues: texts.enumerated().map { ("d\($0.offset)", $0.element) })
         let oldEmbedder = try #require(old.embedder)
         let newEmbedder = try #require(new.embedder)
-        let stop = Atomic<Bool>(false)
-        let started = Atomic<Int>(0)
-
-        // The reader runs on its own thread: the engine's calls block, and the cooperative pool
-        // (two threads here) may be busy with other suites' blocking tests.
-        let outcome = Mutex<Result<[Int64], any Error>>(.success([]))
-        let finished = DispatchSemaphore(value: 0)
-        let reader = Thread {
-            defer { finished.signal() }
-            var generations: [Int64] = []
-            var n = 0
-            let deadline = Date().addingTimeInterval(60)
-            do {
-                while !stop.load(ordering: .relaxed) || generations.last != 2 {
-                    let query = TinyModel.text(n * 13 + 5, words: 4)
-                    n += 1
-                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100, mode: .vector))
-                    started.add(1, ordering: .relaxed)
-                    generations.append(response.index.generation)
-                    let embedder = response.model.fingerprint == old.fingerprint ? oldEmbedder : newEmbedder
-                    let q = try embedder.embed(query)
-                    for hit in response.results {
-                        #expect(hit.freshness?.model == response.model)
-                        // The score is the cosine between the query and the document under one model;
-                        // d0 was rewritten during the change: generation 1 keeps its old vector.
-                        let text = hit.id == "d0" && response.index.generation == 2 ? TinyModel.text(999) : byID[hit.id]
-                        let d = try embedder.embed(text ?? "")
-                        #expect(abs(hit.score - cosine(q, d)) < 1e-4, "generation \(response.index.generation) mixed models")
-                    }
-                    if Date() > deadline { break }
-                }
-                outcome.withLock { $0 = .success(generations) }
-            } catch {
-                outcome.withLock { $0 = .failure(error) }
-            }
-        }
-        reader.start()
-        while started.load(ordering: .relaxed) < 20 { usleep(1000) }
+        // d0 is rewritten during the change: generation 1 keeps its old vector.
+        let reader = ModelCheckingReader(
+            engine: engine, embedders: [old.fingerprint: oldEmbedder, new.fingerprint: newEmbedder], until: 2
+        ) { id, generation in id == "d0" && generation == 2 ? TinyModel.text(999) : byID[id] }
+        reader.waitForAnswers(20)
         let begun = try #require(try engine.beginModelChange(collection: "c"))
         #expect(begun.generation == 2 && begun.pending == 400)
         // Writes during the change go to the new generation; the old one keeps serving.
@@ -88,9 +43,7 @@ struct GenerationTests {
         #expect(try engine.query(collection: "c", QueryRequest(text: "alpha", k: 1)).index.generation == 1)
         let switched = try engine.completeModelChange(collection: "c", batchSize: 64)
         #expect(switched == 2)
-        stop.store(true, ordering: .relaxed)
-        finished.wait()
-        let generations = try outcome.withLock { $0 }.get()
+        let generations = try reader.stop()
         #expect(generations.first == 1 && generations.last == 2, "saw \(Set(generations)) in \(generations.count) queries")
         #expect(generations == generations.sorted(), "generations went back")
 

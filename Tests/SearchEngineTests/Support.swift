@@ -1,6 +1,8 @@
+import Embedder
 import Foundation
 import Logging
 import QuiverTestSupport
+import Synchronization
 import Testing
 
 @testable import SearchEngine
@@ -94,4 +96,79 @@ func runProcess(
     drained.wait()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outBox.data, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Cosine similarity of two vectors.
+func cosine(_ a: [Float], _ b: [Float]) -> Float {
+    var dot: Float = 0
+    var na: Float = 0
+    var nb: Float = 0
+    for (x, y) in zip(a, b) {
+        dot += x * y
+        na += x * x
+        nb += y * y
+    }
+    return dot / max((na * nb).squareRoot(), 1e-30)
+}
+
+/// Queries collection "c" by text on a thread of its own (the engine's calls block, and the
+/// cooperative pool may be busy with other suites' blocking tests) until told to stop and
+/// generation `until` has answered, checking that every hit's score is the cosine between the query
+/// and the document under the one model the answer names: a generation switch meanwhile must never
+/// mix two models' vectors in one answer.
+final class ModelCheckingReader: Sendable {
+    private let stopping = Atomic<Bool>(false)
+    private let answered = Atomic<Int>(0)
+    private let outcome = Mutex<Result<[Int64], any Error>>(.success([]))
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts reading. `embedders` by model fingerprint; `text(id, generation)` is the text a hit's
+    /// document had in that generation.
+    init(
+        engine: SearchEngine, embedders: [String: Embedder], until generation: Int64,
+        text: @escaping @Sendable (String, Int64) -> String?
+    ) {
+        let thread = Thread { [self] in
+            defer { finished.signal() }
+            var generations: [Int64] = []
+            var n = 0
+            let deadline = Date().addingTimeInterval(60)
+            do {
+                while !stopping.load(ordering: .relaxed) || generations.last != generation {
+                    let query = TinyModel.text(n * 13 + 5, words: 4)
+                    n += 1
+                    let response = try engine.query(collection: "c", QueryRequest(text: query, k: 5, ef: 100, mode: .vector))
+                    answered.add(1, ordering: .relaxed)
+                    generations.append(response.index.generation)
+                    guard let embedder = embedders[response.model.fingerprint] else {
+                        Issue.record("an answer from unknown model \(response.model.fingerprint)")
+                        break
+                    }
+                    let q = try embedder.embed(query)
+                    for hit in response.results {
+                        #expect(hit.freshness?.model == response.model)
+                        let d = try embedder.embed(text(hit.id, response.index.generation) ?? "")
+                        #expect(abs(hit.score - cosine(q, d)) < 1e-4, "generation \(response.index.generation) mixed models")
+                    }
+                    if Date() > deadline { break }
+                }
+                outcome.withLock { $0 = .success(generations) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+        }
+        thread.start()
+    }
+
+    /// Waits until `count` queries were answered.
+    func waitForAnswers(_ count: Int) {
+        while answered.load(ordering: .relaxed) < count { usleep(1000) }
+    }
+
+    /// Stops reading (after generation `until` answered) and returns the generations seen, in order.
+    func stop() throws -> [Int64] {
+        stopping.store(true, ordering: .relaxed)
+        finished.wait()
+        return try outcome.withLock { $0 }.get()
+    }
 }
