@@ -13,10 +13,14 @@ struct CrashTests {
     }
 
     /// Runs `quiver index` and kills it with SIGKILL after `killAfter` seconds (if still running).
-    func index(_ file: URL, data: URL, model: URL, killAfter: Double?) throws -> Run {
+    /// `quiver index FILE` (or, with no file, `quiver index --candidate`), killed after
+    /// `killAfter` seconds when still running.
+    func index(_ file: URL?, data: URL, model: URL, killAfter: Double?) throws -> Run {
         let process = Process()
         process.executableURL = try quiverExecutable()
-        process.arguments = ["index", file.path, "--collection", "c", "--data", data.path, "--model", model.path, "--batch", "250"]
+        process.arguments =
+            ["index"] + (file.map { [$0.path] } ?? ["--candidate"])
+            + ["--collection", "c", "--data", data.path, "--model", model.path, "--batch", "250"]
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -196,6 +200,66 @@ struct CrashTests {
         let engine = try makeEngine(data, models: [modelA, modelB])
         let page = try engine.exportVectors(collection: "c", cursor: nil, limit: 10_000)
         #expect(page.model.fingerprint == last.fingerprint, "the model change did not complete")
+    }
+
+    @Test(
+        "kill -9 during a candidate build: the current generation serves every document untouched; the build resumes and promotes whole",
+        .timeLimit(.minutes(10)))
+    func killDuringCandidateBuild() throws {
+        let directory = try TemporaryDirectory("quiver-crash-candidate")
+        let modelA = try TinyModel.make(seed: 41, in: directory.url)
+        let modelB = try TinyModel.make(seed: 42, in: directory.url)
+        let folderA = directory.url.appendingPathComponent("tiny-41")
+        let folderB = directory.url.appendingPathComponent("tiny-42")
+        let data = directory.url.appendingPathComponent("data")
+        let file = directory.url.appendingPathComponent("docs.jsonl")
+        let count = 20_000
+        try (0..<count).map { #"{"id":"d\#($0)","text":"text number \#($0) of the collection"}"# }
+            .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
+        #expect(try index(file, data: data, model: folderA, killAfter: nil).stdout.contains("failed 0"))
+        let calibration = directory.url.appendingPathComponent("calibration")
+        try FileManager.default.copyItem(at: data, to: calibration)
+        let started = Date()
+        let calibrated = try index(nil, data: calibration, model: folderB, killAfter: nil)
+        #expect(calibrated.stdout.contains("candidate generation 2"), "\(calibrated.stdout) \(calibrated.stderr)")
+        let fullRun = max(0.05, Date().timeIntervalSince(started))
+
+        var kills = 0
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let run = try index(nil, data: data, model: folderB, killAfter: fullRun * Double.random(in: 0.1...0.9, using: &generator))
+            if run.killed { kills += 1 }
+            // The current generation is untouched: every document, model A only, nothing pending.
+            let engine = try makeEngine(data, models: [modelA, modelB])
+            var cursor: String?
+            var models = Set<String>()
+            var ids = Set<String>()
+            repeat {
+                let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
+                models.formUnion(page.vectors.map(\.model))
+                ids.formUnion(page.vectors.map(\.id))
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(ids.count == count && models == [modelA.fingerprint], "\(ids.count) documents, models \(models)")
+            let info = try engine.collectionInfo("c")
+            #expect(info.model.fingerprint == modelA.fingerprint && info.index.pending == 0)
+        }
+        #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
+        // Resumed to the end, then promoted: every document has a model B vector.
+        let final = try index(nil, data: data, model: folderB, killAfter: nil)
+        #expect(final.stdout.contains("ready"), "\(final.stdout) \(final.stderr)")
+        let engine = try makeEngine(data, models: [modelB, modelA])
+        #expect(try engine.collection("c").candidate()?.pending == 0)
+        #expect(try engine.collection("c").promoteCandidate() == 2)
+        var cursor: String?
+        var ids = Set<String>()
+        repeat {
+            let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
+            #expect(page.vectors.allSatisfy { $0.model == modelB.fingerprint })
+            ids.formUnion(page.vectors.map(\.id))
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(ids.count == count)
     }
 
     func allIDs(_ engine: SearchEngine) throws -> [String] {
