@@ -128,17 +128,11 @@ struct CrashTests {
         }
     }
 
-    /// Kills per run of ``killDuringGenerationSwitch``: 6 in CI; `QUIVER_GENERATION_KILLS=50` for
-    /// the long run recorded in RELIABILITY.md.
-    static let generationKills =
-        ProcessInfo.processInfo.environment["QUIVER_GENERATION_KILLS"].flatMap { Int($0) }
-        .map { max(1, min($0, 500)) } ?? 6
-
-    @Test(
-        "kill -9 during a model change: the collection serves one whole generation, never a mix",
-        .timeLimit(.minutes(30)))
-    func killDuringGenerationSwitch() throws {
-        let directory = try TemporaryDirectory("quiver-crash-generation")
+    /// Two tiny models and collection "c" of 20,000 short documents (`docs.jsonl`) indexed with
+    /// the first by `quiver index`.
+    func collectionOnModelA(_ directory: TemporaryDirectory) throws -> (
+        modelA: EmbeddingModel, modelB: EmbeddingModel, folderA: URL, folderB: URL, data: URL, file: URL, count: Int
+    ) {
         let modelA = try TinyModel.make(seed: 41, in: directory.url)
         let modelB = try TinyModel.make(seed: 42, in: directory.url)
         let folderA = directory.url.appendingPathComponent("tiny-41")
@@ -150,6 +144,21 @@ struct CrashTests {
             .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
         let first = try index(file, data: data, model: folderA, killAfter: nil)
         #expect(first.stdout.contains("failed 0"), "\(first.stderr)")
+        return (modelA, modelB, folderA, folderB, data, file, count)
+    }
+
+    /// Kills per run of ``killDuringGenerationSwitch``: 6 in CI; `QUIVER_GENERATION_KILLS=50` for
+    /// the long run recorded in RELIABILITY.md.
+    static let generationKills =
+        ProcessInfo.processInfo.environment["QUIVER_GENERATION_KILLS"].flatMap { Int($0) }
+        .map { max(1, min($0, 500)) } ?? 6
+
+    @Test(
+        "kill -9 during a model change: the collection serves one whole generation, never a mix",
+        .timeLimit(.minutes(30)))
+    func killDuringGenerationSwitch() throws {
+        let directory = try TemporaryDirectory("quiver-crash-generation")
+        let (modelA, modelB, folderA, folderB, data, file, count) = try collectionOnModelA(directory)
 
         // Calibrate the model change (re-embedding every document into generation 2, then the switch)
         // on a copy, so kills land before, during and after it.
@@ -207,16 +216,7 @@ struct CrashTests {
         .timeLimit(.minutes(10)))
     func killDuringCandidateBuild() throws {
         let directory = try TemporaryDirectory("quiver-crash-candidate")
-        let modelA = try TinyModel.make(seed: 41, in: directory.url)
-        let modelB = try TinyModel.make(seed: 42, in: directory.url)
-        let folderA = directory.url.appendingPathComponent("tiny-41")
-        let folderB = directory.url.appendingPathComponent("tiny-42")
-        let data = directory.url.appendingPathComponent("data")
-        let file = directory.url.appendingPathComponent("docs.jsonl")
-        let count = 20_000
-        try (0..<count).map { #"{"id":"d\#($0)","text":"text number \#($0) of the collection"}"# }
-            .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
-        #expect(try index(file, data: data, model: folderA, killAfter: nil).stdout.contains("failed 0"))
+        let (modelA, modelB, _, folderB, data, _, count) = try collectionOnModelA(directory)
         let calibration = directory.url.appendingPathComponent("calibration")
         try FileManager.default.copyItem(at: data, to: calibration)
         let started = Date()
