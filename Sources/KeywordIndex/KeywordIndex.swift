@@ -110,7 +110,9 @@ public final class KeywordIndex: Sendable {
                 let insert = try db.makeStatement(sql: "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)")
                 for change in changes where change.seq == 0 || change.seq > held {
                     try delete.execute(arguments: [change.label])
-                    if !change.deleted { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
+                    // A document with neither title nor text (bring-your-own vectors) has no words.
+                    let empty = change.text.isEmpty && (change.title ?? "").isEmpty
+                    if !change.deleted, !empty { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
                 }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'covered_seq'", arguments: [String(coveredSeq)])
                 return coveredSeq

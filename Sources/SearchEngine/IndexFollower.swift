@@ -102,7 +102,9 @@ final class IndexFollower: Sendable {
             if background { ThreadControl.lowerCurrentThreadPriority(niceness: 19) }
             Self.run(control: control, name: name, logger: logger) { checkpoint in
                 guard let self else { return nil }
-                return Result { () throws(SearchEngineError) in try self.cycle(checkpoint: checkpoint) }
+                let outcome = Result { () throws(SearchEngineError) in try self.cycle(checkpoint: checkpoint) }
+                self.firstCycleFinished.store(true, ordering: .releasing)
+                return outcome
             }
         }
         thread.start()
@@ -125,12 +127,26 @@ final class IndexFollower: Sendable {
         if serving == nil {
             try sync()
             serving = published.withLock { $0 }
+        } else if !firstCycleFinished.load(ordering: .acquiring) {
+            // The first cycle publishes the index before its other consumers (the keyword
+            // index) have opened: a query arriving in between waits for the cycle's end.
+            waitForFirstCycle()
         }
         guard let serving else { throw .storage("collection \(name) has no serving index") }
         let state: StoreState
         do { state = try store.state() } catch { throw SearchEngineError(error) }
         if state.seq > serving.indexedSeq || state.current.generation != serving.record.generation { wake() }
         return (serving, state)
+    }
+
+    /// Set once the first cycle has finished (its consumers opened), for the queries' fast path.
+    private let firstCycleFinished = Atomic<Bool>(false)
+
+    private func waitForFirstCycle() {
+        let control = self.control
+        control.condition.lock()
+        while control.finished < 1, !control.exited { control.condition.wait() }
+        control.condition.unlock()
     }
 
     /// The serving generation without a store read, nil before the first load (for cheap checks
@@ -273,8 +289,9 @@ final class IndexFollower: Sendable {
         guard var serving else { throw .storage("collection \(name) has no serving index") }
         let applied = try apply(upTo: storeState.seq, serving)
         if directory.needsFill { try fillDirectory() }
-        // The second consumer; its failures are its own (see KeywordConsumer).
-        keyword.catchUp(store: store, storeSeq: storeState.seq)
+        // The second consumer; its failures are its own (see KeywordConsumer). A backlog larger
+        // than a cycle's share goes on in the next cycle, run at once.
+        if keyword.catchUp(store: store, storeSeq: storeState.seq, maxPages: KeywordConsumer.pagesPerCycle) { wake() }
         local.withLock { $0.changesSinceCheckpoint += applied }
         serving = try compactIfNeeded(serving)
         if checkpoint {

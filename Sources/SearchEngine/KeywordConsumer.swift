@@ -27,11 +27,17 @@ final class KeywordConsumer: Sendable {
         var retryAfter = Date.distantPast
         /// A query found the file damaged: the next catch-up replaces it.
         var damaged: String?
+        /// When a build from empty began (it may take several cycles).
+        var buildStarted: Date?
     }
     private let state = Mutex(State())
 
     /// Changes read from the store per page (texts can be long).
     static let page = 1000
+    /// Pages applied per follower cycle: a large backlog (a first build, a rebuild) is applied
+    /// over several cycles, so the vector index's catch-up — which writes wait for — is never
+    /// held up by more than this many pages (~0.5 s for 2,000 man pages of ~3 KB).
+    static let pagesPerCycle = 2
     /// Seconds before a failed catch-up is tried again.
     static let retryInterval: TimeInterval = 5
 
@@ -52,8 +58,12 @@ final class KeywordConsumer: Sendable {
         }
     }
 
-    /// Applies every change up to `storeSeq` (on the follower's thread). Never throws: see the type.
-    func catchUp(store: any CollectionStore, storeSeq: Int64) {
+    /// Applies the changes up to `storeSeq`, at most `maxPages` pages of them (on the follower's
+    /// thread). Never throws: see the type.
+    ///
+    /// - Returns: true when changes are left for another cycle.
+    @discardableResult
+    func catchUp(store: any CollectionStore, storeSeq: Int64, maxPages: Int = .max) -> Bool {
         let (open, retryAfter, failed, damaged) = state.withLock { ($0.index, $0.retryAfter, $0.failure != nil, $0.damaged) }
         if let damaged {
             // Queries may still hold the old pool; on POSIX the unlinked file lives until they end.
@@ -65,16 +75,13 @@ final class KeywordConsumer: Sendable {
             }
             KeywordIndex.remove(at: path)
         } else if open == nil || failed {
-            guard Date() >= retryAfter else { return }
+            guard Date() >= retryAfter else { return false }
         }
-        let started = Date()
-        var from: Int64 = 0
         var covered: Int64 = 0
         do {
             let index: KeywordIndex
             if let open, damaged == nil { index = open } else { index = try openIndex() }
             covered = try index.coveredSeq()
-            from = covered
             // Published at once: while it catches up, keyword queries answer from what it holds.
             state.withLock {
                 $0.index = index
@@ -91,11 +98,15 @@ final class KeywordConsumer: Sendable {
                         metadata: ["collection": "\(name)", "covered_seq": "\(covered)", "store_seq": "\(target)"])
                     try index.reset()
                     covered = 0
-                    from = 0
                     state.withLock { $0.covered = 0 }
                 }
             }
-            while covered < target {
+            if covered == 0, target > 0 {
+                state.withLock { if $0.buildStarted == nil { $0.buildStarted = Date() } }
+            }
+            var pages = 0
+            while covered < target, pages < maxPages {
+                pages += 1
                 let changes = try store.textChanges(after: covered, limit: Self.page)
                 let last = changes.last?.seq ?? target
                 covered = try index.apply(
@@ -104,17 +115,24 @@ final class KeywordConsumer: Sendable {
                 state.withLock { $0.covered = covered }
                 if changes.isEmpty { break }
             }
-            if from == 0, covered > 0 {
+            if covered < target {
+                state.withLock { $0.failure = nil }
+                return true
+            }
+            let buildStarted = state.withLock { state in
+                let started = state.buildStarted
+                state.buildStarted = nil
+                state.covered = covered
+                state.failure = nil
+                return started
+            }
+            if let buildStarted {
                 logger.info(
                     "built keyword index",
                     metadata: [
                         "collection": "\(name)", "covered_seq": "\(covered)",
-                        "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                        "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(buildStarted)))",
                     ])
-            }
-            state.withLock {
-                $0.covered = covered
-                $0.failure = nil
             }
         } catch {
             let description = (error as? KeywordIndexError)?.description ?? "\(error)"
@@ -134,6 +152,7 @@ final class KeywordConsumer: Sendable {
                 logger.warning("keyword index catch-up failed", metadata: ["collection": "\(name)", "error": "\(description)"])
             }
         }
+        return false
     }
 
     /// Opens the file, replacing a damaged one with a fresh (empty) index.

@@ -110,6 +110,9 @@ struct CrashTests {
             // The keyword index, written page by page by the killed runs too, holds every
             // acknowledged document (its own word `t<i>` finds it first, exactly) and covers the store.
             let handle = try engine.collection("c")
+            // A backlog is applied a few pages per follower cycle: wait until it is all in.
+            let deadline = Date().addingTimeInterval(60)
+            while try handle.info().index.keywordIndexedSeq != handle.info().index.storeSeq, Date() < deadline { usleep(10_000) }
             for i in stride(from: 0, to: acknowledged, by: 7) {
                 let top = try handle.query(QueryRequest(text: "t\(i)", k: 1, mode: .keyword))
                 #expect(top.results.first?.id == "d\(i)", "acknowledged d\(i) not in the keyword index")

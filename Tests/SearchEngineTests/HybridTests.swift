@@ -315,6 +315,38 @@ struct HybridTests {
             #expect(try handle.query(QueryRequest(text: "upsilon", k: 5, mode: .keyword)).results.map(\.id) == ["d7"])
         }
     }
+
+    @Test("a large keyword backlog is applied a few pages per follower cycle: writes are not held up by the whole build")
+    func backlogAcrossCycles() throws {
+        let directory = try TemporaryDirectory("quiver-hybrid-backlog")
+        let count = KeywordConsumer.page * (KeywordConsumer.pagesPerCycle + 2) + 17
+        do {
+            let engine = try makeEngine(directory)
+            try engine.createCollection(CollectionOptions(name: "c"))
+            var random = SeededVectors(seed: 3)
+            for start in stride(from: 0, to: count, by: 1000) {
+                _ = try engine.upsert(
+                    collection: "c",
+                    documents: (start..<min(count, start + 1000)).map {
+                        DocumentInput(id: "d\($0)", text: "word\($0) shared", vector: random.vector(8))
+                    })
+            }
+        }
+        let path = DataLayout(dataDirectory: directory.url).collection("c").keywordIndexPath
+        KeywordIndexFiles.remove(path)
+        let engine = try makeEngine(directory)
+        let handle = try engine.collection("c")
+        // The first cycle built part of it; the rest follows in the next cycles, on its own.
+        let first = try handle.info().index
+        #expect((first.keywordIndexedSeq ?? 0) < first.storeSeq)
+        #expect(first.keywordError == nil)
+        let deadline = Date().addingTimeInterval(60)
+        while try handle.info().index.keywordIndexedSeq != first.storeSeq, Date() < deadline { usleep(5_000) }
+        let done = try handle.info().index
+        #expect(done.keywordIndexedSeq == done.storeSeq)
+        #expect(try handle.query(QueryRequest(text: "word\(count - 1)", k: 1, mode: .keyword)).results.map(\.id) == ["d\(count - 1)"])
+        #expect(try handle.query(QueryRequest(text: "word0", k: 1, mode: .keyword)).results.map(\.id) == ["d0"])
+    }
 }
 
 /// The keyword index's three files.
