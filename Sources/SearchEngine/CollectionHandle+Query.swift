@@ -135,6 +135,9 @@ struct SearchInput {
     var vector: [Float]?
     var text: String?
     var fusion: Fusion
+    /// The keyword list of an unfiltered hybrid query, when it was searched while the text was
+    /// being embedded (it is the same list: the keyword index does not depend on the model).
+    var keywordHits: Result<[KeywordHit], SearchEngineError>? = nil
 }
 
 /// A ranked label before its document is read.
@@ -236,6 +239,18 @@ extension CollectionHandle {
             try Self.checkEstimate(requests, serving: serving, budget: budget)
         }
         let textIndices = requests.indices.filter { requests[$0].needsEmbedding }
+        // Unfiltered hybrid queries: their keyword lists are searched on a read thread while the
+        // texts are embedded (neither needs the other) — when other queries are in flight or this
+        // is a batch. A lone query is searched after its embedding: measured on this 2-core
+        // machine, a search beside the encoder's two-thread forward pass slowed that pass (c=1
+        // p90 +3 ms), while under concurrent load it raised hybrid throughput 25–40 %
+        // (BENCHMARKS.md, "Hybrid search").
+        let inFlight = engine.queriesInFlight.add(1, ordering: .relaxed).newValue
+        defer { engine.queriesInFlight.subtract(1, ordering: .relaxed) }
+        let keywordTask =
+            inFlight > 1 || requests.count > 1
+            ? keywordPrefetch(requests.indices.filter { requests[$0].effectiveMode == .hybrid && requests[$0].filter == nil }, requests)
+            : nil
         var attempt = 0
         while true {
             attempt += 1
@@ -257,8 +272,10 @@ extension CollectionHandle {
                     throw SearchEngineError.embedding("\(vectors.count) vectors for \(textIndices.count) texts")
                 }
                 let ms = milliseconds(since: start)
+                let prefetched = await keywordTask?.value ?? [:]
                 for (index, vector) in zip(textIndices, vectors) {
                     embedded[index] = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: ms)
+                    embedded[index]?.keywordHits = prefetched[index]
                 }
             }
             do {
@@ -271,6 +288,30 @@ extension CollectionHandle {
             } catch is GenerationMoved {
                 throw SearchEngineError.conflict("the collection's model kept changing during the query; send it again")
             }
+        }
+    }
+
+    /// The keyword lists of `requests[indices]` (unfiltered hybrid queries), searched on the
+    /// engine's executor as a task of their own; nil when there are none.
+    private func keywordPrefetch(_ indices: [Int], _ requests: [QueryRequest])
+        -> Task<[Int: Result<[KeywordHit], SearchEngineError>], Never>?
+    {
+        guard !indices.isEmpty else { return nil }
+        let executor = engine.executor
+        let keyword = follower.keyword
+        return Task {
+            let lists = try? await executor.run {
+                var lists: [Int: Result<[KeywordHit], SearchEngineError>] = [:]
+                for index in indices {
+                    let request = requests[index]
+                    let depth = (request.fusion ?? .standard).candidateCount(k: request.k)
+                    lists[index] = Result { () throws(SearchEngineError) in
+                        try keyword.search(request.text ?? "", limit: depth, allowed: nil)
+                    }
+                }
+                return lists
+            }
+            return lists ?? [:]
         }
     }
 
@@ -360,7 +401,8 @@ extension CollectionHandle {
             exclude.insert(document.label)
         }
         let input = SearchInput(
-            mode: request.effectiveMode, vector: vector, text: request.text, fusion: request.fusion ?? .standard)
+            mode: request.effectiveMode, vector: vector, text: request.text, fusion: request.fusion ?? .standard,
+            keywordHits: embedded?.keywordHits)
         return try search(
             serving, state, input, k: request.k, ef: request.ef, filter: request.filter,
             exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: timings,
@@ -453,7 +495,17 @@ extension CollectionHandle {
                 // Without a keyword list (index not built yet, being rebuilt, failing) the query
                 // is answered from the vector list alone, and the response says why.
                 let keywordHits: [KeywordHit]
-                do { keywordHits = try follower.keyword.search(input.text ?? "", limit: depth, allowed: accepts) } catch {
+                let searched: Result<[KeywordHit], SearchEngineError>
+                if let prefetched = input.keywordHits, accepts == nil {
+                    searched = prefetched
+                } else {
+                    searched = Result { () throws(SearchEngineError) in
+                        try follower.keyword.search(input.text ?? "", limit: depth, allowed: accepts)
+                    }
+                }
+                switch searched {
+                case .success(let hits): keywordHits = hits
+                case .failure(let error):
                     keywordHits = []
                     keywordFailure = error.description
                 }

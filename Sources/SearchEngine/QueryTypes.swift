@@ -1,3 +1,5 @@
+import KeywordIndex
+
 /// What to include in each hit besides id, score, title, metadata and freshness.
 public enum IncludeField: String, Sendable, Codable, Equatable {
     /// The document's text.
@@ -257,6 +259,8 @@ public struct EmbeddedQueryText: Sendable, Equatable {
     public var fingerprint: String
     /// Time spent embedding it, in milliseconds (reported as `timings.embed_ms`).
     public var embedMs: Double
+    /// An unfiltered hybrid query's keyword list, searched while the text was being embedded.
+    var keywordHits: Result<[KeywordHit], SearchEngineError>? = nil
 
     /// Creates an embedded query text.
     public init(vector: [Float], fingerprint: String, embedMs: Double) {

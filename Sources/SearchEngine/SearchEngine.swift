@@ -30,6 +30,9 @@ public final class SearchEngine: Sendable {
     public let budget: CPUBudget
     /// Where async calls run their blocking work (store reads, searches).
     public let executor: any BlockingExecutor
+    /// Async query calls in progress (all collections): a hybrid query's keyword list is searched
+    /// beside its embedding only when others are in flight (see `keywordPrefetch`).
+    let queriesInFlight = Atomic<Int>(0)
     /// Where collections are stored.
     let catalog: any StoreCatalog
     /// Where each collection's derived files live on this machine.

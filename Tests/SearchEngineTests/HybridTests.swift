@@ -164,6 +164,35 @@ struct HybridTests {
         }
     }
 
+    @Test("a batch's hybrid keyword lists, searched beside the embedding, give exactly the answers of one query at a time")
+    func prefetchedKeywordLists() async throws {
+        let directory = try TemporaryDirectory("quiver-hybrid-prefetch")
+        let model = try TinyModel.make(seed: 9, in: directory.url)
+        let engine = try makeEngine(directory, models: [model])
+        try engine.createCollection(CollectionOptions(name: "c"))
+        _ = try engine.upsert(
+            collection: "c",
+            documents: Self.texts.enumerated().map {
+                DocumentInput(id: "d\($0.offset)", text: $0.element, metadata: .object(["group": .string($0.offset % 2 == 0 ? "a" : "b")]))
+            })
+        let handle = try engine.collection("c")
+        let requests = [
+            QueryRequest(text: "sigma alpha", k: 10, mode: .hybrid),
+            QueryRequest(text: "tau rho pi", k: 5, mode: .hybrid, fusion: Fusion(method: .rrf, k: 20)),
+            QueryRequest(text: "gamma", k: 3, filter: QueryFilter(["group": .string("a")]), mode: .hybrid),
+            QueryRequest(text: "omicron delta", k: 7, mode: .keyword),
+            QueryRequest(text: "beta", k: 4, withPayload: false, mode: .hybrid, fusion: Fusion(method: .weighted, alpha: 0.3)),
+        ]
+        let batch = try await handle.query(batch: requests, embedder: ModelQueryEmbedder(models: engine.models))
+        #expect(batch.count == requests.count)
+        for (request, answer) in zip(requests, batch) {
+            let single = try handle.query(request)
+            #expect(answer.results.map(\.id) == single.results.map(\.id), "\(request)")
+            #expect(answer.results.map(\.score) == single.results.map(\.score), "\(request)")
+            #expect(answer.results.map(\.scores) == single.results.map(\.scores), "\(request)")
+        }
+    }
+
     @Test("filters hold in every mode; keyword and vector filtered lists are the filtered prefix of the unfiltered ones")
     func filters() throws {
         try withCollection { engine, _ in
