@@ -44,8 +44,10 @@ extension CollectionHandle {
 
     func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
+        // The index may have taken changes after `state` was read (a snapshot reused for many
+        // queries): the store holds at least what the index covers.
         return IndexState(
-            generation: serving.record.generation, indexedSeq: indexed, storeSeq: state.seq,
+            generation: serving.record.generation, indexedSeq: indexed, storeSeq: max(state.seq, indexed),
             pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
             vectors: serving.index.count, keywordIndexedSeq: follower.keyword.coveredSeq, keywordError: follower.keyword.failure)
     }

@@ -166,19 +166,14 @@ extension CollectionHandle {
     ///   `dimensionMismatch`, `documentNotFound` (query by id), `invalidFilter`, `modelUnavailable`.
     public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
         try request.validate(limits: limits)
+        return try snapshot().answer(request, limits: limits)
+    }
+
+    /// The serving generation and the store state as of now, to answer many queries against one
+    /// moment (a bulk job's chunk of lines) without reading the store state per query.
+    public func snapshot() throws(SearchEngineError) -> QuerySnapshot {
         let (serving, state) = try follower.snapshot()
-        let budget = ResponseBudget(limit: limits.maxResponseBytes)
-        try Self.checkEstimate([request], serving: serving, budget: budget)
-        var embedded: EmbeddedQueryText?
-        if let text = request.text, request.needsEmbedding {
-            let start = DispatchTime.now()
-            let fingerprint = serving.record.modelFingerprint
-            guard let vector = try ModelQueryEmbedder(models: engine.models).embedNow([text], fingerprint: fingerprint)?.first else {
-                throw .modelUnavailable(collection: name, fingerprint: fingerprint)
-            }
-            embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
-        }
-        return try answer(request, serving, state, embedded: embedded, budget: budget)
+        return QuerySnapshot(handle: self, serving: serving, state: state)
     }
 
     /// ``query(_:limits:)`` with text embedded by `embedder`, the blocking work on the engine's
@@ -660,4 +655,40 @@ extension CollectionHandle {
 
 func milliseconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds &- start.uptimeNanoseconds) / 1e6
+}
+
+/// One serving generation and store state, taken by ``CollectionHandle/snapshot()``: every query
+/// it answers uses that generation (its model and index — which, as for any query, keeps taking
+/// the changes the follower applies) and is reported against that store state, so a chunk of
+/// queries is never answered across a generation switch and costs no store-state read per query.
+public struct QuerySnapshot: Sendable {
+    let handle: CollectionHandle
+    let serving: ServingGeneration
+    let state: StoreState
+
+    /// ``CollectionHandle/query(_:limits:)`` as of this snapshot: text is embedded with the
+    /// engine's model of the snapshot's generation, on the calling thread.
+    ///
+    /// - Throws: what ``CollectionHandle/query(_:limits:)`` throws.
+    public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
+        try request.validate(limits: limits)
+        return try answer(request, limits: limits)
+    }
+
+    /// Answers a validated request.
+    func answer(_ request: QueryRequest, limits: QueryLimits) throws(SearchEngineError) -> QueryResponse {
+        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        try CollectionHandle.checkEstimate([request], serving: serving, budget: budget)
+        var embedded: EmbeddedQueryText?
+        if let text = request.text, request.needsEmbedding {
+            let start = DispatchTime.now()
+            let fingerprint = serving.record.modelFingerprint
+            guard let vector = try ModelQueryEmbedder(models: handle.engine.models).embedNow([text], fingerprint: fingerprint)?.first
+            else {
+                throw .modelUnavailable(collection: handle.name, fingerprint: fingerprint)
+            }
+            embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
+        }
+        return try handle.answer(request, serving, state, embedded: embedded, budget: budget)
+    }
 }

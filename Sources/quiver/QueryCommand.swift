@@ -142,6 +142,9 @@ struct QueryCommand: ParsableCommand {
             let answers = Answers(count: chunk.count)
             let lines = chunk.map(\.bytes)
             let defaults = (k: k, ef: ef, filter: filter, withPayload: !noPayload, mode: mode, fusion: fusion)
+            // One snapshot per chunk: its lines are answered as of one moment, without a store
+            // read per line.
+            let snapshot = try cli { () throws(SearchEngineError) in try handle.snapshot() }
             DispatchQueue.concurrentPerform(iterations: min(workers, max(chunk.count, 1))) { worker in
                 let decoder = JSONDecoder()
                 for index in stride(from: worker, to: lines.count, by: workers) {
@@ -168,7 +171,7 @@ struct QueryCommand: ParsableCommand {
                                 fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
                         }
                         // The server's writer: the same JSON as the HTTP route, without JSONEncoder's cost.
-                        let response = try cli { () throws(SearchEngineError) in try handle.query(request) }
+                        let response = try cli { () throws(SearchEngineError) in try snapshot.query(request) }
                         answer = .success(String(decoding: response.jsonBytes(), as: UTF8.self))
                     } catch {
                         answer = .failure((error as? CLIError) ?? CLIError("\(error)"))

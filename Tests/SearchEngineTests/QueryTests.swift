@@ -188,4 +188,34 @@ struct QueryTests {
         let recommended = try handle.recommend(RecommendRequest(positive: ["d1"], k: 5, withPayload: false))
         #expect(recommended.results.count == 5 && recommended.results.allSatisfy { $0.freshness == nil && $0.id != "d1" })
     }
+
+    @Test("a snapshot answers like a query, is validated the same, and never reports the store behind the index")
+    func snapshot() throws {
+        let directory = try TemporaryDirectory()
+        let (engine, vectors) = try fixture(directory)
+        let handle = try engine.collection("c")
+        let snapshot = try handle.snapshot()
+        for i in [0, 17, 42] {
+            for request in [
+                QueryRequest(vector: vectors[i], k: 5), QueryRequest(vector: vectors[i], k: 3, withPayload: false),
+                QueryRequest(id: "d\(i)", k: 4, filter: QueryFilter(["group": .string("even")])),
+            ] {
+                let taken = try snapshot.query(request)
+                let direct = try handle.query(request)
+                #expect(taken.results.map(\.id) == direct.results.map(\.id))
+                #expect(taken.results.map(\.score) == direct.results.map(\.score))
+                #expect(taken.index == direct.index)
+            }
+        }
+        #expect(throws: SearchEngineError.self) { try snapshot.query(QueryRequest(vector: vectors[0], k: 0)) }
+        #expect(throws: SearchEngineError.self) { try snapshot.query(QueryRequest(vector: [1, 2], k: 3)) }
+        // Writes after the snapshot: the index takes them; the answer's store seq is never below
+        // its indexed seq.
+        var random = SeededVectors(seed: 99)
+        let added = random.vector(8)
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "late", vector: added)])
+        let later = try snapshot.query(QueryRequest(vector: added, k: 1))
+        #expect(later.index.storeSeq >= later.index.indexedSeq)
+        #expect(later.index.pending == later.index.storeSeq - later.index.indexedSeq)
+    }
 }
