@@ -16,8 +16,9 @@ extension CollectionHandle {
     ///
     /// With `candidate`, the generation is held for evaluation: it is filled by
     /// ``completeModelChange(batchSize:progress:)`` but switched in only by
-    /// ``promoteCandidate(batchSize:progress:)``, and writes keep going to the current generation
-    /// wherever its model is loaded.
+    /// ``promoteCandidate(batchSize:progress:)``, and it takes no writes (they keep going to the
+    /// current generation). Without `candidate`, an existing candidate of the same model becomes a
+    /// plain model change (switched in when complete); one of another model is replaced.
     ///
     /// - Throws: `conflict` for a candidate of the model the collection already uses.
     @discardableResult
