@@ -90,7 +90,7 @@ extension CollectionHandle {
     public func promoteCandidate(batchSize: Int = 256, progress: ((ModelChangeProgress) -> Void)? = nil)
         throws(SearchEngineError) -> Int64
     {
-        guard try candidate() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
+        guard try candidateRecord() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
         guard let switched = try completeModelChange(batchSize: batchSize, promote: true, progress: progress) else {
             throw .conflict("the candidate generation of \(name) was discarded meanwhile")
         }
@@ -106,7 +106,9 @@ extension CollectionHandle {
     ///   exist and this engine has not loaded the current model.
     @discardableResult
     public func discardCandidate(batchSize: Int = 256) throws(SearchEngineError) -> Int64 {
-        guard let candidate = try candidate() else { throw .conflict("collection \(name) has no candidate generation to discard") }
+        guard let candidate = try candidateRecord() else {
+            throw .conflict("collection \(name) has no candidate generation to discard")
+        }
         let current: GenerationRecord
         do { current = try store.state().current } catch { throw SearchEngineError(error) }
         // Written again through the write path (same id, title, text, metadata and updated_at):
@@ -214,10 +216,10 @@ extension CollectionHandle {
                 // --candidate`); any other leaves it as it is.
                 if engine.model(fingerprint: building.modelFingerprint)?.embedder != nil {
                     _ = try fill(building, batchSize: batchSize, progress: progress)
+                    engine.logger.info(
+                        "candidate generation filled",
+                        metadata: ["collection": "\(name)", "generation": "\(building.generation)", "model": "\(building.modelID)"])
                 }
-                engine.logger.info(
-                    "candidate generation filled",
-                    metadata: ["collection": "\(name)", "generation": "\(building.generation)", "model": "\(building.modelID)"])
                 return nil
             }
             // The model is needed only for documents still to embed (`fill` says so).

@@ -176,6 +176,14 @@ extension CollectionHandle {
         return QuerySnapshot(handle: self, serving: serving, state: state)
     }
 
+    /// `serving` (a generation other than the follower's, such as a candidate) with the store
+    /// state as of now.
+    func snapshot(of serving: ServingGeneration) throws(SearchEngineError) -> QuerySnapshot {
+        do { return QuerySnapshot(handle: self, serving: serving, state: try store.state()) } catch {
+            throw SearchEngineError(error)
+        }
+    }
+
     /// ``query(_:limits:)`` with text embedded by `embedder`, the blocking work on the engine's
     /// executor.
     ///
@@ -675,10 +683,8 @@ public struct QuerySnapshot: Sendable {
         return try answer(request, limits: limits)
     }
 
-    /// Answers a validated request.
+    /// Answers a validated request, its text embedded here with the engine's model.
     func answer(_ request: QueryRequest, limits: QueryLimits) throws(SearchEngineError) -> QueryResponse {
-        let budget = ResponseBudget(limit: limits.maxResponseBytes)
-        try CollectionHandle.checkEstimate([request], serving: serving, budget: budget)
         var embedded: EmbeddedQueryText?
         if let text = request.text, request.needsEmbedding {
             let start = DispatchTime.now()
@@ -689,6 +695,16 @@ public struct QuerySnapshot: Sendable {
             }
             embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
         }
+        return try answer(request, embedded: embedded, limits: limits)
+    }
+
+    /// Answers a validated request whose text (if it needs one) was embedded by the caller with
+    /// this snapshot's model.
+    func answer(_ request: QueryRequest, embedded: EmbeddedQueryText?, limits: QueryLimits) throws(SearchEngineError)
+        -> QueryResponse
+    {
+        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        try CollectionHandle.checkEstimate([request], serving: serving, budget: budget)
         return try handle.answer(request, serving, state, embedded: embedded, budget: budget)
     }
 }

@@ -1,4 +1,3 @@
-import DocumentStore
 import Foundation
 
 /// Which generation an evaluation configuration searches.
@@ -265,16 +264,8 @@ extension CollectionHandle {
         }
         let handle = self
         return try await engine.executor.run { [embedded] in
-            try handle.answer(request, on: serving, embedded: embedded, limits: limits)
+            try handle.snapshot(of: serving).answer(request, embedded: embedded, limits: limits)
         }
-    }
-
-    private func answer(_ request: QueryRequest, on serving: ServingGeneration, embedded: EmbeddedQueryText?, limits: QueryLimits)
-        throws(SearchEngineError) -> QueryResponse
-    {
-        let state: StoreState
-        do { state = try store.state() } catch { throw SearchEngineError(error) }
-        return try answer(request, serving, state, embedded: embedded, budget: ResponseBudget(limit: limits.maxResponseBytes))
     }
 
     /// The `p` quantile of `values` (nearest rank); 0 when empty.

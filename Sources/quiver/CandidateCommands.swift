@@ -34,8 +34,9 @@ struct DiscardCommand: ParsableCommand {
         commandName: "discard",
         abstract: "Drop a collection's candidate generation and its vectors; the current generation is untouched.",
         discussion: """
-            Documents that were written only to the candidate (by a quiver index that had the candidate's model and \
-            not the current one's) are embedded into the current generation first, with --model (the current model).
+            Documents that only the candidate holds (written while it was a plain model change, before a --candidate \
+            run turned it into a candidate) are embedded into the current generation first, with --model (the current \
+            model).
             """)
 
     @OptionGroup var collection: CollectionOption

@@ -40,7 +40,6 @@ struct DataOptions: ParsableArguments {
             }
         }
         do {
-            if models.count == 1 { return try SearchEngine(dataDirectory: url, model: embedding, logger: logger) }
             return try SearchEngine(dataDirectory: url, models: models, logger: logger)
         } catch {
             throw CLIError("\(error)")

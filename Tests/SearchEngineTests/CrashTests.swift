@@ -185,17 +185,7 @@ struct CrashTests {
             // Opened with both models: whichever generation is current, every document has a vector
             // of that generation's model and no other, and it is the old model or the new one.
             let engine = try makeEngine(data, models: [modelA, modelB])
-            var cursor: String?
-            var models = Set<String>()
-            var ids = Set<String>()
-            var now = ""
-            repeat {
-                let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
-                now = page.model.fingerprint
-                models.formUnion(page.vectors.map(\.model))
-                ids.formUnion(page.vectors.map(\.id))
-                cursor = page.nextCursor
-            } while cursor != nil
+            let (ids, models, now) = try exported(engine)
             #expect(ids.count == count, "documents lost or unembedded in the serving generation")
             #expect(models.count == 1 && models.first == now, "mixed models: \(models)")
             #expect(now == serving || now == target.fingerprint, "serving neither the old nor the new model")
@@ -234,15 +224,7 @@ struct CrashTests {
             if run.killed { kills += 1 }
             // The current generation is untouched: every document, model A only, nothing pending.
             let engine = try makeEngine(data, models: [modelA, modelB])
-            var cursor: String?
-            var models = Set<String>()
-            var ids = Set<String>()
-            repeat {
-                let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
-                models.formUnion(page.vectors.map(\.model))
-                ids.formUnion(page.vectors.map(\.id))
-                cursor = page.nextCursor
-            } while cursor != nil
+            let (ids, models, _) = try exported(engine)
             #expect(ids.count == count && models == [modelA.fingerprint], "\(ids.count) documents, models \(models)")
             let info = try engine.collectionInfo("c")
             #expect(info.model.fingerprint == modelA.fingerprint && info.index.pending == 0)
@@ -254,15 +236,26 @@ struct CrashTests {
         let engine = try makeEngine(data, models: [modelB, modelA])
         #expect(try engine.collection("c").candidate()?.pending == 0)
         #expect(try engine.collection("c").promoteCandidate() == 2)
+        let (ids, models, _) = try exported(engine)
+        #expect(models == [modelB.fingerprint])
+        #expect(ids.count == count)
+    }
+
+    /// Every exported vector of collection "c": the distinct ids, the models that made them, and
+    /// the serving model's fingerprint.
+    func exported(_ engine: SearchEngine) throws -> (ids: Set<String>, models: Set<String>, serving: String) {
         var cursor: String?
         var ids = Set<String>()
+        var models = Set<String>()
+        var serving = ""
         repeat {
             let page = try engine.exportVectors(collection: "c", cursor: cursor, limit: 10_000)
-            #expect(page.vectors.allSatisfy { $0.model == modelB.fingerprint })
+            serving = page.model.fingerprint
+            models.formUnion(page.vectors.map(\.model))
             ids.formUnion(page.vectors.map(\.id))
             cursor = page.nextCursor
         } while cursor != nil
-        #expect(ids.count == count)
+        return (ids, models, serving)
     }
 
     func allIDs(_ engine: SearchEngine) throws -> [String] {
