@@ -20,11 +20,25 @@ extension CollectionHandle {
     /// current generation). Without `candidate`, an existing candidate of the same model becomes a
     /// plain model change (switched in when complete); one of another model is replaced.
     ///
-    /// - Throws: `conflict` for a candidate of the model the collection already uses.
+    /// - Parameter modelID: the model to move to, by id or fingerprint (a loaded one or one the
+    ///   engine's ``ModelProvider`` offers); nil: the engine's default model.
+    /// - Throws: `conflict` for a candidate of the model the collection already uses;
+    ///   `invalidQuery` for an unknown model.
     @discardableResult
-    public func beginModelChange(candidate: Bool = false) throws(SearchEngineError) -> GenerationInfo? {
+    public func beginModelChange(candidate: Bool = false, modelID: String? = nil) throws(SearchEngineError) -> GenerationInfo? {
         let runtime = follower
-        let model = engine.defaultModel
+        let model: EmbeddingModel
+        if let modelID {
+            guard let named = engine.model(named: modelID) else {
+                let offered = engine.models.map(\.id) + (engine.modelProvider?.available.map(\.id) ?? [])
+                throw .invalidQuery(
+                    "unknown model \"\(modelID)\" (this process has: \(Array(Set(offered)).sorted().joined(separator: ", ")))")
+            }
+            guard named.embedder != nil else { throw .invalidQuery("model \"\(modelID)\" cannot embed text") }
+            model = named
+        } else {
+            model = engine.defaultModel
+        }
         do {
             let generations = try runtime.store.generations()
             if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint {
@@ -42,6 +56,7 @@ extension CollectionHandle {
                         "collection": "\(name)", "generation": "\(building.generation)",
                     ])
             }
+            runtime.dropCandidate()
             let record = try runtime.store.beginGeneration(
                 modelID: model.id, fingerprint: model.fingerprint,
                 dimensions: model.dimensions, at: Date().timeIntervalSince1970, candidate: candidate)
@@ -92,8 +107,10 @@ extension CollectionHandle {
     {
         guard try candidateRecord() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
         guard let switched = try completeModelChange(batchSize: batchSize, promote: true, progress: progress) else {
+            follower.dropCandidate()
             throw .conflict("the candidate generation of \(name) was discarded meanwhile")
         }
+        follower.dropCandidate()
         return switched
     }
 
@@ -141,6 +158,7 @@ extension CollectionHandle {
             }
         }
         do { _ = try store.discardGeneration(candidate.generation) } catch { throw SearchEngineError(error) }
+        follower.dropCandidate()
         try? FileManager.default.removeItem(atPath: follower.files.generationDirectory(candidate.generation).path)
         engine.logger.info("candidate discarded", metadata: ["collection": "\(name)", "generation": "\(candidate.generation)"])
         return candidate.generation

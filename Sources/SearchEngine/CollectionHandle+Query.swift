@@ -43,18 +43,39 @@ public protocol QueryEmbedder: Sendable {
 /// Embeds query text with the engine's own models, on the calling thread.
 public struct ModelQueryEmbedder: QueryEmbedder {
     let models: [EmbeddingModel]
+    let engine: SearchEngine?
 
-    /// An embedder over `models` (an engine's `models`).
-    public init(models: [EmbeddingModel]) { self.models = models }
+    /// An embedder over `models`.
+    public init(models: [EmbeddingModel]) {
+        self.models = models
+        self.engine = nil
+    }
+
+    /// An embedder over `engine`'s models, including those its ``ModelProvider`` loads on demand.
+    public init(engine: SearchEngine) {
+        self.models = []
+        self.engine = engine
+    }
 
     public func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]? {
         try embedNow(texts, fingerprint: fingerprint)
     }
 
     func embedNow(_ texts: [String], fingerprint: String) throws(SearchEngineError) -> [[Float]]? {
-        guard let embedder = models.first(where: { $0.fingerprint == fingerprint })?.embedder else { return nil }
+        let model = engine.map { $0.model(fingerprint: fingerprint) } ?? models.first(where: { $0.fingerprint == fingerprint })
+        guard let embedder = model?.embedder else { return nil }
         do { return try embedder.embed(texts) } catch { throw SearchEngineError(error) }
     }
+}
+
+/// Loads models the engine was not started with, when a generation needs one (a candidate's, or
+/// a collection's current model after a promote): the server's `--candidate-model` folders.
+public protocol ModelProvider: Sendable {
+    /// The models it can load: ids and fingerprints.
+    var available: [(id: String, fingerprint: String)] { get }
+    /// Loads the model with `fingerprint` (seconds: the weights are read and packed); nil when it
+    /// has none, or loading failed (logged).
+    func load(fingerprint: String) -> EmbeddingModel?
 }
 
 /// Runs the engine's blocking work (store reads, searches) for its async calls. The server passes
@@ -166,20 +187,23 @@ extension CollectionHandle {
     ///   `dimensionMismatch`, `documentNotFound` (query by id), `invalidFilter`, `modelUnavailable`.
     public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
         try request.validate(limits: limits)
-        return try snapshot().answer(request, limits: limits)
+        return try snapshot(generation: request.generation ?? .current).answer(request, limits: limits)
     }
 
     /// The serving generation and the store state as of now, to answer many queries against one
     /// moment (a bulk job's chunk of lines) without reading the store state per query.
-    public func snapshot() throws(SearchEngineError) -> QuerySnapshot {
+    /// `generation`: the current one (default) or the candidate (its index built on first use).
+    ///
+    /// - Throws: `conflict` for the candidate of a collection that has none.
+    public func snapshot(generation: GenerationChoice = .current) throws(SearchEngineError) -> QuerySnapshot {
+        if generation == .candidate { return try snapshot(of: try candidateServing(fill: false)) }
         let (serving, state) = try follower.snapshot()
-        return QuerySnapshot(handle: self, serving: serving, state: state)
+        return QuerySnapshot(handle: self, serving: serving, state: state, generation: .current)
     }
 
-    /// `serving` (a generation other than the follower's, such as a candidate) with the store
-    /// state as of now.
+    /// The candidate's `serving` generation with the store state as of now.
     func snapshot(of serving: ServingGeneration) throws(SearchEngineError) -> QuerySnapshot {
-        do { return QuerySnapshot(handle: self, serving: serving, state: try store.state()) } catch {
+        do { return QuerySnapshot(handle: self, serving: serving, state: try store.state(), generation: .candidate) } catch {
             throw SearchEngineError(error)
         }
     }
@@ -225,15 +249,36 @@ extension CollectionHandle {
         try budget.check(hits: 1, perHit: total)
     }
 
-    private func answer(_ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool, limits: QueryLimits) async throws
-        -> [QueryResponse]
-    {
+    /// Answers validated `requests`: each on the generation it names, the current one by default
+    /// (`pinned`: every request on that serving generation instead, such as the candidate's).
+    func answer(
+        _ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool, limits: QueryLimits, pinned: ServingGeneration? = nil
+    ) async throws -> [QueryResponse] {
+        if pinned == nil, requests.contains(where: { $0.generation == .candidate }) {
+            // The candidate's index (built on first use) answers the requests that name it; the
+            // others, if any, are answered as usual and the answers merged in request order.
+            let handle = self
+            let candidate = try await engine.executor.run { try handle.candidateServing(fill: false) }
+            let named = requests.indices.filter { requests[$0].generation == .candidate }
+            let others = requests.indices.filter { requests[$0].generation != .candidate }
+            let candidateAnswers = try await answer(
+                named.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: candidate)
+            if others.isEmpty { return candidateAnswers }
+            let otherAnswers = try await answer(
+                others.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: nil)
+            var merged = [QueryResponse?](repeating: nil, count: requests.count)
+            for (index, answer) in zip(named, candidateAnswers) { merged[index] = answer }
+            for (index, answer) in zip(others, otherAnswers) { merged[index] = answer }
+            return merged.compactMap { $0 }
+        }
         let executor = engine.executor
         let budget = ResponseBudget(limit: limits.maxResponseBytes)
         if budget.limit != .max {
             // Before any embedding or search: the serving generation from memory when it is loaded.
             let serving: ServingGeneration
-            if let loaded = follower.loaded {
+            if let pinned {
+                serving = pinned
+            } else if let loaded = follower.loaded {
                 serving = loaded
             } else {
                 let follower = self.follower
@@ -261,7 +306,9 @@ extension CollectionHandle {
             if !textIndices.isEmpty {
                 // The serving model from memory (no store read) when the index is loaded.
                 let fingerprint: String
-                if let loaded = follower.loaded {
+                if let pinned {
+                    fingerprint = pinned.record.modelFingerprint
+                } else if let loaded = follower.loaded {
                     fingerprint = loaded.record.modelFingerprint
                 } else {
                     let follower = self.follower
@@ -285,7 +332,8 @@ extension CollectionHandle {
                 // A fresh budget per attempt: hits read by an attempt that is thrown away are not
                 // part of the answer.
                 return try await run(
-                    requests, embedded: embedded, inBatch: inBatch, budget: ResponseBudget(limit: limits.maxResponseBytes))
+                    requests, embedded: embedded, inBatch: inBatch, budget: ResponseBudget(limit: limits.maxResponseBytes),
+                    pinned: pinned)
             } catch is GenerationMoved where attempt < 3 {
                 continue
             } catch is GenerationMoved {
@@ -319,9 +367,10 @@ extension CollectionHandle {
     }
 
     /// Answers `requests` in contiguous chunks, one per read thread, on the engine's executor.
-    private func run(_ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget) async throws
-        -> [QueryResponse]
-    {
+    private func run(
+        _ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget,
+        pinned: ServingGeneration?
+    ) async throws -> [QueryResponse] {
         let executor = engine.executor
         let handle = self
         // Small batches are not worth a hand-off per chunk.
@@ -330,7 +379,7 @@ extension CollectionHandle {
         let ranges = stride(from: 0, to: requests.count, by: max(size, 1)).map { $0..<min($0 + size, requests.count) }
         if ranges.count <= 1 {
             return try await executor.run {
-                try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch, budget: budget)
+                try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned)
             }
         }
         return try await withThrowingTaskGroup(of: (Int, [QueryResponse]).self) { group in
@@ -338,7 +387,9 @@ extension CollectionHandle {
                 group.addTask {
                     (
                         chunk,
-                        try await executor.run { try handle.answer(requests, range, embedded: embedded, inBatch: inBatch, budget: budget) }
+                        try await executor.run {
+                            try handle.answer(requests, range, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned)
+                        }
                     )
                 }
             }
@@ -350,9 +401,11 @@ extension CollectionHandle {
 
     /// Answers `requests[range]` against one snapshot of the serving generation.
     private func answer(
-        _ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget
+        _ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget,
+        pinned: ServingGeneration?
     ) throws -> [QueryResponse] {
-        let (serving, state) = try follower.snapshot()
+        let (serving, state) =
+            try pinned.map { pinned throws(SearchEngineError) in (pinned, try snapshot(of: pinned).state) } ?? follower.snapshot()
         var answers: [QueryResponse] = []
         answers.reserveCapacity(range.count)
         for index in range {
@@ -673,6 +726,8 @@ public struct QuerySnapshot: Sendable {
     let handle: CollectionHandle
     let serving: ServingGeneration
     let state: StoreState
+    /// Which generation it is of.
+    public let generation: GenerationChoice
 
     /// ``CollectionHandle/query(_:limits:)`` as of this snapshot: text is embedded with the
     /// engine's model of the snapshot's generation, on the calling thread.
@@ -689,7 +744,7 @@ public struct QuerySnapshot: Sendable {
         if let text = request.text, request.needsEmbedding {
             let start = DispatchTime.now()
             let fingerprint = serving.record.modelFingerprint
-            guard let vector = try ModelQueryEmbedder(models: handle.engine.models).embedNow([text], fingerprint: fingerprint)?.first
+            guard let vector = try ModelQueryEmbedder(engine: handle.engine).embedNow([text], fingerprint: fingerprint)?.first
             else {
                 throw .modelUnavailable(collection: handle.name, fingerprint: fingerprint)
             }
@@ -703,6 +758,11 @@ public struct QuerySnapshot: Sendable {
     func answer(_ request: QueryRequest, embedded: EmbeddedQueryText?, limits: QueryLimits) throws(SearchEngineError)
         -> QueryResponse
     {
+        guard (request.generation ?? .current) == generation else {
+            throw .invalidQuery(
+                "generation: this query names the \((request.generation ?? .current).rawValue) generation, not the \(generation.rawValue) one being searched"
+            )
+        }
         let budget = ResponseBudget(limit: limits.maxResponseBytes)
         try CollectionHandle.checkEstimate([request], serving: serving, budget: budget)
         return try handle.answer(request, serving, state, embedded: embedded, budget: budget)

@@ -136,10 +136,57 @@ public struct CollectionInfo: Sendable, Codable, Equatable {
     public var index: IndexState
     /// When it was created.
     public var createdAt: Timestamp
+    /// The generation a server is building in the background for it (`POST …/generations`), or
+    /// the outcome of the last one; nil when none was started by this process.
+    public var build: GenerationBuild? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, documents, tombstones, dimensions, distance, hnsw, model, generations, index
+        case name, documents, tombstones, dimensions, distance, hnsw, model, generations, index, build
         case createdAt = "created_at"
+    }
+}
+
+/// A generation built in the background (the server's `POST /v1/collections/{c}/generations`).
+public struct GenerationBuild: Sendable, Codable, Equatable {
+    /// The generation.
+    public var generation: Int64
+    /// Its model's id.
+    public var model: String
+    /// Held for evaluation (switched in only by a promote) rather than switched in when filled.
+    public var candidate: Bool
+    /// `running`, `finished` or `failed`.
+    public var state: String
+    /// Documents embedded so far, of `total` when the build started.
+    public var done: Int
+    /// Documents that needed embedding when it started.
+    public var total: Int
+    /// Why it failed (`failed` only).
+    public var error: String?
+    /// When it started.
+    public var startedAt: Timestamp
+    /// When it finished or failed.
+    public var finishedAt: Timestamp?
+
+    /// A build record.
+    public init(
+        generation: Int64, model: String, candidate: Bool, state: String, done: Int = 0, total: Int = 0, error: String? = nil,
+        startedAt: Timestamp, finishedAt: Timestamp? = nil
+    ) {
+        self.generation = generation
+        self.model = model
+        self.candidate = candidate
+        self.state = state
+        self.done = done
+        self.total = total
+        self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case generation, model, candidate, state, done, total, error
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
     }
 }
 

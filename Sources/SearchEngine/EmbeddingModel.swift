@@ -55,6 +55,19 @@ public struct EmbeddingModel: Sendable {
         return EmbeddingModel(id: name.isEmpty ? "model" : name, fingerprint: fingerprint, embedder: embedder)
     }
 
+    /// The fingerprint of a model folder without loading its weights (its configuration and
+    /// pooling files are read): the fingerprint ``load(folder:options:)`` would give.
+    ///
+    /// - Throws: `.embedding` when the configuration does not load, `.io` when a file cannot be read.
+    public static func fingerprint(folder: URL) throws(SearchEngineError) -> String {
+        let pooling: PoolingConfig
+        do {
+            let config = try BertConfig(url: folder.appendingPathComponent("config.json"))
+            pooling = try PoolingConfig(folder: folder, maxPositions: config.maxPositions)
+        } catch { throw SearchEngineError(error) }
+        return try fingerprint(folder: folder, pooling: pooling)
+    }
+
     /// Files that decide the vectors, hashed in this order when present.
     static let fingerprintFiles = [
         "model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json",

@@ -1,14 +1,5 @@
 import Foundation
 
-/// Which generation an evaluation configuration searches.
-public enum EvaluationGeneration: String, Sendable, Codable, Equatable, CaseIterable {
-    /// The serving generation.
-    case current
-    /// The candidate generation (`quiver index --model M --candidate`), searched through an index
-    /// built for the evaluation from its stored vectors.
-    case candidate
-}
-
 /// One configuration an evaluation runs every judged query in.
 public struct EvaluationConfiguration: Sendable, Codable, Equatable {
     /// The search mode.
@@ -16,10 +7,10 @@ public struct EvaluationConfiguration: Sendable, Codable, Equatable {
     /// Hybrid's fusion (nil: the default).
     public var fusion: Fusion?
     /// The generation searched (nil: current).
-    public var generation: EvaluationGeneration?
+    public var generation: GenerationChoice?
 
     /// A configuration.
-    public init(mode: SearchMode, fusion: Fusion? = nil, generation: EvaluationGeneration? = nil) {
+    public init(mode: SearchMode, fusion: Fusion? = nil, generation: GenerationChoice? = nil) {
         self.mode = mode
         self.fusion = fusion
         self.generation = generation
@@ -178,7 +169,7 @@ extension CollectionHandle {
         var candidate: ServingGeneration?
         if configurations.contains(where: { $0.generation == .candidate }) {
             let handle = self
-            candidate = try await engine.executor.run { try handle.candidateServing() }
+            candidate = try await engine.executor.run { try handle.candidateServing(fill: true) }
         }
         for configuration in configurations {
             var configurationMetrics: [RelevanceMetrics] = []
@@ -189,11 +180,11 @@ extension CollectionHandle {
                     fusion: configuration.mode == .hybrid ? configuration.fusion : nil)
                 let start = DispatchTime.now()
                 let response: QueryResponse
-                if configuration.generation == .candidate, let candidate {
-                    response = try await self.query(request, on: candidate, embedder: embedder, limits: limits)
-                } else {
-                    response = try await self.query(request, embedder: embedder, limits: limits)
-                }
+                try request.validate(limits: limits)
+                let pinned = configuration.generation == .candidate ? candidate : nil
+                let answers = try await answer([request], embedder: embedder, inBatch: false, limits: limits, pinned: pinned)
+                guard let answer = answers.first else { throw SearchEngineError.storage("a query produced no answer") }
+                response = answer
                 configurationLatencies.append(milliseconds(since: start))
                 let ranking = response.results.map(\.id)
                 let measured = RelevanceMetrics(ranking: ranking, judgments: query.judgments, k: k)
@@ -233,39 +224,23 @@ extension CollectionHandle {
             queries: zip(judged, perQuery).map { EvaluationReport.QueryResult(text: $0.text, results: $1) }, comparisons: comparisons)
     }
 
-    /// The candidate generation as a searchable snapshot: documents changed since it was filled
-    /// are embedded with its model first, then its index is built from its stored vectors.
+    /// The candidate generation as a serving generation (its index built on first use, then
+    /// caught up; see `IndexFollower.candidate`). With `fill`, documents changed since it was
+    /// filled are first embedded with its model (an evaluation); without, it answers from the
+    /// vectors it holds (a query naming the candidate: documents written since the fill are
+    /// missing from it or carry their earlier vectors until an evaluation or the promote embeds them).
     ///
     /// - Throws: `conflict` when there is no candidate, `modelUnavailable` when documents need
     ///   embedding and its model is not loaded.
-    func candidateServing(batchSize: Int = 256) throws(SearchEngineError) -> ServingGeneration {
-        guard let record = try candidateRecord() else { throw .conflict("collection \(name) has no candidate generation") }
-        _ = try fill(record, batchSize: batchSize, progress: nil)
-        let seq: Int64
-        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
-        let index = try follower.rebuild(record, storeSeq: seq)
-        return ServingGeneration(record: record, index: index, baseSeq: seq, baseTime: Date().timeIntervalSince1970)
-    }
-
-    /// One query against `serving` (a generation other than the follower's, such as a
-    /// candidate), its text embedded by `embedder` with that generation's model.
-    func query(_ request: QueryRequest, on serving: ServingGeneration, embedder: any QueryEmbedder, limits: QueryLimits) async throws
-        -> QueryResponse
-    {
-        try request.validate(limits: limits)
-        var embedded: EmbeddedQueryText?
-        if let text = request.text, request.needsEmbedding {
-            let fingerprint = serving.record.modelFingerprint
-            let start = DispatchTime.now()
-            guard let vector = try await embedder.embed([text], fingerprint: fingerprint)?.first else {
-                throw SearchEngineError.modelUnavailable(collection: name, fingerprint: fingerprint)
-            }
-            embedded = EmbeddedQueryText(vector: vector, fingerprint: fingerprint, embedMs: milliseconds(since: start))
+    func candidateServing(fill: Bool, batchSize: Int = 256) throws(SearchEngineError) -> ServingGeneration {
+        guard let record = try candidateRecord() else {
+            follower.dropCandidate()
+            throw .conflict("collection \(name) has no candidate generation")
         }
-        let handle = self
-        return try await engine.executor.run { [embedded] in
-            try handle.snapshot(of: serving).answer(request, embedded: embedded, limits: limits)
-        }
+        // Vectors the fill writes carry no new change seq (the documents did not change), so a
+        // held index would not see them: after a fill that embedded anything it is built again.
+        if fill, try self.fill(record, batchSize: batchSize, progress: nil) > 0 { follower.dropCandidate() }
+        return try follower.candidate(record)
     }
 
     /// The `p` quantile of `values` (nearest rank); 0 when empty.

@@ -50,6 +50,12 @@ final class IndexFollower: Sendable {
     let directory = LabelDirectory()
     /// The keyword index, caught up by the same cycle after the HNSW index.
     let keyword: KeywordConsumer
+    /// The candidate generation's index, built by the first query or evaluation that names the
+    /// candidate and caught up from the change feed by each later one (see ``candidate(_:)``).
+    private let candidateIndex = Mutex<ServingGeneration?>(nil)
+    /// Serializes building and catching up ``candidateIndex`` (two callers must not apply the same
+    /// changes to it).
+    private let candidateUpdate = NSLock()
     /// Cycle bookkeeping shared by the follower thread and its callers.
     private let control = Control()
     /// State only the follower thread touches.
@@ -178,6 +184,34 @@ final class IndexFollower: Sendable {
         guard let serving = published.withLock({ $0 }) else { throw .storage("collection \(name) has no serving index") }
         do { return (serving, try store.state()) } catch { throw SearchEngineError(error) }
     }
+
+    /// The candidate generation `record` as a serving generation: its index is built from the
+    /// store's vectors the first time (seconds for a large collection) and kept, then caught up
+    /// with the change feed by each call, so it holds what the store holds for that generation
+    /// as of the call. Not checkpointed: a restarted process builds it again.
+    func candidate(_ record: GenerationRecord) throws(SearchEngineError) -> ServingGeneration {
+        candidateUpdate.lock()
+        defer { candidateUpdate.unlock() }
+        let seq: Int64
+        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
+        if let held = candidateIndex.withLock({ $0 }), held.record.generation == record.generation {
+            if held.indexedSeq < seq { _ = try apply(upTo: seq, held) }
+            return held
+        }
+        candidateIndex.withLock { $0 = nil }  // another candidate's: its memory goes before the build
+        let index = try rebuild(record, storeSeq: seq)
+        let serving = ServingGeneration(record: record, index: index, baseSeq: seq, baseTime: Date().timeIntervalSince1970)
+        candidateIndex.withLock { $0 = serving }
+        return serving
+    }
+
+    /// Drops the candidate's index (the candidate was promoted or discarded, or there is none).
+    func dropCandidate() {
+        candidateIndex.withLock { $0 = nil }
+    }
+
+    /// Vectors in the candidate's index when one is held (for the collection info).
+    var candidateIndexCount: Int? { candidateIndex.withLock { $0?.index.count } }
 
     /// Asks the follower to run a cycle soon, without waiting.
     func wake() {

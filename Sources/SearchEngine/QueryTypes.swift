@@ -86,6 +86,16 @@ public struct HitScores: Sendable, Codable, Equatable {
     }
 }
 
+/// Which generation of a collection answers: the one serving queries, or the candidate being
+/// evaluated (`quiver index --model M --candidate`).
+public enum GenerationChoice: String, Sendable, Codable, Equatable, CaseIterable {
+    /// The serving generation.
+    case current
+    /// The candidate generation, searched through an index built from its stored vectors on
+    /// first use and caught up from the change feed afterwards.
+    case candidate
+}
+
 /// A nearest-neighbour query: by text, by vector, or by a stored document's id ("more like this").
 public struct QueryRequest: Sendable, Codable, Equatable {
     /// Text to embed with the collection's model.
@@ -111,12 +121,16 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     public var mode: SearchMode?
     /// How hybrid mode fuses (default ``Fusion/standard``: weighted, alpha 0.5).
     public var fusion: Fusion?
+    /// The generation searched; nil: the current one. `candidate` answers from the candidate's
+    /// vectors (documents written since it was filled are missing from it or carry their earlier
+    /// vectors), its text embedded with the candidate's model.
+    public var generation: GenerationChoice?
 
     /// Creates a query.
     public init(
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
         filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true, mode: SearchMode? = nil,
-        fusion: Fusion? = nil
+        fusion: Fusion? = nil, generation: GenerationChoice? = nil
     ) {
         self.text = text
         self.vector = vector
@@ -128,13 +142,14 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         self.withPayload = withPayload
         self.mode = mode
         self.fusion = fusion
+        self.generation = generation
     }
 
     /// The mode this query runs in.
     public var effectiveMode: SearchMode { mode ?? (text != nil ? SearchEngine.defaultTextMode : .vector) }
 
     enum CodingKeys: String, CodingKey {
-        case text, vector, id, k, ef, filter, include, mode, fusion
+        case text, vector, id, k, ef, filter, include, mode, fusion, generation
         case withPayload = "with_payload"
     }
 
@@ -150,6 +165,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         withPayload = try c.decodeIfPresent(Bool.self, forKey: .withPayload) ?? true
         mode = try c.decodeIfPresent(SearchMode.self, forKey: .mode)
         fusion = try c.decodeIfPresent(Fusion.self, forKey: .fusion)
+        generation = try c.decodeIfPresent(GenerationChoice.self, forKey: .generation)
     }
 }
 

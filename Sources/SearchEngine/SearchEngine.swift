@@ -18,8 +18,14 @@ import VectorIndex
 public final class SearchEngine: Sendable {
     /// The data directory (the store's files for the SQLite catalog; derived index files always).
     public let dataDirectory: URL
-    /// Models, the default (used for new collections and model changes) first.
-    public let models: [EmbeddingModel]
+    /// Models loaded now, the default (used for new collections and model changes) first; those
+    /// a ``ModelProvider`` loaded on demand follow until ``releaseUnusedModels()`` drops them.
+    public var models: [EmbeddingModel] { loadedModels.withLock { $0 } }
+    private let loadedModels: Mutex<[EmbeddingModel]>
+    /// Where models beyond the ones given at start come from when a generation needs one (the
+    /// server's `--candidate-model` folders); nil: none.
+    public let modelProvider: (any ModelProvider)?
+    private let providerLoads = NSLock()
     /// How document writes and re-embedding schedule their forward passes: `.background` in a
     /// server, so that queries embedded meanwhile keep their latency; `.interactive` (the
     /// default) where nothing else competes, as in the CLI. Index inserts follow the same
@@ -55,14 +61,15 @@ public final class SearchEngine: Sendable {
     public init(
         dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
-        maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600,
+        maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
         logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
+        self.modelProvider = modelProvider
         self.maxOpenCollections = max(1, maxOpenCollections)
         self.idleCollectionSeconds = idleCollectionSeconds
         self.dataDirectory = dataDirectory
-        self.models = models
+        self.loadedModels = Mutex(models)
         self.writePriority = writePriority
         self.budget = budget
         self.executor = executor
@@ -95,7 +102,58 @@ public final class SearchEngine: Sendable {
         return catalog.localFiles(name)
     }
 
-    func model(fingerprint: String) -> EmbeddingModel? { models.first { $0.fingerprint == fingerprint } }
+    /// The model with `fingerprint`: a loaded one, else one the ``modelProvider`` loads now (it
+    /// stays loaded until ``releaseUnusedModels()``); nil when neither has it.
+    public func model(fingerprint: String) -> EmbeddingModel? {
+        if let loaded = models.first(where: { $0.fingerprint == fingerprint }) { return loaded }
+        guard let modelProvider, modelProvider.available.contains(where: { $0.fingerprint == fingerprint }) else { return nil }
+        // One load at a time: callers that needed the same model meanwhile find it loaded.
+        providerLoads.lock()
+        defer { providerLoads.unlock() }
+        if let loaded = models.first(where: { $0.fingerprint == fingerprint }) { return loaded }
+        guard let provided = modelProvider.load(fingerprint: fingerprint) else { return nil }
+        return loadedModels.withLock { list in
+            list.append(provided)
+            logger.info("model loaded for a generation", metadata: ["model": "\(provided.id)", "fingerprint": "\(fingerprint.prefix(12))"])
+            return provided
+        }
+    }
+
+    /// The model named `id` (its id or fingerprint) among the loaded ones and those the provider
+    /// offers, loading it if needed; nil when there is none.
+    public func model(named id: String) -> EmbeddingModel? {
+        if let loaded = models.first(where: { $0.id == id || $0.fingerprint == id }) { return loaded }
+        guard let offered = modelProvider?.available.first(where: { $0.id == id || $0.fingerprint == id }) else { return nil }
+        return model(fingerprint: offered.fingerprint)
+    }
+
+    /// Drops loaded models, other than the default, that no open collection's current or
+    /// building (candidate) generation uses; a model needed again later is loaded again by the
+    /// provider. Returns the dropped models' ids.
+    @discardableResult
+    public func releaseUnusedModels() -> [String] {
+        guard modelProvider != nil else { return [] }
+        var used: Set<String> = [defaultModel.fingerprint]
+        for follower in openCollections.withLock({ Array($0.values) }) {
+            if let generations = try? follower.store.generations() {
+                for record in generations where record.state == .current || record.state == .building {
+                    used.insert(record.modelFingerprint)
+                }
+            } else {
+                // Unknown: keep everything this round.
+                return []
+            }
+        }
+        let dropped = loadedModels.withLock { list -> [EmbeddingModel] in
+            let unused = list.dropFirst().filter { !used.contains($0.fingerprint) }
+            list.removeAll { model in unused.contains { $0.fingerprint == model.fingerprint } }
+            return unused
+        }
+        for model in dropped {
+            logger.info("model released (no open collection uses it)", metadata: ["model": "\(model.id)"])
+        }
+        return dropped.map(\.id)
+    }
 
     /// Creates a collection with the default model (or the named one).
     ///
@@ -114,7 +172,7 @@ public final class SearchEngine: Sendable {
             }
             model = .external(dimensions: dimensions)
         } else {
-            guard let found = options.model.map({ id in models.first { $0.id == id || $0.fingerprint == id } }) ?? defaultModel else {
+            guard let found = options.model.map({ id in self.model(named: id) }) ?? defaultModel else {
                 throw .invalidQuery("unknown model \(options.model ?? "")")
             }
             if let dimensions = options.dimensions, dimensions != found.dimensions {

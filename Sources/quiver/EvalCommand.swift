@@ -51,7 +51,7 @@ struct EvalCommand: AsyncParsableCommand {
         let report: EvaluationReport
         do {
             report = try await handle.evaluate(
-                judged, configurations: configurations, k: k, ef: ef, embedder: ModelQueryEmbedder(models: engine.models))
+                judged, configurations: configurations, k: k, ef: ef, embedder: ModelQueryEmbedder(engine: engine))
         } catch let error as SearchEngineError {
             throw CLIError(error.description)
         }
@@ -89,9 +89,9 @@ struct EvalCommand: AsyncParsableCommand {
     /// (generation by generation, so the first configuration is the current generation's first
     /// mode and the comparisons are against it).
     static func configurations(_ text: String, generations: String) throws -> [EvaluationConfiguration] {
-        var chosen: [EvaluationGeneration] = []
+        var chosen: [GenerationChoice] = []
         for item in generations.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            guard let generation = EvaluationGeneration(rawValue: item) else {
+            guard let generation = GenerationChoice(rawValue: item) else {
                 throw ValidationError("--generation: unknown generation \"\(item)\" (current, candidate)")
             }
             if !chosen.contains(generation) { chosen.append(generation) }

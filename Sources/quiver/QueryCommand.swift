@@ -47,11 +47,23 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Hybrid fusion as JSON, e.g. '{\"method\": \"rrf\", \"k\": 60}' or '{\"method\": \"weighted\", \"alpha\": 0.5}'.")
     var fusion: String?
 
+    @Option(
+        help: """
+            Generation searched: current (default) or candidate (quiver index --model M --candidate), whose index is \
+            built from its stored vectors for this run.
+            """)
+    var generation: GenerationChoice = .current
+
+    @Option(
+        name: .customLong("candidate-model"),
+        help: "Model folder of the candidate generation, loaded beside --model (for text queries on a candidate of another model).")
+    var candidateModel: String?
+
     func run() throws {
         // Loading the model takes ~0.3 s: a query file without a "text" key (vector and id queries
         // only) does not need it.
         let needsModel = input.map { Self.mayHaveText($0) } ?? true
-        let engine = try data.engine(model: needsModel ? model : nil)
+        let engine = try data.engine(model: needsModel ? model : nil, also: needsModel ? (candidateModel.map { [$0] } ?? []) : [])
         let name = collection.collection
         let parsedFilter: QueryFilter?
         do {
@@ -73,7 +85,7 @@ struct QueryCommand: ParsableCommand {
         guard let text else { throw ValidationError("give a query text or --input FILE") }
         let request = QueryRequest(
             text: text, k: k, ef: ef, filter: parsedFilter, include: includeText ? [.text] : nil, withPayload: !noPayload,
-            mode: mode, fusion: parsedFusion)
+            mode: mode, fusion: parsedFusion, generation: generation)
         let response = try cli { () throws(SearchEngineError) in try engine.query(collection: name, request) }
         if json {
             print(try jsonLine(response))
@@ -144,7 +156,7 @@ struct QueryCommand: ParsableCommand {
             let defaults = (k: k, ef: ef, filter: filter, withPayload: !noPayload, mode: mode, fusion: fusion)
             // One snapshot per chunk: its lines are answered as of one moment, without a store
             // read per line.
-            let snapshot = try cli { () throws(SearchEngineError) in try handle.snapshot() }
+            let snapshot = try cli { () throws(SearchEngineError) in try handle.snapshot(generation: generation) }
             DispatchQueue.concurrentPerform(iterations: min(workers, max(chunk.count, 1))) { worker in
                 let decoder = JSONDecoder()
                 for index in stride(from: worker, to: lines.count, by: workers) {
@@ -156,7 +168,8 @@ struct QueryCommand: ParsableCommand {
                             // The bulk form, read without JSONDecoder (the same request it would give).
                             request = QueryRequest(
                                 vector: fields.vector, k: fields.k ?? defaults.k, ef: fields.ef ?? defaults.ef,
-                                filter: defaults.filter, withPayload: fields.withPayload ?? defaults.withPayload)
+                                filter: defaults.filter, withPayload: fields.withPayload ?? defaults.withPayload,
+                                generation: generation)
                         } else {
                             let line: Line
                             do { line = try decoder.decode(Line.self, from: Data(lines[index])) } catch {
@@ -168,7 +181,7 @@ struct QueryCommand: ParsableCommand {
                                 withPayload: line.withPayload ?? defaults.withPayload,
                                 // The command's mode applies to text lines only (vector and id lines are vector mode).
                                 mode: line.mode ?? (line.text != nil ? defaults.mode : nil),
-                                fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil))
+                                fusion: line.fusion ?? (line.text != nil ? defaults.fusion : nil), generation: generation)
                         }
                         // The server's writer: the same JSON as the HTTP route, without JSONEncoder's cost.
                         let response = try cli { () throws(SearchEngineError) in try snapshot.query(request) }
@@ -250,3 +263,4 @@ private final class Answers: @unchecked Sendable {
 }
 
 extension SearchMode: ExpressibleByArgument {}
+extension GenerationChoice: ExpressibleByArgument {}

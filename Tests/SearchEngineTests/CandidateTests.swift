@@ -61,10 +61,8 @@ struct CandidateTests {
         // The candidate's hits are scored with the candidate's model.
         let newEmbedder = try #require(new.embedder)
         let oldEmbedder = try #require(old.embedder)
-        let candidate = try handle.candidateServing()
         let answer = try await handle.query(
-            QueryRequest(text: texts[10], k: 3, mode: .vector), on: candidate, embedder: ModelQueryEmbedder(models: engine.models),
-            limits: .engine)
+            QueryRequest(text: texts[10], k: 3, mode: .vector, generation: .candidate), embedder: ModelQueryEmbedder(models: engine.models))
         #expect(answer.index.generation == 2 && answer.model.fingerprint == new.fingerprint)
         let q = try newEmbedder.embed(texts[10])
         for hit in answer.results {
@@ -90,6 +88,78 @@ struct CandidateTests {
         let d1 = try engine.document(collection: "c", id: "d1", includeVector: true)
         #expect(try #require(d1.vector) == (try newEmbedder.embed(texts[1])))
         #expect(throws: SearchEngineError.self) { try handle.promoteCandidate() }
+    }
+
+    @Test("a query naming the candidate is answered from its vectors, by its model; batches mix generations; no candidate is a conflict")
+    func queriesNameTheCandidate() async throws {
+        let directory = try TemporaryDirectory("quiver-candidate-query")
+        let old = try TinyModel.make(seed: 11, in: directory.url)
+        let new = try TinyModel.make(seed: 22, in: directory.url)
+        var texts = try collection(directory, old: old, count: 120)
+        let engine = try makeEngine(directory, models: [new, old])
+        let handle = try engine.collection("c")
+        let embedder = ModelQueryEmbedder(models: engine.models)
+        // No candidate yet: a clear conflict, sync and async.
+        #expect(throws: SearchEngineError.self) { try handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate)) }
+        await #expect(throws: SearchEngineError.self) {
+            try await handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate), embedder: embedder)
+        }
+        _ = try handle.beginModelChange(candidate: true)
+        #expect(try handle.completeModelChange(batchSize: 64) == nil)
+        let newEmbedder = try #require(new.embedder)
+        // Candidate answers: generation 2, the candidate's model, scores from its vectors.
+        for probe in [4, 33, 97] {
+            let answer = try handle.query(QueryRequest(text: texts[probe], k: 3, mode: .vector, generation: .candidate))
+            #expect(answer.index.generation == 2 && answer.model.fingerprint == new.fingerprint)
+            #expect(answer.results.first?.id == "d\(probe)")
+            let q = try newEmbedder.embed(texts[probe])
+            for hit in answer.results {
+                let index = try #require(Int(hit.id.dropFirst()))
+                #expect(abs(hit.score - cosine(q, try newEmbedder.embed(texts[index]))) < 1e-4)
+            }
+            // The current generation still answers by default, with the old model.
+            let current = try handle.query(QueryRequest(text: texts[probe], k: 3, mode: .vector))
+            #expect(current.index.generation == 1 && current.model.fingerprint == old.fingerprint)
+        }
+        // A batch mixing both generations: answers in request order, each from its generation;
+        // hybrid works on the candidate too (the keyword index is shared).
+        let batch = try await handle.query(
+            batch: [
+                QueryRequest(text: texts[5], k: 2, mode: .vector, generation: .candidate),
+                QueryRequest(text: texts[6], k: 2, mode: .vector),
+                QueryRequest(text: texts[7], k: 2, mode: .hybrid, generation: .candidate),
+                QueryRequest(text: texts[8], k: 2, mode: .vector, generation: .current),
+            ], embedder: embedder)
+        #expect(batch.map(\.index.generation) == [2, 1, 2, 1])
+        #expect(batch.map { $0.results.first?.id } == ["d5", "d6", "d7", "d8"])
+        // A snapshot of one generation refuses a query naming the other.
+        let snapshot = try handle.snapshot(generation: .candidate)
+        #expect(throws: SearchEngineError.self) { try snapshot.query(QueryRequest(text: texts[1], k: 1)) }
+        #expect(try snapshot.query(QueryRequest(text: texts[1], k: 1, generation: .candidate)).index.generation == 2)
+
+        // Writes go to the current generation only: a new document is missing from the
+        // candidate's answers (its index catches up with the change feed) until an evaluation
+        // embeds it into the candidate.
+        texts.append(TinyModel.text(5151))
+        _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "d120", text: texts[120])])
+        #expect(try handle.query(QueryRequest(text: texts[120], k: 1, mode: .vector)).results.first?.id == "d120")
+        let before = try handle.query(QueryRequest(text: texts[120], k: 5, mode: .vector, generation: .candidate))
+        #expect(!before.results.contains { $0.id == "d120" })
+        #expect(try handle.candidate()?.pending == 1)
+        _ = try await handle.evaluate(
+            [JudgedQuery(text: texts[120], judgments: ["d120": 1])],
+            configurations: [EvaluationConfiguration(mode: .vector, generation: .candidate)], embedder: embedder)
+        let after = try handle.query(QueryRequest(text: texts[120], k: 1, mode: .vector, generation: .candidate))
+        #expect(after.results.first?.id == "d120")
+        // A deletion reaches the candidate's held index through the change feed.
+        _ = try engine.delete(collection: "c", ids: ["d33"])
+        let deleted = try handle.query(QueryRequest(text: texts[33], k: 5, mode: .vector, generation: .candidate))
+        #expect(!deleted.results.contains { $0.id == "d33" })
+
+        // Promoted: the candidate is the current generation; naming the candidate is a conflict.
+        #expect(try handle.promoteCandidate(batchSize: 64) == 2)
+        #expect(try handle.query(QueryRequest(text: texts[4], k: 1, mode: .vector)).index.generation == 2)
+        #expect(throws: SearchEngineError.self) { try handle.query(QueryRequest(text: texts[4], k: 1, generation: .candidate)) }
     }
 
     @Test(
@@ -178,6 +248,16 @@ struct CandidateTests {
         #expect(configurations.map { $0["label"] as? String } == ["vector", "keyword", "vector @candidate", "keyword @candidate"])
         // Without the candidate's model, its text queries cannot be embedded: a clear error.
         result = try quiver(["eval", "-c", "c", "--queries", queries.path, "--model", old, "--generation", "candidate"])
+        #expect(result.status != 0 && result.stderr.contains("not loaded"), "\(result.stderr)")
+        // A query naming the candidate, embedded with the candidate's model.
+        result = try quiver([
+            "query", texts[7], "-c", "c", "--model", old, "--candidate-model", new, "--generation", "candidate", "--json", "-k", "1",
+            "--mode", "vector",
+        ])
+        #expect(
+            result.status == 0 && result.stdout.contains(#""d7""#) && result.stdout.contains(#""generation":2"#),
+            "\(result.stdout) \(result.stderr)")
+        result = try quiver(["query", texts[7], "-c", "c", "--model", old, "--generation", "candidate", "--mode", "vector"])
         #expect(result.status != 0 && result.stderr.contains("not loaded"), "\(result.stderr)")
         result = try quiver(["promote", "-c", "c", "--model", new])
         #expect(result.status == 0 && result.stdout.contains("generation 2 is current"), "\(result.stdout) \(result.stderr)")
