@@ -1,3 +1,4 @@
+import Embedder
 import Foundation
 import Hummingbird
 import NIOCore
@@ -34,6 +35,7 @@ struct CollectionsController: Sendable {
         routes.read.post("v1/collections/{collection}/evaluate", use: evaluate)
         routes.read.post("v1/collections/{collection}/vectors", use: vectorsByID)
         routes.read.get("v1/collections/{collection}/vectors", use: exportVectors)
+        addGenerationRoutes(to: routes)
     }
 
     // MARK: - Collections
@@ -76,7 +78,8 @@ struct CollectionsController: Sendable {
     @Sendable func info(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
-        let info = try await runner.read { () throws(SearchEngineError) in try engine.collectionInfo(name) }
+        var info = try await runner.read { () throws(SearchEngineError) in try engine.collectionInfo(name) }
+        info.build = module.builds.build(of: name)
         metrics.update(info)
         return try JSONResponse.make(info)
     }
@@ -176,7 +179,7 @@ struct CollectionsController: Sendable {
         let handle = try await collection(engine, name)
         let response: QueryResponse
         do {
-            response = try await handle.query(body, embedder: queryEmbedder(model), limits: queryLimits)
+            response = try await handle.query(body, embedder: queryEmbedder(model, engine: engine), limits: queryLimits)
         } catch { throw runner.apiError(error) }
         return response.jsonResponse()
     }
@@ -198,7 +201,7 @@ struct CollectionsController: Sendable {
         // read pool's threads in parallel.
         let results: [QueryResponse]
         do {
-            results = try await handle.query(batch: queries, embedder: queryEmbedder(model), limits: queryLimits)
+            results = try await handle.query(batch: queries, embedder: queryEmbedder(model, engine: engine), limits: queryLimits)
         } catch { throw runner.apiError(error) }
         return BatchQueryResponse(results: results).jsonResponse()
     }
@@ -242,7 +245,8 @@ struct CollectionsController: Sendable {
         let report: EvaluationReport
         do {
             report = try await handle.evaluate(
-                body.queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model), limits: queryLimits)
+                body.queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model, engine: engine),
+                limits: queryLimits)
         } catch { throw runner.apiError(error) }
         let encoded: Data
         do { encoded = try JSONResponse.encoder.encode(report) } catch { throw APIError.internalError }
@@ -403,13 +407,16 @@ struct CollectionsController: Sendable {
         return try await runner.read { () throws(SearchEngineError) in try engine.collection(name) }
     }
 
-    /// Query text goes through the server's batcher and cache, for the server's model only.
-    func queryEmbedder(_ model: EmbeddingModel) -> BatcherQueryEmbedder {
-        BatcherQueryEmbedder(controller: self, fingerprint: model.fingerprint)
+    /// Query text goes through the server's batcher and cache for the server's model; for another
+    /// model the engine has (or loads from a `--candidate-model` folder), through the cache and
+    /// that model's encoder on the read pool.
+    func queryEmbedder(_ model: EmbeddingModel, engine: SearchEngine) -> BatcherQueryEmbedder {
+        BatcherQueryEmbedder(controller: self, fingerprint: model.fingerprint, engine: engine)
     }
 
-    /// Vectors of query texts through the server's batcher (cached ones skip it), and the time it took in ms.
-    func embed(_ texts: [String], fingerprint: String) async throws(APIError) -> ([[Float]], Double) {
+    /// Vectors of query texts through the server's batcher — or `other`, the encoder of another
+    /// model — (cached ones skip it), and the time it took in ms.
+    func embed(_ texts: [String], fingerprint: String, other: Embedder? = nil) async throws(APIError) -> ([[Float]], Double) {
         let start = ContinuousClock.now
         var vectors = [[Float]?](repeating: nil, count: texts.count)
         var missing: [Int] = []
@@ -425,9 +432,18 @@ struct CollectionsController: Sendable {
             metrics.cacheMisses.increment(by: missing.count)
         }
         if !missing.isEmpty {
-            let service = context.embeddings
-            let sequences = try service.tokenize(missing.map { texts[$0] }, truncate: true)
-            let embedded = try await service.embed(tokenized: sequences)
+            let embedded: [[Float]]
+            if let other {
+                // Not the server's model: its own encoder, off the cooperative pool.
+                let texts = missing.map { texts[$0] }
+                embedded = try await runner.read { () throws(SearchEngineError) in
+                    do { return try other.embed(texts) } catch { throw SearchEngineError.embedding("\(error)") }
+                }
+            } else {
+                let service = context.embeddings
+                let sequences = try service.tokenize(missing.map { texts[$0] }, truncate: true)
+                embedded = try await service.embed(tokenized: sequences)
+            }
             guard embedded.count == missing.count else { throw .internalError }
             for (index, vector) in zip(missing, embedded) {
                 vectors[index] = vector
@@ -446,9 +462,15 @@ struct CollectionsController: Sendable {
 struct BatcherQueryEmbedder: QueryEmbedder {
     let controller: CollectionsController
     let fingerprint: String
+    let engine: SearchEngine
 
     func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]? {
-        guard fingerprint == self.fingerprint else { return nil }
-        return try await controller.embed(texts, fingerprint: fingerprint).0
+        if fingerprint == self.fingerprint { return try await controller.embed(texts, fingerprint: fingerprint).0 }
+        // Another model (a candidate's): loaded by the engine from the server's model folders
+        // when it has it (seconds the first time), on the read pool.
+        let engine = self.engine
+        let model = try await controller.runner.read { () throws(SearchEngineError) in engine.model(fingerprint: fingerprint) }
+        guard let embedder = model?.embedder else { return nil }
+        return try await controller.embed(texts, fingerprint: fingerprint, other: embedder).0
     }
 }

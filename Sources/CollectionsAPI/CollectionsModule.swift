@@ -56,12 +56,16 @@ public final class CollectionsModule: APIModule {
         public var maxOpenCollections: Int
         /// Seconds after which an unused collection is closed (checked every minute). Default 600.
         public var idleCollectionSeconds: Double
+        /// Model folders the server may load beside its own, for candidate generations (and
+        /// collections promoted to one): fingerprinted at start, loaded when a generation needs
+        /// one, dropped when no open collection uses it.
+        public var candidateModelFolders: [URL]
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
-            maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600
+            maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = []
         ) {
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
@@ -70,6 +74,7 @@ public final class CollectionsModule: APIModule {
             self.writePriority = writePriority
             self.maxOpenCollections = maxOpenCollections
             self.idleCollectionSeconds = idleCollectionSeconds
+            self.candidateModelFolders = candidateModelFolders
         }
     }
 
@@ -91,6 +96,8 @@ public final class CollectionsModule: APIModule {
     let readPool: NIOThreadPool
     let budget = CPUBudget.machine
     let cache: QueryEmbeddingCache
+    /// Generations being built in the background (`POST …/generations`).
+    let builds = GenerationBuilds()
     /// The task closing idle collections every minute.
     let idleSweeper = Mutex<Task<Void, Never>?>(nil)
     /// What the quick check at start-up found (after an unclean shutdown), per collection.
@@ -150,6 +157,16 @@ public final class CollectionsModule: APIModule {
             + failures.keys.sorted().map { name in
                 "collection \(name): the index cannot be checkpointed; serving from memory, retrying (\(failures[name] ?? ""))"
             }
+    }
+
+    public func otherModels() async -> [OtherModel] {
+        guard let engine = state.withLock({ $0.engine }), let provider = engine.modelProvider else { return [] }
+        let loaded = engine.models
+        return provider.available.map { offered in
+            let model = loaded.first { $0.fingerprint == offered.fingerprint }
+            return OtherModel(
+                id: offered.id, fingerprint: offered.fingerprint, loaded: model != nil, weightBytes: model?.embedder?.weightBytes)
+        }
     }
 
     public var unavailableReason: String? {
@@ -230,11 +247,14 @@ public final class CollectionsModule: APIModule {
                         metadata: ["problems": "\(problems.isEmpty ? "none" : "\(problems)")"])
                     self.startupProblems.withLock { $0 = problems }
                 }
+                let shelf =
+                    options.candidateModelFolders.isEmpty
+                    ? nil : try ModelShelf(folders: options.candidateModelFolders, logger: logger)
                 let engine = try SearchEngine(
                     dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
                     maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
-                    logger: logger)
+                    modelProvider: shelf, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from
@@ -280,8 +300,12 @@ public final class CollectionsModule: APIModule {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(60))
                 if Task.isCancelled { break }
-                // On the read pool: writes never wait behind it.
-                _ = try? await runner.read { () throws(SearchEngineError) in engine.closeIdleCollections() }
+                // On the read pool: writes never wait behind it. Models no open collection uses
+                // any more (a candidate discarded or closed) are dropped after.
+                _ = try? await runner.read { () throws(SearchEngineError) in
+                    engine.closeIdleCollections()
+                    engine.releaseUnusedModels()
+                }
             }
         }
         idleSweeper.withLock { $0 = sweeper }

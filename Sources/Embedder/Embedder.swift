@@ -62,6 +62,9 @@ public final class Embedder: Sendable {
     /// Batching limits.
     public let options: Options
     let model: BertModel
+
+    /// Bytes of the model's weights in memory (the tensors and their packed copies).
+    public var weightBytes: Int { model.weightBytes }
     private let workspaces = Mutex<[Workspace]>([])
     /// The workers as one team for a call that is a single small pass (see `columnSplitTokens`).
     private let team: ForwardTeam

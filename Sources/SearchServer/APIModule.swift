@@ -28,6 +28,34 @@ public protocol APIModule: Sendable {
     func warnings(public: Bool) async -> [String]
     /// Called once during graceful shutdown, after in-flight requests have finished.
     func shutdown() async
+    /// Models the module may use beside the server's (listed by `GET /v1/info` as
+    /// `candidate_models`).
+    func otherModels() async -> [OtherModel]
+}
+
+/// A model a module may load beside the server's: a candidate generation's.
+public struct OtherModel: Encodable, Sendable, Equatable {
+    /// Its id (the folder's name).
+    public let id: String
+    /// Its fingerprint.
+    public let fingerprint: String
+    /// Whether its weights are in memory now.
+    public let loaded: Bool
+    /// Bytes of weights in memory (nil when not loaded).
+    public let weightBytes: Int?
+
+    /// A model entry.
+    public init(id: String, fingerprint: String, loaded: Bool, weightBytes: Int?) {
+        self.id = id
+        self.fingerprint = fingerprint
+        self.loaded = loaded
+        self.weightBytes = weightBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, fingerprint, loaded
+        case weightBytes = "weight_bytes"
+    }
 }
 
 /// What the server shares with modules.
@@ -41,6 +69,8 @@ public struct APIModuleContext: Sendable {
 }
 
 extension APIModule {
+    /// By default a module uses no other model.
+    public func otherModels() async -> [OtherModel] { [] }
     /// By default a module is always ready.
     public var unavailableReason: String? { get async { nil } }
     /// By default the reason has no internal details.

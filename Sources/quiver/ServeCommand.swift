@@ -17,6 +17,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TCP port (0 picks a free one).") var port = 8080
     @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
     @Option(help: "Model id reported by the API (default: the model folder's name).") var modelID: String?
+    @Option(
+        name: .customLong("candidate-model"),
+        help: """
+            Another model folder this server may use for candidate generations (and collections promoted to it): \
+            fingerprinted at start, loaded when a generation needs it, dropped when no open collection uses it. Repeatable.
+            """)
+    var candidateModels: [String] = []
     @Option(help: "Data directory (collections live in DIR/collections).") var data = "var/data"
     @Option(
         help:
@@ -126,7 +133,8 @@ struct ServeCommand: AsyncParsableCommand {
                 dataDirectory: URL(fileURLWithPath: data),
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
-                maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds)),
+                maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
+                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

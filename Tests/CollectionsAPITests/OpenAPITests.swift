@@ -46,6 +46,8 @@ struct OpenAPITests {
                 "POST /v1/collections/{collection}/recommend", "POST /v1/collections/{collection}/vectors",
                 "POST /v1/collections/{collection}/evaluate",
                 "GET /v1/collections/{collection}/vectors",
+                "POST /v1/collections/{collection}/generations", "POST /v1/collections/{collection}/generations/promote",
+                "POST /v1/collections/{collection}/generations/discard",
             ])
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

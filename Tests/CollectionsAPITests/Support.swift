@@ -44,7 +44,7 @@ let testLogger: Logger = {
 /// An application serving the collections of `data` with the shared model.
 func makeApp(
     data: URL, sample: CollectionsModule.SampleCorpus? = nil, queryCache: Int = 1024,
-    embedder: Embedder? = nil, modelFolder: URL? = nil,
+    embedder: Embedder? = nil, modelFolder: URL? = nil, candidateModels: [URL] = [],
     _ configure: (inout ServerConfiguration) throws -> Void = { _ in }
 ) throws -> (QuiverApplication, CollectionsModule) {
     var configuration = ServerConfiguration(port: 0, modelFolder: modelFolder ?? TestModel.folder)
@@ -52,7 +52,7 @@ func makeApp(
     let module = CollectionsModule(
         options: .init(
             dataDirectory: data, modelFingerprint: modelFolder == nil ? try TestModel.fingerprint() : nil,
-            sample: sample, queryCacheEntries: queryCache),
+            sample: sample, queryCacheEntries: queryCache, candidateModelFolders: candidateModels),
         logger: testLogger)
     let app = try buildApplication(
         configuration: configuration, embedder: modelFolder == nil ? (embedder ?? TestModel.embedder()) : nil,

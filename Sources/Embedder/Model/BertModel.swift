@@ -46,6 +46,23 @@ final class BertModel: Sendable {
     let embeddings: Embeddings
     let layers: [Layer]
 
+    /// Bytes of weights held in memory: every tensor (4 bytes an element) and every packed copy
+    /// of a dense layer's weights.
+    var weightBytes: Int {
+        var elements = embeddings.word.count + embeddings.position.count + embeddings.tokenType.count
+        elements += embeddings.normWeight.count + embeddings.normBias.count
+        var packed = 0
+        for layer in layers {
+            for linear in [layer.qkv, layer.attentionOut, layer.intermediate, layer.output] {
+                elements += linear.weight.count + linear.bias.count
+                packed += linear.packed.byteCount
+            }
+            elements += layer.attentionNormWeight.count + layer.attentionNormBias.count
+            elements += layer.outputNormWeight.count + layer.outputNormBias.count
+        }
+        return elements * 4 + packed
+    }
+
     /// Loads every tensor the configuration implies, checking names and shapes. Accepts both the
     /// bare layout (`embeddings.…`) and the one saved from `BertForXxx` heads (`bert.embeddings.…`).
     init(weights file: SafeTensorsFile, config: BertConfig) throws(EmbedderError) {

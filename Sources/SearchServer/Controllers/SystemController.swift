@@ -23,9 +23,11 @@ struct SystemController {
             let pooling: String?
             let normalized: Bool?
             let loaded: Bool
+            let weightBytes: Int?
             enum CodingKeys: String, CodingKey {
                 case id, dimensions, pooling, normalized, loaded
                 case maxSequenceLength = "max_sequence_length"
+                case weightBytes = "weight_bytes"
             }
         }
         struct Batching: Encodable {
@@ -47,9 +49,14 @@ struct SystemController {
         let name = "quiver"
         let version: String
         let model: Model
+        let candidateModels: [OtherModel]
         let limits: ServerConfiguration.Limits
         let batching: Batching
         let auth: Auth
+        enum CodingKeys: String, CodingKey {
+            case name, version, model, limits, batching, auth
+            case candidateModels = "candidate_models"
+        }
     }
 
     /// Routes that stay open even when API keys are configured.
@@ -89,7 +96,7 @@ struct SystemController {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    @Sendable func info(_ request: Request, context: QuiverRequestContext) -> Info {
+    @Sendable func info(_ request: Request, context: QuiverRequestContext) async -> Info {
         let embedder = try? service.embedder()
         let batching = configuration.batching
         let wait = Double(batching.maxWait.components.seconds) * 1000 + Double(batching.maxWait.components.attoseconds) * 1e-15
@@ -99,12 +106,19 @@ struct SystemController {
                 id: service.modelID, dimensions: embedder?.dimension,
                 maxSequenceLength: embedder?.pooling.maxSequenceLength,
                 pooling: embedder?.pooling.mode.rawValue, normalized: embedder?.pooling.normalize,
-                loaded: embedder != nil),
+                loaded: embedder != nil, weightBytes: embedder?.weightBytes),
+            candidateModels: await otherModels(),
             limits: configuration.limits,
             batching: .init(
                 enabled: batching.coalesce, maxWaitMs: batching.coalesce ? wait : 0, tokenBudget: batching.tokenBudget,
                 maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
             auth: .init(enabled: configuration.apiKeys.isEnabled))
+    }
+
+    private func otherModels() async -> [OtherModel] {
+        var all: [OtherModel] = []
+        for module in modules { all += await module.otherModels() }
+        return all
     }
 
     @Sendable func openAPI(_ request: Request, context: QuiverRequestContext) throws -> Response {

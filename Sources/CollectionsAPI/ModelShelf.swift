@@ -1,0 +1,65 @@
+import Embedder
+import Foundation
+import Logging
+import SearchEngine
+import Synchronization
+
+/// The model folders a server may load beside its own (`quiver serve --candidate-model DIR`):
+/// a candidate generation of one of them is queried, evaluated, built and promoted with it, and a
+/// collection promoted to it keeps being served by it. Each folder is fingerprinted at start
+/// (configuration and files hashed, weights not loaded); the engine loads one when a generation
+/// needs it and drops it when no open collection uses it (``SearchEngine/releaseUnusedModels()``).
+final class ModelShelf: ModelProvider {
+    struct Entry: Sendable {
+        let id: String
+        let fingerprint: String
+        let folder: URL
+    }
+
+    let entries: [Entry]
+    let logger: Logger
+
+    /// Fingerprints every folder.
+    ///
+    /// - Throws: when a folder is not a model folder (the server does not start with a typo).
+    init(folders: [URL], logger: Logger) throws(SearchEngineError) {
+        var entries: [Entry] = []
+        for folder in folders {
+            let fingerprint = try EmbeddingModel.fingerprint(folder: folder)
+            let name = folder.standardizedFileURL.lastPathComponent
+            guard !entries.contains(where: { $0.fingerprint == fingerprint }) else { continue }
+            entries.append(Entry(id: name.isEmpty ? "model" : name, fingerprint: fingerprint, folder: folder))
+        }
+        self.entries = entries
+        self.logger = logger
+    }
+
+    var available: [(id: String, fingerprint: String)] { entries.map { ($0.id, $0.fingerprint) } }
+
+    func load(fingerprint: String) -> EmbeddingModel? {
+        guard let entry = entries.first(where: { $0.fingerprint == fingerprint }) else { return nil }
+        let start = ContinuousClock.now
+        do {
+            let loaded = try EmbeddingModel.load(folder: entry.folder)
+            // The folder may have been replaced since the server started: its vectors would not
+            // be the generation's.
+            guard loaded.fingerprint == fingerprint, let embedder = loaded.embedder else {
+                logger.error(
+                    "model folder changed since the server started; not loaded",
+                    metadata: ["folder": "\(entry.folder.path)", "expected": "\(fingerprint.prefix(12))"])
+                return nil
+            }
+            logger.info(
+                "model loaded",
+                metadata: [
+                    "model": "\(entry.id)", "fingerprint": "\(fingerprint.prefix(12))", "weights_mib": "\(embedder.weightBytes >> 20)",
+                    "seconds":
+                        "\(String(format: "%.2f", Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)))",
+                ])
+            return EmbeddingModel(id: entry.id, fingerprint: fingerprint, embedder: embedder)
+        } catch {
+            logger.error("model failed to load", metadata: ["folder": "\(entry.folder.path)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
