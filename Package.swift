@@ -39,7 +39,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Prefetch hints (a `static inline` C function; Swift has no intrinsic), used via VectorMath.
         .target(name: "CPrefetch"),
-        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: cpuFlags),
+        // Kernels for instruction sets beyond the baseline (AVX-512), each function compiled for
+        // its set by a `target` attribute and entered after a cpuid check; used via VectorMath.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch", "CKernels"], swiftSettings: cpuFlags),
         .target(name: "Embedder", dependencies: ["VectorMath", "CPrefetch"], swiftSettings: cpuFlags),
         .target(name: "VectorIndex", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
         .target(
@@ -66,7 +69,7 @@ let package = Package(
         .target(
             name: "SearchServer",
             dependencies: [
-                "Embedder",
+                "Embedder", "VectorMath",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI",
+                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +108,7 @@ let package = Package(
         ),
         // Paths the test suites share (package root, model folder); built only with the tests.
         .target(name: "QuiverTestSupport", path: "Tests/QuiverTestSupport"),
-        .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"], swiftSettings: cpuFlags),
+        .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CKernels"], swiftSettings: cpuFlags),
         .testTarget(
             name: "EmbedderTests", dependencies: ["Embedder", "QuiverTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags

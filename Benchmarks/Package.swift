@@ -12,6 +12,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // Register-only peak loops (fp32 AVX2/AVX-512 FMA, bf16 dot, int8 VNNI) for KernelPeak.
+        .target(name: "CPeak", path: "Benchmarks/CPeak", cSettings: [.unsafeFlags(["-O2"])]),
+        // This machine's peaks and the packed GEMM as a fraction of them (BENCHMARKS.md, "AVX-512").
+        .executableTarget(
+            name: "KernelPeak",
+            dependencies: ["CPeak", .product(name: "VectorMath", package: "Quiver")],
+            path: "Benchmarks/KernelPeak"
+        ),
         .executableTarget(
             name: "EmbedCompare",
             dependencies: [

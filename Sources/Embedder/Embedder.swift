@@ -35,14 +35,16 @@ public final class Embedder: Sendable {
         public var columnSplitTokens: Int
         /// A forward pass of at most this many tokens runs its dense layers on Quiver's own GEMM
         /// over weights packed at load time (`VectorMath.matmulPacked`) instead of OpenBLAS, which
-        /// re-packs the weights on every call. Default 512; 0 always uses OpenBLAS.
+        /// re-packs the weights on every call. Default: every pass on the AVX-512 kernels (they beat
+        /// OpenBLAS at every size measured: BENCHMARKS.md, "AVX-512"), 512 tokens on AVX2; 0
+        /// always uses OpenBLAS.
         public var packedGEMMTokens: Int
 
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
             workers: Int = CPUBudget.machine.embedWorkers, blasThreads: Int = 1,
-            columnSplitTokens: Int = 256, packedGEMMTokens: Int = 512
+            columnSplitTokens: Int = 256, packedGEMMTokens: Int = Kernels.active == .avx512 ? Int.max : 512
         ) {
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize

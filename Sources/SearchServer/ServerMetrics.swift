@@ -1,6 +1,7 @@
 import CoreMetrics
 import Embedder
 import Prometheus
+import VectorMath
 
 /// The server's metrics, kept in one Prometheus registry per application and written out by
 /// `GET /metrics`. Instruments are created through swift-metrics with this registry's factory, so
@@ -38,6 +39,9 @@ public final class ServerMetrics: Sendable {
         batchRequests = CoreMetrics.Recorder(label: "quiver_embed_batch_requests", factory: factory)
         batchTokens = CoreMetrics.Recorder(label: "quiver_embed_batch_tokens", factory: factory)
         batchDuration = CoreMetrics.Timer(label: "quiver_embed_batch_duration_seconds", factory: factory)
+        // Which instruction set the encoder's and the index's kernels run on, as a label.
+        CoreMetrics.Gauge(label: "quiver_kernels_info", dimensions: [("kernels", Kernels.active.rawValue)], factory: factory)
+            .record(1)
     }
 
     /// Counts one finished HTTP request and records its latency, by route, method and status.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A weight matrix stored `[n, k]` (a PyTorch `Linear` weight: `n` outputs, `k` inputs), copied
 /// once into the layout that ``VectorMath/matmulPacked(_:lda:_:into:ldc:m:panels:bias:)`` streams.
 ///
@@ -63,9 +65,15 @@ extension VectorMath {
     /// given, has `n` elements.
     public static func matmulPacked(
         _ a: UnsafePointer<Float>, lda: Int, _ w: PackedMatrix, into c: UnsafeMutablePointer<Float>, ldc: Int,
-        m: Int, panels: Range<Int>, bias: UnsafePointer<Float>?
+        m: Int, panels: Range<Int>, bias: UnsafePointer<Float>?, kernels: Kernels = Kernels.active
     ) {
         guard m > 0 else { return }
+        if kernels == .avx512, Kernels.supported(.avx512) {
+            let clamped = panels.clamped(to: 0..<w.panelCount)
+            quiver_gemm_packed_avx512(
+                a, lda, w.storage, w.panelCount, w.outputs, w.inputs, bias, c, ldc, m, clamped.lowerBound, clamped.upperBound)
+            return
+        }
         let k = w.inputs
         let width = PackedMatrix.panelWidth
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * width + width) { temporary in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SearchEngine
+import VectorMath
 
 /// `quiver info`: collections, counts, models, generations and freshness.
 struct InfoCommand: ParsableCommand {
@@ -18,11 +19,17 @@ struct InfoCommand: ParsableCommand {
         if json {
             print(
                 try jsonLine(
-                    ["data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections)] as [String: JSONValue]
+                    [
+                        "data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections),
+                        "kernels": .object([
+                            "active": .string(Kernels.active.rawValue), "cpu": .array(Kernels.cpuFeatures.map { .string($0) }),
+                        ]),
+                    ] as [String: JSONValue]
                 ))
             return
         }
         print("data directory: \(engine.dataDirectory.path)")
+        print("kernels: \(Kernels.active.rawValue) (cpu: \(Kernels.cpuFeatures.joined(separator: ", ")))")
         if collections.isEmpty { print("no collections") }
         for c in collections {
             print(

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import SearchEngine
 import SearchServer
+import VectorMath
 
 /// `quiver serve`: the HTTP server (embeddings, tokenize, collections, health, metrics).
 struct ServeCommand: AsyncParsableCommand {
@@ -127,6 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
             metadata: [
                 "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
                 "api_keys": "\(keys)", "data": "\(data)", "allowed_hosts": "\(allowedHost)", "cors_origins": "\(corsOrigin)",
+                "kernels": "\(Kernels.active.rawValue)", "cpu": "\(Kernels.cpuFeatures.joined(separator: ","))",
             ])
         let collections = CollectionsModule(
             options: .init(

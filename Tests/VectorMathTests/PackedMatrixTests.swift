@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 
 @testable import VectorMath
@@ -23,9 +24,11 @@ struct PackedMatrixTests {
         arguments: [
             (1, 16, 1), (1, 7, 5), (2, 33, 9), (3, 16, 64), (4, 48, 3), (5, 17, 31), (6, 32, 384),
             (7, 50, 20), (9, 64, 7), (11, 1, 13), (13, 80, 100), (14, 96, 384), (16, 40, 33), (37, 23, 19),
-            (90, 20, 1536),
-        ])  // the last: two row blocks (84 rows each at k 1536)
-    func matchesTripleLoop(shape: (Int, Int, Int)) {
+            (90, 20, 1536), (12, 48, 8), (24, 33, 50), (25, 160, 384), (41, 112, 17),
+        ],  // (90, 20, 1536): two row blocks (84 rows each at k 1536 on the AVX2 path)
+        Kernels.allCases)
+    func matchesTripleLoop(shape: (Int, Int, Int), kernels: Kernels) {
+        guard Kernels.supported(kernels) else { return }  // AVX-512 is checked on CPUs that have it
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: UInt64(m * 1000 + k), range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: UInt64(n * 1000 + k), range: -1...1)
@@ -39,16 +42,17 @@ struct PackedMatrixTests {
                 bias.withUnsafeBufferPointer { b in
                     VectorMath.matmulPacked(
                         a, lda: k, packed, into: out.baseAddress!, ldc: n, m: m, panels: 0..<packed.panelCount,
-                        bias: withBias ? b.baseAddress : nil)
+                        bias: withBias ? b.baseAddress : nil, kernels: kernels)
                 }
             }
             let worst = zip(c, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
-            #expect(worst < 1e-4 * Double(max(1, k / 16)), "m \(m) n \(n) k \(k) bias \(withBias): worst \(worst)")
+            #expect(worst < 1e-4 * Double(max(1, k / 16)), "\(kernels) m \(m) n \(n) k \(k) bias \(withBias): worst \(worst)")
         }
     }
 
-    @Test("panel shares write only their own columns and together the whole product", arguments: [2, 3, 5])
-    func sharesCoverExactly(parts: Int) {
+    @Test("panel shares write only their own columns and together the whole product", arguments: [2, 3, 5], Kernels.allCases)
+    func sharesCoverExactly(parts: Int, kernels: Kernels) {
+        guard Kernels.supported(kernels) else { return }
         let m = 14
         let n = 72
         let k = 24
@@ -64,7 +68,8 @@ struct PackedMatrixTests {
             let panels = (packed.panelCount * part / parts)..<(packed.panelCount * (part + 1) / parts)
             covered += packed.columns(of: panels).count
             c.withUnsafeMutableBufferPointer { out in
-                VectorMath.matmulPacked(a, lda: lda, packed, into: out.baseAddress!, ldc: ldc, m: m, panels: panels, bias: nil)
+                VectorMath.matmulPacked(
+                    a, lda: lda, packed, into: out.baseAddress!, ldc: ldc, m: m, panels: panels, bias: nil, kernels: kernels)
             }
         }
         #expect(covered == n)
@@ -83,8 +88,9 @@ struct PackedMatrixTests {
 
     @Test(
         "same result as OpenBLAS on the encoder's shapes",
-        arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384), (430, 384, 1536), (700, 96, 384)])
-    func matchesBLAS(shape: (Int, Int, Int)) {
+        arguments: [(14, 1152, 384), (14, 384, 1536), (64, 1536, 384), (430, 384, 1536), (700, 96, 384)], Kernels.allCases)
+    func matchesBLAS(shape: (Int, Int, Int), kernels: Kernels) {
+        guard Kernels.supported(kernels) else { return }
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: 11, range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: 12, range: -0.1...0.1)
@@ -96,10 +102,24 @@ struct PackedMatrixTests {
             VectorMath.matmulTransposedB(a, w, into: $0.baseAddress!, m: m, n: n, k: k, bias: bias)
         }
         ours.withUnsafeMutableBufferPointer {
-            VectorMath.matmulPacked(a, lda: k, packed, into: $0.baseAddress!, ldc: n, m: m, panels: 0..<packed.panelCount, bias: bias)
+            VectorMath.matmulPacked(
+                a, lda: k, packed, into: $0.baseAddress!, ldc: n, m: m, panels: 0..<packed.panelCount, bias: bias, kernels: kernels)
         }
         let worst = zip(blas, ours).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst < 2e-5)
+    }
+
+    @Test("the kernel choice: AVX-512 where the CPU has it, QUIVER_KERNELS=avx2 forces the fallback, unknown values are ignored")
+    func kernelChoice() {
+        let avx512 = Int32(QUIVER_CPU_AVX512) | Int32(QUIVER_CPU_AVX2_FMA)
+        let avx2 = Int32(QUIVER_CPU_AVX2_FMA)
+        #expect(Kernels.choose(features: avx512, override: nil) == .avx512)
+        #expect(Kernels.choose(features: avx512, override: "avx2") == .avx2)
+        #expect(Kernels.choose(features: avx512, override: "AVX2") == .avx2)
+        #expect(Kernels.choose(features: avx2, override: nil) == .avx2)
+        #expect(Kernels.choose(features: avx2, override: "avx512") == .avx2)
+        #expect(Kernels.choose(features: avx512, override: "sse") == .avx512)
+        #expect(Kernels.choose(features: 0, override: nil) == .avx2)
     }
 
     @Test("row groups cover any row count, six rows at most and (from three rows on) three at least")

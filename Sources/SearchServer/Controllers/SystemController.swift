@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import VectorMath
 
 /// `GET /health`, `/ready`, `/metrics`, `/v1/info` and `/openapi.yaml`.
 struct SystemController {
@@ -46,6 +47,12 @@ struct SystemController {
         struct Auth: Encodable {
             let enabled: Bool
         }
+        struct KernelInfo: Encodable {
+            /// `avx512` or `avx2`: what the encoder's packed GEMM runs on.
+            let active: String
+            /// The CPU's features Quiver knows of.
+            let cpu: [String]
+        }
         let name = "quiver"
         let version: String
         let model: Model
@@ -53,8 +60,9 @@ struct SystemController {
         let limits: ServerConfiguration.Limits
         let batching: Batching
         let auth: Auth
+        let kernels: KernelInfo
         enum CodingKeys: String, CodingKey {
-            case name, version, model, limits, batching, auth
+            case name, version, model, limits, batching, auth, kernels
             case candidateModels = "candidate_models"
         }
     }
@@ -112,7 +120,8 @@ struct SystemController {
             batching: .init(
                 enabled: batching.coalesce, maxWaitMs: batching.coalesce ? wait : 0, tokenBudget: batching.tokenBudget,
                 maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
-            auth: .init(enabled: configuration.apiKeys.isEnabled))
+            auth: .init(enabled: configuration.apiKeys.isEnabled),
+            kernels: .init(active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures))
     }
 
     private func otherModels() async -> [OtherModel] {

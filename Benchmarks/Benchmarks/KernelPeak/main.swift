@@ -1,0 +1,85 @@
+// This machine's arithmetic peaks and the packed GEMM as a fraction of them.
+//
+//   swift run -c release KernelPeak            (from Benchmarks/)
+//
+// Peaks: register-only loops of 12 independent accumulators (CPeak), on one thread and on every
+// core at once. GEMM: VectorMath.matmulPacked on the encoder's shapes, one thread, on each kernel
+// path the CPU supports, best of 5. Prints one JSON object.
+import CPeak
+import Foundation
+import VectorMath
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// GFLOP/s (or GOP/s) of `loop` run for `iterations` on `threads` threads at once, best of 3.
+func peak(threads: Int, opsPerIteration: Double, iterations: Int, _ loop: @escaping @Sendable (Int) -> Void) -> Double {
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let t = seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in loop(iterations) } }
+        best = min(best, t)
+    }
+    return opsPerIteration * Double(iterations) * Double(threads) / best / 1e9
+}
+
+let cores = ProcessInfo.processInfo.activeProcessorCount
+var report: [String: Any] = ["cores": cores, "kernels_active": Kernels.active.rawValue, "cpu": Kernels.cpuFeatures]
+let iterations = 200_000_000 / 12
+for threads in Set([1, cores]).sorted() {
+    // 12 accumulators × lanes × 2 FLOP (multiply and add) per iteration.
+    report["peak_fp32_avx2_gflops_\(threads)t"] = peak(threads: threads, opsPerIteration: 12 * 8 * 2, iterations: iterations) {
+        _ = quiver_peak_fma_avx2($0)
+    }
+    if Kernels.supported(.avx512) {
+        report["peak_fp32_avx512_gflops_\(threads)t"] = peak(threads: threads, opsPerIteration: 12 * 16 * 2, iterations: iterations) {
+            _ = quiver_peak_fma_avx512($0)
+        }
+    }
+    if Kernels.cpuFeatures.contains("avx512_bf16") {
+        // 16 lanes × 2 bf16 pairs × 2 FLOP.
+        report["peak_bf16_dp_gflops_\(threads)t"] = peak(threads: threads, opsPerIteration: 12 * 16 * 2 * 2, iterations: iterations) {
+            _ = quiver_peak_dpbf16($0)
+        }
+    }
+    if Kernels.cpuFeatures.contains("avx512_vnni") {
+        // 16 lanes × 4 int8 products × 2 OP.
+        report["peak_int8_vnni_gops_\(threads)t"] = peak(threads: threads, opsPerIteration: 12 * 16 * 4 * 2, iterations: iterations) {
+            _ = quiver_peak_vnni($0)
+        }
+    }
+}
+
+// The packed GEMM, one thread: C[m×n] = A[m×k]·Wᵀ + b.
+for (m, n, k) in [(3200, 1152, 384), (3200, 384, 384), (3200, 1536, 384), (3200, 384, 1536), (14, 1152, 384), (14, 384, 1536)] {
+    let a = (0..<(m * k)).map { Float(($0 % 97) - 48) / 97 }
+    let w = (0..<(n * k)).map { Float(($0 % 89) - 44) / 890 }
+    let bias = [Float](repeating: 0.01, count: n)
+    let packed = w.withUnsafeBufferPointer { PackedMatrix(weight: $0.baseAddress!, outputs: n, inputs: k) }
+    var c = [Float](repeating: 0, count: m * n)
+    for kernels in Kernels.allCases where Kernels.supported(kernels) {
+        let reps = max(1, Int(4e9 / Double(2 * m * n * k)))
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t = c.withUnsafeMutableBufferPointer { out in
+                seconds {
+                    for _ in 0..<reps {
+                        VectorMath.matmulPacked(
+                            a, lda: k, packed, into: out.baseAddress!, ldc: n, m: m, panels: 0..<packed.panelCount, bias: bias,
+                            kernels: kernels)
+                    }
+                }
+            }
+            best = min(best, t / Double(reps))
+        }
+        let gflops = 2 * Double(m * n * k) / best / 1e9
+        report["gemm_\(kernels.rawValue)_\(m)x\(n)x\(k)_gflops_1t"] = gflops
+        if let peak = report["peak_fp32_\(kernels.rawValue)_gflops_1t"] as? Double {
+            report["gemm_\(kernels.rawValue)_\(m)x\(n)x\(k)_of_peak"] = gflops / peak
+        }
+    }
+}
+let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
+print(String(decoding: data, as: UTF8.self))
