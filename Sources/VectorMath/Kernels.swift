@@ -12,21 +12,24 @@ public enum Kernels: String, Sendable, CaseIterable {
     case avx512
 
     /// The kernels this process uses.
-    public static let active: Kernels = choose(
-        features: quiver_cpu_features(), override: ProcessInfo.processInfo.environment["QUIVER_KERNELS"])
+    public static let active: Kernels = choose(features: features, override: ProcessInfo.processInfo.environment["QUIVER_KERNELS"])
+
+    /// `quiver_cpu_features()`, read once: `cpuid` is slow, and in a virtual machine it traps to
+    /// the hypervisor (asked per GEMM call, it took 1.8 % of an encoder profile).
+    static let features: Int32 = quiver_cpu_features()
+    static let hasAVX512 = features & Int32(QUIVER_CPU_AVX512) != 0
 
     /// Whether this CPU (and OS) can run `kernels`.
     public static func supported(_ kernels: Kernels) -> Bool {
         switch kernels {
         case .avx2: return true
-        case .avx512: return quiver_cpu_features() & Int32(QUIVER_CPU_AVX512) != 0
+        case .avx512: return hasAVX512
         }
     }
 
     /// The CPU's features Quiver knows of, for the start-up log and `/v1/info`: `avx512`,
     /// `avx512_bf16`, `avx512_vnni`, `avx2_fma`.
     public static var cpuFeatures: [String] {
-        let features = quiver_cpu_features()
         var names: [String] = []
         if features & Int32(QUIVER_CPU_AVX2_FMA) != 0 { names.append("avx2_fma") }
         if features & Int32(QUIVER_CPU_AVX512) != 0 { names.append("avx512") }
