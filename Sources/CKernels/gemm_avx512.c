@@ -123,7 +123,8 @@ AVX512 void quiver_gemm_packed_avx512(
                 const long rows = row_group(block_end - row);
                 float *c0 = narrow0 ? tile_out : c + row * ldc + panel * PANEL;
                 const long ldc0 = narrow0 ? PANEL : ldc;
-                float *c1 = narrow1 ? tile_out : c + row * ldc + (panel + 1) * PANEL;
+                // The second panel's columns only exist for a pair (no pointer past C otherwise).
+                float *c1 = !pair ? c0 : narrow1 ? tile_out : c + row * ldc + (panel + 1) * PANEL;
                 const long ldc1 = narrow1 ? PANEL : ldc;
                 tile_any((int)rows, pair, a + row * lda, lda, w0, w1, n0, n1, k, bias0, bias1, c0, ldc0, c1, ldc1);
                 if (narrow0 || narrow1) {

@@ -87,7 +87,12 @@ struct CollectionsController: Sendable {
     @Sendable func deleteCollection(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
+        // Not under a generation build, promote or discard of this server (their threads write
+        // to its store); the claim keeps a new one from starting during the delete.
+        if let running = module.builds.claim(name, for: "a delete") { throw GenerationRoutes.busy(name, running, module.builds) }
+        defer { module.builds.release(name) }
         try await runner.write { () throws(SearchEngineError) in try engine.deleteCollection(name) }
+        module.builds.forget(name)
         metrics.removed(name)
         return try JSONResponse.make(CollectionDeleted(name: name, deleted: true))
     }
@@ -176,6 +181,7 @@ struct CollectionsController: Sendable {
         let name = collectionName(context)
         let body = try await JSONBody.decode(QueryRequest.self, from: request, limit: limits.maxBodyBytes)
         try engineCall { () throws(SearchEngineError) in try body.validate(limits: queryLimits) }
+        if body.generation == .candidate { try candidateNotBeingBuilt(name) }
         let handle = try await collection(engine, name)
         let response: QueryResponse
         do {
@@ -196,6 +202,7 @@ struct CollectionsController: Sendable {
         try engineCall { () throws(SearchEngineError) in
             for (index, query) in queries.enumerated() { try query.validate(limits: queryLimits, field: "queries[\(index)].") }
         }
+        if queries.contains(where: { $0.generation == .candidate }) { try candidateNotBeingBuilt(name) }
         let handle = try await collection(engine, name)
         // Every text of the batch is embedded in one call to the batcher; the queries run on the
         // read pool's threads in parallel.
@@ -226,6 +233,7 @@ struct CollectionsController: Sendable {
             throw APIError.limitExceeded(limit: "evaluate queries × configurations", value: runs, allowed: EvaluateBody.maxRuns)
         }
         let k = body.k ?? 10
+        if configurations.contains(where: { $0.generation == .candidate }) { try candidateNotBeingBuilt(name) }
         try engineCall { () throws(SearchEngineError) in
             try QueryRequest.validate(k: k, ef: body.ef, limits: queryLimits)
             for (index, configuration) in configurations.enumerated() {
@@ -407,6 +415,13 @@ struct CollectionsController: Sendable {
         return try await runner.read { () throws(SearchEngineError) in try engine.collection(name) }
     }
 
+    /// 409 while this server builds, promotes or discards a generation of `name`: a candidate is
+    /// queried or evaluated once it is filled (a partly filled one would answer from some of its
+    /// documents; an evaluation would fill it a second time beside the build).
+    func candidateNotBeingBuilt(_ name: String) throws(APIError) {
+        if let running = module.builds.operation(on: name) { throw GenerationRoutes.busy(name, running, module.builds) }
+    }
+
     /// Query text goes through the server's batcher and cache for the server's model; for another
     /// model the engine has (or loads from a `--candidate-model` folder), through the cache and
     /// that model's encoder on the read pool.
@@ -469,7 +484,13 @@ struct BatcherQueryEmbedder: QueryEmbedder {
         // Another model (a candidate's): loaded by the engine from the server's model folders
         // when it has it (seconds the first time), on the read pool.
         let engine = self.engine
-        let model = try await controller.runner.read { () throws(SearchEngineError) in engine.model(fingerprint: fingerprint) }
+        var model = engine.models.first { $0.fingerprint == fingerprint }
+        if model == nil {
+            // Loading reads and packs the weights (seconds): on a thread of its own.
+            model = try await controller.onOwnThread("quiver-model-load") { () throws(SearchEngineError) in
+                engine.model(fingerprint: fingerprint)
+            }
+        }
         guard let embedder = model?.embedder else { return nil }
         return try await controller.embed(texts, fingerprint: fingerprint, other: embedder).0
     }

@@ -16,20 +16,42 @@ struct GenerationBody: Decodable {
 }
 
 /// The generations the server builds in the background, one at a time per collection, and the
-/// outcome of the last one (reported as `build` in the collection's info).
+/// outcome of the last one (reported as `build` in the collection's info); and which collections
+/// have a generation operation in progress (starting or filling a build, a promote, a discard),
+/// so that two never overlap on one collection.
 final class GenerationBuilds: Sendable {
     private let builds = Mutex<[String: GenerationBuild]>([:])
+    private let operations = Mutex<[String: String]>([:])
+
+    /// Claims `collection` for `operation` ("a build", "a promote", "a discard"); the operation in
+    /// progress when it is taken.
+    func claim(_ collection: String, for operation: String) -> String? {
+        operations.withLock { all in
+            if let running = all[collection] { return running }
+            all[collection] = operation
+            return nil
+        }
+    }
+
+    /// Ends the operation on `collection`.
+    func release(_ collection: String) {
+        _ = operations.withLock { $0.removeValue(forKey: collection) }
+    }
+
+    /// The operation in progress on `collection`, if any.
+    func operation(on collection: String) -> String? { operations.withLock { $0[collection] } }
 
     /// The running or last build of `collection`.
     func build(of collection: String) -> GenerationBuild? { builds.withLock { $0[collection] } }
 
-    /// Records `build` as running for `collection`; false when one is running already.
-    func start(_ build: GenerationBuild, for collection: String) -> Bool {
-        builds.withLock { all in
-            if all[collection]?.state == "running" { return false }
-            all[collection] = build
-            return true
-        }
+    /// Records `build` for `collection` (its operation claimed by the caller).
+    func record(_ build: GenerationBuild, for collection: String) {
+        builds.withLock { $0[collection] = build }
+    }
+
+    /// Forgets `collection` (deleted): its build record and any operation claim.
+    func forget(_ collection: String) {
+        _ = builds.withLock { $0.removeValue(forKey: collection) }
     }
 
     /// Changes the record of `collection`'s build.
@@ -42,8 +64,6 @@ final class GenerationBuilds: Sendable {
         }
     }
 
-    /// Whether a build of `collection` is running.
-    func isRunning(_ collection: String) -> Bool { build(of: collection)?.state == "running" }
 }
 
 extension CollectionsController {
@@ -63,33 +83,52 @@ extension CollectionsController {
         let candidate = body.candidate ?? true
         let handle = try await collection(engine, name)
         let builds = module.builds
-        if let running = builds.build(of: name), running.state == "running" {
-            throw APIError.conflict(
-                "generation \(running.generation) of \"\(name)\" is being built (\(running.done) of \(running.total) embedded); "
-                    + "wait for it (GET /v1/collections/\(name), field build)")
-        }
-        // Starting it is one store transaction (and loading the model, the first time).
-        let begun = try await runner.write { () throws(SearchEngineError) in
-            try handle.beginModelChange(candidate: candidate, modelID: body.model)
+        if let running = builds.claim(name, for: "a build") { throw GenerationRoutes.busy(name, running, builds) }
+        // Starting it is one store transaction, and loading the model the first time (seconds):
+        // on a thread of its own, so neither the write pool nor the read pool waits for it.
+        let begun: GenerationInfo?
+        do {
+            begun = try await onOwnThread("quiver-generation") { () throws(SearchEngineError) in
+                try handle.keepingOpen { () throws(SearchEngineError) in
+                    try handle.beginModelChange(candidate: candidate, modelID: body.model)
+                }
+            }
+        } catch {
+            builds.release(name)
+            throw error
         }
         guard let begun else {
+            builds.release(name)
             throw APIError.conflict("collection \"\(name)\" already uses model \(body.model ?? "this server serves")")
         }
         let build = GenerationBuild(
             generation: begun.generation, model: begun.model.id, candidate: candidate, state: "running", total: begun.pending ?? 0,
             startedAt: .now())
-        guard builds.start(build, for: name) else {
-            throw APIError.conflict("a generation of \"\(name)\" is being built; wait for it")
-        }
+        builds.record(build, for: name)
         let logger = module.logger
         let thread = Thread {
             ThreadControl.nameCurrentThread("quiver-generation")
+            defer { builds.release(name) }
             do {
-                // A candidate is filled and left for evaluation; a plain change switches in.
-                _ = try handle.completeModelChange(promote: false) { step in
-                    builds.update(name) {
-                        $0.done = step.done
-                        $0.total = max($0.total, step.total)
+                try handle.keepingOpen { () throws(SearchEngineError) in
+                    // A candidate is filled and left for evaluation; a plain change switches in.
+                    let switched = try handle.completeModelChange(promote: false) { step in
+                        builds.update(name) {
+                            $0.done = step.done
+                            $0.total = max($0.total, step.total)
+                        }
+                    }
+                    if candidate {
+                        // Filled means nothing left to embed (a model that cannot be loaded leaves
+                        // the generation as it was, and that is a failure, not a finished build).
+                        guard let held = try handle.candidate(), held.generation == begun.generation else {
+                            throw SearchEngineError.conflict("the candidate generation was replaced or dropped during the build")
+                        }
+                        if let pending = held.pending, pending > 0 {
+                            throw SearchEngineError.modelUnavailable(collection: name, fingerprint: held.model.fingerprint)
+                        }
+                    } else if switched != begun.generation {
+                        throw SearchEngineError.conflict("generation \(begun.generation) was not switched in (another change replaced it)")
                     }
                 }
                 builds.update(name) {
@@ -111,7 +150,22 @@ extension CollectionsController {
         thread.start()
         return try JSONResponse.make(GenerationStarted(generation: begun, build: build), status: .accepted)
     }
+}
 
+/// Helpers of the generation routes.
+enum GenerationRoutes {
+    /// 409 naming the generation operation in progress on `name`.
+    static func busy(_ name: String, _ operation: String, _ builds: GenerationBuilds) -> APIError {
+        if let build = builds.build(of: name), build.state == "running" {
+            return .conflict(
+                "generation \(build.generation) of \"\(name)\" is being built (\(build.done) of \(build.total) embedded); "
+                    + "wait for it (GET /v1/collections/\(name), field build)")
+        }
+        return .conflict("\(operation) of a generation of \"\(name)\" is in progress; try again when it has finished")
+    }
+}
+
+extension CollectionsController {
     /// Switches the candidate in (documents changed since it was filled are embedded first, its
     /// index built), then answers the collection's info.
     @Sendable func promoteGeneration(_ request: Request, context: QuiverRequestContext) async throws -> Response {
@@ -127,13 +181,15 @@ extension CollectionsController {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
         let handle = try await collection(engine, name)
-        if module.builds.isRunning(name) {
-            throw APIError.conflict("a generation of \"\(name)\" is being built; wait for it (GET /v1/collections/\(name), field build)")
-        }
+        let builds = module.builds
+        if let running = builds.claim(name, for: promote ? "a promote" : "a discard") { throw GenerationRoutes.busy(name, running, builds) }
+        defer { builds.release(name) }
         // Minutes for a large collection (an index is built): on a thread of its own, so the
-        // write pool keeps taking writes.
+        // write pool keeps taking writes; the collection stays open meanwhile.
         try await onOwnThread("quiver-promote") { () throws(SearchEngineError) in
-            if promote { _ = try handle.promoteCandidate() } else { _ = try handle.discardCandidate() }
+            try handle.keepingOpen { () throws(SearchEngineError) in
+                if promote { _ = try handle.promoteCandidate() } else { _ = try handle.discardCandidate() }
+            }
         }
         var info = try await runner.read { () throws(SearchEngineError) in
             engine.releaseUnusedModels()

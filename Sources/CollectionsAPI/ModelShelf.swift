@@ -21,7 +21,8 @@ final class ModelShelf: ModelProvider {
 
     /// Fingerprints every folder.
     ///
-    /// - Throws: when a folder is not a model folder (the server does not start with a typo).
+    /// - Throws: when a folder is not a model folder (`quiver serve` checks its folders before it
+    ///   starts, so a typo stops the start).
     init(folders: [URL], logger: Logger) throws(SearchEngineError) {
         var entries: [Entry] = []
         for folder in folders {

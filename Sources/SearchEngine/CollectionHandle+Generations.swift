@@ -10,6 +10,16 @@ public struct ModelChangeProgress: Sendable {
 }
 
 extension CollectionHandle {
+    /// Runs `body` with the collection kept open: the engine does not close it for idleness or
+    /// to stay under its open-collection cap meanwhile (a generation being built or switched can
+    /// take longer than the idle timeout without a request touching it).
+    public func keepingOpen<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        follower.pins.add(1, ordering: .relaxed)
+        defer { follower.pins.subtract(1, ordering: .relaxed) }
+        follower.touch()
+        return try body()
+    }
+
     /// Starts moving the collection to the engine's default model when its current generation was
     /// built with another one: a `building` generation is created beside the current one, and
     /// writes go to it from now on. Returns nil when the collection already uses the default model.
@@ -41,6 +51,12 @@ extension CollectionHandle {
         }
         do {
             let generations = try runtime.store.generations()
+            if let current = generations.first(where: { $0.state == .current }),
+                EmbeddingModel.isExternal(fingerprint: current.modelFingerprint)
+            {
+                throw SearchEngineError.conflict(
+                    "collection \(name) holds your own vectors (no model): it has no text to embed into another generation")
+            }
             if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint {
                 if candidate {
                     throw SearchEngineError.conflict(
@@ -204,6 +220,9 @@ extension CollectionHandle {
                     generation: generation.generation, items,
                     embeddedAt: Date().timeIntervalSince1970)
             } catch { throw SearchEngineError(error) }
+            // These vectors carry no new change seq, so a held index of the candidate would never
+            // see them: it is dropped, and the next query naming the candidate builds it again.
+            if generation.candidate { follower.dropCandidate() }
             done += page.count
             progress?(ModelChangeProgress(done: done, total: total))
             after = last.label

@@ -1,4 +1,5 @@
 import DocumentStore
+import Embedder
 import Foundation
 import KeywordIndex
 import VectorIndex
@@ -258,7 +259,18 @@ extension CollectionHandle {
             // The candidate's index (built on first use) answers the requests that name it; the
             // others, if any, are answered as usual and the answers merged in request order.
             let handle = self
-            let candidate = try await engine.executor.run { try handle.candidateServing(fill: false) }
+            // The held index when it covers the store, from the read pool; a build or catch-up
+            // (seconds for a large collection, and serialized) on a thread of its own, so that
+            // queries of every collection keep the read pool.
+            let ready = try await engine.executor.run { try handle.readyCandidate() }
+            let candidate: ServingGeneration
+            if let ready {
+                candidate = ready
+            } else {
+                candidate = try await onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
+                    try handle.candidateServing(fill: false)
+                }
+            }
             let named = requests.indices.filter { requests[$0].generation == .candidate }
             let others = requests.indices.filter { requests[$0].generation != .candidate }
             let candidateAnswers = try await answer(
@@ -712,6 +724,22 @@ extension CollectionHandle {
             freshness: freshness(document, serving: serving, model: model, now: Date().timeIntervalSince1970),
             seq: document.seq)
     }
+}
+
+/// Runs `body` on a new thread and waits for it: for work of seconds (building a candidate's
+/// index, filling it) that must not hold a thread of the engine's read pool.
+func onOwnThread<T: Sendable>(_ threadName: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> T)
+    async throws(SearchEngineError)
+    -> T
+{
+    let result: Result<T, SearchEngineError> = await withCheckedContinuation { continuation in
+        let thread = Thread {
+            ThreadControl.nameCurrentThread(threadName)
+            continuation.resume(returning: Result { () throws(SearchEngineError) in try body() })
+        }
+        thread.start()
+    }
+    return try result.get()
 }
 
 func milliseconds(since start: DispatchTime) -> Double {

@@ -169,7 +169,10 @@ extension CollectionHandle {
         var candidate: ServingGeneration?
         if configurations.contains(where: { $0.generation == .candidate }) {
             let handle = self
-            candidate = try await engine.executor.run { try handle.candidateServing(fill: true) }
+            // Embedding what changed and building the index take seconds: off the read pool.
+            candidate = try await onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
+                try handle.candidateServing(fill: true)
+            }
         }
         for configuration in configurations {
             var configurationMetrics: [RelevanceMetrics] = []
@@ -237,10 +240,23 @@ extension CollectionHandle {
             follower.dropCandidate()
             throw .conflict("collection \(name) has no candidate generation")
         }
-        // Vectors the fill writes carry no new change seq (the documents did not change), so a
-        // held index would not see them: after a fill that embedded anything it is built again.
-        if fill, try self.fill(record, batchSize: batchSize, progress: nil) > 0 { follower.dropCandidate() }
+        // (A fill that embeds anything drops the held index: its vectors carry no change seq.)
+        if fill { _ = try self.fill(record, batchSize: batchSize, progress: nil) }
         return try follower.candidate(record)
+    }
+
+    /// The held candidate index when it already covers the store (no build or catch-up needed),
+    /// else nil.
+    ///
+    /// - Throws: `conflict` when there is no candidate.
+    func readyCandidate() throws(SearchEngineError) -> ServingGeneration? {
+        guard let record = try candidateRecord() else {
+            follower.dropCandidate()
+            throw .conflict("collection \(name) has no candidate generation")
+        }
+        let seq: Int64
+        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
+        return follower.heldCandidate(generation: record.generation, coveringSeq: seq)
     }
 
     /// The `p` quantile of `values` (nearest rank); 0 when empty.

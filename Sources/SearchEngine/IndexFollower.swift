@@ -56,6 +56,11 @@ final class IndexFollower: Sendable {
     /// Serializes building and catching up ``candidateIndex`` (two callers must not apply the same
     /// changes to it).
     private let candidateUpdate = NSLock()
+    /// Bumped by ``dropCandidate()``: a build that started before a drop does not keep its index.
+    private let candidateEpoch = Atomic<Int>(0)
+    /// Long operations in progress on this collection (a generation built or switched): while
+    /// any is, the engine does not close it for idleness or to stay under its open-collection cap.
+    let pins = Atomic<Int>(0)
     /// Cycle bookkeeping shared by the follower thread and its callers.
     private let control = Control()
     /// State only the follower thread touches.
@@ -192,6 +197,7 @@ final class IndexFollower: Sendable {
     func candidate(_ record: GenerationRecord) throws(SearchEngineError) -> ServingGeneration {
         candidateUpdate.lock()
         defer { candidateUpdate.unlock() }
+        let epoch = candidateEpoch.load(ordering: .acquiring)
         let seq: Int64
         do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
         if let held = candidateIndex.withLock({ $0 }), held.record.generation == record.generation {
@@ -201,12 +207,27 @@ final class IndexFollower: Sendable {
         candidateIndex.withLock { $0 = nil }  // another candidate's: its memory goes before the build
         let index = try rebuild(record, storeSeq: seq)
         let serving = ServingGeneration(record: record, index: index, baseSeq: seq, baseTime: Date().timeIntervalSince1970)
-        candidateIndex.withLock { $0 = serving }
+        // Kept only when no promote, discard or fill dropped the candidate meanwhile; the caller
+        // gets this answer either way.
+        candidateIndex.withLock { held in
+            if candidateEpoch.load(ordering: .acquiring) == epoch { held = serving }
+        }
         return serving
     }
 
-    /// Drops the candidate's index (the candidate was promoted or discarded, or there is none).
+    /// The held candidate index of `generation` when it already covers `storeSeq`, without
+    /// waiting for a build or a catch-up in progress (nil then).
+    func heldCandidate(generation: Int64, coveringSeq storeSeq: Int64) -> ServingGeneration? {
+        guard let held = candidateIndex.withLock({ $0 }), held.record.generation == generation, held.indexedSeq >= storeSeq else {
+            return nil
+        }
+        return held
+    }
+
+    /// Drops the candidate's index (the candidate was promoted, discarded or filled further, or
+    /// there is none); a build in progress does not keep its result.
     func dropCandidate() {
+        candidateEpoch.add(1, ordering: .acquiringAndReleasing)
         candidateIndex.withLock { $0 = nil }
     }
 

@@ -258,7 +258,9 @@ public final class SearchEngine: Sendable {
     @discardableResult
     public func closeIdleCollections(now: Double = Date().timeIntervalSince1970) -> [String] {
         let idle = openCollections.withLock { followers in
-            let names = followers.filter { now - $0.value.lastUsed.load(ordering: .relaxed) >= idleCollectionSeconds }.map(\.key)
+            let names = followers.filter {
+                now - $0.value.lastUsed.load(ordering: .relaxed) >= idleCollectionSeconds && $0.value.pins.load(ordering: .relaxed) == 0
+            }.map(\.key)
             return names.compactMap { name in followers.removeValue(forKey: name).map { (name, $0) } }
         }
         for (name, follower) in idle { close(name, follower, reason: "idle") }
@@ -270,7 +272,8 @@ public final class SearchEngine: Sendable {
     private static func overCap(_ followers: inout [String: IndexFollower], keeping: String, cap: Int) -> [(String, IndexFollower)] {
         var evicted: [(String, IndexFollower)] = []
         while followers.count > cap {
-            let candidates = followers.filter { $0.key != keeping }
+            // A pinned collection (a generation being built or switched) is not closed.
+            let candidates = followers.filter { $0.key != keeping && $0.value.pins.load(ordering: .relaxed) == 0 }
             guard
                 let oldest = candidates.min(by: { $0.value.lastUsed.load(ordering: .relaxed) < $1.value.lastUsed.load(ordering: .relaxed) })
             else { break }

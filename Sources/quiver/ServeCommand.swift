@@ -112,6 +112,19 @@ struct ServeCommand: AsyncParsableCommand {
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
         guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
         guard idleCollectionSeconds >= 1 else { throw ValidationError("--idle-collection-seconds must be at least 1") }
+        // A --candidate-model that is not a model folder stops the start here, not later as a
+        // collections module that stays unavailable.
+        var candidateIDs: Set<String> = []
+        for folder in candidateModels {
+            let url = URL(fileURLWithPath: folder)
+            do { _ = try EmbeddingModel.fingerprint(folder: url) } catch {
+                throw ValidationError("--candidate-model \(folder) is not a usable model folder: \(error)")
+            }
+            let id = url.standardizedFileURL.lastPathComponent
+            guard candidateIDs.insert(id).inserted else {
+                throw ValidationError("--candidate-model: two folders named \"\(id)\" (a model is named by its folder's name)")
+            }
+        }
         // The sample collection's folder is created before the engine opens it: a name such as
         // "../../tmp/x" must be refused first.
         if !noSample {

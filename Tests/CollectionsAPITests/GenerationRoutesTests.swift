@@ -46,7 +46,7 @@ struct GenerationRoutesTests {
         let shorter = try Self.shorterModel(in: directory.url)
         let (app, _) = try makeApp(data: directory.url.appendingPathComponent("data"), queryCache: 0, candidateModels: [shorter])
         // Long texts (over 128 word pieces) embed differently with the shorter model.
-        let texts = (0..<40).map { i in
+        let texts = (0..<120).map { i in
             "Article \(i) about " + ["billing", "passwords", "exports", "printers", "refunds"][i % 5] + ". "
                 + String(repeating: "Details of step \(i) for the topic, with more words to read. ", count: 20)
         }
@@ -76,8 +76,21 @@ struct GenerationRoutesTests {
             #expect(started.status == .accepted, "\(started.text)")
             let generation = try #require(try started.json()["generation"] as? [String: Any])
             #expect(generation["generation"] as? Int == 2 && generation["candidate"] as? Bool == true)
+            // While it is filled (120 long texts: seconds), nothing else touches its generations:
+            // no second build, promote, discard or delete, and no query or evaluation of the
+            // half-filled candidate.
+            let during = [
+                try await client.send(.post, "/v1/collections/c/generations", json: #"{"model": "minilm-128"}"#),
+                try await client.send(.post, "/v1/collections/c/generations/promote", json: "{}"),
+                try await client.send(.post, "/v1/collections/c/generations/discard", json: "{}"),
+                try await client.send(.post, "/v1/collections/c/query", json: #"{"text": "refunds", "generation": "candidate"}"#),
+                try await client.send(.delete, "/v1/collections/c"),
+            ]
+            for response in during {
+                expectError(response, .conflict, code: "conflict", messageContains: "being built")
+            }
             let build = try await waitForBuild(client, "c")
-            #expect(build["state"] as? String == "finished" && build["done"] as? Int == 40, "\(build)")
+            #expect(build["state"] as? String == "finished" && build["done"] as? Int == 120, "\(build)")
             offered = try await candidateModel(client)
             #expect(offered["loaded"] as? Bool == true && (offered["weight_bytes"] as? Int ?? 0) > 50_000_000, "\(offered)")
 

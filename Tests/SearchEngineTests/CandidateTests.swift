@@ -100,8 +100,9 @@ struct CandidateTests {
         let handle = try engine.collection("c")
         let embedder = ModelQueryEmbedder(models: engine.models)
         // No candidate yet: a clear conflict, sync and async.
-        #expect(throws: SearchEngineError.self) { try handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate)) }
-        await #expect(throws: SearchEngineError.self) {
+        let none = SearchEngineError.conflict("collection c has no candidate generation")
+        #expect(throws: none) { try handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate)) }
+        await #expect(throws: none) {
             try await handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate), embedder: embedder)
         }
         _ = try handle.beginModelChange(candidate: true)
@@ -145,6 +146,8 @@ struct CandidateTests {
         #expect(try handle.query(QueryRequest(text: texts[120], k: 1, mode: .vector)).results.first?.id == "d120")
         let before = try handle.query(QueryRequest(text: texts[120], k: 5, mode: .vector, generation: .candidate))
         #expect(!before.results.contains { $0.id == "d120" })
+        // Caught up through the write's change (the held index covers it), five hits all the same.
+        #expect(before.index.pending == 0 && before.results.count == 5 && before.index.vectors == 120)
         #expect(try handle.candidate()?.pending == 1)
         _ = try await handle.evaluate(
             [JudgedQuery(text: texts[120], judgments: ["d120": 1])],
@@ -155,11 +158,28 @@ struct CandidateTests {
         _ = try engine.delete(collection: "c", ids: ["d33"])
         let deleted = try handle.query(QueryRequest(text: texts[33], k: 5, mode: .vector, generation: .candidate))
         #expect(!deleted.results.contains { $0.id == "d33" })
+        // Out of the held index itself (not only skipped when the hits are read), and still k hits.
+        #expect(deleted.index.pending == 0 && deleted.results.count == 5 && deleted.index.vectors == 120, "\(deleted.index)")
 
         // Promoted: the candidate is the current generation; naming the candidate is a conflict.
         #expect(try handle.promoteCandidate(batchSize: 64) == 2)
         #expect(try handle.query(QueryRequest(text: texts[4], k: 1, mode: .vector)).index.generation == 2)
-        #expect(throws: SearchEngineError.self) { try handle.query(QueryRequest(text: texts[4], k: 1, generation: .candidate)) }
+        #expect(throws: none) { try handle.query(QueryRequest(text: texts[4], k: 1, generation: .candidate)) }
+    }
+
+    @Test("a collection of your own vectors has no candidate: nothing to embed into another model's generation")
+    func externalCollectionsRefuseCandidates() throws {
+        let directory = try TemporaryDirectory("quiver-candidate-external")
+        let model = try TinyModel.make(seed: 11, in: directory.url)
+        let engine = try makeEngine(directory, models: [model])
+        try engine.createCollection(CollectionOptions(name: "own", model: CollectionOptions.externalModel, dimensions: model.dimensions))
+        _ = try engine.upsert(
+            collection: "own", documents: [DocumentInput(id: "a", vector: [Float](repeating: 0.1, count: model.dimensions))])
+        let handle = try engine.collection("own")
+        for candidate in [true, false] {
+            #expect(throws: SearchEngineError.self) { try handle.beginModelChange(candidate: candidate) }
+        }
+        #expect(try handle.info().generations.count == 1)
     }
 
     @Test(

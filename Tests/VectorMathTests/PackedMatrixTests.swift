@@ -28,7 +28,7 @@ struct PackedMatrixTests {
         ],  // (90, 20, 1536): two row blocks (84 rows each at k 1536 on the AVX2 path)
         Kernels.allCases)
     func matchesTripleLoop(shape: (Int, Int, Int), kernels: Kernels) {
-        guard Kernels.supported(kernels) else { return }  // AVX-512 is checked on CPUs that have it
+        guard Kernels.supported(kernels) else { return }  // a CPU without AVX-512 (this suite's AVX-512 cases need one)
         let (m, n, k) = shape
         let a = ElementwiseTests.randomFloats(m * k, seed: UInt64(m * 1000 + k), range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: UInt64(n * 1000 + k), range: -1...1)
@@ -50,38 +50,57 @@ struct PackedMatrixTests {
         }
     }
 
-    @Test("panel shares write only their own columns and together the whole product", arguments: [2, 3, 5], Kernels.allCases)
+    @Test(
+        "panel shares write only their own columns (each alone on a fresh buffer) and together the whole product, with bias and a narrow last panel",
+        arguments: [2, 3, 5], Kernels.allCases)
     func sharesCoverExactly(parts: Int, kernels: Kernels) {
-        guard Kernels.supported(kernels) else { return }
+        guard Kernels.supported(kernels) else { return }  // a CPU without AVX-512
         let m = 14
-        let n = 72
+        let n = 72  // 4.5 panels: the last is narrow
         let k = 24
         let lda = 30
         let ldc = 80
         let a = ElementwiseTests.randomFloats(m * lda, seed: 7, range: -1...1)
         let w = ElementwiseTests.randomFloats(n * k, seed: 8, range: -1...1)
+        let bias = ElementwiseTests.randomFloats(n, seed: 9, range: -1...1)
         let packed = PackedMatrix(weight: w, outputs: n, inputs: k)
-        var c = [Float](repeating: .nan, count: m * ldc)
+        var whole = [Float](repeating: .nan, count: m * ldc)
         var covered = 0
         for part in 0..<parts {
             // Equal shares, as the forward team splits them (ForwardTeam.Member.share).
             let panels = (packed.panelCount * part / parts)..<(packed.panelCount * (part + 1) / parts)
-            covered += packed.columns(of: panels).count
-            c.withUnsafeMutableBufferPointer { out in
-                VectorMath.matmulPacked(
-                    a, lda: lda, packed, into: out.baseAddress!, ldc: ldc, m: m, panels: panels, bias: nil, kernels: kernels)
+            let columns = packed.columns(of: panels)
+            covered += columns.count
+            // Alone: exactly its own columns are written.
+            var alone = [Float](repeating: .nan, count: m * ldc)
+            alone.withUnsafeMutableBufferPointer { out in
+                bias.withUnsafeBufferPointer { b in
+                    VectorMath.matmulPacked(
+                        a, lda: lda, packed, into: out.baseAddress!, ldc: ldc, m: m, panels: panels, bias: b.baseAddress, kernels: kernels)
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<ldc where !columns.contains(j) {
+                    #expect(alone[i * ldc + j].isNaN, "\(kernels) share \(panels) wrote column \(j)")
+                }
+            }
+            whole.withUnsafeMutableBufferPointer { out in
+                bias.withUnsafeBufferPointer { b in
+                    VectorMath.matmulPacked(
+                        a, lda: lda, packed, into: out.baseAddress!, ldc: ldc, m: m, panels: panels, bias: b.baseAddress, kernels: kernels)
+                }
             }
         }
         #expect(covered == n)
         for i in 0..<m {
             for j in 0..<ldc {
                 if j >= n {
-                    #expect(c[i * ldc + j].isNaN, "column \(j) beyond n was written")
+                    #expect(whole[i * ldc + j].isNaN, "column \(j) beyond n was written")
                     continue
                 }
-                var sum = 0.0
+                var sum = Double(bias[j])
                 for l in 0..<k { sum += Double(a[i * lda + l]) * Double(w[j * k + l]) }
-                #expect(abs(Double(c[i * ldc + j]) - sum) < 1e-4)
+                #expect(abs(Double(whole[i * ldc + j]) - sum) < 1e-4)
             }
         }
     }
