@@ -200,19 +200,13 @@ extension CollectionsController {
         return try JSONResponse.make(info)
     }
 
-    /// Runs `body` on a new thread and waits for it.
+    /// Runs `body` on a new thread and waits for it (engine errors mapped to the API's).
     func onOwnThread<T: Sendable>(_ threadName: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> T)
-        async throws(APIError)
-        -> T
+        async throws(APIError) -> T
     {
-        let result: Result<T, SearchEngineError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                ThreadControl.nameCurrentThread(threadName)
-                continuation.resume(returning: Result { () throws(SearchEngineError) in try body() })
-            }
-            thread.start()
+        do throws(SearchEngineError) { return try await SearchEngine.onOwnThread(threadName, body) } catch {
+            throw EngineErrors.apiError(error, logger: module.logger)
         }
-        do { return try result.get() } catch { throw EngineErrors.apiError(error, logger: module.logger) }
     }
 }
 

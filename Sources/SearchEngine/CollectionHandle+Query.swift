@@ -252,8 +252,11 @@ extension CollectionHandle {
 
     /// Answers validated `requests`: each on the generation it names, the current one by default
     /// (`pinned`: every request on that serving generation instead, such as the candidate's).
+    /// `positions` are the requests' places in the caller's batch (for error messages) and
+    /// `shared` a response budget the caller's other part of the batch counts against too.
     func answer(
-        _ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool, limits: QueryLimits, pinned: ServingGeneration? = nil
+        _ requests: [QueryRequest], embedder: any QueryEmbedder, inBatch: Bool, limits: QueryLimits, pinned: ServingGeneration? = nil,
+        positions: [Int]? = nil, shared: ResponseBudget? = nil
     ) async throws -> [QueryResponse] {
         if pinned == nil, requests.contains(where: { $0.generation == .candidate }) {
             // The candidate's index (built on first use) answers the requests that name it; the
@@ -267,24 +270,28 @@ extension CollectionHandle {
             if let ready {
                 candidate = ready
             } else {
-                candidate = try await onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
+                candidate = try await SearchEngine.onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
                     try handle.candidateServing(fill: false)
                 }
             }
             let named = requests.indices.filter { requests[$0].generation == .candidate }
             let others = requests.indices.filter { requests[$0].generation != .candidate }
+            // One response budget for the whole batch; errors name the request's own place.
+            let budget = ResponseBudget(limit: limits.maxResponseBytes)
             let candidateAnswers = try await answer(
-                named.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: candidate)
+                named.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: candidate,
+                positions: named, shared: budget)
             if others.isEmpty { return candidateAnswers }
             let otherAnswers = try await answer(
-                others.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: nil)
+                others.map { requests[$0] }, embedder: embedder, inBatch: inBatch, limits: limits, pinned: nil,
+                positions: others, shared: budget)
             var merged = [QueryResponse?](repeating: nil, count: requests.count)
             for (index, answer) in zip(named, candidateAnswers) { merged[index] = answer }
             for (index, answer) in zip(others, otherAnswers) { merged[index] = answer }
             return merged.compactMap { $0 }
         }
         let executor = engine.executor
-        let budget = ResponseBudget(limit: limits.maxResponseBytes)
+        let budget = shared ?? ResponseBudget(limit: limits.maxResponseBytes)
         if budget.limit != .max {
             // Before any embedding or search: the serving generation from memory when it is loaded.
             let serving: ServingGeneration
@@ -344,8 +351,8 @@ extension CollectionHandle {
                 // A fresh budget per attempt: hits read by an attempt that is thrown away are not
                 // part of the answer.
                 return try await run(
-                    requests, embedded: embedded, inBatch: inBatch, budget: ResponseBudget(limit: limits.maxResponseBytes),
-                    pinned: pinned)
+                    requests, embedded: embedded, inBatch: inBatch, budget: shared ?? ResponseBudget(limit: limits.maxResponseBytes),
+                    pinned: pinned, positions: positions)
             } catch is GenerationMoved where attempt < 3 {
                 continue
             } catch is GenerationMoved {
@@ -381,7 +388,7 @@ extension CollectionHandle {
     /// Answers `requests` in contiguous chunks, one per read thread, on the engine's executor.
     private func run(
         _ requests: [QueryRequest], embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget,
-        pinned: ServingGeneration?
+        pinned: ServingGeneration?, positions: [Int]?
     ) async throws -> [QueryResponse] {
         let executor = engine.executor
         let handle = self
@@ -391,7 +398,9 @@ extension CollectionHandle {
         let ranges = stride(from: 0, to: requests.count, by: max(size, 1)).map { $0..<min($0 + size, requests.count) }
         if ranges.count <= 1 {
             return try await executor.run {
-                try handle.answer(requests, 0..<requests.count, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned)
+                try handle.answer(
+                    requests, 0..<requests.count, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned, positions: positions
+                )
             }
         }
         return try await withThrowingTaskGroup(of: (Int, [QueryResponse]).self) { group in
@@ -400,7 +409,8 @@ extension CollectionHandle {
                     (
                         chunk,
                         try await executor.run {
-                            try handle.answer(requests, range, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned)
+                            try handle.answer(
+                                requests, range, embedded: embedded, inBatch: inBatch, budget: budget, pinned: pinned, positions: positions)
                         }
                     )
                 }
@@ -414,7 +424,7 @@ extension CollectionHandle {
     /// Answers `requests[range]` against one snapshot of the serving generation.
     private func answer(
         _ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget,
-        pinned: ServingGeneration?
+        pinned: ServingGeneration?, positions: [Int]?
     ) throws -> [QueryResponse] {
         let (serving, state) =
             try pinned.map { pinned throws(SearchEngineError) in (pinned, try snapshot(of: pinned).state) } ?? follower.snapshot()
@@ -425,7 +435,7 @@ extension CollectionHandle {
             do throws(SearchEngineError) {
                 answers.append(try answer(requests[index], serving, state, embedded: embedded[index], budget: budget))
             } catch {
-                throw inBatch ? Self.batchError(error, index: index) : error
+                throw inBatch ? Self.batchError(error, index: positions?[index] ?? index) : error
             }
         }
         return answers
@@ -726,20 +736,21 @@ extension CollectionHandle {
     }
 }
 
-/// Runs `body` on a new thread and waits for it: for work of seconds (building a candidate's
-/// index, filling it) that must not hold a thread of the engine's read pool.
-func onOwnThread<T: Sendable>(_ threadName: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> T)
-    async throws(SearchEngineError)
-    -> T
-{
-    let result: Result<T, SearchEngineError> = await withCheckedContinuation { continuation in
-        let thread = Thread {
-            ThreadControl.nameCurrentThread(threadName)
-            continuation.resume(returning: Result { () throws(SearchEngineError) in try body() })
+extension SearchEngine {
+    /// Runs `body` on a new thread and waits for it: for work of seconds (building a candidate's
+    /// index, filling it, loading a model) that must not hold a thread of a pool others wait on.
+    public static func onOwnThread<T: Sendable>(
+        _ threadName: String, _ body: @escaping @Sendable () throws(SearchEngineError) -> T
+    ) async throws(SearchEngineError) -> T {
+        let result: Result<T, SearchEngineError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                ThreadControl.nameCurrentThread(threadName)
+                continuation.resume(returning: Result { () throws(SearchEngineError) in try body() })
+            }
+            thread.start()
         }
-        thread.start()
+        return try result.get()
     }
-    return try result.get()
 }
 
 func milliseconds(since start: DispatchTime) -> Double {

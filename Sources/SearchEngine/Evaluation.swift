@@ -170,7 +170,7 @@ extension CollectionHandle {
         if configurations.contains(where: { $0.generation == .candidate }) {
             let handle = self
             // Embedding what changed and building the index take seconds: off the read pool.
-            candidate = try await onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
+            candidate = try await SearchEngine.onOwnThread("quiver-candidate") { () throws(SearchEngineError) in
                 try handle.candidateServing(fill: true)
             }
         }

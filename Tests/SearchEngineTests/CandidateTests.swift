@@ -133,6 +133,18 @@ struct CandidateTests {
             ], embedder: embedder)
         #expect(batch.map(\.index.generation) == [2, 1, 2, 1])
         #expect(batch.map { $0.results.first?.id } == ["d5", "d6", "d7", "d8"])
+        // An error names the query's place in the whole batch, not in its generation's part.
+        do {
+            _ = try await handle.query(
+                batch: [
+                    QueryRequest(text: texts[5], k: 2, mode: .vector),
+                    QueryRequest(text: texts[6], k: 2, mode: .vector),
+                    QueryRequest(vector: [1, 2, 3], k: 2, generation: .candidate),
+                ], embedder: embedder)
+            Issue.record("a 3-dimension vector was accepted")
+        } catch let error as SearchEngineError {
+            #expect("\(error)".contains("queries[2]"), "\(error)")
+        }
         // A snapshot of one generation refuses a query naming the other.
         let snapshot = try handle.snapshot(generation: .candidate)
         #expect(throws: SearchEngineError.self) { try snapshot.query(QueryRequest(text: texts[1], k: 1)) }
