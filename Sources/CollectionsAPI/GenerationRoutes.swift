@@ -111,6 +111,11 @@ extension CollectionsController {
             defer { builds.release(name) }
             do {
                 try handle.keepingOpen { () throws(SearchEngineError) in
+                    // completeModelChange leaves a candidate whose model this process lacks as it
+                    // is: that is a failed build here, not a finished one.
+                    guard engine.model(fingerprint: begun.model.fingerprint)?.embedder != nil else {
+                        throw SearchEngineError.modelUnavailable(collection: name, fingerprint: begun.model.fingerprint)
+                    }
                     // A candidate is filled and left for evaluation; a plain change switches in.
                     let switched = try handle.completeModelChange(promote: false) { step in
                         builds.update(name) {
@@ -119,13 +124,10 @@ extension CollectionsController {
                         }
                     }
                     if candidate {
-                        // Filled means nothing left to embed (a model that cannot be loaded leaves
-                        // the generation as it was, and that is a failure, not a finished build).
+                        // (Writes during the build leave it a few stale documents: candidates take
+                        // no writes, and an evaluation or the promote embeds them.)
                         guard let held = try handle.candidate(), held.generation == begun.generation else {
                             throw SearchEngineError.conflict("the candidate generation was replaced or dropped during the build")
-                        }
-                        if let pending = held.pending, pending > 0 {
-                            throw SearchEngineError.modelUnavailable(collection: name, fingerprint: held.model.fingerprint)
                         }
                     } else if switched != begun.generation {
                         throw SearchEngineError.conflict("generation \(begun.generation) was not switched in (another change replaced it)")
