@@ -190,7 +190,18 @@ extension CollectionsController {
         // write pool keeps taking writes; the collection stays open meanwhile.
         try await onOwnThread("quiver-promote") { () throws(SearchEngineError) in
             try handle.keepingOpen { () throws(SearchEngineError) in
-                if promote { _ = try handle.promoteCandidate() } else { _ = try handle.discardCandidate() }
+                if promote {
+                    // A server that cannot embed with the candidate's model would be left serving a
+                    // collection whose text queries and writes it must refuse.
+                    if let candidate = try handle.candidate(), engine.model(fingerprint: candidate.model.fingerprint)?.embedder == nil {
+                        throw SearchEngineError.conflict(
+                            "this server cannot embed with the candidate's model \(candidate.model.id) (\(candidate.model.fingerprint.prefix(12))): "
+                                + "start it with --candidate-model pointing at that model's folder, or promote with quiver promote")
+                    }
+                    _ = try handle.promoteCandidate()
+                } else {
+                    _ = try handle.discardCandidate()
+                }
             }
         }
         var info = try await runner.read { () throws(SearchEngineError) in

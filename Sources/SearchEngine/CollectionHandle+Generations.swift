@@ -122,6 +122,9 @@ extension CollectionHandle {
         throws(SearchEngineError) -> Int64
     {
         guard try candidateRecord() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
+        // The promote builds the index it switches to: the held one goes first (not three
+        // indexes in memory at the peak).
+        follower.dropCandidate()
         guard let switched = try completeModelChange(batchSize: batchSize, promote: true, progress: progress) else {
             follower.dropCandidate()
             throw .conflict("the candidate generation of \(name) was discarded meanwhile")

@@ -151,4 +151,40 @@ struct GenerationRoutesTests {
             #expect(offered["loaded"] as? Bool == true)
         }
     }
+
+    @Test("a server without the candidate's model refuses to promote it (it could not serve it) and answers its text queries 409")
+    func promoteNeedsTheModel() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let shorter = try Self.shorterModel(in: directory.url)
+        let data = directory.url.appendingPathComponent("data")
+        let documents = (0..<20).map { #"{"id": "d\#($0)", "text": "note \#($0) about printers and refunds"}"# }.joined(separator: ",")
+        // A candidate of the shorter model, built by a server that has it.
+        let (builder, _) = try makeApp(data: data, queryCache: 0, candidateModels: [shorter])
+        try await builder.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "c"}"#).status == .created)
+            #expect(try await client.send(.put, "/v1/collections/c/documents", json: #"{"documents": [\#(documents)]}"#).status == .ok)
+            #expect(try await client.send(.post, "/v1/collections/c/generations", json: #"{"model": "minilm-128"}"#).status == .accepted)
+            #expect(try await waitForBuild(client, "c")["state"] as? String == "finished")
+        }
+        // A server started without it.
+        let (plain, _) = try makeApp(data: data, queryCache: 0)
+        try await plain.test(.router) { client in
+            try await client.waitUntilReady()
+            expectError(
+                try await client.send(.post, "/v1/collections/c/generations/promote", json: "{}"), .conflict, code: "conflict",
+                messageContains: "cannot embed with the candidate's model")
+            expectError(
+                try await client.send(.post, "/v1/collections/c/query", json: #"{"text": "refunds", "generation": "candidate"}"#),
+                .conflict, code: "conflict")
+            // Keyword mode needs no model, and the current generation is untouched.
+            let keyword = try await client.send(
+                .post, "/v1/collections/c/query", json: #"{"text": "refunds", "mode": "keyword", "generation": "candidate"}"#)
+            #expect(keyword.status == .ok, "\(keyword.text)")
+            let info = try await client.send(.get, "/v1/collections/c").json()
+            #expect((info["index"] as? [String: Any])?["generation"] as? Int == 1)
+            #expect(try await client.send(.post, "/v1/collections/c/generations/discard", json: "{}").status == .ok)
+        }
+    }
 }
