@@ -231,9 +231,6 @@ final class IndexFollower: Sendable {
         candidateIndex.withLock { $0 = nil }
     }
 
-    /// Vectors in the candidate's index when one is held (for the collection info).
-    var candidateIndexCount: Int? { candidateIndex.withLock { $0?.index.count } }
-
     /// Asks the follower to run a cycle soon, without waiting.
     func wake() {
         control.condition.lock()
