@@ -54,8 +54,7 @@ final class ModelShelf: ModelProvider {
                 "model loaded",
                 metadata: [
                     "model": "\(entry.id)", "fingerprint": "\(fingerprint.prefix(12))", "weights_mib": "\(embedder.weightBytes >> 20)",
-                    "seconds":
-                        "\(String(format: "%.2f", Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)))",
+                    "seconds": "\(String(format: "%.2f", (ContinuousClock.now - start) / .seconds(1)))",
                 ])
             return EmbeddingModel(id: entry.id, fingerprint: fingerprint, embedder: embedder)
         } catch {

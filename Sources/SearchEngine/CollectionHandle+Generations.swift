@@ -123,13 +123,12 @@ extension CollectionHandle {
     {
         guard try candidateRecord() != nil else { throw .conflict("collection \(name) has no candidate generation to promote") }
         // The promote builds the index it switches to: the held one goes first (not three
-        // indexes in memory at the peak).
+        // indexes in memory at the peak), and one a query built meanwhile goes after.
         follower.dropCandidate()
+        defer { follower.dropCandidate() }
         guard let switched = try completeModelChange(batchSize: batchSize, promote: true, progress: progress) else {
-            follower.dropCandidate()
             throw .conflict("the candidate generation of \(name) was discarded meanwhile")
         }
-        follower.dropCandidate()
         return switched
     }
 

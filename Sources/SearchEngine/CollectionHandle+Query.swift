@@ -43,28 +43,17 @@ public protocol QueryEmbedder: Sendable {
 
 /// Embeds query text with the engine's own models, on the calling thread.
 public struct ModelQueryEmbedder: QueryEmbedder {
-    let models: [EmbeddingModel]
-    let engine: SearchEngine?
-
-    /// An embedder over `models`.
-    public init(models: [EmbeddingModel]) {
-        self.models = models
-        self.engine = nil
-    }
+    let engine: SearchEngine
 
     /// An embedder over `engine`'s models, including those its ``ModelProvider`` loads on demand.
-    public init(engine: SearchEngine) {
-        self.models = []
-        self.engine = engine
-    }
+    public init(engine: SearchEngine) { self.engine = engine }
 
     public func embed(_ texts: [String], fingerprint: String) async throws -> [[Float]]? {
         try embedNow(texts, fingerprint: fingerprint)
     }
 
     func embedNow(_ texts: [String], fingerprint: String) throws(SearchEngineError) -> [[Float]]? {
-        let model = engine.map { $0.model(fingerprint: fingerprint) } ?? models.first(where: { $0.fingerprint == fingerprint })
-        guard let embedder = model?.embedder else { return nil }
+        guard let embedder = engine.model(fingerprint: fingerprint)?.embedder else { return nil }
         do { return try embedder.embed(texts) } catch { throw SearchEngineError(error) }
     }
 }
@@ -426,8 +415,14 @@ extension CollectionHandle {
         _ requests: [QueryRequest], _ range: Range<Int>, embedded: [Int: EmbeddedQueryText], inBatch: Bool, budget: ResponseBudget,
         pinned: ServingGeneration?, positions: [Int]?
     ) throws -> [QueryResponse] {
-        let (serving, state) =
-            try pinned.map { pinned throws(SearchEngineError) in (pinned, try snapshot(of: pinned).state) } ?? follower.snapshot()
+        let serving: ServingGeneration
+        let state: StoreState
+        if let pinned {
+            serving = pinned
+            do { state = try store.state() } catch { throw SearchEngineError(error) }
+        } else {
+            (serving, state) = try follower.snapshot()
+        }
         var answers: [QueryResponse] = []
         answers.reserveCapacity(range.count)
         for index in range {

@@ -60,12 +60,18 @@ public struct EmbeddingModel: Sendable {
     ///
     /// - Throws: `.embedding` when the configuration does not load, `.io` when a file cannot be read.
     public static func fingerprint(folder: URL) throws(SearchEngineError) -> String {
-        let pooling: PoolingConfig
+        try fingerprint(folder: folder, pooling: try pooling(folder: folder))
+    }
+
+    /// The pooling settings of a model folder, read from its configuration files without loading
+    /// the weights (a quick check that a folder is a model folder).
+    ///
+    /// - Throws: `.embedding` when the configuration does not load.
+    public static func pooling(folder: URL) throws(SearchEngineError) -> PoolingConfig {
         do {
             let config = try BertConfig(url: folder.appendingPathComponent("config.json"))
-            pooling = try PoolingConfig(folder: folder, maxPositions: config.maxPositions)
+            return try PoolingConfig(folder: folder, maxPositions: config.maxPositions)
         } catch { throw SearchEngineError(error) }
-        return try fingerprint(folder: folder, pooling: pooling)
     }
 
     /// Files that decide the vectors, hashed in this order when present.

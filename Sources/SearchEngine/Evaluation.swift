@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 
 /// One configuration an evaluation runs every judged query in.
@@ -236,10 +237,7 @@ extension CollectionHandle {
     /// - Throws: `conflict` when there is no candidate, `modelUnavailable` when documents need
     ///   embedding and its model is not loaded.
     func candidateServing(fill: Bool, batchSize: Int = 256) throws(SearchEngineError) -> ServingGeneration {
-        guard let record = try candidateRecord() else {
-            follower.dropCandidate()
-            throw .conflict("collection \(name) has no candidate generation")
-        }
+        let record = try existingCandidate()
         // (A fill that embeds anything drops the held index: its vectors carry no change seq.)
         if fill { _ = try self.fill(record, batchSize: batchSize, progress: nil) }
         return try follower.candidate(record)
@@ -250,13 +248,20 @@ extension CollectionHandle {
     ///
     /// - Throws: `conflict` when there is no candidate.
     func readyCandidate() throws(SearchEngineError) -> ServingGeneration? {
+        let record = try existingCandidate()
+        let seq: Int64
+        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
+        return follower.heldCandidate(generation: record.generation, coveringSeq: seq)
+    }
+
+    /// The candidate's record; without one, its held index (if any) is dropped and the answer
+    /// is `conflict`.
+    private func existingCandidate() throws(SearchEngineError) -> GenerationRecord {
         guard let record = try candidateRecord() else {
             follower.dropCandidate()
             throw .conflict("collection \(name) has no candidate generation")
         }
-        let seq: Int64
-        do { seq = try store.state().seq } catch { throw SearchEngineError(error) }
-        return follower.heldCandidate(generation: record.generation, coveringSeq: seq)
+        return record
     }
 
     /// The `p` quantile of `values` (nearest rank); 0 when empty.

@@ -112,11 +112,8 @@ public final class SearchEngine: Sendable {
         defer { providerLoads.unlock() }
         if let loaded = models.first(where: { $0.fingerprint == fingerprint }) { return loaded }
         guard let provided = modelProvider.load(fingerprint: fingerprint) else { return nil }
-        return loadedModels.withLock { list in
-            list.append(provided)
-            logger.info("model loaded for a generation", metadata: ["model": "\(provided.id)", "fingerprint": "\(fingerprint.prefix(12))"])
-            return provided
-        }
+        loadedModels.withLock { $0.append(provided) }  // (the provider logs the load)
+        return provided
     }
 
     /// The model named `id` (its id or fingerprint) among the loaded ones and those the provider

@@ -117,7 +117,8 @@ struct ServeCommand: AsyncParsableCommand {
         var candidateIDs: Set<String> = []
         for folder in candidateModels {
             let url = URL(fileURLWithPath: folder)
-            do { _ = try EmbeddingModel.fingerprint(folder: url) } catch {
+            // Its configuration only: the collections module fingerprints it (hashes the weights) once.
+            do { _ = try EmbeddingModel.pooling(folder: url) } catch {
                 throw ValidationError("--candidate-model \(folder) is not a usable model folder: \(error)")
             }
             let id = url.standardizedFileURL.lastPathComponent

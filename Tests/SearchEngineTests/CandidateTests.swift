@@ -52,7 +52,7 @@ struct CandidateTests {
         let report = try await handle.evaluate(
             judged,
             configurations: [EvaluationConfiguration(mode: .vector), EvaluationConfiguration(mode: .vector, generation: .candidate)],
-            embedder: ModelQueryEmbedder(models: engine.models))
+            embedder: ModelQueryEmbedder(engine: engine))
         #expect(report.configurations.map(\.generation) == ["current", "candidate"])
         #expect(report.configurations.map(\.label) == ["vector", "vector @candidate"])
         for result in report.configurations { #expect((result.metrics["precision@1"] ?? 0) >= 0.9, "\(result.label) \(result.metrics)") }
@@ -62,7 +62,7 @@ struct CandidateTests {
         let newEmbedder = try #require(new.embedder)
         let oldEmbedder = try #require(old.embedder)
         let answer = try await handle.query(
-            QueryRequest(text: texts[10], k: 3, mode: .vector, generation: .candidate), embedder: ModelQueryEmbedder(models: engine.models))
+            QueryRequest(text: texts[10], k: 3, mode: .vector, generation: .candidate), embedder: ModelQueryEmbedder(engine: engine))
         #expect(answer.index.generation == 2 && answer.model.fingerprint == new.fingerprint)
         let q = try newEmbedder.embed(texts[10])
         for hit in answer.results {
@@ -98,7 +98,7 @@ struct CandidateTests {
         var texts = try collection(directory, old: old, count: 120)
         let engine = try makeEngine(directory, models: [new, old])
         let handle = try engine.collection("c")
-        let embedder = ModelQueryEmbedder(models: engine.models)
+        let embedder = ModelQueryEmbedder(engine: engine)
         // No candidate yet: a clear conflict, sync and async.
         let none = SearchEngineError.conflict("collection c has no candidate generation")
         #expect(throws: none) { try handle.query(QueryRequest(text: texts[0], k: 1, generation: .candidate)) }

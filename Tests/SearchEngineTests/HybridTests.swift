@@ -183,7 +183,7 @@ struct HybridTests {
             QueryRequest(text: "omicron delta", k: 7, mode: .keyword),
             QueryRequest(text: "beta", k: 4, withPayload: false, mode: .hybrid, fusion: Fusion(method: .weighted, alpha: 0.3)),
         ]
-        let batch = try await handle.query(batch: requests, embedder: ModelQueryEmbedder(models: engine.models))
+        let batch = try await handle.query(batch: requests, embedder: ModelQueryEmbedder(engine: engine))
         #expect(batch.count == requests.count)
         for (request, answer) in zip(requests, batch) {
             let single = try handle.query(request)

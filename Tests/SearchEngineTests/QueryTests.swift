@@ -124,7 +124,7 @@ struct QueryTests {
         let directory = try TemporaryDirectory()
         let (engine, vectors) = try fixture(directory)
         let handle = try engine.collection("c")
-        let embedder = ModelQueryEmbedder(models: engine.models)
+        let embedder = ModelQueryEmbedder(engine: engine)
         let requests = (0..<100).map { i in
             i % 3 == 0
                 ? QueryRequest(id: "d\(i)", k: 5)
