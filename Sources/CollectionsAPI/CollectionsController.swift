@@ -68,7 +68,8 @@ struct CollectionsController: Sendable {
         }
         let options = CollectionOptions(
             name: body.name, model: external ? CollectionOptions.externalModel : nil,
-            dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw)
+            dimensions: external ? body.dimensions : nil, distance: body.distance, hnsw: hnsw,
+            chunkTokens: body.chunkTokens, chunkOverlap: body.chunkOverlap)
         // The engine checks an external collection's dimensions and the HNSW parameters, naming the field.
         let info = try await runner.write { () throws(SearchEngineError) in try engine.createCollection(options) }
         metrics.update(info)
@@ -109,13 +110,8 @@ struct CollectionsController: Sendable {
         guard documents.count <= limits.maxBatchInputs else {
             throw APIError.limitExceeded(limit: "max_batch_inputs", value: documents.count, allowed: limits.maxBatchInputs)
         }
-        for document in documents {
-            for field in [document.text, document.title] {
-                if let field, field.utf8.count > limits.maxTextBytes {
-                    throw APIError.limitExceeded(limit: "max_text_bytes", value: field.utf8.count, allowed: limits.maxTextBytes)
-                }
-            }
-        }
+        // A document's size is checked by the engine (max_document_bytes, max_passages): one too
+        // large is refused on its own and listed in the answer's `rejected`; the rest is written.
         return try await write(engine, name) { () throws(SearchEngineError) in
             try engine.upsert(collection: name, documents: documents)
         }
@@ -296,13 +292,14 @@ struct CollectionsController: Sendable {
             throw APIError.limitExceeded(limit: "max_vector_ids", value: body.ids.count, allowed: limits.maxVectorIDs)
         }
         let ids = body.ids
+        let chunks = body.chunks ?? false
         let maxBytes = limits.maxResponseBytes
         // Up to max_vector_ids vectors within max_response_bytes (checked before the read):
         // fetched and encoded on the blocking pool.
         // The engine's errors (unknown collection, …) propagate; only a failure to encode its
         // answer — a bug — becomes the 500 below.
         let encoded = try await runner.read { () throws(SearchEngineError) in
-            let response = try engine.collection(name).vectors(ids: ids, maxResponseBytes: maxBytes)
+            let response = try engine.collection(name).vectors(ids: ids, chunks: chunks, maxResponseBytes: maxBytes)
             return try? JSONResponse.encoder.encode(response)
         }
         guard let encoded else { throw APIError.internalError }
@@ -327,10 +324,15 @@ struct CollectionsController: Sendable {
         // The page is read and encoded on the blocking pool; it holds `limit` vectors or fewer, as
         // many as fit in max_response_bytes.
         let raw = format == "f32"
+        let chunks = try QueryString.bool(request, "chunks") ?? false
+        if chunks, raw {
+            throw APIError.invalidRequest("chunks=true needs format=ndjson (f32 rows hold one vector per document)")
+        }
         let maxBytes = limits.maxResponseBytes
         let (page, encoded) = try await runner.read { () throws(SearchEngineError) in
             let page = try engine.collection(name).exportVectors(
-                cursor: cursor, limit: limit, maxPageBytes: maxBytes, bytesPerFloat: raw ? 4 : ResponseBudget.floatBytes)
+                cursor: cursor, limit: limit, maxPageBytes: maxBytes, bytesPerFloat: raw ? 4 : ResponseBudget.floatBytes,
+                chunks: chunks)
             return (page, Self.encode(page, raw: raw))
         }
         guard let encoded else { throw APIError.internalError }
@@ -373,7 +375,8 @@ struct CollectionsController: Sendable {
         } else {
             let encoder = JSONResponse.encoder
             for item in page.vectors {
-                let line = VectorLine(id: item.id, vector: item.vector, model: item.model, embeddedAt: item.embeddedAt)
+                let line = VectorLine(
+                    id: item.id, vector: item.vector, model: item.model, embeddedAt: item.embeddedAt, chunks: item.chunks)
                 guard let data = try? encoder.encode(line) else { return nil }
                 buffer.writeBytes(data)
                 buffer.writeInteger(UInt8(ascii: "\n"))

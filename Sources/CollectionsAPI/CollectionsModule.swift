@@ -125,7 +125,11 @@ public final class CollectionsModule: APIModule {
         let controller = CollectionsController(module: self, context: context, metrics: metrics)
         controller.addRoutes(to: routes)
         let task = Task { [self] in
-            await start(service: context.embeddings, modelFolder: context.configuration.modelFolder, metrics: metrics)
+            // One document's size limits are the server's (`max_document_bytes`, `max_passages`).
+            let limits = context.configuration.limits
+            await start(
+                service: context.embeddings, modelFolder: context.configuration.modelFolder, metrics: metrics,
+                documentLimits: DocumentLimits(maxDocumentBytes: limits.maxDocumentBytes, maxPassages: limits.maxPassages))
         }
         startup.withLock { $0 = task }
     }
@@ -215,7 +219,7 @@ public final class CollectionsModule: APIModule {
 
     /// Waits for the model, opens the engine with it, catches every collection up, then imports
     /// the sample corpus.
-    func start(service: EmbeddingService, modelFolder: URL, metrics: CollectionMetrics) async {
+    func start(service: EmbeddingService, modelFolder: URL, metrics: CollectionMetrics, documentLimits: DocumentLimits) async {
         let embedder: Embedder
         do {
             embedder = try await service.loadedEmbedder()
@@ -254,7 +258,7 @@ public final class CollectionsModule: APIModule {
                     dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
                     maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
-                    modelProvider: shelf, logger: logger)
+                    modelProvider: shelf, documentLimits: documentLimits, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from

@@ -5,7 +5,8 @@ import SearchEngine
 import SearchServer
 import Synchronization
 
-/// `POST /v1/collections/{c}/generations {"model"?, "candidate"?}`: starts a new generation.
+/// `POST /v1/collections/{c}/generations {"model"?, "candidate"?, "chunk_tokens"?, "chunk_overlap"?}`:
+/// starts a new generation.
 struct GenerationBody: Decodable {
     /// The model's id or fingerprint (the server's own, or a `--candidate-model` folder's);
     /// default: the server's model.
@@ -13,6 +14,16 @@ struct GenerationBody: Decodable {
     /// Held for evaluation and switched in only by a promote (default true); false: switched in
     /// as soon as it is filled (a plain model change).
     let candidate: Bool?
+    /// The new generation's passage size (0 = off); default: the current generation's.
+    let chunkTokens: Int?
+    /// Its overlap; default: the current one's (or the default for a new size).
+    let chunkOverlap: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case model, candidate
+        case chunkTokens = "chunk_tokens"
+        case chunkOverlap = "chunk_overlap"
+    }
 }
 
 /// The generations the server builds in the background, one at a time per collection, and the
@@ -90,7 +101,8 @@ extension CollectionsController {
         do {
             begun = try await onOwnThread("quiver-generation") { () throws(SearchEngineError) in
                 try handle.keepingOpen { () throws(SearchEngineError) in
-                    try handle.beginModelChange(candidate: candidate, modelID: body.model)
+                    try handle.beginModelChange(
+                        candidate: candidate, modelID: body.model, chunkTokens: body.chunkTokens, chunkOverlap: body.chunkOverlap)
                 }
             }
         } catch {

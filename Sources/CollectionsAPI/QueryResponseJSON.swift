@@ -62,7 +62,37 @@ extension QueryHit: JSONWritable {
             json.key("scores")
             scores.write(to: &json)
         }
+        if let passage {
+            json.key("passage")
+            json.beginObject()
+            json.key("text")
+            json.string(passage.text)
+            Self.writeSpan(passage.start, passage.end, passage.score, to: &json)
+            json.endObject()
+        }
+        if let chunks {
+            json.key("chunks")
+            json.beginArray()
+            for chunk in chunks {
+                json.beginObject()
+                Self.writeSpan(chunk.start, chunk.end, chunk.score, to: &json)
+                json.endObject()
+            }
+            json.endArray()
+        }
         json.endObject()
+    }
+}
+
+extension QueryHit {
+    /// A passage's `start`, `end` and `score` keys.
+    static func writeSpan(_ start: Int, _ end: Int, _ score: Float, to json: inout JSONWriter) {
+        json.key("start")
+        json.integer(Int64(start))
+        json.key("end")
+        json.integer(Int64(end))
+        json.key("score")
+        json.number(score)
     }
 }
 

@@ -15,6 +15,14 @@ struct CreateCollectionBody: Decodable {
     let dimensions: Int?
     let distance: String?
     let hnsw: HNSW?
+    let chunkTokens: Int?
+    let chunkOverlap: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name, model, dimensions, distance, hnsw
+        case chunkTokens = "chunk_tokens"
+        case chunkOverlap = "chunk_overlap"
+    }
 }
 
 /// `PUT /v1/collections/{c}/documents`.
@@ -64,6 +72,8 @@ struct BatchQueryBody: Decodable {
 /// `POST /v1/collections/{c}/vectors`.
 struct VectorIDsBody: Decodable {
     let ids: [String]
+    /// Every passage's vector too (chunked collections).
+    let chunks: Bool?
 }
 
 /// `GET /v1/collections`.
@@ -83,8 +93,11 @@ struct WriteResponse: Encodable {
     let updated: Int
     let unchanged: Int
     let deleted: Int
-    /// Always 0: a write with an invalid document is rejected whole (422 naming it).
+    /// Documents refused on their own (over `max_document_bytes` or `max_passages`), listed in
+    /// `rejected`; the rest was written. Any other invalid document rejects the write whole
+    /// (422 naming it).
     let failed: Int
+    let rejected: [RejectedDocument]
     let embedded: Int
     /// The store sequence after the write; searchable once `index.indexed_seq` ≥ `seq`.
     let seq: Int64
@@ -101,6 +114,7 @@ struct WriteResponse: Encodable {
         unchanged = result.unchanged
         deleted = result.deleted
         failed = result.failed
+        rejected = result.rejected
         embedded = result.embedded
         seq = result.seq
         generation = result.generation
@@ -109,7 +123,7 @@ struct WriteResponse: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case inserted, updated, unchanged, deleted, failed, embedded, seq, generation, searchable, index
+        case inserted, updated, unchanged, deleted, failed, rejected, embedded, seq, generation, searchable, index
     }
 }
 
@@ -124,8 +138,9 @@ struct VectorLine: Encodable {
     let vector: [Float]
     let model: String
     let embeddedAt: Timestamp?
+    let chunks: [VectorsResponse.PassageVector]?
     enum CodingKeys: String, CodingKey {
-        case id, vector, model
+        case id, vector, model, chunks
         case embeddedAt = "embedded_at"
     }
 }

@@ -11,7 +11,8 @@ extension DocumentStore {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate
+                    SELECT generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate,
+                        chunk_tokens, chunk_overlap
                     FROM generations ORDER BY generation
                     """)
         ).map { row in
@@ -20,33 +21,36 @@ extension DocumentStore {
                 generation: try row.decode(atIndex: 0), modelID: try row.decode(atIndex: 1),
                 modelFingerprint: try row.decode(atIndex: 2), dimensions: try row.decode(atIndex: 3),
                 state: GenerationState(rawValue: state) ?? .previous, createdAt: try row.decode(atIndex: 5),
-                completedAt: try row.decode(atIndex: 6), candidate: (try row.decode(atIndex: 7) as Int64) != 0)
+                completedAt: try row.decode(atIndex: 6), candidate: (try row.decode(atIndex: 7) as Int64) != 0,
+                chunking: Chunking(tokens: try row.decode(atIndex: 8), overlap: try row.decode(atIndex: 9)))
         }
     }
 
     static func insert(_ generation: GenerationRecord, _ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO generations (generation, model_id, model_fingerprint, dimensions, state, created_at, completed_at, candidate,
+                    chunk_tokens, chunk_overlap)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 generation.generation, generation.modelID, generation.modelFingerprint, generation.dimensions,
                 generation.state.rawValue, generation.createdAt, generation.completedAt, generation.candidate ? 1 : 0,
+                generation.chunking.tokens, generation.chunking.overlap,
             ])
     }
 
-    /// Starts a `building` generation for a new model, numbered after every existing one.
-    /// An existing building generation with the same fingerprint is returned instead (a resumed
-    /// model change), with its `candidate` flag set to `candidate`; one with another fingerprint
-    /// is replaced (its vectors are dropped).
-    public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double, candidate: Bool)
-        throws(DocumentStoreError) -> GenerationRecord
-    {
+    /// Starts a `building` generation for a new model or chunking, numbered after every existing
+    /// one. An existing building generation with the same fingerprint and chunking is returned
+    /// instead (a resumed model change), with its `candidate` flag set to `candidate`; one with
+    /// another is replaced (its vectors are dropped).
+    public func beginGeneration(
+        modelID: String, fingerprint: String, dimensions: Int, chunking: Chunking, at time: Double, candidate: Bool
+    ) throws(DocumentStoreError) -> GenerationRecord {
         try write { db in
             let all = try Self.generations(db)
             if var building = all.first(where: { $0.state == .building }) {
-                if building.modelFingerprint == fingerprint, building.dimensions == dimensions {
+                if building.modelFingerprint == fingerprint, building.dimensions == dimensions, building.chunking == chunking {
                     if building.candidate != candidate {
                         try db.execute(
                             sql: "UPDATE generations SET candidate = ? WHERE generation = ?",
@@ -60,7 +64,8 @@ extension DocumentStore {
             let next = (all.map(\.generation).max() ?? 0) + 1
             let record = GenerationRecord(
                 generation: next, modelID: modelID, modelFingerprint: fingerprint,
-                dimensions: dimensions, state: .building, createdAt: time, completedAt: nil, candidate: candidate)
+                dimensions: dimensions, state: .building, createdAt: time, completedAt: nil, candidate: candidate,
+                chunking: chunking)
             try Self.insert(record, db)
             return record
         }
@@ -115,21 +120,24 @@ extension DocumentStore {
 
     /// Stores vectors computed for a building generation, each only if its document has not
     /// changed since (`source_seq` still equals the document's `seq`). Returns how many were kept.
-    public func writeGenerationVectors(
-        generation: Int64, _ items: [(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float])],
-        embeddedAt: Double
-    ) throws(DocumentStoreError) -> Int {
+    public func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double)
+        throws(DocumentStoreError) -> Int
+    {
         try write { db in
             var kept = 0
             for item in items {
                 try db.execute(
                     sql: """
-                        INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector)
-                        SELECT ?, label, ?, ?, seq, ? FROM documents WHERE label = ? AND seq = ? AND deleted = 0
+                        INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector, chunks, chunk_vectors)
+                        SELECT ?, label, ?, ?, seq, ?, ?, ? FROM documents WHERE label = ? AND seq = ? AND deleted = 0
                         ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
-                            embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector
+                            embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector,
+                            chunks = excluded.chunks, chunk_vectors = excluded.chunk_vectors
                         """,
-                    arguments: [generation, Data(item.contentHash), embeddedAt, Self.blob(item.vector), item.label, item.sourceSeq])
+                    arguments: [
+                        generation, Data(item.contentHash), embeddedAt, Self.blob(item.vector),
+                        item.chunks.map { Self.spansBlob($0.spans) }, item.chunks.map { Self.blob($0.flat) }, item.label, item.sourceSeq,
+                    ])
                 kept += db.changesCount
             }
             return kept

@@ -9,7 +9,7 @@ extension DocumentStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT d.label, d.seq, d.deleted, v.vector, d.id FROM documents d
+                    SELECT d.label, d.seq, d.deleted, v.vector, d.id, v.chunks, v.chunk_vectors FROM documents d
                     LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
                     WHERE d.seq > ? ORDER BY d.seq LIMIT ?
                     """, arguments: [generation, seq, limit])
@@ -20,7 +20,10 @@ extension DocumentStore {
                     DocumentChange(
                         label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 4), seq: try row.decode(atIndex: 1),
                         deleted: try row.decode(Int.self, atIndex: 2) != 0,
-                        vector: try blob.map { try vector($0, dimensions: dimensions) }))
+                        vector: try blob.map { try vector($0, dimensions: dimensions) },
+                        chunks: try chunks(
+                            spans: try row.decode(atIndex: 5), vectors: try row.decode(atIndex: 6), dimensions: dimensions,
+                            withVectors: true)))
             }
             return changes
         }
@@ -53,27 +56,46 @@ extension DocumentStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT v.label, v.vector, d.id FROM vectors v JOIN documents d ON d.label = v.label
-                    WHERE v.generation = ? AND d.deleted = 0 AND v.label > ? ORDER BY v.label LIMIT ?
+                    SELECT d.label, v.vector, d.id, v.chunks, v.chunk_vectors
+                    FROM documents d CROSS JOIN vectors v ON v.generation = ? AND v.label = d.label
+                    WHERE d.deleted = 0 AND d.label > ? ORDER BY d.label LIMIT ?
                     """, arguments: [generation, afterLabel, limit])
             var page = VectorPage(labels: [], ids: [], flat: [])
             page.flat.reserveCapacity(min(limit, 4096) * dimensions)
             while let row = try rows.next() {
                 page.labels.append(try row.decode(atIndex: 0))
-                let blob: Data = try row.decode(atIndex: 1)
-                page.flat.append(contentsOf: try vector(blob, dimensions: dimensions))
+                if let passages = try chunks(
+                    spans: try row.decode(atIndex: 3), vectors: try row.decode(atIndex: 4), dimensions: dimensions, withVectors: true)
+                {
+                    page.flat.append(contentsOf: passages.flat)
+                    page.counts.append(passages.spans.count)
+                } else {
+                    let blob: Data = try row.decode(atIndex: 1)
+                    page.flat.append(contentsOf: try vector(blob, dimensions: dimensions))
+                    page.counts.append(1)
+                }
                 page.ids.append(try row.decode(atIndex: 2))
             }
             return page
         }
     }
 
-    /// Number of vectors of `generation`: how many labels an index of it caught up to the store's
-    /// seq holds (a delete drops the document's vectors). Counted on the primary-key index, so no
-    /// vector blob is read.
+    /// Number of index vectors of `generation`: how many labels an index of it caught up to the
+    /// store's seq holds (a delete drops the document's vectors): one per row, or one per passage
+    /// in a chunked generation (the spans blob's length; no vector blob is read).
+    ///
+    /// This count, the rebuild pages and every other read find a document's vector row the same
+    /// way — by (generation, label) from the document — so a damaged primary-key index of
+    /// `vectors` (which a range scan and a point lookup can read differently without SQLite
+    /// noticing) cannot make the index and the store's answers disagree.
     public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
         try read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM vectors WHERE generation = ?", arguments: [generation]) ?? 0
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT coalesce(sum(coalesce(length(v.chunks) / 8, 1)), 0)
+                    FROM documents d CROSS JOIN vectors v ON v.generation = ? AND v.label = d.label
+                    """, arguments: [generation]) ?? 0
         }
     }
 
@@ -96,7 +118,7 @@ extension DocumentStore {
     private static func documentColumns(text: Bool, vector: Bool) -> String {
         """
         SELECT d.label, d.id, d.title, \(text ? "d.text" : "NULL"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
-        \(vector ? "v.vector" : "NULL")
+        \(vector ? "v.vector" : "NULL"), v.chunks, \(vector ? "v.chunk_vectors" : "NULL")
         FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
         """
     }
@@ -111,7 +133,10 @@ extension DocumentStore {
             label: try row.decode(atIndex: 0), id: try row.decode(atIndex: 1), title: try row.decode(atIndex: 2),
             text: try row.decode(atIndex: 3), metadata: try row.decode(atIndex: 4), updatedAt: try row.decode(atIndex: 5),
             seq: try row.decode(atIndex: 6), embeddedAt: try row.decode(atIndex: 7),
-            vector: try blob.map { try vector($0, dimensions: dimensions) })
+            vector: try blob.map { try vector($0, dimensions: dimensions) },
+            chunks: try chunks(
+                spans: try row.decode(atIndex: 9), vectors: try row.decode(atIndex: 10), dimensions: dimensions,
+                withVectors: withVector))
     }
 
     /// Live documents with these labels (absent ones left out), with their `generation` vectors if

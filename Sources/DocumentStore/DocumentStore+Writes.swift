@@ -57,9 +57,11 @@ extension DocumentStore {
                     """)
             let upsertVector = try db.cachedStatement(
                 sql: """
-                    INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector, chunks, chunk_vectors)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
-                        embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector
+                        embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector,
+                        chunks = excluded.chunks, chunk_vectors = excluded.chunk_vectors
                     """)
             let touchVector = try db.cachedStatement(sql: "UPDATE vectors SET source_seq = ? WHERE generation = ? AND label = ?")
             for item in writes {
@@ -80,7 +82,7 @@ extension DocumentStore {
                 if let vector = item.vector {
                     try upsertVector.execute(arguments: [
                         generation, label, Data(item.contentHash), item.embeddedAt, seq,
-                        Self.blob(vector),
+                        Self.blob(vector), item.chunks.map { Self.spansBlob($0.spans) }, item.chunks.map { Self.blob($0.flat) },
                     ])
                 } else {
                     try touchVector.execute(arguments: [seq, generation, label])

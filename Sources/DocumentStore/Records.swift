@@ -60,13 +60,17 @@ public struct GenerationRecord: Sendable, Codable, Equatable {
     public var completedAt: Double?
     /// A building generation held for evaluation: it is switched in only by an explicit promote.
     public var candidate: Bool
+    /// How documents are cut into passages before embedding: 0 tokens is one vector per document
+    /// (its first `max_seq_length` word pieces).
+    public var chunking: Chunking
 
     /// Creates a record.
     public init(
         generation: Int64, modelID: String, modelFingerprint: String, dimensions: Int, state: GenerationState,
-        createdAt: Double, completedAt: Double?, candidate: Bool = false
+        createdAt: Double, completedAt: Double?, candidate: Bool = false, chunking: Chunking = .off
     ) {
         self.candidate = candidate
+        self.chunking = chunking
         self.generation = generation
         self.modelID = modelID
         self.modelFingerprint = modelFingerprint
@@ -74,6 +78,81 @@ public struct GenerationRecord: Sendable, Codable, Equatable {
         self.state = state
         self.createdAt = createdAt
         self.completedAt = completedAt
+    }
+}
+
+/// How a generation cuts documents into passages (chunks) before embedding.
+public struct Chunking: Sendable, Codable, Equatable, Hashable, CustomStringConvertible {
+    /// Most word pieces per embedded passage, counting `[CLS]`, `[SEP]` and the title; 0 = off
+    /// (one vector per document, from its first word pieces).
+    public var tokens: Int
+    /// Word pieces a passage repeats from the end of the one before (whole sentences).
+    public var overlap: Int
+
+    /// No chunking: one vector per document.
+    public static let off = Chunking(tokens: 0, overlap: 0)
+
+    /// A chunking setting.
+    public init(tokens: Int, overlap: Int) {
+        self.tokens = tokens
+        self.overlap = overlap
+    }
+
+    /// Whether documents are cut into passages.
+    public var isOn: Bool { tokens > 0 }
+
+    public var description: String { isOn ? "\(tokens)/\(overlap)" : "off" }
+}
+
+/// Where a passage is in its document's text: offsets in Unicode scalars (code points), `start`
+/// inclusive, `end` exclusive.
+public struct ChunkSpan: Sendable, Codable, Equatable, Hashable {
+    /// First scalar of the passage.
+    public var start: Int
+    /// One past its last scalar.
+    public var end: Int
+
+    /// A span.
+    public init(start: Int, end: Int) {
+        self.start = start
+        self.end = end
+    }
+}
+
+/// A document's passages in one generation: their spans and one vector per span, row by row.
+public struct ChunkVectors: Sendable, Equatable {
+    /// Spans, in text order.
+    public var spans: [ChunkSpan]
+    /// `spans.count × dimensions` floats.
+    public var flat: [Float]
+
+    /// Chunk vectors.
+    public init(spans: [ChunkSpan], flat: [Float]) {
+        self.spans = spans
+        self.flat = flat
+    }
+}
+
+/// A vector computed for a building generation (see ``DocumentWrites/writeGenerationVectors(generation:_:embeddedAt:)``).
+public struct GenerationVector: Sendable {
+    /// The document's label.
+    public var label: Int64
+    /// The document seq the vector was computed from (stored only if the document is unchanged).
+    public var sourceSeq: Int64
+    /// The content hash it was computed from.
+    public var contentHash: [UInt8]
+    /// The document's vector.
+    public var vector: [Float]
+    /// Its passages' vectors, in a chunked generation.
+    public var chunks: ChunkVectors?
+
+    /// A generation vector.
+    public init(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float], chunks: ChunkVectors? = nil) {
+        self.label = label
+        self.sourceSeq = sourceSeq
+        self.contentHash = contentHash
+        self.vector = vector
+        self.chunks = chunks
     }
 }
 
@@ -95,12 +174,16 @@ public struct DocumentWrite: Sendable {
     public var vector: [Float]?
     /// When `vector` was computed.
     public var embeddedAt: Double
+    /// The passages' vectors in a chunked generation (with `vector`, which is then their pooled
+    /// document vector).
+    public var chunks: ChunkVectors?
 
     /// Creates a write.
     public init(
         id: String, title: String?, text: String?, metadata: String?, updatedAt: Double,
-        contentHash: [UInt8], vector: [Float]?, embeddedAt: Double
+        contentHash: [UInt8], vector: [Float]?, embeddedAt: Double, chunks: ChunkVectors? = nil
     ) {
+        self.chunks = chunks
         self.id = id
         self.title = title
         self.text = text
@@ -146,6 +229,9 @@ public struct StoredDocument: Sendable, Equatable {
     public var embeddedAt: Double?
     /// The vector in the asked generation (only when asked for).
     public var vector: [Float]?
+    /// The passages of a chunked generation: spans whenever the vector row has them (nil in a
+    /// generation without chunking), their vectors only when vectors were asked for.
+    public var chunks: ChunkVectors? = nil
 }
 
 /// One change for an index catching up: a document's label and id, whether it is now deleted, and
@@ -161,6 +247,8 @@ public struct DocumentChange: Sendable {
     public var deleted: Bool
     /// Its vector in the generation, if any.
     public var vector: [Float]?
+    /// Its passages' vectors in a chunked generation (spans and `count × dimensions` floats).
+    public var chunks: ChunkVectors? = nil
 }
 
 /// One change for a text index catching up (the keyword index): a document's label, whether it is

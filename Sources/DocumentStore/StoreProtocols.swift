@@ -38,10 +38,12 @@ public protocol ChangeFeed: Sendable {
     func textChanges(after seq: Int64, limit: Int) throws(DocumentStoreError) -> [TextChange]
 
     /// Live vectors of `generation` with labels after `afterLabel`, in label order (at most
-    /// `limit`), with their documents' ids: the input of an index rebuild.
+    /// `limit` documents), with their documents' ids: the input of an index rebuild. A document
+    /// of a chunked generation brings its passages' vectors (`counts`), any other its vector.
     func vectorPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> VectorPage
 
-    /// Number of vectors stored for `generation` (what an index caught up to the store holds).
+    /// Number of index vectors stored for `generation` (what an index caught up to the store
+    /// holds): one per document, or one per passage in a chunked generation.
     func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int
 
     /// Labels and ids of live documents after `afterLabel`, in label order (at most `limit`).
@@ -85,16 +87,15 @@ public protocol DocumentWrites: Sendable {
     /// Upserts `writes` (vectors into `generation`) and deletes `deletes`, each change with the
     /// next seq (contract 4 above).
     func apply(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError) -> WriteOutcome
-    /// Starts (or resumes) a `building` generation for a model; `candidate` holds it for an
-    /// explicit promote instead of switching it in when complete.
-    func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double, candidate: Bool)
-        throws(DocumentStoreError) -> GenerationRecord
+    /// Starts (or resumes) a `building` generation for a model and chunking; `candidate` holds it
+    /// for an explicit promote instead of switching it in when complete.
+    func beginGeneration(
+        modelID: String, fingerprint: String, dimensions: Int, chunking: Chunking, at time: Double, candidate: Bool
+    ) throws(DocumentStoreError) -> GenerationRecord
     /// Drops a building generation and its vectors; false when there is none with that number.
     func discardGeneration(_ generation: Int64) throws(DocumentStoreError) -> Bool
     /// Stores vectors computed for a building generation, each only if its document is unchanged.
-    func writeGenerationVectors(
-        generation: Int64, _ items: [(label: Int64, sourceSeq: Int64, contentHash: [UInt8], vector: [Float])], embeddedAt: Double
-    ) throws(DocumentStoreError) -> Int
+    func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double) throws(DocumentStoreError) -> Int
     /// Makes `generation` current (contract 5 above).
     func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError)
     /// Records that a sync run finished at `time`.
@@ -132,14 +133,17 @@ public struct VectorPage: Sendable, Equatable {
     public var labels: [Int64]
     /// The documents' ids, one per label.
     public var ids: [String]
-    /// `labels.count × dimensions` floats, row by row.
+    /// The vectors, row by row: `counts[i]` rows for `labels[i]`.
     public var flat: [Float]
+    /// Vectors per label: 1, or its passage count in a chunked generation.
+    public var counts: [Int]
 
     /// A page.
-    public init(labels: [Int64], ids: [String], flat: [Float]) {
+    public init(labels: [Int64], ids: [String], flat: [Float], counts: [Int]? = nil) {
         self.labels = labels
         self.ids = ids
         self.flat = flat
+        self.counts = counts ?? Array(repeating: 1, count: labels.count)
     }
 }
 
@@ -148,6 +152,7 @@ extension DocumentWrites {
     public func beginGeneration(modelID: String, fingerprint: String, dimensions: Int, at time: Double)
         throws(DocumentStoreError) -> GenerationRecord
     {
-        try beginGeneration(modelID: modelID, fingerprint: fingerprint, dimensions: dimensions, at: time, candidate: false)
+        try beginGeneration(
+            modelID: modelID, fingerprint: fingerprint, dimensions: dimensions, chunking: .off, at: time, candidate: false)
     }
 }

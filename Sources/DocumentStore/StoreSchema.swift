@@ -15,6 +15,12 @@ import GRDB
 ///
 /// `v2` adds `generations.candidate`: a building generation held for evaluation, switched in only
 /// by an explicit promote (1), or switched in as soon as it is complete (0, the default).
+///
+/// `v3` adds chunking: `generations.chunk_tokens` / `chunk_overlap` (0 = one vector per document,
+/// as before), and per vector row `chunks` (the passages' spans: little-endian int32 start and
+/// end per passage, Unicode scalar offsets into the text) and `chunk_vectors` (their vectors,
+/// one row per span). `vector` stays the document's vector (the passages' mean, normalized), so
+/// every reader of document vectors is unchanged.
 enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -72,6 +78,15 @@ enum StoreSchema {
         migrator.registerMigration("v2") { db in
             try db.execute(
                 sql: "ALTER TABLE generations ADD COLUMN candidate INTEGER NOT NULL DEFAULT 0 CHECK (candidate IN (0, 1))")
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE generations ADD COLUMN chunk_tokens INTEGER NOT NULL DEFAULT 0 CHECK (chunk_tokens BETWEEN 0 AND 65536);
+                    ALTER TABLE generations ADD COLUMN chunk_overlap INTEGER NOT NULL DEFAULT 0 CHECK (chunk_overlap >= 0);
+                    ALTER TABLE vectors ADD COLUMN chunks BLOB CHECK (chunks IS NULL OR (length(chunks) % 8 = 0 AND length(chunks) > 0));
+                    ALTER TABLE vectors ADD COLUMN chunk_vectors BLOB CHECK (chunk_vectors IS NULL OR length(chunk_vectors) % 4 = 0);
+                    """)
         }
         return migrator
     }

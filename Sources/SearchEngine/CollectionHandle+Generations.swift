@@ -30,12 +30,19 @@ extension CollectionHandle {
     /// current generation). Without `candidate`, an existing candidate of the same model becomes a
     /// plain model change (switched in when complete); one of another model is replaced.
     ///
-    /// - Parameter modelID: the model to move to, by id or fingerprint (a loaded one or one the
-    ///   engine's ``ModelProvider`` offers); nil: the engine's default model.
-    /// - Throws: `conflict` for a candidate of the model the collection already uses;
-    ///   `invalidQuery` for an unknown model.
+    /// - Parameters:
+    ///   - modelID: the model to move to, by id or fingerprint (a loaded one or one the engine's
+    ///     ``ModelProvider`` offers); nil: the engine's default model.
+    ///   - chunkTokens: the passage size of the new generation (0 = off); nil keeps the current
+    ///     generation's. Another chunking than the current one's is a re-embed into a new
+    ///     generation, like another model.
+    ///   - chunkOverlap: its overlap; nil keeps the current one's (or the default when the size changes).
+    /// - Throws: `conflict` for a candidate of the model and chunking the collection already uses;
+    ///   `invalidQuery` for an unknown model or chunking out of range.
     @discardableResult
-    public func beginModelChange(candidate: Bool = false, modelID: String? = nil) throws(SearchEngineError) -> GenerationInfo? {
+    public func beginModelChange(
+        candidate: Bool = false, modelID: String? = nil, chunkTokens: Int? = nil, chunkOverlap: Int? = nil
+    ) throws(SearchEngineError) -> GenerationInfo? {
         let runtime = follower
         let model: EmbeddingModel
         if let modelID {
@@ -57,15 +64,33 @@ extension CollectionHandle {
                 throw SearchEngineError.conflict(
                     "collection \(name) holds your own vectors (no model): it has no text to embed into another generation")
             }
-            if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint {
+            let currentChunking = generations.first(where: { $0.state == .current })?.chunking ?? .off
+            let chunking: Chunking
+            if chunkTokens == nil, chunkOverlap == nil {
+                // The current setting, within the new model's window.
+                chunking =
+                    currentChunking.isOn
+                    ? try Chunking.resolve(
+                        tokens: min(currentChunking.tokens, model.embedder?.pooling.maxSequenceLength ?? 0),
+                        overlap: currentChunking.overlap, model: model) : .off
+            } else {
+                chunking = try Chunking.resolve(
+                    tokens: chunkTokens ?? (currentChunking.isOn ? currentChunking.tokens : nil),
+                    overlap: chunkOverlap ?? (chunkTokens == nil ? currentChunking.overlap : nil), model: model)
+            }
+            if let current = generations.first(where: { $0.state == .current }), current.modelFingerprint == model.fingerprint,
+                current.chunking == chunking
+            {
                 if candidate {
                     throw SearchEngineError.conflict(
-                        "collection \(name) already uses model \(model.id) (\(model.fingerprint.prefix(12))): a candidate needs another model"
-                    )
+                        "collection \(name) already uses model \(model.id) (\(model.fingerprint.prefix(12))) with chunking \(chunking): "
+                            + "a candidate needs another model or chunking")
                 }
                 return nil
             }
-            if let building = generations.first(where: { $0.state == .building }), building.modelFingerprint != model.fingerprint {
+            if let building = generations.first(where: { $0.state == .building }),
+                building.modelFingerprint != model.fingerprint || building.chunking != chunking
+            {
                 engine.logger.warning(
                     "replacing an unfinished model change",
                     metadata: [
@@ -75,7 +100,7 @@ extension CollectionHandle {
             runtime.dropCandidate()
             let record = try runtime.store.beginGeneration(
                 modelID: model.id, fingerprint: model.fingerprint,
-                dimensions: model.dimensions, at: Date().timeIntervalSince1970, candidate: candidate)
+                dimensions: model.dimensions, chunking: chunking, at: Date().timeIntervalSince1970, candidate: candidate)
             engine.logger.info(
                 candidate ? "candidate generation started" : "model change started",
                 metadata: [
@@ -97,7 +122,7 @@ extension CollectionHandle {
             model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
             dimensions: record.dimensions,
             pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil,
-            candidate: record.candidate ? true : nil)
+            candidate: record.candidate ? true : nil, chunking: ChunkingInfo(record.chunking))
     }
 
     /// The candidate generation (a building generation held for evaluation), if there is one.
@@ -194,6 +219,7 @@ extension CollectionHandle {
         guard let model = engine.model(fingerprint: generation.modelFingerprint), let embedder = model.embedder else {
             throw .modelUnavailable(collection: name, fingerprint: generation.modelFingerprint)
         }
+        let embedding = DocumentEmbedding(generation: generation, embedder: embedder, maxPassages: engine.documentLimits.maxPassages)
         var done = 0
         var after: Int64 = 0
         while true {
@@ -202,20 +228,27 @@ extension CollectionHandle {
                 page = try store.staleDocuments(generation: generation.generation, afterLabel: after, limit: max(1, batchSize))
             } catch { throw SearchEngineError(error) }
             guard let last = page.last else { break }
-            let texts = page.map { document in
-                let text = document.text ?? ""
-                return document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
-            }
-            let vectors: [[Float]]
-            do { vectors = try embedder.embed(texts, priority: engine.writePriority) } catch { throw SearchEngineError(error) }
-            let items = zip(page, vectors).map { document, vector in
-                (
-                    label: document.label, sourceSeq: document.seq,
-                    contentHash: ContentHash.compute(
-                        fingerprint: generation.modelFingerprint, title: document.title,
-                        text: document.text, vector: nil),
-                    vector: vector
-                )
+            // A document accepted under another setting is not refused here: beyond the passage
+            // limit, its first passages are indexed (and a warning says so).
+            let results = try embedding.embed(
+                page.map { ($0.title, $0.text ?? "") }, priority: engine.writePriority, keepFirstPassages: true)
+            var items: [GenerationVector] = []
+            for (document, result) in zip(page, results) {
+                guard case .success(let embedded) = result else { continue }
+                items.append(
+                    GenerationVector(
+                        label: document.label, sourceSeq: document.seq,
+                        contentHash: ContentHash.compute(
+                            fingerprint: generation.modelFingerprint, title: document.title, text: document.text, vector: nil,
+                            chunking: generation.chunking),
+                        vector: embedded.vector, chunks: embedded.chunks))
+                if embedded.truncatedFrom != nil {
+                    engine.logger.warning(
+                        "document has more passages than max_passages: only the first are indexed",
+                        metadata: [
+                            "collection": "\(name)", "id": "\(document.id)", "passages": "\(embedded.truncatedFrom ?? 0)",
+                        ])
+                }
             }
             do {
                 _ = try store.writeGenerationVectors(

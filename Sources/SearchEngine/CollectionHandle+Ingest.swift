@@ -63,7 +63,9 @@ extension CollectionHandle {
     /// change it goes to the building generation, see ``UpsertResult/generation``).
     ///
     /// Every document is validated first; an invalid one rejects the whole call with
-    /// `invalidDocument` (nothing is written). When an id occurs twice, the last one wins.
+    /// `invalidDocument` (nothing is written). A document over ``SearchEngine/documentLimits``
+    /// (bytes, or passages in a chunked generation) is refused on its own and listed in
+    /// ``UpsertResult/rejected``; the rest is written. When an id occurs twice, the last one wins.
     ///
     /// The target generation is checked again inside the write transaction: when a model change
     /// started, finished or was replaced while the texts were being embedded, the write is
@@ -76,21 +78,39 @@ extension CollectionHandle {
         let runtime = follower
         var lastIndex: [String: Int] = [:]
         for (index, document) in documents.enumerated() { lastIndex[document.id] = index }
-        let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 }.map { documents[$0] }
-        // Vectors embedded by an earlier attempt, by model fingerprint and id: reused when a
-        // re-targeted write goes to a generation of the same model.
-        var embeddedBefore: (fingerprint: String, vectors: [String: [Float]])?
+        // A document over the size limit is refused on its own; the rest is written.
+        var refused: [RejectedDocument] = []
+        let limit = engine.documentLimits.maxDocumentBytes
+        for (index, document) in documents.enumerated() where lastIndex[document.id] == index {
+            let bytes = (document.title?.utf8.count ?? 0) + (document.text?.utf8.count ?? 0)
+            if bytes > limit {
+                refused.append(
+                    RejectedDocument(
+                        index: index, id: document.id,
+                        reason: "title and text have \(bytes) bytes; at most \(limit) are allowed (max_document_bytes)"))
+            }
+        }
+        let refusedIndices = Set(refused.map(\.index))
+        let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 && !refusedIndices.contains($0) }.map {
+            (index: $0, document: documents[$0])
+        }
+        // Vectors embedded by an earlier attempt, by generation key and id: reused when a
+        // re-targeted write goes to a generation of the same model and chunking.
+        var embeddedBefore: (key: String, vectors: [String: DocumentEmbedding.Embedded])?
         for _ in 0..<SearchEngine.writeAttempts {
             let target = try writeTarget()
-            for (index, document) in documents.enumerated() {
+            for (index, document) in documents.enumerated() where !refusedIndices.contains(index) {
                 try validate(document, index: index, target: target)
             }
+            let key = "\(target.generation.modelFingerprint) \(target.generation.chunking)"
             let attempt = try prepareWrites(
                 unique, target: target, collection: name, runtime: runtime,
-                reuse: embeddedBefore?.fingerprint == target.generation.modelFingerprint ? embeddedBefore?.vectors ?? [:] : [:])
-            embeddedBefore = (target.generation.modelFingerprint, attempt.embeddedVectors)
+                reuse: embeddedBefore?.key == key ? embeddedBefore?.vectors ?? [:] : [:])
+            embeddedBefore = (key, attempt.embeddedVectors)
             var result = attempt.result
-            result.unchanged += documents.count - unique.count
+            result.unchanged += documents.count - documents.indices.filter { lastIndex[documents[$0].id] == $0 }.count
+            result.rejected = (refused + attempt.rejected).sorted { $0.index < $1.index }
+            result.failed = result.rejected.count
             result.generation = target.generation.generation
             guard !attempt.writes.isEmpty else {
                 // Nothing changed: no write transaction (and no fsync); report the state as it is.
@@ -127,27 +147,29 @@ extension CollectionHandle {
     private struct PreparedWrites {
         var writes: [DocumentWrite] = []
         var result = UpsertResult()
-        var embeddedVectors: [String: [Float]] = [:]
+        var embeddedVectors: [String: DocumentEmbedding.Embedded] = [:]
+        var rejected: [RejectedDocument] = []
     }
 
     /// The writes `documents` need in `target`: unchanged ones left out, metadata-only changes
-    /// keeping their stored vector, texts embedded (or taken from `reuse`).
+    /// keeping their stored vector, texts embedded (or taken from `reuse`); documents with too
+    /// many passages are left out and listed in `rejected`.
     private func prepareWrites(
-        _ documents: [DocumentInput], target: WriteTarget, collection: String, runtime: IndexFollower,
-        reuse: [String: [Float]]
+        _ documents: [(index: Int, document: DocumentInput)], target: WriteTarget, collection: String, runtime: IndexFollower,
+        reuse: [String: DocumentEmbedding.Embedded]
     ) throws(SearchEngineError) -> PreparedWrites {
         var prepared = PreparedWrites()
         let fingerprint = target.generation.modelFingerprint
         let existing: [String: ExistingDocument]
-        do { existing = try runtime.store.existing(ids: documents.map(\.id), generation: target.generation.generation) } catch {
+        do { existing = try runtime.store.existing(ids: documents.map(\.document.id), generation: target.generation.generation) } catch {
             throw SearchEngineError(error)
         }
         let now = Date().timeIntervalSince1970
-        var toEmbed: [(write: Int, text: String)] = []
-        for document in documents {
+        var toEmbed: [(write: Int, index: Int, title: String?, text: String)] = []
+        for (index, document) in documents {
             let hash = ContentHash.compute(
                 fingerprint: fingerprint, title: document.title, text: document.text,
-                vector: document.vector)
+                vector: document.vector, chunking: target.generation.chunking)
             let metadata = document.metadata?.canonicalText
             var write = DocumentWrite(
                 id: document.id, title: document.title, text: document.text, metadata: metadata,
@@ -165,11 +187,12 @@ extension CollectionHandle {
             }
             if let vector = document.vector {
                 write.vector = vector
-            } else if let vector = reuse[document.id] {
-                write.vector = vector
-                prepared.embeddedVectors[document.id] = vector
+            } else if let embedded = reuse[document.id] {
+                write.vector = embedded.vector
+                write.chunks = embedded.chunks
+                prepared.embeddedVectors[document.id] = embedded
             } else if let text = document.text {
-                toEmbed.append((prepared.writes.count, document.title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text))
+                toEmbed.append((prepared.writes.count, index, document.title, text))
             }
             prepared.writes.append(write)
         }
@@ -177,17 +200,28 @@ extension CollectionHandle {
             guard let embedder = target.model?.embedder else {
                 throw .modelUnavailable(collection: name, fingerprint: fingerprint)
             }
-            let vectors: [[Float]]
-            do { vectors = try embedder.embed(toEmbed.map(\.text), priority: engine.writePriority) } catch {
-                throw SearchEngineError(error)
-            }
+            let embedding = DocumentEmbedding(
+                generation: target.generation, embedder: embedder, maxPassages: engine.documentLimits.maxPassages)
+            let results = try embedding.embed(toEmbed.map { ($0.title, $0.text) }, priority: engine.writePriority)
             let embeddedAt = Date().timeIntervalSince1970
-            for (item, vector) in zip(toEmbed, vectors) {
-                prepared.writes[item.write].vector = vector
-                prepared.writes[item.write].embeddedAt = embeddedAt
-                prepared.embeddedVectors[prepared.writes[item.write].id] = vector
+            var dropped: Set<Int> = []
+            for (item, result) in zip(toEmbed, results) {
+                switch result {
+                case .success(let embedded):
+                    prepared.writes[item.write].vector = embedded.vector
+                    prepared.writes[item.write].chunks = embedded.chunks
+                    prepared.writes[item.write].embeddedAt = embeddedAt
+                    prepared.embeddedVectors[prepared.writes[item.write].id] = embedded
+                    prepared.result.embedded += 1
+                case .failure(let rejection):
+                    dropped.insert(item.write)
+                    prepared.rejected.append(
+                        RejectedDocument(index: item.index, id: prepared.writes[item.write].id, reason: rejection.reason))
+                }
             }
-            prepared.result.embedded = toEmbed.count
+            if !dropped.isEmpty {
+                prepared.writes = prepared.writes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            }
         }
         return prepared
     }

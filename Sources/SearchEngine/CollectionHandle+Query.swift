@@ -156,6 +156,16 @@ struct RankedLabel {
     var label: Int64
     var score: Float
     var scores: HitScores?
+    /// In a chunked generation: the document's matching passages (number and similarity), best first.
+    var passages: [(passage: Int, score: Float)]? = nil
+}
+
+/// A document found by a vector search: its best similarity and, in a chunked generation, the
+/// passages that matched (best first).
+struct VectorHit {
+    var label: Int64
+    var score: Float
+    var passages: [(passage: Int, score: Float)]?
 }
 
 /// The serving generation changed between embedding a batch's texts and searching: embed again.
@@ -555,7 +565,7 @@ extension CollectionHandle {
             switch input.mode {
             case .vector:
                 ranked = try vectorSearch(serving, input.vector ?? [], k: k, ef: ef, accepts: accepts).map {
-                    RankedLabel(label: $0.label, score: $0.score, scores: nil)
+                    RankedLabel(label: $0.label, score: $0.score, scores: nil, passages: $0.passages)
                 }
             case .keyword:
                 ranked = try follower.keyword.search(input.text ?? "", limit: k, allowed: accepts).enumerated().map {
@@ -583,20 +593,30 @@ extension CollectionHandle {
                     keywordFailure = error.description
                 }
                 let fused = input.fusion.fuse(
-                    vector: vectorHits, keyword: keywordHits.map { (label: $0.label, score: $0.score) }, k: k)
+                    vector: vectorHits.map { (label: $0.label, score: $0.score) },
+                    keyword: keywordHits.map { (label: $0.label, score: $0.score) }, k: k)
+                let passagesByLabel = Dictionary(vectorHits.map { ($0.label, $0.passages) }, uniquingKeysWith: { first, _ in first })
                 ranked = fused.map { hit in
                     // Every hit gets its similarity to the query, also one only the keyword list
                     // found: a score a client can threshold on.
-                    let similarity =
-                        hit.vectorScore
-                        ?? serving.index.vector(for: UInt64(bitPattern: hit.label)).map {
-                            Self.similarity(vector, $0, metric: metric)
+                    var passages = passagesByLabel[hit.label] ?? nil
+                    var similarity = hit.vectorScore
+                    if similarity == nil {
+                        if serving.record.chunking.isOn {
+                            let scored = Self.passageScores(serving, vector, document: hit.label, metric: metric)
+                            passages = scored.isEmpty ? nil : scored
+                            similarity = scored.first?.score
+                        } else {
+                            similarity = serving.index.vector(for: UInt64(bitPattern: hit.label)).map {
+                                Self.similarity(vector, $0, metric: metric)
+                            }
                         }
+                    }
                     return RankedLabel(
                         label: hit.label, score: Float(hit.fused),
                         scores: HitScores(
                             vector: similarity, keyword: hit.keywordScore, fused: Float(hit.fused), vectorRank: hit.vectorRank,
-                            keywordRank: hit.keywordRank))
+                            keywordRank: hit.keywordRank), passages: passages)
                 }
             }
         }
@@ -607,26 +627,67 @@ extension CollectionHandle {
         return response
     }
 
-    /// The `k` nearest labels to `vector` with their similarity scores (exact for small
-    /// collections and for k of half the collection or more).
+    /// The `k` nearest documents to `vector` with their similarity scores (exact for small
+    /// collections and for k of half the collection or more). In a chunked generation the index
+    /// holds passages: it is searched for more passages than `k` until `k` documents are found
+    /// (or the index is exhausted), and each document scores as its best passage.
     private func vectorSearch(_ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?)
-        throws(SearchEngineError) -> [(label: Int64, score: Float)]
+        throws(SearchEngineError) -> [VectorHit]
     {
-        guard serving.index.count > 0 else { return [] }
-        let predicate: ((UInt64) -> Bool)? = accepts.map { accepts in { accepts(Int64(bitPattern: $0)) } }
-        let hits: [SearchHit]
-        do {
-            if serving.index.count <= SearchEngine.exactSearchLimit || k * 2 >= serving.index.count {
-                // Small collections are scanned: exact, and cheaper than walking a graph.
-                hits = try serving.index.exactSearch(vector, k: k, filter: predicate)
-            } else {
-                hits = try serving.index.search(vector, k: k, ef: ef.map { max($0, k) }, filter: predicate)
-            }
-        } catch {
-            throw SearchEngineError(error)
+        let count = serving.index.count
+        guard count > 0 else { return [] }
+        let chunked = serving.record.chunking.isOn
+        let predicate: ((UInt64) -> Bool)? = accepts.map { accepts in
+            chunked ? { accepts(PassageLabel.document($0)) } : { accepts(Int64(bitPattern: $0)) }
         }
         let metric = follower.metric
-        return hits.map { (label: Int64(bitPattern: $0.label), score: metric == .l2 ? -$0.distance : 1 - $0.distance) }
+        func score(_ hit: SearchHit) -> Float { metric == .l2 ? -hit.distance : 1 - hit.distance }
+        func search(_ want: Int) throws(SearchEngineError) -> [SearchHit] {
+            do {
+                if count <= SearchEngine.exactSearchLimit || want * 2 >= count {
+                    // Small collections are scanned: exact, and cheaper than walking a graph.
+                    return try serving.index.exactSearch(vector, k: want, filter: predicate)
+                }
+                return try serving.index.search(vector, k: want, ef: ef.map { max($0, want) }, filter: predicate)
+            } catch {
+                throw SearchEngineError(error)
+            }
+        }
+        guard chunked else {
+            return try search(k).map { VectorHit(label: Int64(bitPattern: $0.label), score: score($0), passages: nil) }
+        }
+        var want = min(count, k * 3)
+        while true {
+            let hits = try search(want)
+            var order: [Int64] = []
+            var passages: [Int64: [(passage: Int, score: Float)]] = [:]
+            for hit in hits {
+                let document = PassageLabel.document(hit.label)
+                if passages[document] == nil { order.append(document) }
+                passages[document, default: []].append((PassageLabel.passage(hit.label), score(hit)))
+            }
+            if order.count >= k || want >= count || hits.count < want {
+                return order.prefix(k).map { document in
+                    let found = passages[document] ?? []
+                    return VectorHit(label: document, score: found.first?.score ?? 0, passages: found)
+                }
+            }
+            want = min(count, want * 2)
+        }
+    }
+
+    /// Every passage of `document` held by a chunked generation's index, scored against `query`,
+    /// best first.
+    static func passageScores(_ serving: ServingGeneration, _ query: [Float], document: Int64, metric: DistanceMetric)
+        -> [(passage: Int, score: Float)]
+    {
+        var scored: [(passage: Int, score: Float)] = []
+        var passage = 0
+        while let label = PassageLabel.make(document, passage), let held = serving.index.vector(for: label) {
+            scored.append((passage, similarity(query, held, metric: metric)))
+            passage += 1
+        }
+        return scored.sorted { $0.score > $1.score }
     }
 
     /// The similarity score of an index-held vector to `query` as a vector search reports it:
@@ -686,11 +747,13 @@ extension CollectionHandle {
 
         let fetchStart = DispatchTime.now()
         let documents: [Int64: StoredDocument]
+        // A passage is cut from the text: read it when a hit has one.
+        let needsText = include.contains(.text) || ranked.contains { $0.passages != nil }
         do {
             documents = try store.documents(
                 labels: ranked.map(\.label), generation: record.generation,
                 dimensions: record.dimensions, withVectors: include.contains(.vector),
-                withText: include.contains(.text))
+                withText: needsText)
         } catch { throw SearchEngineError(error) }
         let now = Date().timeIntervalSince1970
         var results: [QueryHit] = []
@@ -698,16 +761,43 @@ extension CollectionHandle {
         for hit in ranked {
             // A document deleted after the index snapshot is skipped, never returned stale.
             guard let document = documents[hit.label] else { continue }
-            try budget.charge(ResponseBudget.hitBytes(document, include: include) + (hit.scores == nil ? 0 : ResponseBudget.scoresBytes))
+            let (passage, chunks) = Self.passages(of: document, hit: hit, include: include)
+            try budget.charge(
+                ResponseBudget.hitBytes(document, include: include) + (hit.scores == nil ? 0 : ResponseBudget.scoresBytes)
+                    + ResponseBudget.passageBytes(passage, chunks: chunks?.count ?? 0))
             results.append(
                 QueryHit(
                     id: document.id, score: hit.score, title: document.title,
                     text: include.contains(.text) ? document.text : nil, metadata: JSONValue.parse(document.metadata),
                     vector: include.contains(.vector) ? document.vector : nil,
-                    freshness: freshness(document, serving: serving, model: model, now: now), scores: hit.scores))
+                    freshness: freshness(document, serving: serving, model: model, now: now), scores: hit.scores,
+                    passage: passage, chunks: chunks))
         }
         timings.fetchMs = milliseconds(since: fetchStart)
         return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
+    }
+
+    /// The best passage of a hit in a chunked generation (its text cut from the document's) and,
+    /// with `include: ["chunks"]`, every matching passage; nil without passages (no chunking,
+    /// keyword mode, a document given with its own vector).
+    static func passages(of document: StoredDocument, hit: RankedLabel, include: Set<IncludeField>) -> (Passage?, [PassageScore]?) {
+        guard let matched = hit.passages, let spans = document.chunks?.spans, let best = matched.first,
+            best.passage >= 0, best.passage < spans.count
+        else { return (nil, nil) }
+        let span = spans[best.passage]
+        let scalars = (document.text ?? "").unicodeScalars
+        var passage: Passage?
+        if span.start >= 0, span.start <= span.end, span.end <= scalars.count {
+            let start = scalars.index(scalars.startIndex, offsetBy: span.start)
+            let end = scalars.index(start, offsetBy: span.end - span.start)
+            passage = Passage(text: String(scalars[start..<end]), start: span.start, end: span.end, score: best.score)
+        }
+        guard include.contains(.chunks) else { return (passage, nil) }
+        let chunks = matched.compactMap { item -> PassageScore? in
+            guard item.passage >= 0, item.passage < spans.count else { return nil }
+            return PassageScore(start: spans[item.passage].start, end: spans[item.passage].end, score: item.score)
+        }
+        return (passage, chunks)
     }
 
     func freshness(_ document: StoredDocument, serving: ServingGeneration, model: ModelInfo, now: Double) -> Freshness {

@@ -1,3 +1,4 @@
+import DocumentStore
 import VectorIndex
 
 /// Settings of a new collection.
@@ -39,14 +40,57 @@ public struct CollectionOptions: Sendable, Codable, Equatable {
     public var distance: String?
     /// HNSW parameters (defaults when nil).
     public var hnsw: HNSW?
+    /// Most word pieces per embedded passage (`[CLS]`, `[SEP]` and title included): long texts
+    /// are cut into passages of this size, each embedded and indexed. 0 turns chunking off (one
+    /// vector per document from its first word pieces). Default: the model's `max_seq_length`.
+    public var chunkTokens: Int?
+    /// Word pieces each passage repeats from the end of the one before. Default
+    /// ``Chunking/defaultOverlap``.
+    public var chunkOverlap: Int?
 
     /// Creates options; every field but the name is optional.
-    public init(name: String, model: String? = nil, dimensions: Int? = nil, distance: String? = nil, hnsw: HNSW? = nil) {
+    public init(
+        name: String, model: String? = nil, dimensions: Int? = nil, distance: String? = nil, hnsw: HNSW? = nil,
+        chunkTokens: Int? = nil, chunkOverlap: Int? = nil
+    ) {
+        self.chunkTokens = chunkTokens
+        self.chunkOverlap = chunkOverlap
         self.name = name
         self.model = model
         self.dimensions = dimensions
         self.distance = distance
         self.hnsw = hnsw
+    }
+}
+
+extension Chunking {
+    /// The overlap used when none is given (README, "Long documents": measured on the
+    /// PostgreSQL manual).
+    public static let defaultOverlap = 32
+
+    /// The chunking a collection of `model` gets from `tokens` and `overlap` (nil: the defaults).
+    ///
+    /// - Throws: `invalidQuery` for values out of range.
+    public static func resolve(tokens: Int?, overlap: Int?, model: EmbeddingModel) throws(SearchEngineError) -> Chunking {
+        guard let window = model.embedder?.pooling.maxSequenceLength else {
+            guard (tokens ?? 0) == 0, (overlap ?? 0) == 0 else {
+                throw .invalidQuery("chunk_tokens: a collection of your own vectors has no text to cut into passages")
+            }
+            return .off
+        }
+        let tokens = tokens ?? window
+        guard tokens != 0 else {
+            guard (overlap ?? 0) == 0 else { throw .invalidQuery("chunk_overlap needs chunk_tokens > 0") }
+            return .off
+        }
+        guard (16...window).contains(tokens) else {
+            throw .invalidQuery("chunk_tokens must be 0 (off) or in 16...\(window) (the model's max_seq_length)")
+        }
+        let overlap = overlap ?? min(defaultOverlap, tokens / 4)
+        guard overlap >= 0, overlap <= tokens / 2 else {
+            throw .invalidQuery("chunk_overlap must be in 0...\(tokens / 2) (half of chunk_tokens)")
+        }
+        return Chunking(tokens: tokens, overlap: overlap)
     }
 }
 
@@ -73,6 +117,27 @@ public struct GenerationInfo: Sendable, Codable, Equatable {
     /// True for a building generation held for evaluation (`quiver index --candidate`), switched
     /// in only by a promote; absent otherwise.
     public var candidate: Bool? = nil
+    /// How its documents are cut into passages.
+    public var chunking: ChunkingInfo = ChunkingInfo(.off)
+}
+
+/// A generation's chunking as reported: `chunk_tokens` (0 = off) and `chunk_overlap`.
+public struct ChunkingInfo: Sendable, Codable, Equatable {
+    /// Most word pieces per passage; 0 when documents are not cut.
+    public var chunkTokens: Int
+    /// Word pieces repeated between passages.
+    public var chunkOverlap: Int
+
+    /// The report of `chunking`.
+    public init(_ chunking: Chunking) {
+        chunkTokens = chunking.tokens
+        chunkOverlap = chunking.overlap
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chunkTokens = "chunk_tokens"
+        case chunkOverlap = "chunk_overlap"
+    }
 }
 
 /// The index state attached to every query response and collection report.

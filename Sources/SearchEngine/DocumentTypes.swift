@@ -50,6 +50,9 @@ public struct UpsertResult: Sendable, Codable, Equatable {
     public var seq: Int64 = 0
     /// The generation written to.
     public var generation: Int64 = 0
+    /// Documents refused on their own (too large), by their place in the call; the others were
+    /// written. Counted in `failed`.
+    public var rejected: [RejectedDocument] = []
 
     /// Zero counts.
     public init() {}
@@ -61,9 +64,50 @@ public struct UpsertResult: Sendable, Codable, Equatable {
         unchanged += other.unchanged
         deleted += other.deleted
         failed += other.failed
+        rejected += other.rejected
         embedded += other.embedded
         seq = max(seq, other.seq)
         generation = max(generation, other.generation)
+    }
+}
+
+/// A document a write refused while writing the rest of its batch.
+public struct RejectedDocument: Sendable, Codable, Equatable {
+    /// Its place in the call's documents (0-based).
+    public var index: Int
+    /// Its id.
+    public var id: String
+    /// Why.
+    public var reason: String
+}
+
+/// Size limits of one document; both are
+/// listed in `GET /v1/info`.
+public struct DocumentLimits: Sendable, Codable, Equatable {
+    /// Most UTF-8 bytes of a document's title and text together. Default 4 MiB (the server's
+    /// default largest request body).
+    public var maxDocumentBytes: Int
+    /// Most passages a document may be cut into in a chunked collection (at most 1,024: the
+    /// index label has 10 bits for the passage). Default 1,024.
+    public var maxPassages: Int
+
+    /// Limits; the defaults are documented on each property.
+    public init(maxDocumentBytes: Int = 4 << 20, maxPassages: Int = 1024) {
+        self.maxDocumentBytes = maxDocumentBytes
+        self.maxPassages = maxPassages
+    }
+
+    /// Throws `invalidQuery` for limits out of range.
+    public func validate() throws(SearchEngineError) {
+        guard maxDocumentBytes >= 1 else { throw .invalidQuery("max_document_bytes must be positive") }
+        guard (1...PassageLabel.limit).contains(maxPassages) else {
+            throw .invalidQuery("max_passages must be in 1...\(PassageLabel.limit)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxDocumentBytes = "max_document_bytes"
+        case maxPassages = "max_passages"
     }
 }
 
@@ -120,11 +164,24 @@ public struct VectorsResponse: Sendable, Codable, Equatable {
         public var model: String
         /// When it was computed.
         public var embeddedAt: Timestamp?
+        /// With `chunks`: every passage's vector with its offsets (chunked collections; nil
+        /// otherwise). `vector` is then the document's pooled vector.
+        public var chunks: [PassageVector]? = nil
 
         enum CodingKeys: String, CodingKey {
-            case id, vector, model
+            case id, vector, model, chunks
             case embeddedAt = "embedded_at"
         }
+    }
+
+    /// One passage's vector: where the passage is in the text (Unicode scalar offsets) and its vector.
+    public struct PassageVector: Sendable, Codable, Equatable {
+        /// Offset of its first character.
+        public var start: Int
+        /// Offset one past its last character.
+        public var end: Int
+        /// Its vector.
+        public var vector: [Float]
     }
 
     /// Found vectors, in request order.

@@ -1,4 +1,5 @@
 import Crypto
+import DocumentStore
 import Embedder
 import Foundation
 
@@ -103,7 +104,7 @@ public struct EmbeddingModel: Sendable {
 /// fingerprint, the title, the text and (bring-your-own) the vector's bytes, each length-prefixed.
 /// Metadata is not part of it: a metadata change never costs an embedding.
 enum ContentHash {
-    static func compute(fingerprint: String, title: String?, text: String?, vector: [Float]?) -> [UInt8] {
+    static func compute(fingerprint: String, title: String?, text: String?, vector: [Float]?, chunking: Chunking = .off) -> [UInt8] {
         var hasher = SHA256()
         func field(_ bytes: some Collection<UInt8>, tag: UInt8) {
             var header = [tag]
@@ -120,6 +121,8 @@ enum ContentHash {
             for x in vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
             field(bytes, tag: 4)
         }
+        // Passages are cut by the generation's setting: another setting, other vectors.
+        if chunking.isOn, vector == nil { field("\(chunking.tokens)/\(chunking.overlap)".utf8, tag: 5) }
         return Array(hasher.finalize())
     }
 }

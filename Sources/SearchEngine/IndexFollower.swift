@@ -422,6 +422,10 @@ final class IndexFollower: Sendable {
             do {
                 directory.record(changes)
                 for change in changes {
+                    if serving.record.chunking.isOn {
+                        try Self.applyPassages(change, to: index, labels: &labels, flat: &flat)
+                        continue
+                    }
                     let label = UInt64(bitPattern: change.label)
                     if let vector = change.vector, !change.deleted {
                         labels.append(label)
@@ -431,7 +435,11 @@ final class IndexFollower: Sendable {
                     }
                 }
                 if !labels.isEmpty { try index.add(contentsOf: flat, labels: labels, threads: insertThreads) }
-            } catch { throw SearchEngineError(error) }
+            } catch let error as SearchEngineError {
+                throw error
+            } catch let error as VectorIndexError {
+                throw SearchEngineError(error)
+            } catch { throw .index("\(error)") }
             covered = last.seq
             index.coveredSeq = UInt64(bitPattern: covered)
             serving.recordApplied(upTo: covered, at: Date().timeIntervalSince1970)
@@ -442,6 +450,51 @@ final class IndexFollower: Sendable {
             serving.recordApplied(upTo: storeSeq, at: Date().timeIntervalSince1970)
         }
         return count
+    }
+
+    /// One change of a chunked generation: the document's passages (or its one vector, for a
+    /// document given with its own vector) are queued for insertion under passage labels, and
+    /// passages it no longer has are removed (a document that shrank from 5 passages to 1, or
+    /// was deleted, leaves none behind).
+    static func applyPassages(_ change: DocumentChange, to index: HNSWIndex, labels: inout [UInt64], flat: inout [Float]) throws {
+        var count = 0
+        if !change.deleted {
+            if let chunks = change.chunks {
+                count = chunks.spans.count
+                flat.append(contentsOf: chunks.flat)
+            } else if let vector = change.vector {
+                count = 1
+                flat.append(contentsOf: vector)
+            }
+        }
+        for passage in 0..<count {
+            guard let label = PassageLabel.make(change.label, passage) else {
+                throw SearchEngineError.index("label \(change.label) passage \(passage) does not fit an index label")
+            }
+            labels.append(label)
+        }
+        var passage = count
+        while let label = PassageLabel.make(change.label, passage), index.contains(label) {
+            try index.remove(label)
+            passage += 1
+        }
+    }
+
+    /// The index labels of a page's rows: one per document, or one per passage in a chunked
+    /// generation.
+    static func indexLabels(_ page: VectorPage, chunked: Bool) throws(SearchEngineError) -> [UInt64] {
+        guard chunked else { return page.labels.map { UInt64(bitPattern: $0) } }
+        var labels: [UInt64] = []
+        labels.reserveCapacity(page.flat.count)
+        for (label, count) in zip(page.labels, page.counts) {
+            for passage in 0..<count {
+                guard let encoded = PassageLabel.make(label, passage) else {
+                    throw .index("label \(label) passage \(passage) does not fit an index label")
+                }
+                labels.append(encoded)
+            }
+        }
+        return labels
     }
 
     /// Reads every live document's label and id into `directory` (pages of `catchUpPage`). A
@@ -487,14 +540,18 @@ final class IndexFollower: Sendable {
                 }
             }
             for page in pages {
-                for (i, label) in page.labels.enumerated() {
+                guard let labels = try? Self.indexLabels(page, chunked: record.chunking.isOn) else {
+                    return "a page of the store has a label that does not fit the index"
+                }
+                guard page.flat.count == labels.count * dimensions else { return "a page of the store has a bad vector count" }
+                for (i, label) in labels.enumerated() {
                     var expected = Array(page.flat[i * dimensions..<(i + 1) * dimensions])
                     if metric == .cosine {
                         let norm = expected.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
                         guard norm > 0, norm.isFinite else { continue }
                         expected = expected.map { $0 / norm }
                     }
-                    guard let held = index.vector(for: UInt64(bitPattern: label)) else { return "label \(label) is missing" }
+                    guard let held = index.vector(for: label) else { return "label \(label) is missing" }
                     if zip(held, expected).contains(where: { abs($0 - $1) > 1e-4 * max(1, abs($1)) }) {
                         return "label \(label) has another vector"
                     }
@@ -564,7 +621,8 @@ final class IndexFollower: Sendable {
                     generation: record.generation, dimensions: record.dimensions,
                     afterLabel: after, limit: Self.catchUpPage)
                 guard let last = page.labels.last else { break }
-                try index.add(contentsOf: page.flat, labels: page.labels.map { UInt64(bitPattern: $0) }, threads: insertThreads)
+                try index.add(
+                    contentsOf: page.flat, labels: try Self.indexLabels(page, chunked: record.chunking.isOn), threads: insertThreads)
                 after = last
             }
             index.coveredSeq = UInt64(bitPattern: storeSeq)

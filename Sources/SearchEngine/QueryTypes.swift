@@ -6,6 +6,9 @@ public enum IncludeField: String, Sendable, Codable, Equatable {
     case text
     /// The stored vector.
     case vector
+    /// Every passage of the hit's document the vector search matched, with its score (chunked
+    /// collections).
+    case chunks
 }
 
 /// How a text query finds its hits.
@@ -237,6 +240,35 @@ public struct QueryHit: Sendable, Codable, Equatable {
     public var freshness: Freshness?
     /// The parts of `score` in keyword and hybrid mode (nil in vector mode).
     public var scores: HitScores? = nil
+    /// The passage of a chunked collection's document that matched best (vector and hybrid mode,
+    /// with the payload).
+    public var passage: Passage? = nil
+    /// Every passage of the document among the vector search's matches, best first (with
+    /// `include: ["chunks"]`).
+    public var chunks: [PassageScore]? = nil
+}
+
+/// The matching passage of a hit: its text and where it is in the document's text, as Unicode
+/// scalar (code point) offsets, `start` inclusive, `end` exclusive.
+public struct Passage: Sendable, Codable, Equatable {
+    /// The passage's text (the document's text from `start` to `end`).
+    public var text: String
+    /// Offset of its first character.
+    public var start: Int
+    /// Offset one past its last character.
+    public var end: Int
+    /// Its similarity to the query.
+    public var score: Float
+}
+
+/// One matching passage of a hit (`include: ["chunks"]`).
+public struct PassageScore: Sendable, Codable, Equatable {
+    /// Offset of its first character (Unicode scalars).
+    public var start: Int
+    /// Offset one past its last character.
+    public var end: Int
+    /// Its similarity to the query.
+    public var score: Float
 }
 
 /// Where a query's time went, in milliseconds.

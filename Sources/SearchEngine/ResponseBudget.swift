@@ -91,6 +91,11 @@ public final class ResponseBudget: Sendable {
         return bytes
     }
 
+    /// Bytes of a hit's passage (its text, offsets and score) and `chunks` matching passages as JSON.
+    static func passageBytes(_ passage: Passage?, chunks: Int) -> Int {
+        (passage.map { 96 + $0.text.utf8.count * 2 } ?? 0) + chunks * 64
+    }
+
     /// Bytes of a vector of `dimensions` floats as JSON.
     public static func vectorBytes(_ dimensions: Int) -> Int {
         estimate(hits: dimensions, perHit: floatBytes)

@@ -89,10 +89,12 @@ extension SearchEngine {
         try self.collection(collection).catchUp()
     }
 
-    /// ``CollectionHandle/beginModelChange()`` of `collection`.
+    /// ``CollectionHandle/beginModelChange(candidate:modelID:chunkTokens:chunkOverlap:)`` of `collection`.
     @discardableResult
-    public func beginModelChange(collection: String, candidate: Bool = false) throws(SearchEngineError) -> GenerationInfo? {
-        try self.collection(collection).beginModelChange(candidate: candidate)
+    public func beginModelChange(
+        collection: String, candidate: Bool = false, chunkTokens: Int? = nil, chunkOverlap: Int? = nil
+    ) throws(SearchEngineError) -> GenerationInfo? {
+        try self.collection(collection).beginModelChange(candidate: candidate, chunkTokens: chunkTokens, chunkOverlap: chunkOverlap)
     }
 
     /// ``CollectionHandle/completeModelChange(batchSize:progress:)`` of `collection`.

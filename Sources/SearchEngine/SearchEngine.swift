@@ -31,6 +31,9 @@ public final class SearchEngine: Sendable {
     /// default) where nothing else competes, as in the CLI. Index inserts follow the same
     /// priority (see ``IndexFollower``).
     public let writePriority: Embedder.Priority
+    /// How large one document may be; a larger one is refused on its own (the rest of its batch
+    /// is written).
+    public let documentLimits: DocumentLimits
     /// The cores the engine plans for (index insert threads and the parallelism of a query batch
     /// derive from it).
     public let budget: CPUBudget
@@ -62,9 +65,11 @@ public final class SearchEngine: Sendable {
         dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
         maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
-        logger: Logger = Logger(label: "quiver.engine")
+        documentLimits: DocumentLimits = DocumentLimits(), logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
+        try documentLimits.validate()
+        self.documentLimits = documentLimits
         self.modelProvider = modelProvider
         self.maxOpenCollections = max(1, maxOpenCollections)
         self.idleCollectionSeconds = idleCollectionSeconds
@@ -181,6 +186,7 @@ public final class SearchEngine: Sendable {
             throw .invalidQuery("distance must be cosine, dot or l2")
         }
         let hnsw = options.hnsw ?? .init()
+        let chunking = try Chunking.resolve(tokens: options.chunkTokens, overlap: options.chunkOverlap, model: model)
         var evicted: [(String, IndexFollower)] = []
         do {
             try HNSWConfiguration(dimension: model.dimensions, metric: metric, m: hnsw.m, efConstruction: hnsw.efConstruction).validate()
@@ -197,7 +203,7 @@ public final class SearchEngine: Sendable {
                     firstGeneration: GenerationRecord(
                         generation: 1, modelID: model.id, modelFingerprint: model.fingerprint,
                         dimensions: model.dimensions, state: .current, createdAt: now,
-                        completedAt: now))
+                        completedAt: now, chunking: chunking))
             } catch .alreadyInitialized {
                 throw .collectionExists(options.name)
             } catch {

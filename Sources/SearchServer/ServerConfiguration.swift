@@ -11,8 +11,15 @@ public struct ServerConfiguration: Sendable {
         public var maxBodyBytes: Int
         /// Most inputs in one embedding or tokenize request. Default 256.
         public var maxBatchInputs: Int
-        /// Longest single input text, in UTF-8 bytes. Default 65,536.
+        /// Longest single input text (embedding, tokenize and query texts), in UTF-8 bytes.
+        /// Default 65,536.
         public var maxTextBytes: Int
+        /// Largest document (title and text, UTF-8 bytes) a collection write accepts; a larger
+        /// one is refused on its own, the rest of its batch is written. Default 4 MiB.
+        public var maxDocumentBytes: Int
+        /// Most passages one document may be cut into in a chunked collection (a document with
+        /// more is refused on its own). At most 1,024. Default 1,024.
+        public var maxPassages: Int
         /// Largest `k` (results per query) a collection query may ask for. Default 1,000.
         public var maxK: Int
         /// Largest `ef` (search breadth) a collection query may ask for. Default 4,096.
@@ -47,8 +54,10 @@ public struct ServerConfiguration: Sendable {
             maxK: Int = 1_000, maxEf: Int = 4_096, maxConcurrentRequests: Int = 512,
             maxQueuedRequests: Int = 1_024, maxQueuedTokens: Int = 262_144, maxResponseBytes: Int = 32 << 20,
             maxVectorIDs: Int = 10_000, maxConnections: Int = 1_024, idleTimeoutSeconds: Int = 60, bodyTimeoutSeconds: Int = 30,
-            maxBufferedBodyBytes: Int = 256 << 20
+            maxBufferedBodyBytes: Int = 256 << 20, maxDocumentBytes: Int = 4 << 20, maxPassages: Int = 1024
         ) {
+            self.maxDocumentBytes = maxDocumentBytes
+            self.maxPassages = maxPassages
             self.maxBodyBytes = maxBodyBytes
             self.maxBatchInputs = maxBatchInputs
             self.maxTextBytes = maxTextBytes
@@ -80,6 +89,8 @@ public struct ServerConfiguration: Sendable {
             case idleTimeoutSeconds = "idle_timeout_seconds"
             case bodyTimeoutSeconds = "body_timeout_seconds"
             case maxBufferedBodyBytes = "max_buffered_body_bytes"
+            case maxDocumentBytes = "max_document_bytes"
+            case maxPassages = "max_passages"
         }
 
         /// Throws ``ConfigurationError`` naming the first limit that is not positive.
@@ -90,12 +101,14 @@ public struct ServerConfiguration: Sendable {
                 ("max_queued_requests", maxQueuedRequests), ("max_queued_tokens", maxQueuedTokens),
                 ("max_response_bytes", maxResponseBytes), ("max_vector_ids", maxVectorIDs), ("max_connections", maxConnections),
                 ("idle_timeout_seconds", idleTimeoutSeconds), ("body_timeout_seconds", bodyTimeoutSeconds),
-                ("max_buffered_body_bytes", maxBufferedBodyBytes),
+                ("max_buffered_body_bytes", maxBufferedBodyBytes), ("max_document_bytes", maxDocumentBytes),
+                ("max_passages", maxPassages),
             ]
             for (name, value) in all where value < 1 {
                 throw ConfigurationError("\(name) must be at least 1 (got \(value))")
             }
             // One store read answers a vectors request or an export page.
+            guard maxPassages <= 1024 else { throw ConfigurationError("max_passages must be at most 1024 (got \(maxPassages))") }
             guard maxVectorIDs <= 10_000 else { throw ConfigurationError("max_vector_ids must be at most 10000 (got \(maxVectorIDs))") }
         }
     }

@@ -14,7 +14,7 @@ struct DataOptions: ParsableArguments {
     var url: URL { URL(fileURLWithPath: data) }
 
     /// An engine embedding with `model` (or unable to embed, for commands that only read vectors).
-    func engine(model: ModelOptions?, also extra: [String] = []) throws -> SearchEngine {
+    func engine(model: ModelOptions?, also extra: [String] = [], documentLimits: DocumentLimits = DocumentLimits()) throws -> SearchEngine {
         CLILogging.bootstrap()
         var logger = Logger(label: "quiver")
         logger.logLevel = verbose ? .info : .warning
@@ -40,7 +40,7 @@ struct DataOptions: ParsableArguments {
             }
         }
         do {
-            return try SearchEngine(dataDirectory: url, models: models, logger: logger)
+            return try SearchEngine(dataDirectory: url, models: models, documentLimits: documentLimits, logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

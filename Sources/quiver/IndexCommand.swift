@@ -33,6 +33,24 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Distance of a new collection: cosine, dot or l2.")
     var distance: String = "cosine"
 
+    @Option(
+        help: """
+            Word pieces per embedded passage (title, [CLS] and [SEP] included): long texts are cut into passages, \
+            each embedded and indexed; 0 = off (one vector per document from its first word pieces). Default for a new \
+            collection: the model's max_seq_length. Given for an existing collection with another value, every document \
+            is re-embedded into a new generation.
+            """)
+    var chunkTokens: Int?
+
+    @Option(help: "Word pieces each passage repeats from the one before (default 32, at most half of --chunk-tokens).")
+    var chunkOverlap: Int?
+
+    @Option(help: "Largest document (title + text, UTF-8 bytes); larger ones are reported and skipped.")
+    var maxDocumentBytes = 4 << 20
+
+    @Option(help: "Most passages per document (at most 1024); documents with more are reported and skipped.")
+    var maxPassages = 1024
+
     @Flag(
         help: """
             Build a generation of --model (another than the collection's) from the stored documents as a \
@@ -55,15 +73,25 @@ struct IndexCommand: ParsableCommand {
             return
         }
         guard let file else { throw ValidationError("give a JSONL FILE ('-' for standard input), or --candidate") }
-        let engine = try data.engine(model: model)
+        let engine = try data.engine(
+            model: model, documentLimits: DocumentLimits(maxDocumentBytes: maxDocumentBytes, maxPassages: maxPassages))
         if !engine.hasCollection(name) {
-            try cli { () throws(SearchEngineError) in
-                try engine.createCollection(CollectionOptions(name: name, distance: distance))
+            let info = try cli { () throws(SearchEngineError) in
+                try engine.createCollection(
+                    CollectionOptions(name: name, distance: distance, chunkTokens: chunkTokens, chunkOverlap: chunkOverlap))
             }
-            printError("created collection \(name)")
+            let chunking = info.generations.first { $0.state == "current" }?.chunking
+            let described = chunking.map {
+                $0.chunkTokens > 0 ? " (passages of \($0.chunkTokens) word pieces, overlap \($0.chunkOverlap))" : " (no chunking)"
+            }
+            printError("created collection \(name)" + (described ?? ""))
         }
-        if let building = try cli({ () throws(SearchEngineError) in try engine.beginModelChange(collection: name) }) {
-            printError("model changed: re-embedding \(name) into generation \(building.generation) (\(building.pending ?? 0) documents)")
+        if let building = try cli({ () throws(SearchEngineError) in
+            try engine.beginModelChange(collection: name, chunkTokens: chunkTokens, chunkOverlap: chunkOverlap)
+        }) {
+            let current = try cli { () throws(SearchEngineError) in try engine.collectionInfo(name) }.model
+            let what = building.model.fingerprint == current.fingerprint ? "chunking changed" : "model changed"
+            printError("\(what): re-embedding \(name) into generation \(building.generation) (\(building.pending ?? 0) documents)")
         }
         let reader: LineReader
         if file == "-" {

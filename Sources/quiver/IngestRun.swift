@@ -10,6 +10,7 @@ struct IngestRun {
     let strict: Bool
     private var validator: DocumentValidator?
     private var pending: [DocumentInput] = []
+    private var pendingLines: [Int] = []
     private var pendingLastLine = 0
     private var seen: Set<String> = []
     private var unidentifiedFailures = 0
@@ -53,6 +54,7 @@ struct IngestRun {
         }
         seen.insert(document.id)
         pending.append(document)
+        pendingLines.append(number)
         pendingLastLine = number
         if pending.count >= batchSize { try flush() }
     }
@@ -76,9 +78,19 @@ struct IngestRun {
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
         let batch = pending
+        let lines = pendingLines
         let result = try cli { () throws(SearchEngineError) in try engine.upsert(collection: collection, documents: batch) }
-        totals.add(result)
+        // `failed` counts them here (the line's id stays in `seen`: a refused document is not pruned).
+        var counted = result
+        counted.failed = 0
+        counted.rejected = []
+        totals.add(counted)
         pending.removeAll(keepingCapacity: true)
+        pendingLines.removeAll(keepingCapacity: true)
+        for rejected in result.rejected {
+            let line = rejected.index < lines.count ? lines[rejected.index] : pendingLastLine
+            try fail(line, reason: "\(rejected.id): \(rejected.reason)", id: rejected.id)
+        }
         let done = totals.inserted + totals.updated + totals.unchanged
         if progress.isTerminal {
             progress.update(done: done)

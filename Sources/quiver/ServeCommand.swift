@@ -48,7 +48,11 @@ struct ServeCommand: AsyncParsableCommand {
     var interactiveWrites = false
     @Option(help: "Largest request body, in bytes.") var maxBodyBytes = 4 << 20
     @Option(help: "Most inputs per embedding/tokenize request.") var maxBatchInputs = 256
-    @Option(help: "Longest input text, in UTF-8 bytes.") var maxTextBytes = 65_536
+    @Option(help: "Longest embedding/tokenize/query text, in UTF-8 bytes.") var maxTextBytes = 65_536
+    @Option(help: "Largest document (title + text, UTF-8 bytes) a write accepts; larger ones are refused one by one.")
+    var maxDocumentBytes = 4 << 20
+    @Option(help: "Most passages one document may be cut into in a chunked collection (at most 1024).")
+    var maxPassages = 1024
     @Option(help: "Largest k per query.") var maxK = 1_000
     @Option(help: "Largest ef per query.") var maxEf = 4_096
     @Option(help: "Most requests in flight before 429.") var maxConcurrentRequests = 512
@@ -103,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
                 maxEf: maxEf, maxConcurrentRequests: maxConcurrentRequests, maxQueuedRequests: maxQueuedRequests,
                 maxQueuedTokens: maxQueuedTokens, maxResponseBytes: maxResponseBytes, maxVectorIDs: maxVectorIds,
                 maxConnections: maxConnections, idleTimeoutSeconds: idleTimeout, bodyTimeoutSeconds: bodyTimeout,
-                maxBufferedBodyBytes: maxBufferedBodyBytes),
+                maxBufferedBodyBytes: maxBufferedBodyBytes, maxDocumentBytes: maxDocumentBytes, maxPassages: maxPassages),
             batching: .init(
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,

@@ -229,6 +229,7 @@ struct CollectionRoutesTests {
         let (app, _) = try makeApp(data: directory.url) {
             $0.limits.maxBatchInputs = 3
             $0.limits.maxTextBytes = 100
+            $0.limits.maxDocumentBytes = 100
         }
         try await app.test(.router) { client in
             try await client.waitUntilReady()
@@ -242,9 +243,18 @@ struct CollectionRoutesTests {
                     .put, path,
                     json: #"{"documents": [{"id":"a","text":"x"},{"id":"b","text":"x"},{"id":"c","text":"x"},{"id":"d","text":"x"}]}"#),
                 .contentTooLarge, code: "limit_exceeded", messageContains: "max_batch_inputs")
-            expectError(
-                try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"\#(String(repeating: "y", count: 101))"}]}"#),
-                .contentTooLarge, code: "limit_exceeded", messageContains: "max_text_bytes")
+            // A document over max_document_bytes is refused on its own; the rest is written (and
+            // deleted again below, so the request that follows starts from an empty collection).
+            let partial = try await client.send(
+                .put, path,
+                json: #"{"documents": [{"id":"big","text":"\#(String(repeating: "y", count: 101))"},{"id":"small","text":"ok"}]}"#)
+            #expect(partial.status == .ok, "\(partial.text)")
+            let written = try partial.json()
+            #expect(written["inserted"] as? Int == 1 && written["failed"] as? Int == 1)
+            let rejected = try #require((written["rejected"] as? [[String: Any]])?.first)
+            #expect(rejected["index"] as? Int == 0 && rejected["id"] as? String == "big")
+            #expect((rejected["reason"] as? String)?.contains("max_document_bytes") == true)
+            #expect(try await client.send(.delete, path + "/small").status == .ok)
             expectError(
                 try await client.send(.put, path, json: #"{"documents": [{"id":"a","text":"ok"},{"id":"b"}]}"#),
                 .unprocessableContent, code: "invalid_request", messageContains: "documents[1]")

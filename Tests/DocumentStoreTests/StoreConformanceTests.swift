@@ -128,7 +128,9 @@ struct StoreConformanceTests {
             let stale = try store.staleDocuments(generation: next.generation, afterLabel: 0, limit: 10)
             _ = try store.writeGenerationVectors(
                 generation: next.generation,
-                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1]) },
+                stale.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1])
+                },
                 embeddedAt: 3)
             try store.switchGeneration(to: next.generation, at: 4)
             let seq = try store.state().seq
@@ -178,7 +180,9 @@ struct StoreConformanceTests {
             let stale = try store.staleDocuments(generation: 2, afterLabel: 0, limit: 10)
             let kept = try store.writeGenerationVectors(
                 generation: 2,
-                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 2, 3]) },
+                stale.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 2, 3])
+                },
                 embeddedAt: 4)
             #expect(kept == 2)
             try store.switchGeneration(to: 2, at: 5)
@@ -190,9 +194,51 @@ struct StoreConformanceTests {
             let third = try store.beginGeneration(modelID: "m3", fingerprint: "f3", dimensions: 2, at: 6)
             let outdated = try store.writeGenerationVectors(
                 generation: third.generation,
-                [(label: stale[0].label, sourceSeq: 1, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 2])],
+                [GenerationVector(label: stale[0].label, sourceSeq: 1, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 2])],
                 embeddedAt: 7)
             #expect(outdated == 0)
+        }
+    }
+
+    @Test("passages: spans and vectors round-trip through writes, changes, pages, counts and reads", arguments: StoreFactory.all)
+    func passages(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            let chunked = try store.beginGeneration(
+                modelID: "m2", fingerprint: "f2", dimensions: 2, chunking: Chunking(tokens: 16, overlap: 4), at: 2, candidate: false)
+            #expect(chunked.chunking == Chunking(tokens: 16, overlap: 4))
+            #expect(try store.generations().last?.chunking == Chunking(tokens: 16, overlap: 4))
+            let spans = [ChunkSpan(start: 0, end: 10), ChunkSpan(start: 8, end: 20), ChunkSpan(start: 18, end: 25)]
+            var w = write("a", [0.6, 0.8])
+            w.chunks = ChunkVectors(spans: spans, flat: [1, 0, 0, 1, 0.6, 0.8])
+            _ = try store.apply(generation: chunked.generation, writes: [w, write("b", [1, 1])], deletes: [])
+            #expect(try store.vectorCount(generation: chunked.generation) == 4)  // three passages and one plain vector
+            let changes = try store.changes(after: 0, generation: chunked.generation, dimensions: 2, limit: 10)
+            #expect(changes.first?.chunks == ChunkVectors(spans: spans, flat: [1, 0, 0, 1, 0.6, 0.8]))
+            #expect(changes.first?.vector == [0.6, 0.8] && changes.last?.chunks == nil)
+            let page = try store.vectorPage(generation: chunked.generation, dimensions: 2, afterLabel: 0, limit: 10)
+            #expect(page.counts == [3, 1] && page.flat == [1, 0, 0, 1, 0.6, 0.8, 1, 1])
+            let read = try store.documents(ids: ["a"], generation: chunked.generation, dimensions: 2, withVectors: false)
+            #expect(read["a"]?.chunks == ChunkVectors(spans: spans, flat: []))
+            let withVectors = try store.documents(ids: ["a"], generation: chunked.generation, dimensions: 2, withVectors: true)
+            #expect(withVectors["a"]?.chunks?.flat == [1, 0, 0, 1, 0.6, 0.8] && withVectors["a"]?.vector == [0.6, 0.8])
+            // Shrunk to one passage: the row holds one span, the count follows.
+            var shrunk = write("a", [1, 0])
+            shrunk.chunks = ChunkVectors(spans: [ChunkSpan(start: 0, end: 3)], flat: [1, 0])
+            _ = try store.apply(generation: chunked.generation, writes: [shrunk], deletes: [])
+            #expect(try store.vectorCount(generation: chunked.generation) == 2)
+            // A generation vector with passages.
+            _ = try store.apply(generation: 1, writes: [write("c", [1, 0])], deletes: [])
+            let stale = try store.staleDocuments(generation: chunked.generation, afterLabel: 0, limit: 10)
+            #expect(stale.map(\.id) == ["c"])
+            let kept = try store.writeGenerationVectors(
+                generation: chunked.generation,
+                stale.map {
+                    GenerationVector(
+                        label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1],
+                        chunks: ChunkVectors(spans: [ChunkSpan(start: 0, end: 1), ChunkSpan(start: 1, end: 2)], flat: [0, 1, 0, 1]))
+                }, embeddedAt: 3)
+            #expect(kept == 1)
+            #expect(try store.vectorCount(generation: chunked.generation) == 4)
         }
     }
 
@@ -200,19 +246,24 @@ struct StoreConformanceTests {
     func candidateGeneration(_ factory: StoreFactory) throws {
         try withStore(factory) { (store, _) throws in
             _ = try store.apply(generation: 1, writes: [write("a", [1, 0]), write("b", [0, 1])], deletes: [])
-            let candidate = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2, candidate: true)
+            let candidate = try store.beginGeneration(
+                modelID: "m2", fingerprint: "f2", dimensions: 2, chunking: .off, at: 2, candidate: true)
             #expect(candidate.candidate && candidate.state == .building)
             #expect(try store.generations().last?.candidate == true)
             // Resumed with the same model: the same generation; the flag follows the request.
-            #expect(try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3, candidate: true) == candidate)
+            #expect(
+                try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, chunking: .off, at: 3, candidate: true)
+                    == candidate)
             let resumed = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3)
             #expect(resumed.generation == candidate.generation && !resumed.candidate)
             #expect(try store.generations().last?.candidate == false)
-            _ = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 3, candidate: true)
+            _ = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, chunking: .off, at: 3, candidate: true)
             let stale = try store.staleDocuments(generation: candidate.generation, afterLabel: 0, limit: 10)
             _ = try store.writeGenerationVectors(
                 generation: candidate.generation,
-                stale.map { (label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1]) },
+                stale.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [1, 1])
+                },
                 embeddedAt: 4)
             #expect(try store.vectorCount(generation: candidate.generation) == 2)
             // The current generation is not discarded; the candidate is, with its vectors.

@@ -89,7 +89,7 @@ struct CorruptionTests {
         let stored = try engine.storedDocuments(runtime, ids: Array(truth.keys), generation: serving.record, withVectors: false)
         var wrongVectors = 0
         for (id, vector) in truth {
-            guard let label = stored[id]?.label, let held = serving.index.vector(for: UInt64(bitPattern: label)) else {
+            guard let label = stored[id]?.label, let held = serving.index.vector(for: firstIndexLabel(label, in: serving)) else {
                 wrongVectors += 1
                 continue
             }
@@ -158,7 +158,8 @@ struct CorruptionTests {
             if exported.keys.contains(where: { stored[$0] == nil }) { return .storeIDIndexDamaged }
             var mismatches = 0
             for (id, vector) in exported {
-                guard let label = stored[id]?.label, let held = serving.index.vector(for: UInt64(bitPattern: label)),
+                // (A flip that turned chunking on makes every document one passage: label << 10.)
+                guard let label = stored[id]?.label, let held = serving.index.vector(for: firstIndexLabel(label, in: serving)),
                     !zip(held, normalized(vector)).contains(where: { abs($0 - $1) > 1e-5 })
                 else {
                     mismatches += 1

@@ -100,7 +100,7 @@ struct CrashTests {
             for (i, id) in ids.enumerated() {
                 #expect(exported.contains(id), "acknowledged \(id) lost")
                 let label = try #require(stored[id]?.label, "acknowledged \(id) lost")
-                #expect(serving.index.contains(UInt64(label)), "acknowledged \(id) not in the index")
+                #expect(serving.index.contains(firstIndexLabel(label, in: serving)), "acknowledged \(id) not in the index")
                 let top = try engine.query(collection: "c", QueryRequest(vector: vectors[i], k: 10, ef: 200))
                 if top.results.contains(where: { $0.id == id }) { found += 1 }
             }

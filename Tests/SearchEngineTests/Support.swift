@@ -172,3 +172,9 @@ final class ModelCheckingReader: Sendable {
         return try outcome.withLock { $0 }.get()
     }
 }
+
+/// The index label of a document's first (or only) vector in `serving`: the document label, or
+/// its first passage's label in a chunked generation.
+func firstIndexLabel(_ label: Int64, in serving: ServingGeneration) -> UInt64 {
+    serving.record.chunking.isOn ? PassageLabel.make(label, 0) ?? 0 : UInt64(bitPattern: label)
+}

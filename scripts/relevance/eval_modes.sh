@@ -7,7 +7,8 @@
 # MODES defaults to "vector,keyword,hybrid,hybrid:weighted:0.5". The data folder is
 # ${EVAL_DATA:-/tmp/quiver-eval-<name of DOCS>}; it is reused when it exists (delete it to re-index).
 # The binary is $QUIVER_BIN (default .build/release/quiver). Output: the table, then the JSON report
-# in $EVAL_OUT (default /tmp/quiver-eval-<name>.json).
+# in $EVAL_OUT (default /tmp/quiver-eval-<name>.json). $INDEX_FLAGS is passed to `quiver index`
+# (e.g. INDEX_FLAGS="--chunk-tokens 0" for one vector per document; use another EVAL_DATA).
 set -euo pipefail
 docs="${1:?usage: $0 DOCS.jsonl QUERIES.jsonl [MODES] [flags]}"
 queries="${2:?usage: $0 DOCS.jsonl QUERIES.jsonl [MODES] [flags]}"
@@ -18,7 +19,8 @@ name="$(basename "$(dirname "$docs")")-$(basename "$docs" .jsonl)"
 data="${EVAL_DATA:-/tmp/quiver-eval-$name}"
 out="${EVAL_OUT:-/tmp/quiver-eval-$name.json}"
 if [ ! -d "$data" ]; then
-    "$bin" index "$docs" --collection eval --data "$data"
+    # shellcheck disable=SC2086
+    "$bin" index "$docs" --collection eval --data "$data" ${INDEX_FLAGS:-}
 fi
 "$bin" eval --collection eval --data "$data" --queries "$queries" --mode "$modes" --json "$@" > "$out"
 python3 - "$out" <<'PY'

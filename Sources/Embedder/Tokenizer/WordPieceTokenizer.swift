@@ -142,6 +142,14 @@ public struct WordPieceTokenizer: Sendable {
         return state.ids
     }
 
+    /// How many word pieces `text` has, without `[CLS]`/`[SEP]` and without truncation. Words end
+    /// at whitespace, so the count of a text cut at whitespace is the sum of its parts' counts.
+    public func count(_ text: String) -> Int {
+        var state = EncodingState(contentLimit: Int.max, capacity: text.utf8.count / 4 + 1)
+        tokenize(text, into: &state)
+        return state.ids.count
+    }
+
     /// The word pieces of `text` without `[CLS]`/`[SEP]` and without truncation.
     func tokenIDs(_ text: String) -> [Int32] {
         var state = EncodingState(contentLimit: Int.max, capacity: text.utf8.count / 4 + 1)
