@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "SearchEngine", targets: ["SearchEngine"]),
         .library(name: "SearchServer", targets: ["SearchServer"]),
         .library(name: "CollectionsAPI", targets: ["CollectionsAPI"]),
+        .library(name: "FileSources", targets: ["FileSources"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -96,10 +98,12 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // Documents from a folder of Markdown, HTML and text files (quiver index DIR); no engine types.
+        .target(name: "FileSources", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI",
+                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,6 +120,7 @@ let package = Package(
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
         .testTarget(name: "KeywordIndexTests", dependencies: ["KeywordIndex"], swiftSettings: cpuFlags),
+        .testTarget(name: "FileSourcesTests", dependencies: ["FileSources"]),
         .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport"], swiftSettings: cpuFlags),
         .testTarget(
             name: "SearchServerTests",
