@@ -1,31 +1,48 @@
 import ArgumentParser
+import FileSources
 import Foundation
 import SearchEngine
 
-/// `quiver index FILE.jsonl --collection NAME`: sync a JSONL corpus into a collection.
+/// `quiver index FILE.jsonl|DIR --collection NAME`: sync a JSONL corpus or a folder of files into a collection.
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
-        abstract: "Sync JSONL documents {\"id\", \"text\", \"title\"?, \"metadata\"?, \"updated_at\"?, \"vector\"?} into a collection.",
+        abstract: """
+            Sync JSONL documents {"id", "text", "title"?, "metadata"?, "updated_at"?, "vector"?}, or a folder of \
+            Markdown, HTML and text files, into a collection.
+            """,
         discussion: """
             Unchanged documents (same content hash) are skipped without embedding; changed ones are re-embedded; \
             each batch is committed in one transaction, so an interrupted run started again skips what it committed. \
             The collection is created on first use. When --model differs from the collection's model, every document \
             is re-embedded into a new generation that replaces the current one atomically at the end.
+
+            A folder is read recursively: .md/.markdown, .html/.htm and .txt files (any case), hidden files and \
+            folders skipped, links to folders not followed. Each file is a document whose id is its path relative \
+            to the folder; its title is the Markdown front matter's "title", else the first heading (Markdown), the \
+            <title> else the first <h1> (HTML), or a short first line followed by a blank line (text); its text is \
+            readable plain text (Markdown and HTML syntax stripped; scripts, styles and navigation dropped); \
+            updated_at is the file's mtime unless front matter gives "updated_at" or "date"; the front \
+            matter keys become its metadata. A file that cannot be read (binary, not UTF-8, over --max-file-bytes, \
+            bad front matter) is reported with its path and skipped, or stops the run with --strict; with --prune it \
+            is kept (its file exists), and a sub-folder that cannot be listed turns --prune off for the run.
             """)
 
-    @Argument(help: "JSONL file; '-' reads standard input. Omitted with --candidate.")
+    @Argument(help: "JSONL file, or a folder of .md/.html/.txt files; '-' reads standard input. Omitted with --candidate.")
     var file: String?
 
     @OptionGroup var collection: CollectionOption
     @OptionGroup var data: DataOptions
     @OptionGroup var model: ModelOptions
 
-    @Flag(help: "Full sync: delete documents whose id is not in the input.")
+    @Flag(help: "Full sync: delete documents whose id is not in the input (for a folder: whose file is gone).")
     var prune = false
 
-    @Flag(help: "Stop at the first bad line (committed batches are kept) instead of skipping it.")
+    @Flag(help: "Stop at the first bad line or file (committed batches are kept) instead of skipping it.")
     var strict = false
+
+    @Option(help: "With a folder: files larger than this many bytes are reported and skipped, unread.")
+    var maxFileBytes: Int = FileSourceOptions().maxFileBytes
 
     @Option(help: "Documents per batch (one transaction, one embedding call sorted by length).")
     var batch: Int = 512
@@ -72,7 +89,16 @@ struct IndexCommand: ParsableCommand {
             try buildCandidate(name)
             return
         }
-        guard let file else { throw ValidationError("give a JSONL FILE ('-' for standard input), or --candidate") }
+        guard let file else { throw ValidationError("give a JSONL FILE ('-' for standard input), a folder, or --candidate") }
+        var folder: DirectorySource?
+        var isDirectory: ObjCBool = false
+        if file != "-", FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+            do {
+                folder = try DirectorySource(root: file, options: FileSourceOptions(maxFileBytes: maxFileBytes))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let engine = try data.engine(
             model: model, documentLimits: DocumentLimits(maxDocumentBytes: maxDocumentBytes, maxPassages: maxPassages))
         if !engine.hasCollection(name) {
@@ -92,6 +118,16 @@ struct IndexCommand: ParsableCommand {
             let current = try cli { () throws(SearchEngineError) in try engine.collectionInfo(name) }.model
             let what = building.model.fingerprint == current.fingerprint ? "chunking changed" : "model changed"
             printError("\(what): re-embedding \(name) into generation \(building.generation) (\(building.pending ?? 0) documents)")
+        }
+        if let folder {
+            let listing = folder.list()
+            var run = IngestRun(
+                engine: engine, collection: name, source: file, batchSize: batch, total: listing.entries.count, strict: strict)
+            try run.start()
+            try FolderIngest.run(&run, source: folder, listing: listing)
+            try run.flush()
+            try run.finish(prune: prune)
+            return
         }
         let reader: LineReader
         if file == "-" {

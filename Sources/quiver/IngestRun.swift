@@ -2,6 +2,8 @@ import Foundation
 import SearchEngine
 
 /// The state of one `quiver index` run: parsing, batching, committing, progress and the report.
+/// JSONL lines (`add(line:number:)`) and a folder's files (`add(document:location:progress:index:)`,
+/// `fail(at:reason:id:)`) take the same path from validation on.
 struct IngestRun {
     let engine: SearchEngine
     let collection: String
@@ -10,8 +12,10 @@ struct IngestRun {
     let strict: Bool
     private var validator: DocumentValidator?
     private var pending: [DocumentInput] = []
-    private var pendingLines: [Int] = []
-    private var pendingLastLine = 0
+    /// Where each queued document was read ("FILE:N" or a file's path), for its refusal.
+    private var pendingLocations: [String] = []
+    /// What the queued documents reach: "line N", or a file's path.
+    private var pendingThrough = ""
     private var seen: Set<String> = []
     private var unidentifiedFailures = 0
     private var totals = UpsertResult()
@@ -36,38 +40,52 @@ struct IngestRun {
     /// Parses, validates and queues one line; commits a batch when full.
     mutating func add(line: [UInt8], number: Int) throws {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }  // blank lines are not documents
-        documents += 1
         let document: DocumentInput
         do {
             document = try decoder.decode(DocumentInput.self, from: Data(line))
         } catch {
             let (reason, id) = Self.diagnose(line, error)
-            return try fail(number, reason: reason, id: id)
+            return try fail(at: "\(source):\(number)", reason: reason, id: id)
         }
+        try add(document: document, location: "\(source):\(number)", progress: "line \(number)", index: number)
+    }
+
+    /// Validates and queues one document read from `location` (named in errors; `progress` in the
+    /// plain progress lines); commits a batch when full.
+    mutating func add(document: DocumentInput, location: String, progress through: String, index: Int) throws {
+        documents += 1
         do {
-            try validator?.validate(document, index: number)
+            try validator?.validate(document, index: index)
         } catch {
             if case .invalidDocument(_, _, let reason) = error {
-                return try fail(number, reason: reason, id: document.id.isEmpty ? nil : document.id)
+                return try reject(at: location, reason: reason, id: document.id.isEmpty ? nil : document.id)
             }
-            throw CLIError("\(source):\(number): \(error)")
+            throw CLIError("\(location): \(error)")
         }
         seen.insert(document.id)
         pending.append(document)
-        pendingLines.append(number)
-        pendingLastLine = number
+        pendingLocations.append(location)
+        pendingThrough = through
         if pending.count >= batchSize { try flush() }
     }
 
-    private mutating func fail(_ number: Int, reason: String, id: String?) throws {
+    /// Counts and reports a document that could not be read (the run stops with --strict). A
+    /// failure with an id keeps that id's stored document from --prune; one without any blocks
+    /// pruning.
+    mutating func fail(at location: String, reason: String, id: String?) throws {
+        documents += 1
+        try reject(at: location, reason: reason, id: id)
+    }
+
+    private mutating func reject(at location: String, reason: String, id: String?) throws {
         totals.failed += 1
         if let id { seen.insert(id) } else { unidentifiedFailures += 1 }
         if strict {
             try flush()
-            throw CLIError("\(source):\(number): \(reason) (--strict: stopped; earlier batches are committed)")
+            throw CLIError("\(location): \(reason) (--strict: stopped; earlier batches are committed)")
         }
         progressBreak()
-        printError("\(source):\(number): \(reason); skipped")
+        printError("\(location): \(reason); skipped")
     }
 
     private func progressBreak() {
@@ -78,25 +96,26 @@ struct IngestRun {
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
         let batch = pending
-        let lines = pendingLines
+        let locations = pendingLocations
         let result = try cli { () throws(SearchEngineError) in try engine.upsert(collection: collection, documents: batch) }
-        // `failed` counts them here (the line's id stays in `seen`: a refused document is not pruned).
+        // Documents the engine refused on their own (too large) are reported like bad lines
+        // (`reject` counts them; their ids stay in `seen`, so --prune keeps their stored versions).
         var counted = result
         counted.failed = 0
         counted.rejected = []
         totals.add(counted)
         pending.removeAll(keepingCapacity: true)
-        pendingLines.removeAll(keepingCapacity: true)
-        for rejected in result.rejected {
-            let line = rejected.index < lines.count ? lines[rejected.index] : pendingLastLine
-            try fail(line, reason: "\(rejected.id): \(rejected.reason)", id: rejected.id)
+        pendingLocations.removeAll(keepingCapacity: true)
+        for refused in result.rejected {
+            let location = refused.index < locations.count ? locations[refused.index] : source
+            try reject(at: location, reason: "\(refused.id): \(refused.reason)", id: refused.id)
         }
         let done = totals.inserted + totals.updated + totals.unchanged
         if progress.isTerminal {
             progress.update(done: done)
         } else {
             // Plain lines name what is committed (acknowledged): everything up to this line.
-            printError("committed through line \(pendingLastLine): \(done) docs, seq \(result.seq)")
+            printError("committed through \(pendingThrough): \(done) docs, seq \(result.seq)")
             progress.update(done: done)
         }
     }
@@ -110,8 +129,8 @@ struct IngestRun {
         if prune {
             if unidentifiedFailures > 0 {
                 printError(
-                    "not pruning: \(unidentifiedFailures) bad lines had no readable id, so their documents cannot be told apart from absent ones"
-                )
+                    "not pruning: \(unidentifiedFailures) failures had no readable id (a bad line, a folder that could not be listed), "
+                        + "so their documents cannot be told apart from absent ones")
             } else {
                 let keep = seen
                 let pruned = try cli { () throws(SearchEngineError) in try engine.prune(collection: name, keeping: keep) }
