@@ -64,9 +64,10 @@ public struct CollectionOptions: Sendable, Codable, Equatable {
 }
 
 extension Chunking {
-    /// The overlap used when none is given (README, "Long documents": measured on the
-    /// PostgreSQL manual).
-    public static let defaultOverlap = 32
+    /// The overlap used when none is given: none. On the PostgreSQL manual set, overlaps of 32
+    /// and 64 word pieces changed nDCG@10 by −0.013…+0.010 (p ≥ 0.16) for 6 % and 22 % more
+    /// passages to embed (README, "Long documents").
+    public static let defaultOverlap = 0
 
     /// The chunking a collection of `model` gets from `tokens` and `overlap` (nil: the defaults).
     ///

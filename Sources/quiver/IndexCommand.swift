@@ -59,7 +59,7 @@ struct IndexCommand: ParsableCommand {
             """)
     var chunkTokens: Int?
 
-    @Option(help: "Word pieces each passage repeats from the one before (default 32, at most half of --chunk-tokens).")
+    @Option(help: "Word pieces each passage repeats from the one before (default 0: measured no better; at most half of --chunk-tokens).")
     var chunkOverlap: Int?
 
     @Option(help: "Largest document (title + text, UTF-8 bytes); larger ones are reported and skipped.")

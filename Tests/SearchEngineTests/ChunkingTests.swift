@@ -236,7 +236,7 @@ struct ChunkingTests {
         let (engine, _) = try Self.makeEngine(directory)
         try engine.createCollection(CollectionOptions(name: "c"))
         let info = try engine.collectionInfo("c")
-        #expect(info.generations.first?.chunking == ChunkingInfo(Chunking(tokens: 32, overlap: 8)))  // window 32, overlap ≤ a quarter
+        #expect(info.generations.first?.chunking == ChunkingInfo(Chunking(tokens: 32, overlap: 0)))  // the window; no overlap
         _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "d", text: Self.sentences(0..<12))])
         #expect(try engine.beginModelChange(collection: "c") == nil)  // same model, same chunking
         let building = try #require(try engine.beginModelChange(collection: "c", chunkTokens: 0))
