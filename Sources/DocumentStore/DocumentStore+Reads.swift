@@ -187,6 +187,23 @@ extension DocumentStore {
         }
     }
 
+    /// The characters `span` of each live document's text, by label. SQLite's `substr` counts a
+    /// UTF-8 text in characters (code points), the unit of the spans, so only the passage is
+    /// copied out of the row.
+    public func passageTexts(_ spans: [(label: Int64, span: ChunkSpan)]) throws(DocumentStoreError) -> [Int64: String] {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT substr(text, ?, ?) FROM documents WHERE label = ? AND deleted = 0")
+            var result: [Int64: String] = [:]
+            for (label, span) in spans where span.start >= 0 && span.end >= span.start {
+                guard let text = try String.fetchOne(statement, arguments: [span.start + 1, span.end - span.start, label]) else {
+                    continue
+                }
+                result[label] = text
+            }
+            return result
+        }
+    }
+
     /// Labels of live documents satisfying every condition (an empty list matches all).
     public func labels(matching conditions: [FieldCondition], generation: Int64) throws(DocumentStoreError) -> Set<Int64> {
         var sql =

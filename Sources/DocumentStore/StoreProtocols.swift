@@ -72,6 +72,9 @@ public protocol DocumentReads: Sendable {
     func labels(matching conditions: [FieldCondition], generation: Int64) throws(DocumentStoreError) -> Set<Int64>
     /// Ids of every live document.
     func liveIDs() throws(DocumentStoreError) -> [String]
+    /// The characters `span` (Unicode scalar offsets) of each live document's text, by label
+    /// (absent or deleted documents left out): a hit's passage without reading its whole text.
+    func passageTexts(_ spans: [(label: Int64, span: ChunkSpan)]) throws(DocumentStoreError) -> [Int64: String]
     /// A page of live documents with a vector in `generation`, in label order after `afterLabel`.
     /// Text is read only when `withText` is true.
     func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int, withText: Bool)

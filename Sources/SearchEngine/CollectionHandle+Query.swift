@@ -747,21 +747,33 @@ extension CollectionHandle {
 
         let fetchStart = DispatchTime.now()
         let documents: [Int64: StoredDocument]
-        // A passage is cut from the text: read it when a hit has one.
-        let needsText = include.contains(.text) || ranked.contains { $0.passages != nil }
         do {
             documents = try store.documents(
                 labels: ranked.map(\.label), generation: record.generation,
                 dimensions: record.dimensions, withVectors: include.contains(.vector),
-                withText: needsText)
+                withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
+        // Each hit's best passage: only its characters are read (the text can be megabytes),
+        // unless the whole text was asked for anyway.
+        var passageTexts: [Int64: String] = [:]
+        if !include.contains(.text) {
+            let wanted = ranked.compactMap { hit -> (label: Int64, span: ChunkSpan)? in
+                guard let best = hit.passages?.first, let spans = documents[hit.label]?.chunks?.spans,
+                    best.passage >= 0, best.passage < spans.count
+                else { return nil }
+                return (hit.label, spans[best.passage])
+            }
+            if !wanted.isEmpty {
+                do { passageTexts = try store.passageTexts(wanted) } catch { throw SearchEngineError(error) }
+            }
+        }
         let now = Date().timeIntervalSince1970
         var results: [QueryHit] = []
         results.reserveCapacity(ranked.count)
         for hit in ranked {
             // A document deleted after the index snapshot is skipped, never returned stale.
             guard let document = documents[hit.label] else { continue }
-            let (passage, chunks) = Self.passages(of: document, hit: hit, include: include)
+            let (passage, chunks) = Self.passages(of: document, hit: hit, include: include, text: passageTexts[hit.label])
             try budget.charge(
                 ResponseBudget.hitBytes(document, include: include) + (hit.scores == nil ? 0 : ResponseBudget.scoresBytes)
                     + ResponseBudget.passageBytes(passage, chunks: chunks?.count ?? 0))
@@ -780,14 +792,18 @@ extension CollectionHandle {
     /// The best passage of a hit in a chunked generation (its text cut from the document's) and,
     /// with `include: ["chunks"]`, every matching passage; nil without passages (no chunking,
     /// keyword mode, a document given with its own vector).
-    static func passages(of document: StoredDocument, hit: RankedLabel, include: Set<IncludeField>) -> (Passage?, [PassageScore]?) {
+    static func passages(of document: StoredDocument, hit: RankedLabel, include: Set<IncludeField>, text: String?)
+        -> (Passage?, [PassageScore]?)
+    {
         guard let matched = hit.passages, let spans = document.chunks?.spans, let best = matched.first,
             best.passage >= 0, best.passage < spans.count
         else { return (nil, nil) }
         let span = spans[best.passage]
         let scalars = (document.text ?? "").unicodeScalars
         var passage: Passage?
-        if span.start >= 0, span.start <= span.end, span.end <= scalars.count {
+        if let text {
+            passage = Passage(text: text, start: span.start, end: span.end, score: best.score)
+        } else if span.start >= 0, span.start <= span.end, span.end <= scalars.count {
             let start = scalars.index(scalars.startIndex, offsetBy: span.start)
             let end = scalars.index(start, offsetBy: span.end - span.start)
             passage = Passage(text: String(scalars[start..<end]), start: span.start, end: span.end, score: best.score)
