@@ -84,8 +84,10 @@ extension Chunking {
             guard (overlap ?? 0) == 0 else { throw .invalidQuery("chunk_overlap needs chunk_tokens > 0") }
             return .off
         }
-        guard (16...window).contains(tokens) else {
-            throw .invalidQuery("chunk_tokens must be 0 (off) or in 16...\(window) (the model's max_seq_length)")
+        // A model's window comes from its folder: never build a range that could trap.
+        let smallest = min(16, window)
+        guard tokens >= smallest, tokens <= window else {
+            throw .invalidQuery("chunk_tokens must be 0 (off) or in \(smallest)...\(window) (the model's max_seq_length)")
         }
         let overlap = overlap ?? min(defaultOverlap, tokens / 4)
         guard overlap >= 0, overlap <= tokens / 2 else {
