@@ -131,6 +131,68 @@ struct CrashTests {
         }
     }
 
+    @Test(
+        "kill -9 mid-way through chunked documents: each is whole (all its passages or none), acknowledged ones are the round's",
+        .timeLimit(.minutes(3)))
+    func killDuringChunkedIngest() throws {
+        let directory = try TemporaryDirectory("quiver-crash")
+        let model = try TinyModel.make(seed: 51, in: directory.url)
+        let modelFolder = directory.url.appendingPathComponent("tiny-51")
+        let data = directory.url.appendingPathComponent("data")
+        let file = directory.url.appendingPathComponent("docs.jsonl")
+        let count = 3_000
+        /// Round `round`'s text of document `i`: 2–11 sentences of six word pieces (the tiny
+        /// model's window is 32), so documents grow and shrink between 1 and 3 passages.
+        func text(_ i: Int, round: Int) -> String {
+            let sentences = 2 + (i * 7 + round * 3) % 10
+            return (0..<sentences).map { TinyModel.text(i * 31 + round * 17 + $0, words: 5) + "." }.joined(separator: " ")
+        }
+        func writeInput(round: Int) throws {
+            var jsonl = ""
+            for i in 0..<count { jsonl += #"{"id":"d\#(i)","text":"\#(text(i, round: round))"}"# + "\n" }
+            try jsonl.write(to: file, atomically: true, encoding: .utf8)
+        }
+        try writeInput(round: 0)
+        let started = Date()
+        _ = try index(file, data: directory.url.appendingPathComponent("calibration"), model: modelFolder, killAfter: nil)
+        var shortest = max(0.05, Date().timeIntervalSince(started))
+        var kills = 0
+        var generator = SystemRandomNumberGenerator()
+        for round in 1...6 where round <= 3 || kills == 0 {
+            try writeInput(round: round)
+            let runStarted = Date()
+            let run = try index(
+                file, data: data, model: modelFolder, killAfter: shortest * Double.random(in: 0.15...0.85, using: &generator))
+            if run.killed { kills += 1 } else { shortest = min(shortest, max(0.05, Date().timeIntervalSince(runStarted))) }
+            let engine = try makeEngine(data, models: [model])
+            let handle = try engine.collection("c")
+            let (serving, _) = try engine.runtime("c").snapshot()
+            #expect(serving.record.chunking.isOn)
+            let ids = (0..<count).map { "d\($0)" }
+            let stored = try engine.storedDocuments(engine.runtime("c"), ids: ids, generation: serving.record, withVectors: false)
+            let passages = try handle.vectors(ids: ids, chunks: true).vectors
+            var byID: [String: [VectorsResponse.PassageVector]] = [:]
+            for item in passages { byID[item.id] = item.chunks ?? [] }
+            var partial = 0
+            for (i, id) in ids.enumerated() {
+                guard let document = stored[id], let chunks = byID[id] else { continue }
+                // Whole: the index holds exactly the stored passages of the stored text.
+                let scalars = (document.text ?? "").unicodeScalars.count
+                if chunks.isEmpty || chunks.contains(where: { $0.end > scalars }) { partial += 1 }
+                for p in 0...chunks.count {
+                    let label = try #require(PassageLabel.make(document.label, p))
+                    if serving.index.contains(label) != (p < chunks.count) { partial += 1 }
+                }
+                // Acknowledged (committed before the kill): this round's text.
+                if i < run.acknowledgedLine { #expect(document.text == text(i, round: round), "acknowledged \(id) is not this round's") }
+            }
+            #expect(partial == 0, "\(partial) documents with passages that do not match their text or the index")
+            // The check had something to check: stored documents of several passages.
+            #expect(byID.values.contains { $0.count >= 3 } && byID.count >= min(count, run.acknowledgedLine))
+        }
+        #expect(kills >= 1, "no run was killed mid-way; the test proved nothing")
+    }
+
     /// Two tiny models and collection "c" of 20,000 short documents (`docs.jsonl`) indexed with
     /// the first by `quiver index`.
     func collectionOnModelA(_ directory: TemporaryDirectory) throws -> (
