@@ -98,8 +98,9 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
-        // Documents from a folder of Markdown, HTML and text files (quiver index DIR); no engine types.
-        .target(name: "FileSources", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Documents from a folder of Markdown, HTML and text files (quiver index DIR); metadata as
+        // the engine's JSONValue, nothing else of the engine.
+        .target(name: "FileSources", dependencies: ["SearchEngine", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "quiver",
             dependencies: [

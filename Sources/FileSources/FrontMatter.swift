@@ -1,4 +1,5 @@
 import Foundation
+import SearchEngine
 import Yams
 
 /// A Markdown file's YAML front matter (`---` on the first line, up to the next `---` or `...`
@@ -19,7 +20,7 @@ import Yams
 /// key built of nested aliases costs exponential time), or more than 10,000 values or 256 KiB of
 /// text once aliases are expanded.
 struct FrontMatter: Equatable {
-    var metadata: [String: MetadataValue]
+    var metadata: [String: JSONValue]
     var title: String?
     var updatedAt: Double?
 
@@ -139,7 +140,7 @@ struct FrontMatter: Equatable {
         var values = 0
         var bytes = 0
 
-        mutating func value(_ node: Node, depth: Int) throws(FileSourceError) -> MetadataValue {
+        mutating func value(_ node: Node, depth: Int) throws(FileSourceError) -> JSONValue {
             values += 1
             guard values <= FrontMatter.maxValues else {
                 throw .frontMatter(reason: "more than \(FrontMatter.maxValues) values (with aliases expanded)")
@@ -153,12 +154,12 @@ struct FrontMatter: Equatable {
                 }
                 return Self.scalarValue(node, scalar)
             case .sequence(let sequence):
-                var array: [MetadataValue] = []
+                var array: [JSONValue] = []
                 array.reserveCapacity(sequence.count)
                 for element in sequence { array.append(try value(element, depth: depth + 1)) }
                 return .array(array)
             case .mapping(let mapping):
-                var object: [String: MetadataValue] = [:]
+                var object: [String: JSONValue] = [:]
                 for (key, element) in mapping {
                     guard case .scalar(let keyScalar) = key else { throw .frontMatter(reason: "keys must be strings") }
                     guard object[keyScalar.string] == nil else { throw .frontMatter(reason: "duplicate key \"\(keyScalar.string)\"") }
@@ -170,12 +171,12 @@ struct FrontMatter: Equatable {
             }
         }
 
-        static func scalarValue(_ node: Node, _ scalar: Node.Scalar) -> MetadataValue {
+        static func scalarValue(_ node: Node, _ scalar: Node.Scalar) -> JSONValue {
             switch node.tag.description {
             case Tag.Name.null.rawValue:
                 return .null
             case Tag.Name.bool.rawValue:
-                return node.bool.map(MetadataValue.bool) ?? .string(scalar.string)
+                return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
             case Tag.Name.int.rawValue:
                 if let value = node.int { return .number(Double(value)) }
                 if let value = node.float, value.isFinite { return .number(value) }

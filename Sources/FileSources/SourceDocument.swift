@@ -1,3 +1,5 @@
+import SearchEngine
+
 /// One file of a folder turned into a document: what `quiver index DIR` stores for it.
 public struct SourceDocument: Sendable, Equatable {
     /// The file's path relative to the folder, `/`-separated (`guides/setup.md`).
@@ -8,7 +10,7 @@ public struct SourceDocument: Sendable, Equatable {
     /// Readable plain text (see ``MarkdownText``, ``HTMLText``); a text file's content as it is.
     public var text: String
     /// The Markdown front matter's keys (a JSON object); nil for other formats and without front matter.
-    public var metadata: [String: MetadataValue]?
+    public var metadata: [String: JSONValue]?
     /// Seconds since 1970: front matter `updated_at` (else `date`) when given, else the file's mtime.
     public var updatedAt: Double
     /// The format the file was read as (by its extension).
@@ -16,7 +18,7 @@ public struct SourceDocument: Sendable, Equatable {
 
     /// Creates a document.
     public init(
-        id: String, title: String?, text: String, metadata: [String: MetadataValue]?, updatedAt: Double, format: SourceFormat
+        id: String, title: String?, text: String, metadata: [String: JSONValue]?, updatedAt: Double, format: SourceFormat
     ) {
         self.id = id
         self.title = title
@@ -44,52 +46,6 @@ public enum SourceFormat: String, Sendable, Equatable, CaseIterable {
         case "html", "htm": self = .html
         case "txt": self = .text
         default: return nil
-        }
-    }
-}
-
-/// A JSON value (what front matter may hold once YAML-only types are mapped: timestamps become
-/// ISO 8601 strings). Encodes as plain JSON.
-public enum MetadataValue: Sendable, Equatable, Codable {
-    /// `null`.
-    case null
-    /// `true` / `false`.
-    case bool(Bool)
-    /// A finite number.
-    case number(Double)
-    /// A string.
-    case string(String)
-    /// An array.
-    case array([MetadataValue])
-    /// An object.
-    case object([String: MetadataValue])
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([MetadataValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: MetadataValue].self))
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
         }
     }
 }

@@ -30,20 +30,7 @@ enum FolderIngest {
     /// The engine's document for a file's.
     static func input(_ document: SourceDocument) -> DocumentInput {
         DocumentInput(
-            id: document.id, text: document.text, title: document.title, metadata: document.metadata.map { .object($0.mapValues(json)) },
+            id: document.id, text: document.text, title: document.title, metadata: document.metadata.map(JSONValue.object),
             updatedAt: Timestamp(seconds: document.updatedAt))
-    }
-
-    /// Front matter values are nested at most 64 deep (FileSources refuses deeper), so this
-    /// recursion is bounded.
-    static func json(_ value: MetadataValue) -> JSONValue {
-        switch value {
-        case .null: .null
-        case .bool(let value): .bool(value)
-        case .number(let value): .number(value)
-        case .string(let value): .string(value)
-        case .array(let values): .array(values.map(json))
-        case .object(let values): .object(values.mapValues(json))
-        }
     }
 }
