@@ -41,7 +41,6 @@ Deterministic for a given --seed and manual. Standard library only.
 import argparse
 import bisect
 import collections
-import hashlib
 import html.parser
 import json
 import os
@@ -50,6 +49,8 @@ import re
 import statistics
 import subprocess
 import time
+
+from manpages import write_jsonl  # the sibling script (its directory is on sys.path)
 
 HTML_DIR = "/usr/share/doc/postgresql-doc-15/html"
 PACKAGE = "postgresql-doc-15"
@@ -368,14 +369,6 @@ def package_version(name):
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.strip() or None
-
-
-def write_jsonl(path, rows):
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main():
