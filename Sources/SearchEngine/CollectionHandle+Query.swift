@@ -753,19 +753,16 @@ extension CollectionHandle {
                 dimensions: record.dimensions, withVectors: include.contains(.vector),
                 withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
-        // Each hit's best passage: only its characters are read (the text can be megabytes),
-        // unless the whole text was asked for anyway.
+        // Each hit's best passage: only its characters are read (the text can be megabytes).
         var passageTexts: [Int64: String] = [:]
-        if !include.contains(.text) {
-            let wanted = ranked.compactMap { hit -> (label: Int64, span: ChunkSpan)? in
-                guard let best = hit.passages?.first, let spans = documents[hit.label]?.chunks?.spans,
-                    best.passage >= 0, best.passage < spans.count
-                else { return nil }
-                return (hit.label, spans[best.passage])
-            }
-            if !wanted.isEmpty {
-                do { passageTexts = try store.passageTexts(wanted) } catch { throw SearchEngineError(error) }
-            }
+        let wanted = ranked.compactMap { hit -> (label: Int64, span: ChunkSpan)? in
+            guard let best = hit.passages?.first, let spans = documents[hit.label]?.chunks?.spans,
+                best.passage >= 0, best.passage < spans.count
+            else { return nil }
+            return (hit.label, spans[best.passage])
+        }
+        if !wanted.isEmpty {
+            do { passageTexts = try store.passageTexts(wanted) } catch { throw SearchEngineError(error) }
         }
         let now = Date().timeIntervalSince1970
         var results: [QueryHit] = []
@@ -789,7 +786,8 @@ extension CollectionHandle {
         return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
     }
 
-    /// The best passage of a hit in a chunked generation (its text cut from the document's) and,
+    /// The best passage of a hit in a chunked generation (`text`: its characters, read with
+    /// ``DocumentReads/passageTexts(_:)``) and,
     /// with `include: ["chunks"]`, every matching passage; nil without passages (no chunking,
     /// keyword mode, a document given with its own vector).
     static func passages(of document: StoredDocument, hit: RankedLabel, include: Set<IncludeField>, text: String?)
@@ -799,15 +797,7 @@ extension CollectionHandle {
             best.passage >= 0, best.passage < spans.count
         else { return (nil, nil) }
         let span = spans[best.passage]
-        let scalars = (document.text ?? "").unicodeScalars
-        var passage: Passage?
-        if let text {
-            passage = Passage(text: text, start: span.start, end: span.end, score: best.score)
-        } else if span.start >= 0, span.start <= span.end, span.end <= scalars.count {
-            let start = scalars.index(scalars.startIndex, offsetBy: span.start)
-            let end = scalars.index(start, offsetBy: span.end - span.start)
-            passage = Passage(text: String(scalars[start..<end]), start: span.start, end: span.end, score: best.score)
-        }
+        let passage = text.map { Passage(text: $0, start: span.start, end: span.end, score: best.score) }
         guard include.contains(.chunks) else { return (passage, nil) }
         let chunks = matched.compactMap { item -> PassageScore? in
             guard item.passage >= 0, item.passage < spans.count else { return nil }

@@ -172,6 +172,9 @@ struct ChunkingTests {
         #expect((hit.chunks?.count ?? 0) >= 1 && hit.chunks?.first?.start == target.start)
         // k counts documents: two hits, each once.
         #expect(answer.results.map(\.id).sorted() == ["long", "short"])
+        // With the whole text asked for, the same passage.
+        let withText = try engine.query(collection: "c", QueryRequest(text: passageText, k: 1, include: [.text], mode: .vector))
+        #expect(withText.results.first?.passage == passage && withText.results.first?.text == long)
         // Hybrid answers with the passage too.
         let hybrid = try engine.query(collection: "c", QueryRequest(text: passageText, k: 2, mode: .hybrid))
         #expect(hybrid.results.first?.passage?.start == target.start)
