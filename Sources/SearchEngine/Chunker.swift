@@ -49,7 +49,7 @@ public struct Chunker: Sendable {
         let titleTokens = title.map(count) ?? 0
         let scalars = Array(text.unicodeScalars)
         if 2 + titleTokens + count(text) <= tokens {
-            return [Passage(span: ChunkSpan(start: 0, end: scalars.count), input: title.map { "\($0)\n\(text)" } ?? text)]
+            return [Passage(span: ChunkSpan(start: 0, end: scalars.count), input: DocumentEmbedding.input(title: title, text: text))]
         }
         let withTitle = title != nil && titleTokens <= (tokens - 2) / 4
         let budget = tokens - 2 - (withTitle ? titleTokens : 0)
@@ -92,7 +92,7 @@ public struct Chunker: Sendable {
             first = next
         }
         if passages.isEmpty {
-            return [Passage(span: ChunkSpan(start: 0, end: scalars.count), input: title.map { "\($0)\n\(text)" } ?? text)]
+            return [Passage(span: ChunkSpan(start: 0, end: scalars.count), input: DocumentEmbedding.input(title: title, text: text))]
         }
         return passages
     }

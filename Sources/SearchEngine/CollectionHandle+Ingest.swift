@@ -78,10 +78,13 @@ extension CollectionHandle {
         let runtime = follower
         var lastIndex: [String: Int] = [:]
         for (index, document) in documents.enumerated() { lastIndex[document.id] = index }
+        // Each id's last occurrence wins; earlier ones count as unchanged.
+        let lastOccurrences = documents.indices.filter { lastIndex[documents[$0].id] == $0 }
         // A document over the size limit is refused on its own; the rest is written.
         var refused: [RejectedDocument] = []
         let limit = engine.documentLimits.maxDocumentBytes
-        for (index, document) in documents.enumerated() where lastIndex[document.id] == index {
+        for index in lastOccurrences {
+            let document = documents[index]
             let bytes = (document.title?.utf8.count ?? 0) + (document.text?.utf8.count ?? 0)
             if bytes > limit {
                 refused.append(
@@ -91,9 +94,7 @@ extension CollectionHandle {
             }
         }
         let refusedIndices = Set(refused.map(\.index))
-        let unique = documents.indices.filter { lastIndex[documents[$0].id] == $0 && !refusedIndices.contains($0) }.map {
-            (index: $0, document: documents[$0])
-        }
+        let unique = lastOccurrences.filter { !refusedIndices.contains($0) }.map { (index: $0, document: documents[$0]) }
         // Vectors embedded by an earlier attempt, by generation key and id: reused when a
         // re-targeted write goes to a generation of the same model and chunking.
         var embeddedBefore: (key: String, vectors: [String: DocumentEmbedding.Embedded])?
@@ -108,7 +109,7 @@ extension CollectionHandle {
                 reuse: embeddedBefore?.key == key ? embeddedBefore?.vectors ?? [:] : [:])
             embeddedBefore = (key, attempt.embeddedVectors)
             var result = attempt.result
-            result.unchanged += documents.count - documents.indices.filter { lastIndex[documents[$0].id] == $0 }.count
+            result.unchanged += documents.count - lastOccurrences.count
             result.rejected = (refused + attempt.rejected).sorted { $0.index < $1.index }
             result.failed = result.rejected.count
             result.generation = target.generation.generation

@@ -36,7 +36,8 @@ struct DocumentEmbedding: Sendable {
         var truncatedFrom: Int? = nil
     }
 
-    /// The input of a document without chunking: the title, a newline and the text.
+    /// The input of a document without chunking (and of a chunked one that fits the window whole):
+    /// the title, a newline and the text.
     static func input(title: String?, text: String) -> String {
         title.map { $0.isEmpty ? text : "\($0)\n\(text)" } ?? text
     }
