@@ -19,7 +19,8 @@ run: build
 
 # The whole suite runs on the kernels this CPU picks (AVX-512 here); the encoder's and the kernels'
 # suites run again on the AVX2 fallback, so both dispatch paths are tested on one machine.
-test: setup lint
+test: lint
+	@./scripts/setup.sh test
 	$(SWIFT) test $(TEST_FLAGS)
 	QUIVER_KERNELS=avx2 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'EmbedderTests|VectorMathTests'
 

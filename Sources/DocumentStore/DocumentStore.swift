@@ -170,58 +170,31 @@ public final class DocumentStore: Sendable {
         }
     }
 
-    /// A vector blob: little-endian float32.
-    static func blob(_ vector: [Float]) -> Data {
-        var data = Data(capacity: vector.count * 4)
-        for x in vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
-    }
+    /// A vector blob (see ``StoredBlob``).
+    static func blob(_ vector: [Float]) -> Data { Data(StoredBlob.bytes(vector)) }
 
-    /// A spans blob: little-endian int32 start and end per passage.
-    static func spansBlob(_ spans: [ChunkSpan]) -> Data {
-        var data = Data(capacity: spans.count * 8)
-        for span in spans {
-            for value in [span.start, span.end] {
-                withUnsafeBytes(of: Int32(clamping: value).littleEndian) { data.append(contentsOf: $0) }
-            }
-        }
-        return data
-    }
+    /// A spans blob (see ``StoredBlob``).
+    static func spansBlob(_ spans: [ChunkSpan]) -> Data { Data(StoredBlob.bytes(spans)) }
 
     /// Decodes a row's passages: its spans blob and chunk vectors blob, which must hold one vector
     /// of `dimensions` per span (nil when the row has none).
     func chunks(spans: Data?, vectors: Data?, dimensions: Int, withVectors: Bool) throws -> ChunkVectors? {
-        guard let spans else { return nil }
-        guard spans.count % 8 == 0, !spans.isEmpty else {
-            throw DocumentStoreError.corrupted(path: path, reason: "chunk spans blob of \(spans.count) bytes")
+        func withBytes<T>(_ data: Data?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+            guard let data else { return try body(nil) }
+            return try data.withUnsafeBytes { try body($0) }
         }
-        let decoded: [ChunkSpan] = spans.withUnsafeBytes { raw in
-            (0..<(raw.count / 8)).map { i in
-                ChunkSpan(
-                    start: Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int32.self))),
-                    end: Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8 + 4, as: Int32.self))))
+        return try withBytes(spans) { spans in
+            try withBytes(vectors) { vectors in
+                try StoredBlob.chunks(spans: spans, vectors: vectors, dimensions: dimensions, withVectors: withVectors, path: path)
             }
         }
-        guard decoded.allSatisfy({ $0.start >= 0 && $0.start <= $0.end }) else {
-            throw DocumentStoreError.corrupted(path: path, reason: "a chunk span is out of order")
-        }
-        guard withVectors else { return ChunkVectors(spans: decoded, flat: []) }
-        guard let vectors, vectors.count == decoded.count * dimensions * 4 else {
-            throw DocumentStoreError.corrupted(
-                path: path, reason: "chunk vectors blob of \(vectors?.count ?? 0) bytes for \(decoded.count) spans")
-        }
-        return ChunkVectors(spans: decoded, flat: try vector(vectors, dimensions: nil))
     }
 
     /// Decodes a vector blob, checking its length against `dimensions` when given.
     func vector(_ data: Data, dimensions: Int?) throws -> [Float] {
-        guard data.count % 4 == 0, dimensions.map({ data.count == $0 * 4 }) ?? true else {
+        guard let floats = data.withUnsafeBytes({ StoredBlob.floats($0, dimensions: dimensions) }) else {
             throw DocumentStoreError.corrupted(path: path, reason: "vector blob of \(data.count) bytes")
         }
-        return data.withUnsafeBytes { raw in
-            (0..<(raw.count / 4)).map { i in
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-            }
-        }
+        return floats
     }
 }

@@ -207,6 +207,15 @@ public struct ExistingDocument: Sendable, Equatable {
     public var metadata: String?
     /// Stored `updated_at`.
     public var updatedAt: Double
+
+    /// A record (a store backend's read).
+    public init(label: Int64, deleted: Bool, contentHash: [UInt8]?, metadata: String?, updatedAt: Double) {
+        self.label = label
+        self.deleted = deleted
+        self.contentHash = contentHash
+        self.metadata = metadata
+        self.updatedAt = updatedAt
+    }
 }
 
 /// A stored document, as returned by reads.
@@ -232,6 +241,23 @@ public struct StoredDocument: Sendable, Equatable {
     /// The passages of a chunked generation: spans whenever the vector row has them (nil in a
     /// generation without chunking), their vectors only when vectors were asked for.
     public var chunks: ChunkVectors? = nil
+
+    /// A document (a store backend's read).
+    public init(
+        label: Int64, id: String, title: String?, text: String?, metadata: String?, updatedAt: Double, seq: Int64,
+        embeddedAt: Double?, vector: [Float]?, chunks: ChunkVectors? = nil
+    ) {
+        self.label = label
+        self.id = id
+        self.title = title
+        self.text = text
+        self.metadata = metadata
+        self.updatedAt = updatedAt
+        self.seq = seq
+        self.embeddedAt = embeddedAt
+        self.vector = vector
+        self.chunks = chunks
+    }
 }
 
 /// One change for an index catching up: a document's label and id, whether it is now deleted, and
@@ -249,6 +275,16 @@ public struct DocumentChange: Sendable {
     public var vector: [Float]?
     /// Its passages' vectors in a chunked generation (spans and `count × dimensions` floats).
     public var chunks: ChunkVectors? = nil
+
+    /// A change (a store backend's read).
+    public init(label: Int64, id: String, seq: Int64, deleted: Bool, vector: [Float]?, chunks: ChunkVectors? = nil) {
+        self.label = label
+        self.id = id
+        self.seq = seq
+        self.deleted = deleted
+        self.vector = vector
+        self.chunks = chunks
+    }
 }
 
 /// One change for a text index catching up (the keyword index): a document's label, whether it is
@@ -298,4 +334,11 @@ public struct StoreState: Sendable, Equatable {
     public var seq: Int64
     /// When the last sync run finished.
     public var lastSyncAt: Double?
+
+    /// A state (a store backend's read).
+    public init(current: GenerationRecord, seq: Int64, lastSyncAt: Double?) {
+        self.current = current
+        self.seq = seq
+        self.lastSyncAt = lastSyncAt
+    }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import PostgresStore
+import QuiverTestSupport
 import Testing
 
 @testable import DocumentStore
@@ -21,7 +23,18 @@ struct StoreFactory: Sendable, CustomStringConvertible {
         return (catalog, { try? FileManager.default.removeItem(at: directory) })
     }
 
-    static let all: [StoreFactory] = [.sqlite]
+    /// A new database on the test process's PostgreSQL cluster (started on first use).
+    static let postgres = StoreFactory(description: "postgres") {
+        let cluster = try PostgresCluster.shared.get()
+        let url = try cluster.createDatabase()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-store-\(UUID().uuidString)")
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let catalog = try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: directory), logger: logger)
+        return (catalog, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    static let all: [StoreFactory] = [.sqlite, .postgres]
 }
 
 /// The store contract (Sources/DocumentStore/StoreProtocols.swift), run against every backend.

@@ -1,0 +1,112 @@
+import DocumentStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The collections of one PostgreSQL database: the store seam's second backend.
+///
+/// Documents, vectors, generations and the change log of every collection live in the database
+/// (see ``PostgresSchema``); each process keeps only its derived files (index generations,
+/// `CURRENT`) under its own data directory, laid out as ``DataLayout`` says. Any number of
+/// processes on any number of machines may open the same database.
+public final class PostgresCatalog: StoreCatalog {
+    /// The database.
+    public let location: PostgresLocation
+    /// Where this process keeps its derived files.
+    public let layout: DataLayout
+    let pool: PostgresPool
+    let logger: Logger
+
+    /// Connects to `url`, applies missing migrations (unless `migrate` is false: then a database
+    /// lacking some is refused), and keeps derived files under `layout`.
+    ///
+    /// - Throws: `.database` when the server cannot be reached or the URL is malformed,
+    ///   `.unsupportedSchema` for a database migrated by a newer build, `.notInitialized` when
+    ///   `migrate` is false and migrations are missing.
+    public init(url: String, layout: DataLayout, migrate: Bool = true, logger: Logger) throws(DocumentStoreError) {
+        location = try PostgresLocation(url: url)
+        self.layout = layout
+        self.logger = logger
+        pool = PostgresPool(location: location, logger: logger)
+        try pool.withSession { session in
+            if migrate {
+                let applied = try PostgresSchema.migrate(session)
+                if !applied.isEmpty { logger.info("migrated \(self.location) to schema version \(applied.max() ?? 0)") }
+            } else if !(try PostgresSchema.isCurrent(session)) {
+                throw DocumentStoreError.notInitialized(path: "\(location) (run `quiver migrate --store URL`)")
+            }
+        }
+        do {
+            try FileManager.default.createDirectory(at: layout.collectionsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .database(path: layout.collectionsDirectory.path, message: "cannot create the folder: \(error)")
+        }
+    }
+
+    /// Applies missing migrations to the database at `url`; returns the versions applied.
+    public static func migrate(url: String, logger: Logger) throws(DocumentStoreError) -> [Int] {
+        let pool = PostgresPool(location: try PostgresLocation(url: url), capacity: 1, logger: logger)
+        return try pool.withSession { session in try PostgresSchema.migrate(session) }
+    }
+
+    public func names() throws(DocumentStoreError) -> [String] {
+        try pool.withSession { session in
+            try session.query("SELECT name FROM quiver_collections ORDER BY name").map { try $0.get(0, String.self) }
+        }
+    }
+
+    public func open(_ name: String) throws(DocumentStoreError) -> (any CollectionStore)? {
+        let id = try pool.withSession { session in
+            try session.query("SELECT collection_id FROM quiver_collections WHERE name = $1", binds(name)).first?.get(0, Int64.self)
+        }
+        return id.map { PostgresCollectionStore(catalog: self, collectionID: $0, name: name) }
+    }
+
+    public func create(_ settings: CollectionSettings, firstGeneration: GenerationRecord) throws(DocumentStoreError)
+        -> any CollectionStore
+    {
+        do {
+            try FileManager.default.createDirectory(
+                at: layout.collection(settings.name).generationsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .database(path: layout.collection(settings.name).directory.path, message: "cannot create the folder: \(error)")
+        }
+        let id: Int64
+        do {
+            id = try pool.transaction { session in
+                var values = PostgresBindings()
+                values.append(settings.name)
+                values.append(settings.metric)
+                values.append(settings.hnswM)
+                values.append(settings.hnswEfConstruction)
+                values.append(settings.createdAt)
+                guard
+                    let id = try session.query(
+                        """
+                        INSERT INTO quiver_collections (name, metric, hnsw_m, hnsw_ef_construction, created_at)
+                        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING collection_id
+                        """, values
+                    ).first?.get(0, Int64.self)
+                else { throw DocumentStoreError.alreadyInitialized(path: "\(location) collection \(settings.name)") }
+                try PostgresCollectionStore.insert(firstGeneration, collectionID: id, session)
+                return id
+            }
+        }
+        return PostgresCollectionStore(catalog: self, collectionID: id, name: settings.name)
+    }
+
+    public func delete(_ name: String) throws(DocumentStoreError) -> Bool {
+        let deleted = try pool.withSession { session in
+            try session.execute("DELETE FROM quiver_collections WHERE name = $1", binds(name)) > 0
+        }
+        let directory = layout.collection(name).directory
+        if FileManager.default.fileExists(atPath: directory.path) {
+            do { try FileManager.default.removeItem(at: directory) } catch {
+                throw .database(path: directory.path, message: "cannot remove the folder: \(error)")
+            }
+        }
+        return deleted
+    }
+
+    public func localFiles(_ name: String) -> CollectionFiles { layout.collection(name) }
+}

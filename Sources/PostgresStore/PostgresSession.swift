@@ -1,0 +1,273 @@
+import DocumentStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// Where a PostgreSQL store is: parsed from `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    /// The user.
+    public var user: String
+    /// The password, if the URL has one (never printed).
+    public var password: String?
+    /// The host name or address.
+    public var host: String
+    /// The port (default 5432).
+    public var port: Int
+    /// The database.
+    public var database: String
+
+    /// Parses a `postgres://` (or `postgresql://`) URL; user and database are required.
+    ///
+    /// - Throws: `.database` naming what is wrong (the password is never repeated back).
+    public init(url: String) throws(DocumentStoreError) {
+        func fail(_ reason: String) -> DocumentStoreError {
+            .database(path: "--store", message: "\(reason); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        }
+        guard let components = URLComponents(string: url), let scheme = components.scheme,
+            scheme == "postgres" || scheme == "postgresql"
+        else { throw fail("not a postgres:// URL") }
+        guard let host = components.host, !host.isEmpty else { throw fail("no host") }
+        guard let user = components.user, !user.isEmpty else { throw fail("no user") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty, !database.contains("/") else { throw fail("no database") }
+        if let query = components.queryItems, !query.isEmpty {
+            throw fail("URL parameters are not supported (\(query.map(\.name).joined(separator: ", ")))")
+        }
+        self.user = user
+        self.password = components.password
+        self.host = host
+        self.port = components.port ?? 5432
+        self.database = database
+    }
+
+    /// `postgres://USER@HOST:PORT/DATABASE` (no password).
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+}
+
+/// A small pool of PostgreSQL connections used from blocking code.
+///
+/// The store protocols are synchronous (the engine calls them from its own threads, like the
+/// SQLite store), and postgres-nio is event-loop based: every call here sends its statements on
+/// a connection of a private event loop group and waits for the reply on the calling thread. The
+/// group is this module's own, so no caller ever waits on the loop that must answer it.
+final class PostgresPool: Sendable {
+    /// The event loop of every connection the module opens (one thread: the work is I/O).
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    let location: PostgresLocation
+    let logger: Logger
+    /// Connections open at most.
+    let capacity: Int
+    private let state = Mutex(State())
+    private let available = NSCondition()
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        var open = 0
+        var nextID = 0
+    }
+
+    init(location: PostgresLocation, capacity: Int = 16, logger: Logger) {
+        self.location = location
+        self.capacity = max(1, capacity)
+        self.logger = logger
+    }
+
+    deinit {
+        for connection in state.withLock({ $0.idle }) { closeQuietly(connection) }
+    }
+
+    /// Runs `body` with a connection of its own, outside a transaction.
+    func withSession<T>(_ body: (PostgresSession) throws -> T) throws(DocumentStoreError) -> T {
+        let connection = try checkOut()
+        let session = PostgresSession(connection: connection, location: location, logger: logger)
+        defer { checkIn(connection, broken: session.broken) }
+        do {
+            return try body(session)
+        } catch {
+            throw session.classify(error)
+        }
+    }
+
+    /// Runs `body` in one transaction (`READ COMMITTED`, or `REPEATABLE READ` for a consistent
+    /// multi-statement read): committed when it returns, rolled back when it throws.
+    func transaction<T>(readOnly: Bool = false, _ body: (PostgresSession) throws -> T) throws(DocumentStoreError) -> T {
+        try withSession { session in
+            try session.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+            do {
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                if !session.broken { _ = try? session.execute("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
+    private func checkOut() throws(DocumentStoreError) -> PostgresConnection {
+        available.lock()
+        var reuse: PostgresConnection?
+        var makeID: Int?
+        while reuse == nil, makeID == nil {
+            state.withLock { state in
+                while let candidate = state.idle.popLast() {
+                    if candidate.isClosed {
+                        state.open -= 1
+                        continue
+                    }
+                    reuse = candidate
+                    return
+                }
+                if state.open < capacity {
+                    state.open += 1
+                    state.nextID += 1
+                    makeID = state.nextID
+                }
+            }
+            if reuse == nil, makeID == nil { available.wait() }
+        }
+        available.unlock()
+        if let reuse { return reuse }
+        do {
+            return try connect(id: makeID ?? 0)
+        } catch {
+            state.withLock { $0.open -= 1 }
+            available.signal()
+            throw error
+        }
+    }
+
+    private func checkIn(_ connection: PostgresConnection, broken: Bool) {
+        available.lock()
+        state.withLock { state in
+            if broken || connection.isClosed {
+                state.open -= 1
+                closeQuietly(connection)
+            } else {
+                state.idle.append(connection)
+            }
+        }
+        available.signal()
+        available.unlock()
+    }
+
+    private func connect(id: Int) throws(DocumentStoreError) -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        let connection: PostgresConnection
+        do {
+            connection = try PostgresConnection.connect(
+                on: Self.group.next(), configuration: configuration, id: id, logger: logger
+            ).wait()
+        } catch {
+            throw .database(path: location.description, message: "cannot connect: \(PostgresSession.describe(error))")
+        }
+        // Offsets into texts are counted in characters, which needs a UTF-8 database.
+        do {
+            let rows = try connection.query("SHOW server_encoding", logger: logger).wait().rows
+            let encoding = try rows.first.map { try $0.makeRandomAccess()[0].decode(String.self) }
+            guard encoding == "UTF8" else {
+                closeQuietly(connection)
+                throw DocumentStoreError.database(
+                    path: location.description, message: "the database's encoding is \(encoding ?? "?"); Quiver needs UTF8")
+            }
+        } catch let error as DocumentStoreError {
+            throw error
+        } catch {
+            closeQuietly(connection)
+            throw .database(path: location.description, message: PostgresSession.describe(error))
+        }
+        return connection
+    }
+}
+
+/// One connection lent to a caller: statements with bound values, rows back.
+final class PostgresSession {
+    let connection: PostgresConnection
+    let location: PostgresLocation
+    let logger: Logger
+    /// Set when the connection failed (closed, protocol error): it is not returned to the pool.
+    private var failed = false
+
+    init(connection: PostgresConnection, location: PostgresLocation, logger: Logger) {
+        self.connection = connection
+        self.location = location
+        self.logger = logger
+    }
+
+    var broken: Bool { failed || connection.isClosed }
+
+    /// Runs `sql` with `binds` ($1, $2, … in order) and returns every row.
+    @discardableResult
+    func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
+        do {
+            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            return result.rows.map { $0.makeRandomAccess() }
+        } catch let error as PSQLError where error.code != .server {
+            failed = true
+            throw error
+        }
+    }
+
+    /// Runs `sql` and returns how many rows it changed (its command tag's count).
+    @discardableResult
+    func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> Int {
+        do {
+            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            return result.metadata.rows ?? 0
+        } catch let error as PSQLError where error.code != .server {
+            failed = true
+            throw error
+        }
+    }
+
+    /// `error` as a store error: constraint and server errors with their SQLSTATE, lost
+    /// connections as such.
+    func classify(_ error: any Error) -> DocumentStoreError {
+        if let error = error as? DocumentStoreError { return error }
+        return .database(path: location.description, message: Self.describe(error))
+    }
+
+    /// The SQLSTATE of a server error, else nil.
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// A one-line description: the server's message and SQLSTATE, or the client's error code.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo {
+            let message = info[.message] ?? "server error"
+            let detail = info[.detail].map { " (\($0))" } ?? ""
+            return "\(message)\(detail) [SQLSTATE \(info[.sqlState] ?? "?")]"
+        }
+        return "\(error.code)"
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// Column `index` as `T` (an optional type decodes NULL as nil).
+    func get<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T {
+        try self[index].decode(T.self)
+    }
+}
+
+/// Bindings of non-optional values, in order ($1, $2, …); a statement with a nullable value
+/// builds its bindings with `append` (which binds nil as NULL).
+func binds<each V: PostgresDynamicTypeEncodable>(_ values: repeat each V) -> PostgresBindings {
+    var bindings = PostgresBindings()
+    repeat bindings.append(each values)
+    return bindings
+}
+
+/// Closes a connection without waiting for the server's goodbye.
+func closeQuietly(_ connection: PostgresConnection) {
+    let closing: EventLoopFuture<Void> = connection.close()
+    closing.whenComplete { _ in }
+}

@@ -1,0 +1,238 @@
+import Foundation
+
+/// A throw-away PostgreSQL cluster for tests: `initdb` into a temporary folder, a server on a free
+/// loopback port, stopped and removed when the test process exits (or by ``stop()``).
+///
+/// The binaries come from Debian's `postgresql-15` (installed by `scripts/setup.sh test`, which
+/// `make test` runs) or `$QUIVER_PG_BIN`. PostgreSQL refuses to run as root, so as root every
+/// server command runs as the `postgres` user on a folder it owns. A missing PostgreSQL is a test
+/// failure, not a skip.
+public final class PostgresCluster: @unchecked Sendable {
+    /// The cluster's folder (data in `data/`, socket and log beside it).
+    public let directory: URL
+    /// The loopback port the server listens on.
+    public let port: Int
+    /// The folder holding `initdb`, `pg_ctl`, `postgres`.
+    public let binaries: URL
+    private let lock = NSLock()
+    private var databaseCounter = 0
+
+    /// The cluster every suite of this process shares, started on first use.
+    public static let shared: Result<PostgresCluster, PostgresClusterError> = Result { () throws(PostgresClusterError) -> PostgresCluster in
+        try PostgresCluster.start(name: "shared")
+    }
+
+    /// The data folder.
+    public var dataDirectory: URL { directory.appendingPathComponent("data") }
+
+    /// `postgres://postgres@127.0.0.1:PORT/DATABASE`.
+    public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
+
+    private init(directory: URL, port: Int, binaries: URL) {
+        self.directory = directory
+        self.port = port
+        self.binaries = binaries
+    }
+
+    /// Creates and starts a cluster (UTF-8, C locale, trust authentication on loopback only).
+    public static func start(name: String) throws(PostgresClusterError) -> PostgresCluster {
+        removeAbandonedClusters()
+        let binaries = try findBinaries()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "quiver-pg-\(ProcessInfo.processInfo.processIdentifier)-\(name)-\(UUID().uuidString.prefix(8))")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw PostgresClusterError("cannot create \(directory.path): \(error)")
+        }
+        let cluster = PostgresCluster(directory: directory, port: try freePort(), binaries: binaries)
+        try cluster.chownToServerUser()
+        try cluster.runServerCommand(
+            "initdb", ["-D", cluster.dataDirectory.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        try cluster.writeConfiguration()
+        try cluster.startServer()
+        Registry.add(cluster)
+        return cluster
+    }
+
+    /// A new empty database on this cluster; returns its URL.
+    public func createDatabase(prefix: String = "quiver_test") throws(PostgresClusterError) -> String {
+        let name = lock.withLock { () -> String in
+            databaseCounter += 1
+            return "\(prefix)_\(databaseCounter)"
+        }
+        try psql("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    /// Runs one SQL command as the superuser on database `postgres` (or `database`).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws(PostgresClusterError) -> String {
+        try run(
+            URL(fileURLWithPath: "/usr/bin/psql"),
+            [
+                "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+                "-c", sql,
+            ], asServerUser: false)
+    }
+
+    /// Starts the server (after ``stop(mode:)``); returns when it accepts connections.
+    public func startServer() throws(PostgresClusterError) {
+        try runServerCommand(
+            "pg_ctl", ["-D", dataDirectory.path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server: `fast` (clean), or `immediate` (like a crash: recovery runs at the next start).
+    public func stop(mode: String = "fast") throws(PostgresClusterError) {
+        try runServerCommand("pg_ctl", ["-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "stop"])
+    }
+
+    /// Stops the server if it runs and removes the folder.
+    public func destroy() {
+        try? stop(mode: "immediate")
+        try? FileManager.default.removeItem(at: directory)
+        Registry.remove(self)
+    }
+
+    /// The server log (for a failing test's message).
+    public func serverLog() -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+    }
+
+    private func writeConfiguration() throws(PostgresClusterError) {
+        let settings = """
+
+            listen_addresses = '127.0.0.1'
+            port = \(port)
+            unix_socket_directories = '\(directory.path)'
+            max_connections = 200
+            shared_buffers = 64MB
+            wal_level = replica
+            max_wal_senders = 4
+            """
+        let file = dataDirectory.appendingPathComponent("postgresql.conf")
+        do {
+            let handle = try FileHandle(forWritingTo: file)
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(settings.utf8))
+            try handle.close()
+        } catch {
+            throw PostgresClusterError("cannot write \(file.path): \(error)")
+        }
+    }
+
+    private var asRoot: Bool { geteuid() == 0 }
+
+    private func chownToServerUser() throws(PostgresClusterError) {
+        guard asRoot else { return }
+        try run(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres:postgres", directory.path], asServerUser: false)
+    }
+
+    private func runServerCommand(_ tool: String, _ arguments: [String]) throws(PostgresClusterError) {
+        try run(binaries.appendingPathComponent(tool), arguments, asServerUser: true)
+    }
+
+    @discardableResult
+    private func run(_ executable: URL, _ arguments: [String], asServerUser: Bool) throws(PostgresClusterError) -> String {
+        try Self.run(executable, arguments, asServerUser: asServerUser && asRoot, log: serverLog)
+    }
+
+    @discardableResult
+    static func run(_ executable: URL, _ arguments: [String], asServerUser: Bool, log: () -> String = { "" })
+        throws(PostgresClusterError) -> String
+    {
+        let (path, argv) =
+            asServerUser
+            ? ("/usr/sbin/runuser", ["runuser", "-u", "postgres", "--", executable.path] + arguments)
+            : (executable.path, [executable.lastPathComponent] + arguments)
+        // posix_spawn and waitpid, not Foundation's Process: `pg_ctl start` leaves a server running
+        // that inherits the descriptors Process watches, so Process never sees pg_ctl exit. Output
+        // goes to a file.
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-pgout-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, &cArguments, environ)
+        guard spawned == 0 else { throw PostgresClusterError("cannot run \(path): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            let name = ([executable.lastPathComponent] + arguments.prefix(3)).joined(separator: " ")
+            throw PostgresClusterError("\(name) exited with status \(status): \(text)\n\(log().suffix(2000))")
+        }
+        return text
+    }
+
+    static func findBinaries() throws(PostgresClusterError) -> URL {
+        if let configured = ProcessInfo.processInfo.environment["QUIVER_PG_BIN"], !configured.isEmpty {
+            return URL(fileURLWithPath: configured)
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        for version in versions.reversed() {
+            let folder = URL(fileURLWithPath: "\(root)/\(version)/bin")
+            if FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("initdb").path) { return folder }
+        }
+        throw PostgresClusterError(
+            "no PostgreSQL server binaries under \(root) (run `scripts/setup.sh test`, or set QUIVER_PG_BIN)")
+    }
+
+    static func freePort() throws(PostgresClusterError) -> Int {
+        do { return try BlockingHTTP.freePort() } catch { throw PostgresClusterError("no free port: \(error)") }
+    }
+
+    /// Clusters left by test processes that no longer run (killed before their exit handler):
+    /// stopped and removed, so they do not pile up.
+    static func removeAbandonedClusters() {
+        let temporary = FileManager.default.temporaryDirectory
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        where entry.hasPrefix("quiver-pg-") {
+            let parts = entry.split(separator: "-")
+            guard parts.count >= 3, let pid = Int32(parts[2]), pid != ProcessInfo.processInfo.processIdentifier else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }  // its owner still runs
+            let folder = temporary.appendingPathComponent(entry)
+            if let binaries = try? findBinaries() {
+                _ = try? run(
+                    binaries.appendingPathComponent("pg_ctl"),
+                    ["-D", folder.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"], asServerUser: geteuid() == 0)
+            }
+            try? FileManager.default.removeItem(at: folder)
+        }
+    }
+
+    /// Every cluster this process started, destroyed at exit.
+    private enum Registry {
+        nonisolated(unsafe) static var clusters: [PostgresCluster] = []
+        static let lock = NSLock()
+        static let installed: Void = { atexit { Registry.destroyAll() } }()
+
+        static func add(_ cluster: PostgresCluster) {
+            installed
+            lock.withLock { clusters.append(cluster) }
+        }
+
+        static func remove(_ cluster: PostgresCluster) {
+            lock.withLock { clusters.removeAll { $0 === cluster } }
+        }
+
+        static func destroyAll() {
+            for cluster in lock.withLock({ clusters }) { cluster.destroy() }
+        }
+    }
+}
+
+/// Why a test cluster could not be made or driven.
+public struct PostgresClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
