@@ -18,11 +18,13 @@ run: build
 	./scripts/run.sh
 
 # The whole suite runs on the kernels this CPU picks (AVX-512 here); the encoder's and the kernels'
-# suites run again on the AVX2 fallback, so both dispatch paths are tested on one machine.
+# suites run again on the AVX2 fallback, so both dispatch paths are tested on one machine; the
+# engine's suites run again on the PostgreSQL store (throw-away clusters the tests start).
 test: lint
 	@./scripts/setup.sh test
 	$(SWIFT) test $(TEST_FLAGS)
 	QUIVER_KERNELS=avx2 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'EmbedderTests|VectorMathTests'
+	QUIVER_TEST_STORE=postgres $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'SearchEngineTests'
 
 # Style is checked, not reviewed: .swift-format holds the rules; `make format` applies them.
 lint:

@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "CollectionsAPI",
             dependencies: [
-                "SearchServer", "SearchEngine", "Embedder",
+                "SearchServer", "SearchEngine", "Embedder", "PostgresStore", "DocumentStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -138,7 +138,9 @@ let package = Package(
         ),
         .testTarget(name: "KeywordIndexTests", dependencies: ["KeywordIndex"], swiftSettings: cpuFlags),
         .testTarget(name: "FileSourcesTests", dependencies: ["FileSources"]),
-        .testTarget(name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport"], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport", "PostgresStore", "DocumentStore"],
+            swiftSettings: cpuFlags),
         .testTarget(
             name: "SearchServerTests",
             dependencies: [

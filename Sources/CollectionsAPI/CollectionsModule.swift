@@ -60,13 +60,18 @@ public final class CollectionsModule: APIModule {
         /// collections promoted to one): fingerprinted at start, loaded when a generation needs
         /// one, dropped when no open collection uses it.
         public var candidateModelFolders: [URL]
+        /// The store: a `postgres://USER@HOST:PORT/DATABASE` URL, or nil for the SQLite files under
+        /// `dataDirectory` (derived index files live there either way).
+        public var storeURL: String?
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
-            maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = []
+            maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = [],
+            storeURL: String? = nil
         ) {
+            self.storeURL = storeURL
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
             self.sample = sample
@@ -254,8 +259,9 @@ public final class CollectionsModule: APIModule {
                 let shelf =
                     options.candidateModelFolders.isEmpty
                     ? nil : try ModelShelf(folders: options.candidateModelFolders, logger: logger)
+                let catalog = try StoreChoice.catalog(url: options.storeURL, data: options.dataDirectory, logger: logger)
                 let engine = try SearchEngine(
-                    dataDirectory: options.dataDirectory, models: [model], writePriority: options.writePriority,
+                    dataDirectory: options.dataDirectory, catalog: catalog, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
                     maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
                     modelProvider: shelf, documentLimits: documentLimits, logger: logger)
@@ -278,7 +284,12 @@ public final class CollectionsModule: APIModule {
                 return (engine, model, infos)
             }
         } catch {
-            logger.error("cannot open the collections", metadata: ["data": "\(options.dataDirectory.path)", "error": "\(error.message)"])
+            logger.error(
+                "cannot open the collections",
+                metadata: [
+                    "data": "\(options.dataDirectory.path)", "store": "\(StoreChoice.describe(options.storeURL))",
+                    "error": "\(error.message)",
+                ])
             state.withLock { $0.failure = error.message }
             return
         }
@@ -287,7 +298,8 @@ public final class CollectionsModule: APIModule {
         logger.info(
             "collections open",
             metadata: [
-                "data": "\(options.dataDirectory.path)", "collections": "\(infos.count)",
+                "data": "\(options.dataDirectory.path)", "store": "\(StoreChoice.describe(options.storeURL))",
+                "collections": "\(infos.count)",
                 "documents": "\(infos.reduce(0) { $0 + $1.documents })", "model": "\(model.id)",
                 "fingerprint": "\(model.fingerprint.prefix(12))",
                 "seconds": "\((ContinuousClock.now - start).components.seconds)",

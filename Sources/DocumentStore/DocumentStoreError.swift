@@ -27,6 +27,10 @@ public enum DocumentStoreError: Error, Equatable, Sendable {
     case full(path: String)
     /// The store's folder or file system is read-only: reads work, writes do not.
     case readOnly(path: String)
+    /// A store on another machine (PostgreSQL) cannot be reached or dropped the connection:
+    /// the operation may not have happened (a write's transaction was not committed unless the
+    /// connection broke during COMMIT); retrying later is the remedy.
+    case unreachable(path: String, reason: String)
 }
 
 extension DocumentStoreError: CustomStringConvertible {
@@ -43,6 +47,7 @@ extension DocumentStoreError: CustomStringConvertible {
         case .generationNotWritable(let generation): "generation \(generation) is no longer current or building"
         case .full(let path): "no space left for \(path)"
         case .readOnly(let path): "\(path) is on a read-only file system"
+        case .unreachable(let path, let reason): "store \(path) is unreachable: \(reason)"
         }
     }
 }

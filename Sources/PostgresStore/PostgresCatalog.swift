@@ -56,21 +56,47 @@ public final class PostgresCatalog: StoreCatalog {
     }
 
     public func open(_ name: String) throws(DocumentStoreError) -> (any CollectionStore)? {
-        let id = try pool.withSession { session in
-            try session.query("SELECT collection_id FROM quiver_collections WHERE name = $1", binds(name)).first?.get(0, Int64.self)
+        let found = try pool.withSession { session in
+            try session.query("SELECT collection_id, created_at FROM quiver_collections WHERE name = $1", binds(name)).first.map {
+                (try $0.get(0, Int64.self), try $0.get(1, Double.self))
+            }
         }
-        return id.map { PostgresCollectionStore(catalog: self, collectionID: $0, name: name) }
+        guard let (id, createdAt) = found else { return nil }
+        try claimLocalFiles(name, identity: identity(collectionID: id, createdAt: createdAt))
+        return PostgresCollectionStore(catalog: self, collectionID: id, name: name)
+    }
+
+    /// What tells one collection from another of the same name (dropped and created again, or
+    /// another database): its row id and creation time in this database.
+    func identity(collectionID: Int64, createdAt: Double) -> String {
+        "\(location.database)#\(collectionID)@\(createdAt)"
+    }
+
+    /// Makes this machine's derived files of `name` belong to the collection `identity`: files
+    /// left by another collection of that name (dropped and created again elsewhere meanwhile)
+    /// are removed, since their index would describe documents that are not the store's.
+    func claimLocalFiles(_ name: String, identity: String) throws(DocumentStoreError) {
+        let files = layout.collection(name)
+        let marker = files.directory.appendingPathComponent("STORE")
+        let recorded = try? String(contentsOf: marker, encoding: .utf8)
+        guard recorded != identity else { return }
+        do {
+            if recorded != nil || FileManager.default.fileExists(atPath: files.generationsDirectory.path) {
+                logger.warning(
+                    "local index files belong to another collection of this name; removing them",
+                    metadata: ["collection": "\(name)", "files": "\(recorded ?? "unmarked")", "store": "\(identity)"])
+                try? FileManager.default.removeItem(at: files.directory)
+            }
+            try FileManager.default.createDirectory(at: files.generationsDirectory, withIntermediateDirectories: true)
+            try Data(identity.utf8).write(to: marker, options: .atomic)
+        } catch {
+            throw .database(path: files.directory.path, message: "cannot prepare the collection's folder: \(error)")
+        }
     }
 
     public func create(_ settings: CollectionSettings, firstGeneration: GenerationRecord) throws(DocumentStoreError)
         -> any CollectionStore
     {
-        do {
-            try FileManager.default.createDirectory(
-                at: layout.collection(settings.name).generationsDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw .database(path: layout.collection(settings.name).directory.path, message: "cannot create the folder: \(error)")
-        }
         let id: Int64
         do {
             id = try pool.transaction { session in
@@ -92,6 +118,7 @@ public final class PostgresCatalog: StoreCatalog {
                 return id
             }
         }
+        try claimLocalFiles(settings.name, identity: identity(collectionID: id, createdAt: settings.createdAt))
         return PostgresCollectionStore(catalog: self, collectionID: id, name: settings.name)
     }
 

@@ -166,7 +166,7 @@ final class PostgresPool: Sendable {
                 on: Self.group.next(), configuration: configuration, id: id, logger: logger
             ).wait()
         } catch {
-            throw .database(path: location.description, message: "cannot connect: \(PostgresSession.describe(error))")
+            throw .unreachable(path: location.description, reason: "cannot connect: \(PostgresSession.describe(error))")
         }
         // Offsets into texts are counted in characters, which needs a UTF-8 database.
         do {
@@ -231,6 +231,11 @@ final class PostgresSession {
     /// connections as such.
     func classify(_ error: any Error) -> DocumentStoreError {
         if let error = error as? DocumentStoreError { return error }
+        if broken { return .unreachable(path: location.description, reason: Self.describe(error)) }
+        // The server shutting down or a standby being promoted ends sessions with these states.
+        if let state = Self.sqlState(error), state.hasPrefix("57P") || state.hasPrefix("08") {
+            return .unreachable(path: location.description, reason: Self.describe(error))
+        }
         return .database(path: location.description, message: Self.describe(error))
     }
 

@@ -56,13 +56,17 @@ public final class SearchEngine: Sendable {
     /// Points where tests force interleavings (none are set outside tests).
     let hooks = EngineHooks()
 
-    /// An engine over the SQLite collections under `dataDirectory` (created if missing)
-    /// embedding with `models`.
+    /// An engine over the collections of `catalog` (default: the SQLite collections under
+    /// `dataDirectory`, created if missing) embedding with `models`; derived index files live
+    /// under `dataDirectory` whatever the catalog.
     ///
     /// - Parameter models: at least one; the first is the default. Further models let the engine
     ///   keep answering text queries on collections not yet moved to the default model.
+    /// - Parameter catalog: where the collections' stores are (e.g. a PostgreSQL database); nil:
+    ///   SQLite files under `dataDirectory`.
     public init(
-        dataDirectory: URL, models: [EmbeddingModel], writePriority: Embedder.Priority = .interactive,
+        dataDirectory: URL, catalog: (any StoreCatalog)? = nil, models: [EmbeddingModel],
+        writePriority: Embedder.Priority = .interactive,
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
         maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
         documentLimits: DocumentLimits = DocumentLimits(), logger: Logger = Logger(label: "quiver.engine")
@@ -80,8 +84,12 @@ public final class SearchEngine: Sendable {
         self.executor = executor
         self.logger = logger
         layout = DataLayout(dataDirectory: dataDirectory)
-        do { catalog = try SQLiteCatalog(layout: layout, logger: logger) } catch {
-            throw .io(path: layout.collectionsDirectory.path, reason: "\(error)")
+        if let catalog {
+            self.catalog = catalog
+        } else {
+            do { self.catalog = try SQLiteCatalog(layout: layout, logger: logger) } catch {
+                throw .io(path: layout.collectionsDirectory.path, reason: "\(error)")
+            }
         }
     }
 

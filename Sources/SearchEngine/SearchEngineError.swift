@@ -71,10 +71,12 @@ extension SearchEngineError: CustomStringConvertible {
 }
 
 extension SearchEngineError {
-    init(_ error: DocumentStoreError) {
+    /// A store's error as the engine reports it.
+    public init(_ error: DocumentStoreError) {
         switch error {
         case .full: self = .insufficientStorage("the disk holding the data folder is full")
         case .readOnly: self = .insufficientStorage("the data folder is read-only")
+        case .unreachable: self = .unavailable(error.description)
         default: self = .storage(error.description)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CollectionsAPI
 import Foundation
 import Logging
 import SearchEngine
@@ -7,6 +8,13 @@ import SearchEngine
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "Data directory (collections live in DIR/collections).")
     var data: String = "var/data"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: SQLite files under --data).",
+            discussion: "With a PostgreSQL store, --data keeps only this machine's derived index files."))
+    var store: String?
 
     @Flag(name: .long, help: "Log engine events (index loads, rebuilds, model changes) on standard error.")
     var verbose = false
@@ -40,7 +48,8 @@ struct DataOptions: ParsableArguments {
             }
         }
         do {
-            return try SearchEngine(dataDirectory: url, models: models, documentLimits: documentLimits, logger: logger)
+            let catalog = try StoreChoice.catalog(url: store, data: url, logger: logger)
+            return try SearchEngine(dataDirectory: url, catalog: catalog, models: models, documentLimits: documentLimits, logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

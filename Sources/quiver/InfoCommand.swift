@@ -1,4 +1,5 @@
 import ArgumentParser
+import CollectionsAPI
 import Foundation
 import SearchEngine
 import VectorMath
@@ -20,7 +21,8 @@ struct InfoCommand: ParsableCommand {
             print(
                 try jsonLine(
                     [
-                        "data_directory": .string(engine.dataDirectory.path), "collections": try Self.json(collections),
+                        "data_directory": .string(engine.dataDirectory.path),
+                        "store": .string(StoreChoice.describe(data.store)), "collections": try Self.json(collections),
                         "kernels": .object([
                             "active": .string(Kernels.active.rawValue), "cpu": .array(Kernels.cpuFeatures.map { .string($0) }),
                         ]),
@@ -29,6 +31,7 @@ struct InfoCommand: ParsableCommand {
             return
         }
         print("data directory: \(engine.dataDirectory.path)")
+        print("store: \(StoreChoice.describe(data.store))")
         print("kernels: \(Kernels.active.rawValue) (cpu: \(Kernels.cpuFeatures.joined(separator: ", ")))")
         if collections.isEmpty { print("no collections") }
         for c in collections {

@@ -27,6 +27,11 @@ struct ServeCommand: AsyncParsableCommand {
     var candidateModels: [String] = []
     @Option(help: "Data directory (collections live in DIR/collections).") var data = "var/data"
     @Option(
+        help: ArgumentHelp(
+            "Store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: SQLite files under --data).",
+            discussion: "With a PostgreSQL store, --data keeps only this server's derived index files."))
+    var store: String?
+    @Option(
         help:
             "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing)."
     )
@@ -145,7 +150,8 @@ struct ServeCommand: AsyncParsableCommand {
             "starting",
             metadata: [
                 "host": "\(host)", "port": "\(port)", "model": "\(model)", "batching": "\(!noBatching)",
-                "api_keys": "\(keys)", "data": "\(data)", "allowed_hosts": "\(allowedHost)", "cors_origins": "\(corsOrigin)",
+                "api_keys": "\(keys)", "data": "\(data)", "store": "\(StoreChoice.describe(store))", "allowed_hosts": "\(allowedHost)",
+                "cors_origins": "\(corsOrigin)",
                 "kernels": "\(Kernels.active.rawValue)", "cpu": "\(Kernels.cpuFeatures.joined(separator: ","))",
             ])
         let collections = CollectionsModule(
@@ -154,7 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
                 maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
-                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }),
+                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

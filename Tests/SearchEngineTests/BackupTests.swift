@@ -5,7 +5,7 @@ import Testing
 
 @testable import SearchEngine
 
-@Suite("Backup, restore and check")
+@Suite("Backup, restore and check", .enabled(if: TestStore.isSQLite, "works on the SQLite store's files (copied, damaged, backed up)"))
 struct BackupTests {
     /// Acknowledged writes of the stream: the seq each was answered with and its ids.
     final class WriteLog: @unchecked Sendable {

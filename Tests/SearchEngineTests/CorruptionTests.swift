@@ -11,7 +11,7 @@ import Testing
 ///
 /// Each case copies one pristine data folder (built once per test), damages the copy, opens a
 /// fresh engine on it and checks.
-@Suite("Corruption at start-up")
+@Suite("Corruption at start-up", .enabled(if: TestStore.isSQLite, "works on the SQLite store's files (copied, damaged, backed up)"))
 struct CorruptionTests {
     /// A pristine collection "c" (cosine, 8 dims, 640 documents written, 40 updated, 30 deleted),
     /// checkpointed, plus 60 writes after the checkpoint; and a second collection "other" with its

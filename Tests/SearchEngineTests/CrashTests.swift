@@ -18,9 +18,10 @@ struct CrashTests {
     func index(_ file: URL?, data: URL, model: URL, killAfter: Double?) throws -> Run {
         let process = Process()
         process.executableURL = try quiverExecutable()
-        process.arguments =
+        process.arguments = try TestStore.withStore(
             ["index"] + (file.map { [$0.path] } ?? ["--candidate"])
-            + ["--collection", "c", "--data", data.path, "--model", model.path, "--batch", "250"]
+                + ["--collection", "c", "--data", data.path, "--model", model.path, "--batch", "250"],
+            executable: try quiverExecutable())
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -268,7 +269,7 @@ struct CrashTests {
 
     @Test(
         "kill -9 during a candidate build: the current generation serves every document untouched; the build resumes and promotes whole",
-        .timeLimit(.minutes(10)))
+        .timeLimit(.minutes(10)), .enabled(if: TestStore.isSQLite, "its calibration run works on a copy of the SQLite data folder"))
     func killDuringCandidateBuild() throws {
         let directory = try TemporaryDirectory("quiver-crash-candidate")
         let (modelA, modelB, _, folderB, data, _, count) = try collectionOnModelA(directory)
@@ -367,7 +368,7 @@ struct CrashTests {
         func openInChild(killAfter: Double?) throws -> (killed: Bool, log: String) {
             let process = Process()
             process.executableURL = try quiverExecutable()
-            process.arguments = ["info", "--data", data.path, "--verbose"]
+            process.arguments = try TestStore.withStore(["info", "--data", data.path, "--verbose"], executable: try quiverExecutable())
             let err = Pipe()
             process.standardError = err
             process.standardOutput = FileHandle.nullDevice

@@ -3,7 +3,7 @@ import Testing
 
 @testable import SearchEngine
 
-@Suite("Index recovery from the store")
+@Suite("Index recovery from the store", .enabled(if: TestStore.isSQLite, "works on the SQLite store's files (copied, damaged, backed up)"))
 struct RecoveryTests {
     /// A collection with 300 checkpointed documents and 200 more (plus updates and deletes)
     /// committed after the checkpoint; returns every live id with its vector.

@@ -1,6 +1,8 @@
+import DocumentStore
 import Embedder
 import Foundation
 import Logging
+import PostgresStore
 import QuiverTestSupport
 import Synchronization
 import Testing
@@ -40,7 +42,51 @@ func makeEngine(_ directory: TemporaryDirectory, models: [EmbeddingModel] = [.ex
 func makeEngine(_ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)]) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .error
-    return try SearchEngine(dataDirectory: url, models: models, logger: logger)
+    return try SearchEngine(dataDirectory: url, catalog: try TestStore.catalog(for: url, logger: logger), models: models, logger: logger)
+}
+
+/// Which store backend the engine suites run on: SQLite by default; with
+/// `QUIVER_TEST_STORE=postgres` (a second pass of `make test`), a PostgreSQL database per data
+/// directory on the test process's throw-away cluster, so every engine behaviour is checked on
+/// both backends. Tests of SQLite files themselves (corruption, backup, crash loops of the CLI on
+/// a data folder) are SQLite-only: they carry `.enabled(if: TestStore.isSQLite)`.
+enum TestStore {
+    static let isPostgres = ProcessInfo.processInfo.environment["QUIVER_TEST_STORE"] == "postgres"
+    static let isSQLite = !isPostgres
+    private static let databases = Mutex<[String: String]>([:])
+
+    /// The store URL of the data directory `url` (the same database for every engine opened on
+    /// it, as a restarted server finds its store again), or nil on SQLite.
+    static func url(for directory: URL) throws -> String? {
+        guard isPostgres else { return nil }
+        let key = directory.standardizedFileURL.path
+        if let known = databases.withLock({ $0[key] }) { return known }
+        let created = try PostgresCluster.shared.get().createDatabase(prefix: "quiver_engine")
+        return databases.withLock { known in
+            if let raced = known[key] { return raced }
+            known[key] = created
+            return created
+        }
+    }
+
+    /// The catalog engines on `directory` use (nil: the engine's SQLite default).
+    static func catalog(for directory: URL, logger: Logger) throws -> (any StoreCatalog)? {
+        guard let url = try url(for: directory) else { return nil }
+        return try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: directory), logger: logger)
+    }
+
+    /// Commands of `quiver` that take `--store`.
+    static let storeCommands: Set<String> = ["index", "query", "info", "eval", "export", "promote", "discard", "serve"]
+
+    /// `arguments` of a `quiver` command on a data folder, with `--store URL` added on PostgreSQL
+    /// (the database of that folder), unchanged otherwise.
+    static func withStore(_ arguments: [String], executable: URL) throws -> [String] {
+        guard isPostgres, executable.lastPathComponent == "quiver", let command = arguments.first, storeCommands.contains(command),
+            let at = arguments.firstIndex(of: "--data"), at + 1 < arguments.count, !arguments.contains("--store")
+        else { return arguments }
+        guard let url = try url(for: URL(fileURLWithPath: arguments[at + 1])) else { return arguments }
+        return arguments + ["--store", url]
+    }
 }
 
 /// The package root.
@@ -77,7 +123,7 @@ func runProcess(
 ) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = executable
-    process.arguments = arguments
+    process.arguments = try TestStore.withStore(arguments, executable: executable)
     if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()

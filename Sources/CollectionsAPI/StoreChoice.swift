@@ -1,0 +1,28 @@
+import DocumentStore
+import Foundation
+import Logging
+import PostgresStore
+import SearchEngine
+
+/// The `--store` choice shared by `quiver serve` and the CLI commands: the embedded SQLite store
+/// (no URL) or a PostgreSQL database.
+public enum StoreChoice {
+    /// The catalog of `url` with derived files under `data`, or nil for the SQLite default (the
+    /// engine makes it). A PostgreSQL database gets its missing migrations applied.
+    ///
+    /// - Throws: the store's error, naming the database (never its password).
+    public static func catalog(url: String?, data: URL, logger: Logger) throws(SearchEngineError) -> (any StoreCatalog)? {
+        guard let url else { return nil }
+        do {
+            return try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: data), logger: logger)
+        } catch {
+            throw SearchEngineError(error)
+        }
+    }
+
+    /// How logs and `info` name the store: the URL without its password, or "sqlite".
+    public static func describe(_ url: String?) -> String {
+        guard let url else { return "sqlite" }
+        return (try? PostgresLocation(url: url).description) ?? "postgres (malformed URL)"
+    }
+}
