@@ -2,6 +2,11 @@ import GRDB
 
 /// One condition of a metadata filter, translated to SQL by the store only: field names become a
 /// bound JSON path argument and every value a bound argument, so no input reaches the SQL text.
+///
+/// Every backend gives a metadata condition the same meaning: a comparison matches a field of the
+/// value's JSON type only (a string with a string, by code point; a number with a number; a
+/// boolean with a boolean); `ne` matches any present, non-null field that is not equal (a field
+/// of another type included); a missing or null field matches nothing.
 public struct FieldCondition: Sendable, Equatable {
     /// What the condition looks at.
     public enum Field: Sendable, Equatable {
@@ -76,7 +81,22 @@ public struct FieldCondition: Sendable, Equatable {
             // The key is quoted as a JSON path member; a double quote inside cannot be expressed
             // in a path, so such keys are rejected by the engine before reaching here.
             let path = "$.\"" + key + "\""
-            return ("json_extract(d.metadata, ?) \(comparison.sql) ?", [path.databaseValue, bound])
+            let types =
+                switch value {
+                case .string: "'text'"
+                case .number: "'integer', 'real'"
+                case .bool: "'true', 'false'"
+                }
+            // CASE: the value is compared only when the field has the value's type (SQLite would
+            // otherwise order any number before any string).
+            let typed = "(CASE WHEN json_type(d.metadata, ?) IN (\(types)) THEN json_extract(d.metadata, ?) END)"
+            if comparison == .ne {
+                return (
+                    "(coalesce(json_type(d.metadata, ?), 'null') != 'null' AND NOT coalesce(\(typed) = ?, 0))",
+                    [path.databaseValue, path.databaseValue, path.databaseValue, bound]
+                )
+            }
+            return ("\(typed) \(comparison.sql) ?", [path.databaseValue, path.databaseValue, bound])
         case .updatedAt:
             return ("d.updated_at \(comparison.sql) ?", [bound])
         case .embeddedAt:

@@ -8,6 +8,8 @@ import PostgresNIO
 /// boolean); `ne` matches any present, non-null field that is not equal (another type included);
 /// a missing or null field matches nothing. Strings compare by code point (`COLLATE "C"`), numbers
 /// as `numeric` (a JSON number beyond float8's range compares instead of failing the query).
+/// Metadata is stored as the text the client sent and parsed as `json` per condition (not `jsonb`,
+/// which refuses `\u0000`); a GIN index over it is future work.
 enum PostgresFilter {
     static func clause(_ condition: FieldCondition, binding values: inout PostgresBindings) -> String {
         let op = sqlOperator(condition.comparison)
@@ -28,8 +30,13 @@ enum PostgresFilter {
             return "v.embedded_at \(op) \(parameter(condition.value))"
         case .metadata(let key):
             values.append(key)
-            let field = "(d.metadata::json -> $\(values.count))"
-            let text = "(d.metadata::json ->> $\(values.count))"
+            // PostgreSQL's JSON operators fail the whole query on a document holding an escaped NUL
+            // (`\u0000`, which text cannot hold): such metadata is read with U+0001 in its place
+            // (the engine refuses NUL in filter values, so only the order against U+0001 differs).
+            let metadata =
+                "(CASE WHEN strpos(d.metadata, '\\u0000') > 0 THEN replace(d.metadata, '\\u0000', '\\u0001') ELSE d.metadata END)::json"
+            let field = "(\(metadata) -> $\(values.count))"
+            let text = "(\(metadata) ->> $\(values.count))"
             let (type, typed, bound): (String, String, String)
             switch condition.value {
             case .string:

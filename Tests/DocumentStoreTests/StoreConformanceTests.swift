@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresStore
 import QuiverTestSupport
+import Synchronization
 import Testing
 
 @testable import DocumentStore
@@ -375,6 +376,36 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test(
+        "filters compare a field with a value of its own JSON type; ne matches other types, never missing or null",
+        arguments: StoreFactory.all)
+    func filterTypes(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(
+                generation: 1,
+                writes: [
+                    write("num", [1, 0], metadata: #"{"x": 5}"#), write("str", [0, 1], metadata: #"{"x": "abc"}"#),
+                    write("yes", [1, 1], metadata: #"{"x": true}"#), write("one", [1, 1], metadata: #"{"x": 1}"#),
+                    write("nul", [1, 1], metadata: #"{"x": null}"#), write("none", [1, 1], metadata: #"{"y": 1}"#),
+                    write("big", [1, 1], metadata: #"{"x": 1e400}"#), write("bare", [1, 1]),
+                    write("nulstr", [1, 1], metadata: #"{"x": "a\u0000b"}"#),
+                ], deletes: [])
+            let labels = try store.documents(
+                ids: ["num", "str", "yes", "one", "nul", "none", "big", "bare", "nulstr"], generation: 1, dimensions: 2, withVectors: false)
+            func ids(_ comparison: FieldCondition.Comparison, _ value: FieldCondition.Value) throws -> Set<String> {
+                let found = try store.labels(matching: [.init(field: .metadata("x"), comparison: comparison, value: value)], generation: 1)
+                return Set(labels.filter { found.contains($0.value.label) }.map(\.key))
+            }
+            #expect(try ids(.gt, .number(3)) == ["num", "big"])
+            #expect(try ids(.lt, .number(3)) == ["one"])
+            #expect(try ids(.eq, .number(1)) == ["one"])
+            #expect(try ids(.lt, .string("b")) == ["str", "nulstr"])
+            #expect(try ids(.eq, .bool(true)) == ["yes"])
+            #expect(try ids(.ne, .string("abc")) == ["num", "yes", "one", "big", "nulstr"])
+            #expect(try ids(.ne, .number(5)) == ["str", "yes", "one", "big", "nulstr"])
+        }
+    }
+
     @Test("the catalog: create once, list, open, delete", arguments: StoreFactory.all)
     func catalog(_ factory: StoreFactory) throws {
         let (catalog, cleanUp) = try factory.make()
@@ -397,5 +428,112 @@ struct StoreConformanceTests {
         #expect(try !catalog.delete("c"))
         #expect(try catalog.names() == ["b"])
         #expect(try catalog.open("c") == nil)
+    }
+}
+
+/// The contract under concurrency and repeated ids: what a multi-writer backend must get right
+/// and a single-writer one gets for free.
+@Suite("Store conformance: concurrency")
+struct StoreConcurrencyTests {
+    /// Several writes of the same id in one call are changes in input order, as if applied one by
+    /// one: one insert then updates, the last write's values, a delete after them.
+    @Test("repeated ids in one write: each occurrence is a change, the last one wins", arguments: StoreFactory.all)
+    func repeatedIDs(_ factory: StoreFactory) throws {
+        let (catalog, cleanUp) = try factory.make()
+        defer { cleanUp() }
+        let store = try catalog.create(StoreConformanceTests.settings, firstGeneration: StoreConformanceTests.firstGeneration)
+        func write(_ id: String, _ vector: [Float]?, text: String, updatedAt: Double) -> DocumentWrite {
+            DocumentWrite(
+                id: id, title: nil, text: text, metadata: nil, updatedAt: updatedAt, contentHash: [UInt8](repeating: 1, count: 32),
+                vector: vector, embeddedAt: 6)
+        }
+        let outcome = try store.apply(
+            generation: 1,
+            writes: [
+                write("a", [1, 0], text: "one", updatedAt: 1), write("a", [0, 1], text: "two", updatedAt: 2),
+                write("a", nil, text: "three", updatedAt: 3), write("b", [1, 1], text: "b", updatedAt: 4),
+            ], deletes: ["b", "b"])
+        #expect(outcome.inserted == 1 + 1 && outcome.updated == 2 && outcome.deleted == 1 && outcome.seq == 5)
+        let a = try #require(try store.documents(ids: ["a"], generation: 1, dimensions: 2, withVectors: true)["a"])
+        #expect(a.text == "three" && a.updatedAt == 3 && a.seq == 3 && a.vector == [0, 1])
+        // The metadata-only last write moved the vector's source seq with it: not stale.
+        #expect(try store.staleCount(generation: 1) == 0)
+        #expect(try store.documents(ids: ["b"], generation: 1, dimensions: 2, withVectors: false).isEmpty)
+        let changes = try store.changes(after: 0, generation: 1, dimensions: 2, limit: 10)
+        #expect(changes.map(\.id) == ["a", "b"] && changes.map(\.seq) == [3, 5] && changes[1].deleted)
+        // A tombstone keeps the time of its last write.
+        _ = try store.apply(generation: 1, writes: [], deletes: ["a"])
+        #expect(try store.existing(ids: ["a"], generation: 1)["a"]?.updatedAt == 3)
+    }
+
+    /// Eight writers at once, and a follower reading the feed meanwhile: every seq from 1 to the
+    /// last is handed out exactly once, every page the follower reads is gap-free after its
+    /// position, and the follower ends with exactly the store's live documents.
+    @Test("8 concurrent writers: seqs gap-free and unique; a concurrent follower never skips one", arguments: StoreFactory.all)
+    func concurrentWriters(_ factory: StoreFactory) throws {
+        let (catalog, cleanUp) = try factory.make()
+        defer { cleanUp() }
+        let store = try catalog.create(StoreConformanceTests.settings, firstGeneration: StoreConformanceTests.firstGeneration)
+        let writers = 8
+        let rounds = 25
+        let done = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let outcomes = Mutex<[WriteOutcome]>([])
+        var threads: [Thread] = []
+        for w in 0..<writers {
+            let thread = Thread {
+                defer { done.add(1, ordering: .sequentiallyConsistent) }
+                for round in 0..<rounds {
+                    // Overlapping ids across writers: updates and deletes of each other's documents.
+                    let ids = (0..<4).map { "d\((w * 3 + round + $0) % 40)" }
+                    let writes = ids.map {
+                        DocumentWrite(
+                            id: $0, title: nil, text: "\(w)-\(round)", metadata: nil, updatedAt: 1,
+                            contentHash: [UInt8](repeating: 1, count: 32), vector: [Float(w), Float(round)], embeddedAt: 2)
+                    }
+                    do {
+                        let outcome = try store.apply(
+                            generation: 1, writes: writes, deletes: round % 5 == 4 ? ["d\((w + round) % 40)"] : [])
+                        outcomes.withLock { $0.append(outcome) }
+                    } catch {
+                        failures.withLock { $0.append("\(error)") }
+                    }
+                }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+        // The follower: reads after its position until the writers are done and it has caught up.
+        var position: Int64 = 0
+        var live: [String: Int64] = [:]
+        var seen: [Int64] = []
+        while true {
+            let finished = done.load(ordering: .sequentiallyConsistent) == writers
+            let page = try store.changes(after: position, generation: 1, dimensions: 2, limit: 7)
+            for change in page {
+                // The page continues from the position: a change committed later cannot have
+                // taken a seq the follower already read past.
+                #expect(change.seq > position)
+                seen.append(change.seq)
+                if change.deleted { live[change.id] = nil } else { live[change.id] = change.label }
+                position = change.seq
+            }
+            if page.isEmpty, finished, position == (try store.state().seq) { break }
+            if page.isEmpty { usleep(1_000) }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let final = try store.state().seq
+        let acknowledged = outcomes.withLock { $0 }
+        // Every change numbered once: the outcomes' seqs are distinct and the counts add up.
+        let changeCount = acknowledged.reduce(0) { $0 + $1.inserted + $1.updated + $1.deleted }
+        #expect(Int64(changeCount) == final)
+        #expect(Set(acknowledged.map(\.seq)).count == acknowledged.count)
+        // The follower applied a compacted feed: what it holds is the store's live set.
+        #expect(Set(live.keys) == Set(try store.liveIDs()))
+        #expect(seen == seen.sorted())
+        // The compacted feed read from scratch holds each document once at its latest seq.
+        let all = try store.changes(after: 0, generation: 1, dimensions: 2, limit: 1000)
+        #expect(Set(all.map(\.id)).count == all.count)
+        #expect(all.last?.seq == final)
     }
 }
