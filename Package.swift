@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources",
+                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -117,7 +117,10 @@ public final class CollectionsModule: APIModule {
         self.logger = logger
         self.writePool = NIOThreadPool(numberOfThreads: 1)
         self.writePool.start()
-        self.readPool = NIOThreadPool(numberOfThreads: budget.readThreads)
+        // A store on another machine (PostgreSQL) makes reads wait on round trips without using
+        // a core: more threads than cores keep the cores busy meanwhile (measured in
+        // BENCHMARKS.md, "PostgreSQL store").
+        self.readPool = NIOThreadPool(numberOfThreads: options.storeURL == nil ? budget.readThreads : budget.readThreads * 4)
         self.readPool.start()
         self.cache = QueryEmbeddingCache(capacity: options.queryCacheEntries)
     }

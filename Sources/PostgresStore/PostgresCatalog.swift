@@ -43,6 +43,9 @@ public final class PostgresCatalog: StoreCatalog {
         }
     }
 
+    /// The newest schema version this build knows.
+    public static var schemaVersion: Int { PostgresSchema.migrations.map(\.version).max() ?? 0 }
+
     /// Applies missing migrations to the database at `url`; returns the versions applied.
     public static func migrate(url: String, logger: Logger) throws(DocumentStoreError) -> [Int] {
         let pool = PostgresPool(location: try PostgresLocation(url: url), capacity: 1, logger: logger)

@@ -61,7 +61,7 @@ extension PostgresCollectionStore {
         """
     }
 
-    private func document(_ row: PostgresRandomAccessRow, withVector: Bool, dimensions: Int) throws -> StoredDocument {
+    private func document(_ row: StoreRow, withVector: Bool, dimensions: Int) throws -> StoredDocument {
         StoredDocument(
             label: try row.get(0), id: try row.get(1), title: try row.get(2), text: try row.get(3), metadata: try row.get(4),
             updatedAt: try row.get(5), seq: try row.get(6), embeddedAt: try row.get(7),

@@ -30,7 +30,7 @@ public final class PostgresCollectionStore: CollectionStore {
         + "g.chunk_tokens, g.chunk_overlap"
 
     /// The generation in `row`'s columns from `offset` on (``generationColumns``' order).
-    func generation(_ row: PostgresRandomAccessRow, at offset: Int) throws -> GenerationRecord {
+    func generation(_ row: StoreRow, at offset: Int) throws -> GenerationRecord {
         GenerationRecord(
             generation: try row.get(offset), modelID: try row.get(offset + 1), modelFingerprint: try row.get(offset + 2),
             dimensions: try row.get(offset + 3), state: GenerationState(rawValue: try row.get(offset + 4)) ?? .previous,
@@ -83,13 +83,14 @@ public final class PostgresCollectionStore: CollectionStore {
 
 extension PostgresCollectionStore {
     public func state() throws(DocumentStoreError) -> StoreState {
+        // Every query reads this: a prepared statement (no parse or plan per call).
         let row = try pool.withSession { session in
-            try session.query(
+            try session.queryPrepared(
                 """
                 SELECT c.seq, c.last_sync_at, \(Self.generationColumns)
                 FROM quiver_collections c LEFT JOIN quiver_generations g ON g.collection_id = c.collection_id AND g.state = 'current'
                 WHERE c.collection_id = $1
-                """, binds(collectionID)
+                """, [PostgresData(int64: collectionID)]
             ).first
         }
         guard let row else { throw .notInitialized(path: path) }
@@ -188,6 +189,6 @@ extension PostgresCollectionStore {
     /// A decoding failure (a column of an unexpected type) as a store error.
     func decoding(_ error: any Error) -> DocumentStoreError {
         if let error = error as? DocumentStoreError { return error }
-        return .corrupted(path: path, reason: "\(error)")
+        return .corrupted(path: path, reason: String(reflecting: error))
     }
 }

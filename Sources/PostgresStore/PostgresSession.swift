@@ -66,6 +66,8 @@ final class PostgresPool: Sendable {
 
     private struct State {
         var idle: [PostgresConnection] = []
+        /// Each open connection's prepared statements.
+        var prepared: [ObjectIdentifier: PreparedStatements] = [:]
         var open = 0
         var nextID = 0
     }
@@ -83,7 +85,13 @@ final class PostgresPool: Sendable {
     /// Runs `body` with a connection of its own, outside a transaction.
     func withSession<T>(_ body: (PostgresSession) throws -> T) throws(DocumentStoreError) -> T {
         let connection = try checkOut()
-        let session = PostgresSession(connection: connection, location: location, logger: logger)
+        let prepared = state.withLock { state in
+            if let known = state.prepared[ObjectIdentifier(connection)] { return known }
+            let made = PreparedStatements()
+            state.prepared[ObjectIdentifier(connection)] = made
+            return made
+        }
+        let session = PostgresSession(connection: connection, location: location, prepared: prepared, logger: logger)
         defer { checkIn(connection, broken: session.broken) }
         do {
             return try body(session)
@@ -117,6 +125,7 @@ final class PostgresPool: Sendable {
                 while let candidate = state.idle.popLast() {
                     if candidate.isClosed {
                         state.open -= 1
+                        state.prepared[ObjectIdentifier(candidate)] = nil
                         continue
                     }
                     reuse = candidate
@@ -146,6 +155,7 @@ final class PostgresPool: Sendable {
         state.withLock { state in
             if broken || connection.isClosed {
                 state.open -= 1
+                state.prepared[ObjectIdentifier(connection)] = nil
                 closeQuietly(connection)
             } else {
                 state.idle.append(connection)
@@ -171,7 +181,7 @@ final class PostgresPool: Sendable {
         // Offsets into texts are counted in characters, which needs a UTF-8 database.
         do {
             let rows = try connection.query("SHOW server_encoding", logger: logger).wait().rows
-            let encoding = try rows.first.map { try $0.makeRandomAccess()[0].decode(String.self) }
+            let encoding = try rows.first.map { try StoreRow($0).get(0, String.self) }
             guard encoding == "UTF8" else {
                 closeQuietly(connection)
                 throw DocumentStoreError.database(
@@ -192,10 +202,13 @@ final class PostgresSession {
     let connection: PostgresConnection
     let location: PostgresLocation
     let logger: Logger
+    /// The connection's prepared statements.
+    let prepared: PreparedStatements
     /// Set when the connection failed (closed, protocol error): it is not returned to the pool.
     private var failed = false
 
-    init(connection: PostgresConnection, location: PostgresLocation, logger: Logger) {
+    init(connection: PostgresConnection, location: PostgresLocation, prepared: PreparedStatements, logger: Logger) {
+        self.prepared = prepared
         self.connection = connection
         self.location = location
         self.logger = logger
@@ -205,10 +218,30 @@ final class PostgresSession {
 
     /// Runs `sql` with `binds` ($1, $2, … in order) and returns every row.
     @discardableResult
-    func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
+    func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [StoreRow] {
         do {
             let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
-            return result.rows.map { $0.makeRandomAccess() }
+            return result.rows.map { StoreRow($0) }
+        } catch let error as PSQLError where error.code != .server {
+            failed = true
+            throw error
+        }
+    }
+
+    /// Runs `sql` as a statement prepared once per connection (parsed and planned once: for the
+    /// statements every query runs) with `binds`, and returns every row.
+    func queryPrepared(_ sql: String, _ binds: [PostgresData]) throws -> [StoreRow] {
+        do {
+            let statement: PreparedQuery
+            if let known = prepared.statements[sql] {
+                statement = known
+            } else {
+                statement = try connection.prepare(query: sql).wait()
+                prepared.statements[sql] = statement
+            }
+            // postgres-nio 1.33 labels a prepared statement's cells with the format its Describe
+            // reported (text) while they arrive in binary: they are read as binary.
+            return try statement.execute(binds).wait().map { StoreRow($0, format: .binary) }
         } catch let error as PSQLError where error.code != .server {
             failed = true
             throw error
@@ -252,14 +285,29 @@ final class PostgresSession {
             let detail = info[.detail].map { " (\($0))" } ?? ""
             return "\(message)\(detail) [SQLSTATE \(info[.sqlState] ?? "?")]"
         }
-        return "\(error.code)"
+        return error.underlying.map { "\(error.code): \($0)" } ?? "\(error.code)"
     }
 }
 
-extension PostgresRandomAccessRow {
+/// One result row: its cells by position.
+struct StoreRow {
+    let cells: [PostgresCell]
+
+    /// The cells of `row`, with their format replaced by `format` when given.
+    init(_ row: PostgresRow, format: PostgresFormat? = nil) {
+        cells = row.map { cell in
+            guard let format else { return cell }
+            return PostgresCell(
+                bytes: cell.bytes, dataType: cell.dataType, format: format, columnName: cell.columnName, columnIndex: cell.columnIndex)
+        }
+    }
+
     /// Column `index` as `T` (an optional type decodes NULL as nil).
     func get<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T {
-        try self[index].decode(T.self)
+        guard cells.indices.contains(index) else {
+            throw DocumentStoreError.corrupted(path: "result row", reason: "no column \(index) of \(cells.count)")
+        }
+        return try cells[index].decode(T.self)
     }
 }
 
@@ -269,6 +317,12 @@ func binds<each V: PostgresDynamicTypeEncodable>(_ values: repeat each V) -> Pos
     var bindings = PostgresBindings()
     repeat bindings.append(each values)
     return bindings
+}
+
+/// The statements prepared on one connection, by SQL text; used only by the session holding
+/// the connection.
+final class PreparedStatements: @unchecked Sendable {
+    var statements: [String: PreparedQuery] = [:]
 }
 
 /// Closes a connection without waiting for the server's goodbye.

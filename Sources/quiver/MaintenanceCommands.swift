@@ -1,5 +1,8 @@
 import ArgumentParser
+import CollectionsAPI
 import Foundation
+import Logging
+import PostgresStore
 import SearchEngine
 
 /// `quiver backup --data DIR --out PATH`: a consistent online copy of every collection.
@@ -73,5 +76,30 @@ struct CheckCommand: ParsableCommand {
             }
         }
         if !report.ok { throw ExitCode(1) }
+    }
+}
+
+/// `quiver migrate --store URL`: applies the PostgreSQL store's schema migrations (every command
+/// on a PostgreSQL store also applies them when it starts; this one does only that).
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply the PostgreSQL store's schema migrations (idempotent; serve and index also run them at start).")
+
+    @Option(help: "The store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.") var store: String
+
+    func run() throws {
+        CLILogging.bootstrap()
+        let applied: [Int]
+        do {
+            applied = try PostgresCatalog.migrate(url: store, logger: Logger(label: "quiver.migrate"))
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let version = PostgresCatalog.schemaVersion
+        print(
+            applied.isEmpty
+                ? "\(StoreChoice.describe(store)) is at schema version \(version); nothing to do"
+                : "\(StoreChoice.describe(store)): applied schema versions \(applied.map(String.init).joined(separator: ", "))")
     }
 }
