@@ -109,6 +109,16 @@ extension QueryRequest {
             guard effectiveMode == .hybrid else { throw .invalidQuery("\(field)fusion applies to mode hybrid only") }
             try fusion.validate(field: field)
         }
+        if let minSeq, minSeq < 0 { throw .invalidQuery("\(field)min_seq must be at least 0 (got \(minSeq))") }
+        if let waitMs {
+            guard (0...Self.maxWaitMs).contains(waitMs) else {
+                throw .invalidQuery("\(field)wait_ms must be between 0 and \(Self.maxWaitMs) (got \(waitMs))")
+            }
+            guard minSeq != nil else { throw .invalidQuery("\(field)wait_ms applies with min_seq only") }
+        }
+        if minSeq != nil, generation == .candidate {
+            throw .invalidQuery("\(field)min_seq applies to the current generation (a candidate is filled in the background)")
+        }
     }
 
     /// Whether answering needs the text's embedding (a text query not in keyword mode).
@@ -122,6 +132,58 @@ extension QueryRequest {
             guard ef >= 1 else { throw .invalidQuery("\(field)ef must be at least 1 (got \(ef))") }
             guard ef <= limits.maxEf else { throw .limitExceeded(limit: "max_ef", value: ef, allowed: limits.maxEf) }
         }
+    }
+}
+
+extension CollectionHandle {
+    /// Returns once the serving index covers store seq `seq` (a `min_seq` query), waking the
+    /// follower and checking every 2 ms for up to `milliseconds`; then refuses with the replica's
+    /// lag. No thread is held while waiting.
+    ///
+    /// - Throws: `unavailable` naming `indexed_seq`, `store_seq`, the lag in changes and how long
+    ///   was waited.
+    func waitForIndex(atLeast seq: Int64, milliseconds: Int) async throws {
+        let start = ContinuousClock.now
+        let follower = self.follower
+        if follower.loaded == nil { _ = try await engine.executor.run { try follower.snapshot() } }
+        while !covers(seq) {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) {
+                let handle = self
+                let error = try await engine.executor.run { handle.behind(seq, since: start) }
+                throw error
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// ``waitForIndex(atLeast:milliseconds:)`` on the calling thread (the synchronous query).
+    func waitForIndexBlocking(atLeast seq: Int64, milliseconds: Int) throws(SearchEngineError) {
+        let start = ContinuousClock.now
+        if follower.loaded == nil { _ = try follower.snapshot() }
+        while !covers(seq) {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw behind(seq, since: start) }
+            usleep(2_000)
+        }
+    }
+
+    /// Whether the serving index covers `seq`; wakes the follower when it does not.
+    private func covers(_ seq: Int64) -> Bool {
+        if (follower.loaded?.indexedSeq ?? 0) >= seq { return true }
+        follower.wake()
+        return false
+    }
+
+    /// The refusal of a `min_seq` the index did not reach: its lag, and whether the store itself
+    /// is behind (a standby that has not replayed the write yet).
+    private func behind(_ seq: Int64, since start: ContinuousClock.Instant) -> SearchEngineError {
+        let indexed = follower.loaded?.indexedSeq ?? 0
+        let store = (try? follower.store.state().seq) ?? indexed
+        let waited = ContinuousClock.now - start
+        let ms = waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
+        return .unavailable(
+            "the index of \(name) covers seq \(indexed), behind min_seq \(seq) (store_seq \(store), lag \(max(0, store - indexed)) "
+                + "changes) after waiting \(ms) ms"
+                + (store < seq ? "; the store itself has not reached min_seq (a standby behind its primary?)" : ""))
     }
 }
 
@@ -187,6 +249,9 @@ extension CollectionHandle {
     ///   `dimensionMismatch`, `documentNotFound` (query by id), `invalidFilter`, `modelUnavailable`.
     public func query(_ request: QueryRequest, limits: QueryLimits = .engine) throws(SearchEngineError) -> QueryResponse {
         try request.validate(limits: limits)
+        if let minSeq = request.minSeq {
+            try waitForIndexBlocking(atLeast: minSeq, milliseconds: request.waitMs ?? QueryRequest.defaultWaitMs)
+        }
         return try snapshot(generation: request.generation ?? .current).answer(request, limits: limits)
     }
 
@@ -290,6 +355,10 @@ extension CollectionHandle {
             return merged.compactMap { $0 }
         }
         let executor = engine.executor
+        if pinned == nil, let minSeq = requests.compactMap(\.minSeq).max() {
+            let wait = requests.filter { $0.minSeq != nil }.map { $0.waitMs ?? QueryRequest.defaultWaitMs }.max() ?? 0
+            try await waitForIndex(atLeast: minSeq, milliseconds: wait)
+        }
         let budget = shared ?? ResponseBudget(limit: limits.maxResponseBytes)
         if budget.limit != .max {
             // Before any embedding or search: the serving generation from memory when it is loaded.

@@ -326,7 +326,7 @@ final class IndexFollower: Sendable {
     /// rebuilt), apply every change up to the store's seq, compact when due, checkpoint when asked
     /// or due. Returns a newly loaded index still mapped from its file, to copy into memory.
     private func cycle(checkpoint: Bool) throws(SearchEngineError) -> HNSWIndex? {
-        let storeState: StoreState
+        var storeState: StoreState
         do { storeState = try store.state() } catch { throw SearchEngineError(error) }
         let record = storeState.current
         var serving = published.withLock { $0 }
@@ -339,6 +339,10 @@ final class IndexFollower: Sendable {
             loadedMapped = loaded.index.isMapped
         }
         guard var serving else { throw .storage("collection \(name) has no serving index") }
+        if storeState.seq < serving.indexedSeq, let regressed = try storeWentBack(serving) {
+            storeState = regressed.state
+            serving = regressed.serving
+        }
         let applied = try apply(upTo: storeState.seq, serving)
         if directory.needsFill { try fillDirectory() }
         // The second consumer; its failures are its own (see KeywordConsumer). A backlog larger
@@ -360,6 +364,27 @@ final class IndexFollower: Sendable {
             }
         }
         return loadedMapped && serving.index.isMapped ? serving.index : nil
+    }
+
+    /// When the store's seq is below what the serving index covers — read again, since another
+    /// process may have applied changes this cycle's read predates — the store lost changes the
+    /// index holds: a restored older store, or a standby promoted without the primary's last
+    /// acknowledged writes. Those changes no longer exist, so the index is rebuilt from the store
+    /// (the keyword index does the same on its own). Nil when the second read is not behind.
+    private func storeWentBack(_ serving: ServingGeneration) throws(SearchEngineError)
+        -> (state: StoreState, serving: ServingGeneration)?
+    {
+        let again: StoreState
+        do { again = try store.state() } catch { throw SearchEngineError(error) }
+        guard again.seq < serving.indexedSeq, again.current.generation == serving.record.generation else { return nil }
+        logger.warning(
+            "the store's seq went back below the index's (a restored store, or a promoted standby); rebuilding the index",
+            metadata: ["collection": "\(name)", "indexed_seq": "\(serving.indexedSeq)", "store_seq": "\(again.seq)"])
+        let index = try rebuild(again.current, storeSeq: again.seq)
+        let rebuilt = ServingGeneration(record: again.current, index: index, baseSeq: again.seq, baseTime: Date().timeIntervalSince1970)
+        published.withLock { $0 = rebuilt }
+        saveOrDefer(rebuilt)
+        return (again, rebuilt)
     }
 
     /// The serving generation of `record`, loaded and checked against the store.

@@ -128,13 +128,26 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     /// vectors (documents written since it was filled are missing from it or carry their earlier
     /// vectors), its text embedded with the candidate's model.
     public var generation: GenerationChoice?
+    /// Read your writes (JSON `min_seq`): the answer must come from an index covering at least
+    /// this store seq (a write's `seq`). A replica behind it waits up to `waitMs` for its index
+    /// to catch up, then refuses (`unavailable`, with its lag) rather than answer from older data.
+    public var minSeq: Int64?
+    /// How long to wait for `minSeq`, in milliseconds, 0…10000 (JSON `wait_ms`; default 1000).
+    public var waitMs: Int?
+
+    /// Longest `wait_ms`.
+    public static let maxWaitMs = 10_000
+    /// `wait_ms` when a query gives `min_seq` alone.
+    public static let defaultWaitMs = 1_000
 
     /// Creates a query.
     public init(
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
         filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true, mode: SearchMode? = nil,
-        fusion: Fusion? = nil, generation: GenerationChoice? = nil
+        fusion: Fusion? = nil, generation: GenerationChoice? = nil, minSeq: Int64? = nil, waitMs: Int? = nil
     ) {
+        self.minSeq = minSeq
+        self.waitMs = waitMs
         self.text = text
         self.vector = vector
         self.id = id
@@ -154,6 +167,8 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case text, vector, id, k, ef, filter, include, mode, fusion, generation
         case withPayload = "with_payload"
+        case minSeq = "min_seq"
+        case waitMs = "wait_ms"
     }
 
     public init(from decoder: Decoder) throws {
@@ -169,6 +184,8 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         mode = try c.decodeIfPresent(SearchMode.self, forKey: .mode)
         fusion = try c.decodeIfPresent(Fusion.self, forKey: .fusion)
         generation = try c.decodeIfPresent(GenerationChoice.self, forKey: .generation)
+        minSeq = try c.decodeIfPresent(Int64.self, forKey: .minSeq)
+        waitMs = try c.decodeIfPresent(Int.self, forKey: .waitMs)
     }
 }
 
