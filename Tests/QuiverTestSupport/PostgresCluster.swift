@@ -37,7 +37,18 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Creates and starts a cluster (UTF-8, C locale, trust authentication on loopback only).
     public static func start(name: String) throws(PostgresClusterError) -> PostgresCluster {
         removeAbandonedClusters()
-        let binaries = try findBinaries()
+        let cluster = try make(name: name, binaries: try findBinaries())
+        try cluster.runServerCommand(
+            "initdb", ["-D", cluster.dataDirectory.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        try cluster.writeConfiguration()
+        try cluster.startServer()
+        Registry.add(cluster)
+        return cluster
+    }
+
+    /// A cluster object with an empty folder of its own (owned by the server's user) and a free
+    /// port; nothing started.
+    private static func make(name: String, binaries: URL) throws(PostgresClusterError) -> PostgresCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "quiver-pg-\(ProcessInfo.processInfo.processIdentifier)-\(name)-\(UUID().uuidString.prefix(8))")
         do {
@@ -47,12 +58,46 @@ public final class PostgresCluster: @unchecked Sendable {
         }
         let cluster = PostgresCluster(directory: directory, port: try freePort(), binaries: binaries)
         try cluster.chownToServerUser()
-        try cluster.runServerCommand(
-            "initdb", ["-D", cluster.dataDirectory.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-        try cluster.writeConfiguration()
-        try cluster.startServer()
-        Registry.add(cluster)
         return cluster
+    }
+
+    /// A streaming standby of this cluster (`pg_basebackup -R`: asynchronous, hot standby), on a
+    /// port and folder of its own, started.
+    public func startStandby(name: String) throws(PostgresClusterError) -> PostgresCluster {
+        let standby = try Self.make(name: name, binaries: binaries)
+        try standby.runServerCommand(
+            "pg_basebackup",
+            [
+                "-D", standby.dataDirectory.path, "-R", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-X", "stream",
+                "--checkpoint=fast",
+            ])
+        // The primary's settings came with the copy; the later lines win.
+        try standby.writeConfiguration()
+        try standby.startServer()
+        Registry.add(standby)
+        return standby
+    }
+
+    /// Stops the server, makes it listen on `port` from now on, and starts it again: how a test
+    /// moves a promoted standby to its dead primary's address (what a failover manager's virtual
+    /// address does), so clients of that address reach it.
+    public func restart(listeningOn port: Int) throws(PostgresClusterError) {
+        try stop(mode: "fast")
+        let file = dataDirectory.appendingPathComponent("postgresql.conf")
+        do {
+            let handle = try FileHandle(forWritingTo: file)
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("\nport = \(port)\n".utf8))
+            try handle.close()
+        } catch {
+            throw PostgresClusterError("cannot write \(file.path): \(error)")
+        }
+        try startServer()
+    }
+
+    /// Ends recovery: the standby becomes a primary (`pg_ctl promote`, waiting until it accepts writes).
+    public func promote() throws(PostgresClusterError) {
+        try runServerCommand("pg_ctl", ["-D", dataDirectory.path, "-w", "-t", "60", "promote"])
     }
 
     /// A new empty database on this cluster; returns its URL.

@@ -103,3 +103,72 @@ struct ReplicaTests {
         #expect(next.results.map(\.id) == ["next"])
     }
 }
+
+/// A real failover: a primary, an asynchronous streaming standby, a replica following the
+/// primary's address.
+@Suite("Replicas: a real failover to an asynchronous standby", .enabled(if: TestStore.isPostgres, "starts PostgreSQL clusters of its own"))
+struct FailoverTests {
+    @Test(
+        "the standby promoted without the last acknowledged write: the replica rebuilds, never serves it, follows the new primary",
+        .timeLimit(.minutes(3)))
+    func promotedStandby() throws {
+        let primary = try PostgresCluster.start(name: "primary")
+        defer { primary.destroy() }
+        let url = try primary.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let standby = try primary.startStandby(name: "standby")
+        defer { standby.destroy() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        func engine(_ folder: TemporaryDirectory) throws -> SearchEngine {
+            try SearchEngine(
+                dataDirectory: folder.url,
+                catalog: try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: folder.url), logger: logger),
+                models: [.external(dimensions: 8)], logger: logger)
+        }
+        let writerFolder = try TemporaryDirectory()
+        let replicaFolder = try TemporaryDirectory()
+        let writer = try engine(writerFolder)
+        try writer.createCollection(CollectionOptions(name: "c"))
+        let replica = try engine(replicaFolder)
+        var random = SeededVectors(seed: 21)
+        let kept = try writer.upsert(collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
+        // The standby has replayed everything so far.
+        let deadline = Date().addingTimeInterval(30)
+        while (try? standby.psql("SELECT seq FROM quiver_collections WHERE name = 'c'", database: database))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) != String(kept.seq), Date() < deadline
+        {
+            usleep(20_000)
+        }
+        // Then it stops receiving (as a lagging asynchronous standby would), and the primary
+        // acknowledges one more write, which the replica serves.
+        try standby.stop(mode: "fast")
+        let lostVector = random.vector(8)
+        let lost = try writer.upsert(collection: "c", documents: [DocumentInput(id: "lost", vector: lostVector)])
+        let served = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: lost.seq, waitMs: 5_000))
+        #expect(served.results.map(\.id) == ["lost"])
+        // The primary dies; the standby is promoted and takes over its address.
+        try primary.stop(mode: "immediate")
+        try standby.startServer()
+        try standby.promote()
+        try standby.restart(listeningOn: primary.port)
+        // The replica reconnects to the address, finds the store behind its index, and rebuilds.
+        let rebuiltBy = Date().addingTimeInterval(60)
+        var answer: QueryResponse?
+        while Date() < rebuiltBy {
+            if let response = try? replica.collection("c").query(QueryRequest(vector: lostVector, k: 1)) {
+                answer = response
+                if response.index.indexedSeq == kept.seq, response.index.vectors == 30 { break }
+                #expect(response.results.first?.id != "lost")
+            }
+            usleep(50_000)
+        }
+        let final = try #require(answer)
+        #expect(final.index.indexedSeq == kept.seq && final.index.storeSeq == kept.seq && final.index.vectors == 30)
+        #expect(final.results.first?.id != "lost")
+        // Writes to the new primary are followed.
+        let next = try writer.upsert(collection: "c", documents: [DocumentInput(id: "next", vector: lostVector)])
+        let after = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: next.seq, waitMs: 10_000))
+        #expect(after.results.map(\.id) == ["next"])
+    }
+}
