@@ -63,15 +63,18 @@ public final class CollectionsModule: APIModule {
         /// The store: a `postgres://USER@HOST:PORT/DATABASE` URL, or nil for the SQLite files under
         /// `dataDirectory` (derived index files live there either way).
         public var storeURL: String?
+        /// A read-only standby of `storeURL`'s database the change feed and queries read from.
+        public var readStoreURL: String?
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
             maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = [],
-            storeURL: String? = nil
+            storeURL: String? = nil, readStoreURL: String? = nil
         ) {
             self.storeURL = storeURL
+            self.readStoreURL = readStoreURL
             self.dataDirectory = dataDirectory
             self.modelFingerprint = modelFingerprint
             self.sample = sample
@@ -262,7 +265,8 @@ public final class CollectionsModule: APIModule {
                 let shelf =
                     options.candidateModelFolders.isEmpty
                     ? nil : try ModelShelf(folders: options.candidateModelFolders, logger: logger)
-                let catalog = try StoreChoice.catalog(url: options.storeURL, data: options.dataDirectory, logger: logger)
+                let catalog = try StoreChoice.catalog(
+                    url: options.storeURL, readURL: options.readStoreURL, data: options.dataDirectory, logger: logger)
                 let engine = try SearchEngine(
                     dataDirectory: options.dataDirectory, catalog: catalog, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),

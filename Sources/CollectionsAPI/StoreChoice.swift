@@ -9,12 +9,19 @@ import SearchEngine
 public enum StoreChoice {
     /// The catalog of `url` with derived files under `data`, or nil for the SQLite default (the
     /// engine makes it). A PostgreSQL database gets its missing migrations applied.
+    /// `readURL`: a read-only standby of that database the change feed and queries read from.
     ///
-    /// - Throws: the store's error, naming the database (never its password).
-    public static func catalog(url: String?, data: URL, logger: Logger) throws(SearchEngineError) -> (any StoreCatalog)? {
-        guard let url else { return nil }
+    /// - Throws: the store's error, naming the database (never its password); `invalidQuery`
+    ///   for a read store without a store.
+    public static func catalog(url: String?, readURL: String? = nil, data: URL, logger: Logger) throws(SearchEngineError)
+        -> (any StoreCatalog)?
+    {
+        guard let url else {
+            if readURL != nil { throw .invalidQuery("--read-store needs --store (the primary writes go to)") }
+            return nil
+        }
         do {
-            return try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: data), logger: logger)
+            return try PostgresCatalog(url: url, readURL: readURL, layout: DataLayout(dataDirectory: data), logger: logger)
         } catch {
             throw SearchEngineError(error)
         }

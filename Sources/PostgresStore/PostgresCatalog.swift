@@ -15,6 +15,10 @@ public final class PostgresCatalog: StoreCatalog {
     /// Where this process keeps its derived files.
     public let layout: DataLayout
     let pool: PostgresPool
+    /// The pool of `readLocation` (the primary's pool when there is none).
+    let readPool: PostgresPool
+    /// A read-only standby the change feed and queries read from, if given.
+    public let readLocation: PostgresLocation?
     let logger: Logger
 
     /// Connects to `url`, applies missing migrations (unless `migrate` is false: then a database
@@ -23,11 +27,24 @@ public final class PostgresCatalog: StoreCatalog {
     /// - Throws: `.database` when the server cannot be reached or the URL is malformed,
     ///   `.unsupportedSchema` for a database migrated by a newer build, `.notInitialized` when
     ///   `migrate` is false and migrations are missing.
-    public init(url: String, layout: DataLayout, migrate: Bool = true, logger: Logger) throws(DocumentStoreError) {
+    ///
+    /// - Parameter readURL: a read-only standby of that database (streaming replication): the
+    ///   change feed and queries read from it, writes and what they decide by go to `url`.
+    public init(url: String, readURL: String? = nil, layout: DataLayout, migrate: Bool = true, logger: Logger)
+        throws(DocumentStoreError)
+    {
         location = try PostgresLocation(url: url)
         self.layout = layout
         self.logger = logger
         pool = PostgresPool(location: location, logger: logger)
+        if let readURL {
+            let standby = try PostgresLocation(url: readURL)
+            readLocation = standby
+            readPool = PostgresPool(location: standby, logger: logger)
+        } else {
+            readLocation = nil
+            readPool = pool
+        }
         try pool.withSession { session in
             if migrate {
                 let applied = try PostgresSchema.migrate(session)

@@ -4,10 +4,14 @@ import NIOCore
 import PostgresNIO
 
 // MARK: - DocumentReads
+//
+// Reads for queries, exports and the follower use `readPool` (a standby when `--read-store` is
+// given); reads a write or a generation fill decides by (`existing`, `staleDocuments`,
+// `staleCount`, `liveIDs` for a prune) use the primary, which is never behind.
 
 extension PostgresCollectionStore {
     public func settings() throws(DocumentStoreError) -> CollectionSettings {
-        let row = try pool.withSession { session in
+        let row = try readPool.withSession { session in
             try session.query(
                 """
                 SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at
@@ -26,7 +30,7 @@ extension PostgresCollectionStore {
     }
 
     public func generations() throws(DocumentStoreError) -> [GenerationRecord] {
-        try pool.withSession { session in try generations(session) }
+        try readPool.withSession { session in try generations(session) }
     }
 
     func generations(_ session: PostgresSession) throws -> [GenerationRecord] {
@@ -37,7 +41,7 @@ extension PostgresCollectionStore {
     }
 
     public func counts() throws(DocumentStoreError) -> (live: Int, deleted: Int) {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             guard
                 let row = try session.query(
                     """
@@ -93,7 +97,7 @@ extension PostgresCollectionStore {
     private func liveDocuments(
         _ condition: String, _ values: PostgresBindings, dimensions: Int, withVectors: Bool, withText: Bool
     ) throws(DocumentStoreError) -> [StoredDocument] {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 Self.documentColumns(text: withText, vector: withVectors)
                     + " WHERE d.collection_id = $1 AND \(condition) AND NOT d.deleted", values
@@ -129,7 +133,7 @@ extension PostgresCollectionStore {
             WHERE d.collection_id = $1 AND NOT d.deleted
             """
         for condition in conditions { sql += " AND " + PostgresFilter.clause(condition, binding: &values) }
-        return try pool.withSession { session in
+        return try readPool.withSession { session in
             Set(try session.query(sql, values).map { try $0.get(0, Int64.self) })
         }
     }
@@ -146,7 +150,7 @@ extension PostgresCollectionStore {
     public func passageTexts(_ spans: [(label: Int64, span: ChunkSpan)]) throws(DocumentStoreError) -> [Int64: String] {
         let valid = spans.filter { $0.span.start >= 0 && $0.span.end >= $0.span.start }
         guard !valid.isEmpty else { return [:] }
-        return try pool.withSession { session in
+        return try readPool.withSession { session in
             var result: [Int64: String] = [:]
             for row in try session.query(
                 """
@@ -166,7 +170,7 @@ extension PostgresCollectionStore {
     public func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int, withText: Bool)
         throws(DocumentStoreError) -> [StoredDocument]
     {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 Self.documentColumns(text: withText, vector: true) + """
                      WHERE d.collection_id = $1 AND NOT d.deleted AND v.vector IS NOT NULL AND d.label > $3

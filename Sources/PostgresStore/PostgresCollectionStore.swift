@@ -21,7 +21,11 @@ public final class PostgresCollectionStore: CollectionStore {
         self.name = name
     }
 
+    /// The primary: writes, and the reads a write depends on.
     var pool: PostgresPool { catalog.pool }
+    /// Where the change feed and the query path read: the `--read-store` standby when given,
+    /// else the primary.
+    var readPool: PostgresPool { catalog.readPool }
     /// What errors name: the database (without password) and the collection.
     var path: String { "\(catalog.location) collection \(name)" }
 
@@ -84,7 +88,7 @@ public final class PostgresCollectionStore: CollectionStore {
 extension PostgresCollectionStore {
     public func state() throws(DocumentStoreError) -> StoreState {
         // Every query reads this: a prepared statement (no parse or plan per call).
-        let row = try pool.withSession { session in
+        let row = try readPool.withSession { session in
             try session.queryPrepared(
                 """
                 SELECT c.seq, c.last_sync_at, \(Self.generationColumns)
@@ -103,7 +107,7 @@ extension PostgresCollectionStore {
     }
 
     public func changes(after seq: Int64, generation: Int64, dimensions: Int, limit: Int) throws(DocumentStoreError) -> [DocumentChange] {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 """
                 SELECT d.label, d.seq, d.deleted, v.vector, d.id, v.chunks, v.chunk_vectors FROM quiver_documents d
@@ -121,7 +125,7 @@ extension PostgresCollectionStore {
     }
 
     public func textChanges(after seq: Int64, limit: Int) throws(DocumentStoreError) -> [TextChange] {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 """
                 SELECT label, seq, deleted, title, text FROM quiver_documents
@@ -136,7 +140,7 @@ extension PostgresCollectionStore {
     }
 
     public func vectorPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> VectorPage {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             var page = VectorPage(labels: [], ids: [], flat: [])
             let rows = try session.query(
                 """
@@ -163,7 +167,7 @@ extension PostgresCollectionStore {
     }
 
     public func vectorCount(generation: Int64) throws(DocumentStoreError) -> Int {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 """
                 SELECT coalesce(sum(coalesce(length(v.chunks) / 8, 1)), 0)::bigint
@@ -176,7 +180,7 @@ extension PostgresCollectionStore {
     }
 
     public func liveLabels(afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [(label: Int64, id: String)] {
-        try pool.withSession { session in
+        try readPool.withSession { session in
             try session.query(
                 """
                 SELECT label, id FROM quiver_documents WHERE collection_id = $1 AND NOT deleted AND label > $2

@@ -265,8 +265,9 @@ final class PostgresSession {
     func classify(_ error: any Error) -> DocumentStoreError {
         if let error = error as? DocumentStoreError { return error }
         if broken { return .unreachable(path: location.description, reason: Self.describe(error)) }
-        // The server shutting down or a standby being promoted ends sessions with these states.
-        if let state = Self.sqlState(error), state.hasPrefix("57P") || state.hasPrefix("08") {
+        // The server shutting down or a standby being promoted ends sessions with these states; a
+        // standby cancels a read that conflicts with the changes it replays (40001): retryable.
+        if let state = Self.sqlState(error), state.hasPrefix("57P") || state.hasPrefix("08") || state == "40001" {
             return .unreachable(path: location.description, reason: Self.describe(error))
         }
         return .database(path: location.description, message: Self.describe(error))

@@ -16,6 +16,9 @@ struct DataOptions: ParsableArguments {
             discussion: "With a PostgreSQL store, --data keeps only this machine's derived index files."))
     var store: String?
 
+    @Option(name: .long, help: "A read-only standby of --store's database to read from (writes go to --store).")
+    var readStore: String?
+
     @Flag(name: .long, help: "Log engine events (index loads, rebuilds, model changes) on standard error.")
     var verbose = false
 
@@ -48,7 +51,7 @@ struct DataOptions: ParsableArguments {
             }
         }
         do {
-            let catalog = try StoreChoice.catalog(url: store, data: url, logger: logger)
+            let catalog = try StoreChoice.catalog(url: store, readURL: readStore, data: url, logger: logger)
             return try SearchEngine(dataDirectory: url, catalog: catalog, models: models, documentLimits: documentLimits, logger: logger)
         } catch {
             throw CLIError("\(error)")

@@ -32,6 +32,11 @@ struct ServeCommand: AsyncParsableCommand {
             discussion: "With a PostgreSQL store, --data keeps only this server's derived index files."))
     var store: String?
     @Option(
+        help: ArgumentHelp(
+            "A read-only standby of --store's database (streaming replication) to follow and query from.",
+            discussion: "Writes still go to --store; a query's min_seq waits for the standby and this server's index."))
+    var readStore: String?
+    @Option(
         help:
             "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing)."
     )
@@ -160,7 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
                 maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
-                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store),
+                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store, readStoreURL: readStore),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

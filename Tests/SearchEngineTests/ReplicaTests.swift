@@ -171,4 +171,59 @@ struct FailoverTests {
         let after = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: next.seq, waitMs: 10_000))
         #expect(after.results.map(\.id) == ["next"])
     }
+
+    @Test(
+        "--read-store: a replica follows and queries a streaming standby, writes go to the primary; min_seq waits for both",
+        .timeLimit(.minutes(3)))
+    func readFromStandby() throws {
+        let primary = try PostgresCluster.start(name: "rs-primary")
+        defer { primary.destroy() }
+        let url = try primary.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let standby = try primary.startStandby(name: "rs-standby")
+        defer { standby.destroy() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writerFolder = try TemporaryDirectory()
+        let replicaFolder = try TemporaryDirectory()
+        let writer = try SearchEngine(
+            dataDirectory: writerFolder.url,
+            catalog: try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: writerFolder.url), logger: logger),
+            models: [.external(dimensions: 8)], logger: logger)
+        try writer.createCollection(CollectionOptions(name: "c"))
+        // A replica starts once its standby has the collection (before, it would not find it).
+        let deadline = Date().addingTimeInterval(30)
+        while (try? standby.psql("SELECT count(*) FROM quiver_collections", database: database))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) != "1", Date() < deadline
+        {
+            usleep(20_000)
+        }
+        let replica = try SearchEngine(
+            dataDirectory: replicaFolder.url,
+            catalog: try PostgresCatalog(
+                url: url, readURL: standby.url(database: database), layout: DataLayout(dataDirectory: replicaFolder.url),
+                logger: logger),
+            models: [.external(dimensions: 8)], logger: logger)
+        var random = SeededVectors(seed: 33)
+        let first = try writer.upsert(collection: "c", documents: (0..<25).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) })
+        let probe = random.vector(8)
+        // The standby replays the write; the replica's index follows it there.
+        let seen = try replica.collection("c").query(QueryRequest(vector: probe, k: 5, minSeq: first.seq, waitMs: 10_000))
+        #expect(seen.results.count == 5 && seen.index.indexedSeq >= first.seq)
+        // Writes through the replica go to the primary (a standby refuses them) and come back
+        // through the standby.
+        let written = try replica.upsert(collection: "c", documents: [DocumentInput(id: "via-replica", vector: probe)])
+        let back = try replica.collection("c").query(QueryRequest(vector: probe, k: 1, minSeq: written.seq, waitMs: 10_000))
+        #expect(back.results.map(\.id) == ["via-replica"])
+        // With the standby's replay paused, a min_seq beyond it is refused with the store's own lag.
+        try standby.psql("SELECT pg_wal_replay_pause()", database: database)
+        let paused = try writer.upsert(collection: "c", documents: [DocumentInput(id: "late", vector: probe)])
+        let refusal = #expect(throws: SearchEngineError.self) {
+            try replica.collection("c").query(QueryRequest(vector: probe, k: 1, minSeq: paused.seq, waitMs: 100))
+        }
+        #expect("\(refusal.map { "\($0)" } ?? "")".contains("the store itself has not reached min_seq"))
+        try standby.psql("SELECT pg_wal_replay_resume()", database: database)
+        let resumed = try replica.collection("c").query(QueryRequest(vector: probe, k: 2, minSeq: paused.seq, waitMs: 10_000))
+        #expect(Set(resumed.results.map(\.id)) == ["via-replica", "late"])
+    }
 }
