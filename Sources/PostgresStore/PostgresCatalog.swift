@@ -1,6 +1,7 @@
 import DocumentStore
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// The collections of one PostgreSQL database: the store seam's second backend.
@@ -30,17 +31,22 @@ public final class PostgresCatalog: StoreCatalog {
     ///
     /// - Parameter readURL: a read-only standby of that database (streaming replication): the
     ///   change feed and queries read from it, writes and what they decide by go to `url`.
-    public init(url: String, readURL: String? = nil, layout: DataLayout, migrate: Bool = true, logger: Logger)
-        throws(DocumentStoreError)
-    {
+    /// - Parameter requestTimeout: how long a statement may wait for the server before the call
+    ///   fails `unreachable` (default 30 s).
+    public init(
+        url: String, readURL: String? = nil, layout: DataLayout, migrate: Bool = true, requestTimeout: Duration = .seconds(30),
+        logger: Logger
+    ) throws(DocumentStoreError) {
+        let timeout = TimeAmount.nanoseconds(
+            requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
         location = try PostgresLocation(url: url)
         self.layout = layout
         self.logger = logger
-        pool = PostgresPool(location: location, logger: logger)
+        pool = PostgresPool(location: location, requestTimeout: timeout, logger: logger)
         if let readURL {
             let standby = try PostgresLocation(url: readURL)
             readLocation = standby
-            readPool = PostgresPool(location: standby, logger: logger)
+            readPool = PostgresPool(location: standby, requestTimeout: timeout, logger: logger)
         } else {
             readLocation = nil
             readPool = pool

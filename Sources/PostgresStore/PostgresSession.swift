@@ -72,7 +72,13 @@ final class PostgresPool: Sendable {
         var nextID = 0
     }
 
-    init(location: PostgresLocation, capacity: Int = 16, logger: Logger) {
+    /// How long one statement may wait for the server's answer before its connection is closed
+    /// and the call fails `unreachable`: a server that stopped answering (a network partition,
+    /// a hung host) fails calls instead of holding their threads forever.
+    let requestTimeout: TimeAmount
+
+    init(location: PostgresLocation, capacity: Int = 16, requestTimeout: TimeAmount = .seconds(30), logger: Logger) {
+        self.requestTimeout = requestTimeout
         self.location = location
         self.capacity = max(1, capacity)
         self.logger = logger
@@ -91,7 +97,8 @@ final class PostgresPool: Sendable {
             state.prepared[ObjectIdentifier(connection)] = made
             return made
         }
-        let session = PostgresSession(connection: connection, location: location, prepared: prepared, logger: logger)
+        let session = PostgresSession(
+            connection: connection, location: location, prepared: prepared, requestTimeout: requestTimeout, logger: logger)
         defer { checkIn(connection, broken: session.broken) }
         do {
             return try body(session)
@@ -204,10 +211,16 @@ final class PostgresSession {
     let logger: Logger
     /// The connection's prepared statements.
     let prepared: PreparedStatements
+    /// See ``PostgresPool/requestTimeout``.
+    let requestTimeout: TimeAmount
     /// Set when the connection failed (closed, protocol error): it is not returned to the pool.
     private var failed = false
 
-    init(connection: PostgresConnection, location: PostgresLocation, prepared: PreparedStatements, logger: Logger) {
+    init(
+        connection: PostgresConnection, location: PostgresLocation, prepared: PreparedStatements, requestTimeout: TimeAmount,
+        logger: Logger
+    ) {
+        self.requestTimeout = requestTimeout
         self.prepared = prepared
         self.connection = connection
         self.location = location
@@ -220,7 +233,7 @@ final class PostgresSession {
     @discardableResult
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [StoreRow] {
         do {
-            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            let result = try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
             return result.rows.map { StoreRow($0) }
         } catch let error as PSQLError where error.code != .server {
             failed = true
@@ -236,12 +249,12 @@ final class PostgresSession {
             if let known = prepared.statements[sql] {
                 statement = known
             } else {
-                statement = try connection.prepare(query: sql).wait()
+                statement = try bounded(connection.prepare(query: sql))
                 prepared.statements[sql] = statement
             }
             // postgres-nio 1.33 labels a prepared statement's cells with the format its Describe
             // reported (text) while they arrive in binary: they are read as binary.
-            return try statement.execute(binds).wait().map { StoreRow($0, format: .binary) }
+            return try bounded(statement.execute(binds)).map { StoreRow($0, format: .binary) }
         } catch let error as PSQLError where error.code != .server {
             failed = true
             throw error
@@ -252,10 +265,24 @@ final class PostgresSession {
     @discardableResult
     func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> Int {
         do {
-            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            let result = try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
             return result.metadata.rows ?? 0
         } catch let error as PSQLError where error.code != .server {
             failed = true
+            throw error
+        }
+    }
+
+    /// Waits for `future`; past ``requestTimeout`` the connection is closed (the call then fails
+    /// with the connection's error and the session is broken: the pool drops it).
+    private func bounded<T>(_ future: EventLoopFuture<T>) throws -> T {
+        let connection = self.connection
+        let timer = connection.eventLoop.scheduleTask(in: requestTimeout) { closeQuietly(connection) }
+        defer { timer.cancel() }
+        do {
+            return try future.wait()
+        } catch {
+            if connection.isClosed { failed = true }
             throw error
         }
     }

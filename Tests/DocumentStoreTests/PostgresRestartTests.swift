@@ -96,3 +96,52 @@ struct PostgresRestartTests {
         #expect(changes.map(\.seq) == Array(1...Int64(stored)))
     }
 }
+
+/// A server that stops answering (frozen with SIGSTOP, its connections left open, as across a
+/// network partition): calls fail `unreachable` after the request timeout instead of holding
+/// their threads, and work again once it answers.
+@Suite("PostgreSQL store: a server that stops answering")
+struct PostgresUnresponsiveTests {
+    @Test("calls fail unreachable after the request timeout, and recover when the server answers again", .timeLimit(.minutes(2)))
+    func frozenServer() throws {
+        let cluster = try PostgresCluster.start(name: "frozen")
+        defer {
+            try? cluster.freeze(false)
+            cluster.destroy()
+        }
+        let url = try cluster.createDatabase()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-pg-frozen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let catalog = try PostgresCatalog(
+            url: url, layout: DataLayout(dataDirectory: directory), requestTimeout: .milliseconds(800), logger: logger)
+        let store = try catalog.create(StoreConformanceTests.settings, firstGeneration: StoreConformanceTests.firstGeneration)
+        _ = try store.apply(
+            generation: 1,
+            writes: [
+                DocumentWrite(
+                    id: "a", title: nil, text: "a", metadata: nil, updatedAt: 1, contentHash: [UInt8](repeating: 1, count: 32),
+                    vector: [1, 0], embeddedAt: 2)
+            ], deletes: [])
+        try cluster.freeze(true)
+        let start = Date()
+        #expect {
+            _ = try store.state()
+        } throws: { error in
+            guard case .unreachable = error as? DocumentStoreError else { return false }
+            return true
+        }
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited >= 0.7 && waited < 10, "waited \(waited) s")
+        try cluster.freeze(false)
+        // The next call gets a new connection and answers.
+        let deadline = Date().addingTimeInterval(20)
+        var state: StoreState?
+        while state == nil, Date() < deadline {
+            state = try? store.state()
+            if state == nil { usleep(50_000) }
+        }
+        #expect(state?.seq == 1)
+    }
+}

@@ -95,6 +95,20 @@ public final class PostgresCluster: @unchecked Sendable {
         try startServer()
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and its backends: a server that holds its
+    /// connections open and answers nothing, as across a network partition.
+    public func freeze(_ frozen: Bool) throws(PostgresClusterError) {
+        let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
+        guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
+            let pid = text.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) })
+        else { throw PostgresClusterError("no running server in \(dataDirectory.path)") }
+        let signal = frozen ? "-STOP" : "-CONT"
+        // Children first when freezing (none of them acts meanwhile), the postmaster first when thawing.
+        if !frozen { kill(pid, SIGCONT) }
+        _ = try? Self.run(URL(fileURLWithPath: "/usr/bin/pkill"), [signal, "-P", String(pid)], asServerUser: false)
+        if frozen { kill(pid, SIGSTOP) }
+    }
+
     /// Ends recovery: the standby becomes a primary (`pg_ctl promote`, waiting until it accepts writes).
     public func promote() throws(PostgresClusterError) {
         try runServerCommand("pg_ctl", ["-D", dataDirectory.path, "-w", "-t", "60", "promote"])
