@@ -151,8 +151,12 @@ final class PostgresPool: Sendable {
         do {
             return try connect(id: makeID ?? 0)
         } catch {
+            // Under the condition's lock: a caller between checking the pool and waiting must
+            // not miss this wake-up.
+            available.lock()
             state.withLock { $0.open -= 1 }
             available.signal()
+            available.unlock()
             throw error
         }
     }
@@ -232,59 +236,57 @@ final class PostgresSession {
     /// Runs `sql` with `binds` ($1, $2, … in order) and returns every row.
     @discardableResult
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [StoreRow] {
-        do {
-            let result = try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
-            return result.rows.map { StoreRow($0) }
-        } catch let error as PSQLError where error.code != .server {
-            failed = true
-            throw error
-        }
+        try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)).rows.map { StoreRow($0) }
     }
 
     /// Runs `sql` as a statement prepared once per connection (parsed and planned once: for the
     /// statements every query runs) with `binds`, and returns every row.
     func queryPrepared(_ sql: String, _ binds: [PostgresData]) throws -> [StoreRow] {
-        do {
-            let statement: PreparedQuery
-            if let known = prepared.statements[sql] {
-                statement = known
-            } else {
-                statement = try bounded(connection.prepare(query: sql))
-                prepared.statements[sql] = statement
-            }
-            // postgres-nio 1.33 labels a prepared statement's cells with the format its Describe
-            // reported (text) while they arrive in binary: they are read as binary.
-            return try bounded(statement.execute(binds)).map { StoreRow($0, format: .binary) }
-        } catch let error as PSQLError where error.code != .server {
-            failed = true
-            throw error
+        let statement: PreparedQuery
+        if let known = prepared.statements[sql] {
+            statement = known
+        } else {
+            statement = try bounded(connection.prepare(query: sql))
+            prepared.statements[sql] = statement
         }
+        // postgres-nio 1.33 labels a prepared statement's cells with the format its Describe
+        // reported (text) while they arrive in binary: they are read as binary.
+        return try bounded(statement.execute(binds)).map { StoreRow($0, format: .binary) }
     }
 
     /// Runs `sql` and returns how many rows it changed (its command tag's count).
     @discardableResult
     func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> Int {
-        do {
-            let result = try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
-            return result.metadata.rows ?? 0
-        } catch let error as PSQLError where error.code != .server {
-            failed = true
-            throw error
-        }
+        try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)).metadata.rows ?? 0
     }
 
     /// Waits for `future`; past ``requestTimeout`` the connection is closed (the call then fails
     /// with the connection's error and the session is broken: the pool drops it).
     private func bounded<T>(_ future: EventLoopFuture<T>) throws -> T {
         let connection = self.connection
-        let timer = connection.eventLoop.scheduleTask(in: requestTimeout) { closeQuietly(connection) }
+        let fired = TimerFlag()
+        let timer = connection.eventLoop.scheduleTask(in: requestTimeout) {
+            fired.set()
+            closeQuietly(connection)
+        }
         defer { timer.cancel() }
         do {
             return try future.wait()
         } catch {
-            if connection.isClosed { failed = true }
+            // Anything but the server's own error report (a closed connection, a timeout, a
+            // protocol failure) leaves the connection unusable: the pool drops it, and the call
+            // is `unreachable` (the connection may close a moment after the error arrives).
+            if fired.isSet || connection.isClosed || !Self.isServerError(error) { failed = true }
             throw error
         }
+    }
+
+    /// Whether `error` is the server's report on a statement (a constraint, a syntax error), after
+    /// which the connection is still good.
+    static func isServerError(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.code == .server }
+        if let error = error as? PostgresError, case .server = error { return true }
+        return false
     }
 
     /// `error` as a store error: constraint and server errors with their SQLSTATE, lost
@@ -345,6 +347,13 @@ func binds<each V: PostgresDynamicTypeEncodable>(_ values: repeat each V) -> Pos
     var bindings = PostgresBindings()
     repeat bindings.append(each values)
     return bindings
+}
+
+/// Set once by a statement's timer (on the event loop), read by the waiting thread.
+final class TimerFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 /// The statements prepared on one connection, by SQL text; used only by the session holding

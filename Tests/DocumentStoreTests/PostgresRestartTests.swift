@@ -20,7 +20,7 @@ struct PostgresRestartTests {
         let cluster = try PostgresCluster.start(name: "restart")
         defer { cluster.destroy() }
         let url = try cluster.createDatabase()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-pg-restart-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-store-restart-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -110,7 +110,7 @@ struct PostgresUnresponsiveTests {
             cluster.destroy()
         }
         let url = try cluster.createDatabase()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-pg-frozen-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-store-frozen-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
