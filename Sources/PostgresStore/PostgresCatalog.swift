@@ -37,8 +37,7 @@ public final class PostgresCatalog: StoreCatalog {
         url: String, readURL: String? = nil, layout: DataLayout, migrate: Bool = true, requestTimeout: Duration = .seconds(30),
         logger: Logger
     ) throws(DocumentStoreError) {
-        let timeout = TimeAmount.nanoseconds(
-            requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(requestTimeout)
         location = try PostgresLocation(url: url)
         self.layout = layout
         self.logger = logger

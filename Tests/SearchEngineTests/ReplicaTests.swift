@@ -7,6 +7,17 @@ import Testing
 
 @testable import SearchEngine
 
+/// An engine (8-dimensional external vectors) on the PostgreSQL store `url` with its derived
+/// files under `folder`, reading from the standby `readURL` when given.
+func postgresEngine(on folder: TemporaryDirectory, url: String, readURL: String? = nil) throws -> SearchEngine {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return try SearchEngine(
+        dataDirectory: folder.url,
+        catalog: try PostgresCatalog(url: url, readURL: readURL, layout: DataLayout(dataDirectory: folder.url), logger: logger),
+        models: [.external(dimensions: 8)], logger: logger)
+}
+
 /// Two engines on one store (two data folders on one PostgreSQL database; on SQLite, two engines
 /// on one data folder, as two processes would be): each follows the store into its own index.
 @Suite("Replicas: read your writes, lag, a store that went back")
@@ -15,12 +26,7 @@ struct ReplicaTests {
     /// folder (a replica on another machine), on SQLite the same folder.
     func replica(of directory: TemporaryDirectory, folder: TemporaryDirectory) throws -> SearchEngine {
         guard TestStore.isPostgres, let url = try TestStore.url(for: directory.url) else { return try makeEngine(directory) }
-        var logger = Logger(label: "test")
-        logger.logLevel = .error
-        return try SearchEngine(
-            dataDirectory: folder.url,
-            catalog: try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: folder.url), logger: logger),
-            models: [.external(dimensions: 8)], logger: logger)
+        return try postgresEngine(on: folder, url: url)
     }
 
     @Test("min_seq: a replica answers once its index covers the write, else refuses with its lag; never older data")
@@ -108,38 +114,42 @@ struct ReplicaTests {
 /// primary's address.
 @Suite("Replicas: a real failover to an asynchronous standby", .enabled(if: TestStore.isPostgres, "starts PostgreSQL clusters of its own"))
 struct FailoverTests {
+    /// A primary with a database and a streaming standby of it, both started (the caller
+    /// destroys them).
+    func primaryAndStandby(_ name: String) throws -> (primary: PostgresCluster, standby: PostgresCluster, url: String, database: String) {
+        let primary = try PostgresCluster.start(name: "\(name)-primary")
+        let url = try primary.createDatabase()
+        return (primary, try primary.startStandby(name: "\(name)-standby"), url, String(url.split(separator: "/").last ?? ""))
+    }
+
+    /// Waits (up to 30 s) until `sql` on `database` of `standby` answers `expected`.
+    func awaitStandby(_ standby: PostgresCluster, _ sql: String, database: String, answers expected: String) {
+        let deadline = Date().addingTimeInterval(30)
+        while (try? standby.psql(sql, database: database))?.trimmingCharacters(in: .whitespacesAndNewlines) != expected,
+            Date() < deadline
+        {
+            usleep(20_000)
+        }
+    }
+
     @Test(
         "the standby promoted without the last acknowledged write: the replica rebuilds, never serves it, follows the new primary",
         .timeLimit(.minutes(3)))
     func promotedStandby() throws {
-        let primary = try PostgresCluster.start(name: "primary")
-        defer { primary.destroy() }
-        let url = try primary.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let standby = try primary.startStandby(name: "standby")
-        defer { standby.destroy() }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        func engine(_ folder: TemporaryDirectory) throws -> SearchEngine {
-            try SearchEngine(
-                dataDirectory: folder.url,
-                catalog: try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: folder.url), logger: logger),
-                models: [.external(dimensions: 8)], logger: logger)
+        let (primary, standby, url, database) = try primaryAndStandby("failover")
+        defer {
+            standby.destroy()
+            primary.destroy()
         }
         let writerFolder = try TemporaryDirectory()
         let replicaFolder = try TemporaryDirectory()
-        let writer = try engine(writerFolder)
+        let writer = try postgresEngine(on: writerFolder, url: url)
         try writer.createCollection(CollectionOptions(name: "c"))
-        let replica = try engine(replicaFolder)
+        let replica = try postgresEngine(on: replicaFolder, url: url)
         var random = SeededVectors(seed: 21)
         let kept = try writer.upsert(collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
         // The standby has replayed everything so far.
-        let deadline = Date().addingTimeInterval(30)
-        while (try? standby.psql("SELECT seq FROM quiver_collections WHERE name = 'c'", database: database))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) != String(kept.seq), Date() < deadline
-        {
-            usleep(20_000)
-        }
+        awaitStandby(standby, "SELECT seq FROM quiver_collections WHERE name = 'c'", database: database, answers: String(kept.seq))
         // Then it stops receiving (as a lagging asynchronous standby would), and the primary
         // acknowledges one more write, which the replica serves.
         try standby.stop(mode: "fast")
@@ -176,34 +186,18 @@ struct FailoverTests {
         "--read-store: a replica follows and queries a streaming standby, writes go to the primary; min_seq waits for both",
         .timeLimit(.minutes(3)))
     func readFromStandby() throws {
-        let primary = try PostgresCluster.start(name: "rs-primary")
-        defer { primary.destroy() }
-        let url = try primary.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let standby = try primary.startStandby(name: "rs-standby")
-        defer { standby.destroy() }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        let (primary, standby, url, database) = try primaryAndStandby("rs")
+        defer {
+            standby.destroy()
+            primary.destroy()
+        }
         let writerFolder = try TemporaryDirectory()
         let replicaFolder = try TemporaryDirectory()
-        let writer = try SearchEngine(
-            dataDirectory: writerFolder.url,
-            catalog: try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: writerFolder.url), logger: logger),
-            models: [.external(dimensions: 8)], logger: logger)
+        let writer = try postgresEngine(on: writerFolder, url: url)
         try writer.createCollection(CollectionOptions(name: "c"))
         // A replica starts once its standby has the collection (before, it would not find it).
-        let deadline = Date().addingTimeInterval(30)
-        while (try? standby.psql("SELECT count(*) FROM quiver_collections", database: database))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) != "1", Date() < deadline
-        {
-            usleep(20_000)
-        }
-        let replica = try SearchEngine(
-            dataDirectory: replicaFolder.url,
-            catalog: try PostgresCatalog(
-                url: url, readURL: standby.url(database: database), layout: DataLayout(dataDirectory: replicaFolder.url),
-                logger: logger),
-            models: [.external(dimensions: 8)], logger: logger)
+        awaitStandby(standby, "SELECT count(*) FROM quiver_collections", database: database, answers: "1")
+        let replica = try postgresEngine(on: replicaFolder, url: url, readURL: standby.url(database: database))
         var random = SeededVectors(seed: 33)
         let first = try writer.upsert(collection: "c", documents: (0..<25).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) })
         let probe = random.vector(8)
