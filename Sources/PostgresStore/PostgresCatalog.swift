@@ -50,13 +50,11 @@ public final class PostgresCatalog: StoreCatalog {
             readLocation = nil
             readPool = pool
         }
-        try pool.withSession { session in
-            if migrate {
-                let applied = try PostgresSchema.migrate(session)
-                if !applied.isEmpty { logger.info("migrated \(self.location) to schema version \(applied.max() ?? 0)") }
-            } else if !(try PostgresSchema.isCurrent(session)) {
-                throw DocumentStoreError.notInitialized(path: "\(location) (run `quiver migrate --store URL`)")
-            }
+        if migrate {
+            let applied = try pool.transaction { session in try PostgresSchema.migrate(session) }
+            if !applied.isEmpty { logger.info("migrated \(location) to schema version \(applied.max() ?? 0)") }
+        } else if !(try pool.withSession { session in try PostgresSchema.isCurrent(session) }) {
+            throw .notInitialized(path: "\(location) (run `quiver migrate --store URL`)")
         }
         do {
             try FileManager.default.createDirectory(at: layout.collectionsDirectory, withIntermediateDirectories: true)
@@ -71,7 +69,7 @@ public final class PostgresCatalog: StoreCatalog {
     /// Applies missing migrations to the database at `url`; returns the versions applied.
     public static func migrate(url: String, logger: Logger) throws(DocumentStoreError) -> [Int] {
         let pool = PostgresPool(location: try PostgresLocation(url: url), capacity: 1, logger: logger)
-        return try pool.withSession { session in try PostgresSchema.migrate(session) }
+        return try pool.transaction { session in try PostgresSchema.migrate(session) }
     }
 
     public func names() throws(DocumentStoreError) -> [String] {

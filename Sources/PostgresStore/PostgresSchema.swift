@@ -97,38 +97,32 @@ enum PostgresSchema {
         )
     ]
 
-    /// Applies the migrations `session`'s database lacks, in one transaction under the advisory
-    /// lock; returns the versions applied.
+    /// Applies the migrations `session`'s database lacks, under the advisory lock; returns the
+    /// versions applied. Runs inside the caller's transaction (``PostgresPool/transaction(readOnly:_:)``),
+    /// which holds the lock until it commits.
     ///
     /// - Throws: `.unsupportedSchema` when the database has a version this build does not know.
     @discardableResult
     static func migrate(_ session: PostgresSession) throws -> [Int] {
-        try session.execute("BEGIN")
-        do {
-            try session.query("SELECT pg_advisory_xact_lock($1)", binds(lockKey))
-            try session.execute(
-                """
-                CREATE TABLE IF NOT EXISTS quiver_migrations (
-                    version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
-                """)
-            let applied = Set(try session.query("SELECT version FROM quiver_migrations").map { try $0.get(0, Int.self) })
-            let known = Set(migrations.map(\.version))
-            if let unknown = applied.subtracting(known).max() {
-                throw DocumentStoreError.unsupportedSchema(
-                    path: session.location.description, reason: "schema version \(unknown) is newer than this build's")
-            }
-            var done: [Int] = []
-            for migration in migrations where !applied.contains(migration.version) {
-                for statement in migration.sql { try session.execute(statement) }
-                try session.execute("INSERT INTO quiver_migrations (version) VALUES ($1)", binds(migration.version))
-                done.append(migration.version)
-            }
-            try session.execute("COMMIT")
-            return done
-        } catch {
-            if !session.broken { _ = try? session.execute("ROLLBACK") }
-            throw error
+        try session.query("SELECT pg_advisory_xact_lock($1)", binds(lockKey))
+        try session.execute(
+            """
+            CREATE TABLE IF NOT EXISTS quiver_migrations (
+                version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+            """)
+        let applied = Set(try session.query("SELECT version FROM quiver_migrations").map { try $0.get(0, Int.self) })
+        let known = Set(migrations.map(\.version))
+        if let unknown = applied.subtracting(known).max() {
+            throw DocumentStoreError.unsupportedSchema(
+                path: session.location.description, reason: "schema version \(unknown) is newer than this build's")
         }
+        var done: [Int] = []
+        for migration in migrations where !applied.contains(migration.version) {
+            for statement in migration.sql { try session.execute(statement) }
+            try session.execute("INSERT INTO quiver_migrations (version) VALUES ($1)", binds(migration.version))
+            done.append(migration.version)
+        }
+        return done
     }
 
     /// Whether every known migration is applied (a read; nothing is changed).
