@@ -156,6 +156,10 @@ extension IndexState: JSONWritable {
         json.integer(storeSeq)
         json.key("pending")
         json.integer(pending)
+        if let lagSeconds {
+            json.key("lag_seconds")
+            json.number(lagSeconds)
+        }
         if let lastSyncAt {
             json.key("last_sync_at")
             lastSyncAt.write(to: &json)

@@ -28,6 +28,10 @@ import Foundation
 public protocol ChangeFeed: Sendable {
     /// The current generation, the last committed seq and the last sync time, read together.
     func state() throws(DocumentStoreError) -> StoreState
+    /// Whether every read is a round trip to another process (a database server), so callers
+    /// should share reads they can: the index follower reuses a state read for a few
+    /// milliseconds. False (the default) for a store in a local file.
+    var isRemote: Bool { get }
 
     /// Changes with seq > `seq` in seq order (at most `limit`), each with the document's vector in
     /// `generation` when it has one there (decoded to `dimensions` floats).
@@ -75,6 +79,12 @@ public protocol DocumentReads: Sendable {
     /// The characters `span` (Unicode scalar offsets) of each live document's text, by label
     /// (absent or deleted documents left out): a hit's passage without reading its whole text.
     func passageTexts(_ spans: [(label: Int64, span: ChunkSpan)]) throws(DocumentStoreError) -> [Int64: String]
+    /// ``documents(labels:generation:dimensions:withVectors:withText:)`` and, for each label in
+    /// `passages`, the text of that passage (an index into the document's spans in `generation`;
+    /// left out when out of range): a query's hits in one read. A store with round trips answers
+    /// it in one; the default makes the two reads.
+    func hitDocuments(labels: [Int64], passages: [Int64: Int], generation: Int64, dimensions: Int, withVectors: Bool, withText: Bool)
+        throws(DocumentStoreError) -> (documents: [Int64: StoredDocument], passages: [Int64: String])
     /// A page of live documents with a vector in `generation`, in label order after `afterLabel`.
     /// Text is read only when `withText` is true.
     func exportPage(generation: Int64, dimensions: Int, afterLabel: Int64, limit: Int, withText: Bool)
@@ -147,6 +157,24 @@ public struct VectorPage: Sendable, Equatable {
         self.ids = ids
         self.flat = flat
         self.counts = counts ?? Array(repeating: 1, count: labels.count)
+    }
+}
+
+extension ChangeFeed {
+    public var isRemote: Bool { false }
+}
+
+extension DocumentReads {
+    public func hitDocuments(
+        labels: [Int64], passages: [Int64: Int], generation: Int64, dimensions: Int, withVectors: Bool, withText: Bool
+    ) throws(DocumentStoreError) -> (documents: [Int64: StoredDocument], passages: [Int64: String]) {
+        let documents = try documents(
+            labels: labels, generation: generation, dimensions: dimensions, withVectors: withVectors, withText: withText)
+        let wanted = passages.compactMap { label, passage -> (label: Int64, span: ChunkSpan)? in
+            guard let spans = documents[label]?.chunks?.spans, passage >= 0, passage < spans.count else { return nil }
+            return (label, spans[passage])
+        }
+        return (documents, wanted.isEmpty ? [:] : try passageTexts(wanted))
     }
 }
 

@@ -83,6 +83,63 @@ extension PostgresCollectionStore {
         return Dictionary(found.map { ($0.label, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// The hits' documents and passages in one statement: each passage's span is read from the
+    /// spans blob in SQL (little-endian int32 pairs, see `StoredBlob`), so a query costs one
+    /// round trip here instead of two.
+    public func hitDocuments(
+        labels: [Int64], passages: [Int64: Int], generation: Int64, dimensions: Int, withVectors: Bool, withText: Bool
+    ) throws(DocumentStoreError) -> (documents: [Int64: StoredDocument], passages: [Int64: String]) {
+        guard !labels.isEmpty else { return ([:], [:]) }
+        let wanted = labels.map { label -> Int64 in
+            guard let passage = passages[label], passage >= 0, passage < Self.maxPassageIndex else { return -1 }
+            return Int64(passage)
+        }
+        return try readPool.withSession { session in
+            var documents: [Int64: StoredDocument] = [:]
+            var texts: [Int64: String] = [:]
+            // Every query with hits runs this: prepared once per connection (no parse per query;
+            // PostgreSQL's plan cache then skips planning once a generic plan does as well).
+            let values = [
+                PostgresData(int64: collectionID), PostgresData(int64: generation),
+                PostgresData(array: labels.map { PostgresData(int64: $0) }, elementType: .int8),
+                PostgresData(array: wanted.map { PostgresData(int64: $0) }, elementType: .int8),
+            ]
+            for row in try session.queryPrepared(Self.hitColumns(text: withText, vector: withVectors), values) {
+                let document = try document(row, withVector: withVectors, dimensions: dimensions)
+                if documents[document.label] == nil { documents[document.label] = document }
+                if let text = try row.get(11, String?.self) { texts[document.label] = text }
+            }
+            return (documents, texts)
+        }
+    }
+
+    /// Passage indexes at or above this are not looked up (their byte offset would overflow SQL's
+    /// `integer`; no document has that many passages).
+    static let maxPassageIndex = 1 << 27
+
+    /// `documentColumns` over a list of labels with a passage index each (-1: none), plus the
+    /// passage's text. (The bounds checks sit in `CASE`s: PostgreSQL may evaluate a select list
+    /// before a `WHERE` of a subquery it pulled up.)
+    private static func hitColumns(text: Bool, vector: Bool) -> String {
+        func int32(_ at: String) -> String {
+            "(get_byte(v.chunks, \(at)) | (get_byte(v.chunks, \(at) + 1) << 8) | (get_byte(v.chunks, \(at) + 2) << 16)"
+                + " | (get_byte(v.chunks, \(at) + 3) << 24))"
+        }
+        return """
+            SELECT d.label, d.id, d.title, \(text ? "d.text" : "NULL::text"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
+            \(vector ? "v.vector" : "NULL::bytea"), v.chunks, \(vector ? "v.chunk_vectors" : "NULL::bytea"), \
+            CASE WHEN p.start >= 0 AND p.stop >= p.start THEN substr(d.text, p.start + 1, p.stop - p.start) END
+            FROM unnest($3::bigint[], $4::bigint[]) AS s(label, passage)
+            JOIN quiver_documents d ON d.collection_id = $1 AND d.label = s.label AND NOT d.deleted
+            LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+            LEFT JOIN LATERAL (
+                SELECT CASE WHEN s.passage >= 0 AND s.passage * 8 + 8 <= octet_length(v.chunks) THEN \(int32("q.o")) END AS start,
+                    CASE WHEN s.passage >= 0 AND s.passage * 8 + 8 <= octet_length(v.chunks) THEN \(int32("q.o + 4")) END AS stop
+                FROM (SELECT (s.passage * 8)::integer AS o) q
+            ) p ON true
+            """
+    }
+
     public func documents(ids: [String], generation: Int64, dimensions: Int, withVectors: Bool)
         throws(DocumentStoreError) -> [String: StoredDocument]
     {

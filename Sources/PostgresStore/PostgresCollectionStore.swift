@@ -86,6 +86,9 @@ public final class PostgresCollectionStore: CollectionStore {
 // MARK: - ChangeFeed
 
 extension PostgresCollectionStore {
+    /// Every read is a round trip to the server.
+    public var isRemote: Bool { true }
+
     public func state() throws(DocumentStoreError) -> StoreState {
         // Every query reads this: a prepared statement (no parse or plan per call).
         let row = try readPool.withSession { session in

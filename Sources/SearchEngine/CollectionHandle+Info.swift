@@ -44,12 +44,18 @@ extension CollectionHandle {
 
     func indexState(_ serving: ServingGeneration, _ state: StoreState) -> IndexState {
         let indexed = serving.indexedSeq
+        // The serving generation's lag is the follower's; a candidate's index was caught up with
+        // `state` by the call that returned it.
+        let lag =
+            serving.record.generation == follower.loaded?.record.generation
+            ? follower.lagSeconds : (state.seq <= indexed ? 0 : nil)
         // The index may have taken changes after `state` was read (a snapshot reused for many
         // queries): the store holds at least what the index covers.
         return IndexState(
             generation: serving.record.generation, indexedSeq: indexed, storeSeq: max(state.seq, indexed),
             pending: max(0, state.seq - indexed), lastSyncAt: state.lastSyncAt.map(Timestamp.init(seconds:)),
-            vectors: serving.index.count, keywordIndexedSeq: follower.keyword.coveredSeq, keywordError: follower.keyword.failure)
+            vectors: serving.index.count, keywordIndexedSeq: follower.keyword.coveredSeq, keywordError: follower.keyword.failure,
+            lagSeconds: lag.map { ($0 * 1000).rounded() / 1000 })
     }
 
     /// Writes the serving index to disk (atomically), so the next open does not replay the

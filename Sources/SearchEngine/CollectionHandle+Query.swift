@@ -114,10 +114,18 @@ extension QueryRequest {
             guard (0...Self.maxWaitMs).contains(waitMs) else {
                 throw .invalidQuery("\(field)wait_ms must be between 0 and \(Self.maxWaitMs) (got \(waitMs))")
             }
-            guard minSeq != nil else { throw .invalidQuery("\(field)wait_ms applies with min_seq only") }
+            guard minSeq != nil || maxStalenessMs != nil else {
+                throw .invalidQuery("\(field)wait_ms applies with min_seq or max_staleness_ms only")
+            }
         }
-        if minSeq != nil, generation == .candidate {
-            throw .invalidQuery("\(field)min_seq applies to the current generation (a candidate is filled in the background)")
+        if let maxStalenessMs, !(0...Self.maxStalenessLimitMs).contains(maxStalenessMs) {
+            throw .invalidQuery(
+                "\(field)max_staleness_ms must be between 0 and \(Self.maxStalenessLimitMs) (got \(maxStalenessMs))")
+        }
+        if minSeq != nil || maxStalenessMs != nil, generation == .candidate {
+            throw .invalidQuery(
+                "\(field)\(minSeq != nil ? "min_seq" : "max_staleness_ms") applies to the current generation "
+                    + "(a candidate is filled in the background)")
         }
     }
 
@@ -164,6 +172,43 @@ extension CollectionHandle {
             if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw behind(seq, since: start) }
             usleep(2_000)
         }
+    }
+
+    /// Returns once the serving index is known to hold every change committed more than
+    /// `maxStalenessMs` ago (a `max_staleness_ms` query), waking the follower (whose cycle reads
+    /// the store) and checking every 2 ms for up to `milliseconds`; then refuses with the lag.
+    ///
+    /// - Throws: `unavailable` naming the lag and the bound.
+    func waitForFreshness(_ maxStalenessMs: Int, milliseconds: Int) async throws {
+        let start = ContinuousClock.now
+        while !fresh(maxStalenessMs) {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw stale(maxStalenessMs) }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// ``waitForFreshness(_:milliseconds:)`` on the calling thread (the synchronous query).
+    func waitForFreshnessBlocking(_ maxStalenessMs: Int, milliseconds: Int) throws(SearchEngineError) {
+        let start = ContinuousClock.now
+        while !fresh(maxStalenessMs) {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw stale(maxStalenessMs) }
+            usleep(2_000)
+        }
+    }
+
+    /// Whether the serving index's lag is within `maxStalenessMs`; wakes the follower when not.
+    private func fresh(_ maxStalenessMs: Int) -> Bool {
+        if follower.loaded != nil, let lag = follower.lagSeconds, lag * 1000 <= Double(maxStalenessMs) { return true }
+        follower.wake()
+        return false
+    }
+
+    /// The refusal of a `max_staleness_ms` the index did not meet.
+    private func stale(_ maxStalenessMs: Int) -> SearchEngineError {
+        let lag = follower.lagSeconds.map { "\(Int(($0 * 1000).rounded())) ms" } ?? "unknown"
+        let failure = follower.lastCycleFailure.map { "; the follower's last cycle failed: \($0)" } ?? ""
+        return .unavailable(
+            "the index of \(name) is known complete only up to \(lag) ago, beyond max_staleness_ms \(maxStalenessMs)\(failure)")
     }
 
     /// Whether the serving index covers `seq`; wakes the follower when it does not.
@@ -251,6 +296,9 @@ extension CollectionHandle {
         try request.validate(limits: limits)
         if let minSeq = request.minSeq {
             try waitForIndexBlocking(atLeast: minSeq, milliseconds: request.waitMs ?? QueryRequest.defaultWaitMs)
+        }
+        if let maxStalenessMs = request.maxStalenessMs {
+            try waitForFreshnessBlocking(maxStalenessMs, milliseconds: request.waitMs ?? QueryRequest.defaultWaitMs)
         }
         return try snapshot(generation: request.generation ?? .current).answer(request, limits: limits)
     }
@@ -358,6 +406,10 @@ extension CollectionHandle {
         if pinned == nil, let minSeq = requests.compactMap(\.minSeq).max() {
             let wait = requests.filter { $0.minSeq != nil }.map { $0.waitMs ?? QueryRequest.defaultWaitMs }.max() ?? 0
             try await waitForIndex(atLeast: minSeq, milliseconds: wait)
+        }
+        if pinned == nil, let maxStalenessMs = requests.compactMap(\.maxStalenessMs).min() {
+            let wait = requests.filter { $0.maxStalenessMs != nil }.map { $0.waitMs ?? QueryRequest.defaultWaitMs }.max() ?? 0
+            try await waitForFreshness(maxStalenessMs, milliseconds: wait)
         }
         let budget = shared ?? ResponseBudget(limit: limits.maxResponseBytes)
         if budget.limit != .max {
@@ -815,24 +867,17 @@ extension CollectionHandle {
         }
 
         let fetchStart = DispatchTime.now()
+        // Each hit's best passage: only its characters are read (the text can be megabytes).
+        var passages: [Int64: Int] = [:]
+        for hit in ranked { if let best = hit.passages?.first { passages[hit.label] = best.passage } }
         let documents: [Int64: StoredDocument]
+        let passageTexts: [Int64: String]
         do {
-            documents = try store.documents(
-                labels: ranked.map(\.label), generation: record.generation,
+            (documents, passageTexts) = try store.hitDocuments(
+                labels: ranked.map(\.label), passages: passages, generation: record.generation,
                 dimensions: record.dimensions, withVectors: include.contains(.vector),
                 withText: include.contains(.text))
         } catch { throw SearchEngineError(error) }
-        // Each hit's best passage: only its characters are read (the text can be megabytes).
-        var passageTexts: [Int64: String] = [:]
-        let wanted = ranked.compactMap { hit -> (label: Int64, span: ChunkSpan)? in
-            guard let best = hit.passages?.first, let spans = documents[hit.label]?.chunks?.spans,
-                best.passage >= 0, best.passage < spans.count
-            else { return nil }
-            return (hit.label, spans[best.passage])
-        }
-        if !wanted.isEmpty {
-            do { passageTexts = try store.passageTexts(wanted) } catch { throw SearchEngineError(error) }
-        }
         let now = Date().timeIntervalSince1970
         var results: [QueryHit] = []
         results.reserveCapacity(ranked.count)

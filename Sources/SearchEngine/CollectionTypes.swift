@@ -164,9 +164,14 @@ public struct IndexState: Sendable, Codable, Equatable {
     /// file being rebuilt); nil when it is healthy. A hybrid query that got no keyword list says
     /// so here and answered from its vector list alone.
     public var keywordError: String? = nil
+    /// Seconds since the index was last known to hold every committed change: every change
+    /// committed more than this long ago is searchable. Grows while the store cannot be read;
+    /// nil where it is not known.
+    public var lagSeconds: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case generation, vectors
+        case lagSeconds = "lag_seconds"
         case indexedSeq = "indexed_seq"
         case keywordIndexedSeq = "keyword_indexed_seq"
         case keywordError = "keyword_error"

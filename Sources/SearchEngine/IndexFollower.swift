@@ -93,12 +93,13 @@ final class IndexFollower: Sendable {
     ///     inserts, for a server whose writes must not take cores from queries.
     init(
         name: String, store: any CollectionStore, files: CollectionFiles, budget: CPUBudget, background: Bool,
-        logger: Logger
+        logger: Logger, hooks: EngineHooks = EngineHooks()
     ) throws(SearchEngineError) {
         self.name = name
         self.store = store
         self.files = files
         self.logger = logger
+        stateReuseNanos = store.isRemote ? Self.remoteStateReuse : 0
         insertThreads = background ? 1 : budget.indexThreads
         keyword = KeywordConsumer(path: files.keywordIndexPath, name: name, logger: logger)
         do { settings = try store.settings() } catch { throw SearchEngineError(error) }
@@ -108,11 +109,12 @@ final class IndexFollower: Sendable {
         self.metric = metric
         // The thread holds the follower weakly (strongly only during a cycle), so that dropping
         // the last reference, or `stop()`, releases the store at once.
-        let thread = Thread { [weak self, control, name, logger] in
+        let thread = Thread { [weak self, control, name, logger, hooks] in
             ThreadControl.nameCurrentThread("quiver-follow")
             if background { ThreadControl.lowerCurrentThreadPriority(niceness: 19) }
             Self.run(control: control, name: name, logger: logger) { checkpoint in
                 guard let self else { return nil }
+                if let hook = hooks.beforeFollowerCycle.withLock({ $0 }) { hook(name) }
                 let outcome = Result { () throws(SearchEngineError) in try self.cycle(checkpoint: checkpoint) }
                 self.firstCycleFinished.store(true, ordering: .releasing)
                 return outcome
@@ -128,11 +130,79 @@ final class IndexFollower: Sendable {
         control.condition.unlock()
     }
 
+    // MARK: Store state reads and lag
+
+    /// How long a read of the store's state may answer later queries: zero for a store in a local
+    /// file (a read costs microseconds); ``remoteStateReuse`` for a store across a network, where a
+    /// read is a round trip — so a busy replica reads it once per interval, not once per query.
+    let stateReuseNanos: UInt64
+
+    /// The reuse window of a remote store's state, in nanoseconds (10 ms): a query's `store_seq`
+    /// is then at most this old (the follower's own cycles, which every local write runs, refresh
+    /// it sooner).
+    static let remoteStateReuse: UInt64 = 10_000_000
+
+    /// The last state read and when (monotonic uptime, nanoseconds).
+    private let lastState = Mutex<(state: StoreState, at: UInt64)?>(nil)
+
+    /// When (monotonic uptime, nanoseconds) the serving index was last known to hold every change
+    /// committed before that moment: the time of the latest state read whose seq it had reached.
+    /// 0 before the first.
+    private let coveredAt = Atomic<UInt64>(0)
+
+    /// Reads the store's state now and keeps it for ``recentState()``.
+    private func readState() throws(SearchEngineError) -> (state: StoreState, at: UInt64) {
+        let at = DispatchTime.now().uptimeNanoseconds
+        let state: StoreState
+        do { state = try store.state() } catch { throw SearchEngineError(error) }
+        lastState.withLock { kept in
+            if let newer = kept, newer.at > at { return }
+            kept = (state, at)
+        }
+        return (state, at)
+    }
+
+    /// The last state read when it is younger than ``stateReuseNanos``, else a fresh read.
+    private func recentState() throws(SearchEngineError) -> (state: StoreState, at: UInt64) {
+        if stateReuseNanos > 0, let kept = lastState.withLock({ $0 }), DispatchTime.now().uptimeNanoseconds &- kept.at < stateReuseNanos {
+            return kept
+        }
+        return try readState()
+    }
+
+    /// Records that the index holds every change committed before `at` (a state read whose seq it
+    /// has reached).
+    private func noteCovered(_ at: UInt64) {
+        var current = coveredAt.load(ordering: .relaxed)
+        while current < at {
+            let (exchanged, original) = coveredAt.compareExchange(expected: current, desired: at, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// The last cycle's failure, nil when it succeeded.
+    var lastCycleFailure: SearchEngineError? {
+        control.condition.lock()
+        defer { control.condition.unlock() }
+        return control.lastFailure
+    }
+
+    /// Seconds since the serving index was last known to hold every committed change: every
+    /// change committed more than this long ago is searchable. It grows while the store cannot be
+    /// read (the follower cannot know what it missed). Nil before the first state read.
+    var lagSeconds: Double? {
+        let covered = coveredAt.load(ordering: .relaxed)
+        guard covered > 0 else { return nil }
+        return Double(DispatchTime.now().uptimeNanoseconds &- covered) / 1e9
+    }
+
     // MARK: Callers
 
-    /// The serving generation and a fresh read of the store's state, for one query. Waits for the
-    /// first load only; afterwards it never waits for the follower (a change not applied yet shows
-    /// as `pending` in the index state) but wakes it when the store is ahead.
+    /// The serving generation and a read of the store's state (at most ``stateReuseNanos`` old), for
+    /// one query. Waits for the first load only; afterwards it never waits for the follower (a
+    /// change not applied yet shows as `pending` in the index state) but wakes it when the store
+    /// is ahead.
     func snapshot() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
         var serving = published.withLock { $0 }
         if serving == nil {
@@ -144,9 +214,12 @@ final class IndexFollower: Sendable {
             waitForFirstCycle()
         }
         guard let serving else { throw .storage("collection \(name) has no serving index") }
-        let state: StoreState
-        do { state = try store.state() } catch { throw SearchEngineError(error) }
-        if state.seq > serving.indexedSeq || state.current.generation != serving.record.generation { wake() }
+        let (state, readAt) = try recentState()
+        if state.seq > serving.indexedSeq || state.current.generation != serving.record.generation {
+            wake()
+        } else {
+            noteCovered(readAt)
+        }
         return (serving, state)
     }
 
@@ -326,8 +399,8 @@ final class IndexFollower: Sendable {
     /// rebuilt), apply every change up to the store's seq, compact when due, checkpoint when asked
     /// or due. Returns a newly loaded index still mapped from its file, to copy into memory.
     private func cycle(checkpoint: Bool) throws(SearchEngineError) -> HNSWIndex? {
-        var storeState: StoreState
-        do { storeState = try store.state() } catch { throw SearchEngineError(error) }
+        let (firstRead, readAt) = try readState()
+        var storeState = firstRead
         let record = storeState.current
         var serving = published.withLock { $0 }
         var loadedMapped = false
@@ -344,6 +417,7 @@ final class IndexFollower: Sendable {
             serving = regressed.serving
         }
         let applied = try apply(upTo: storeState.seq, serving)
+        noteCovered(readAt)
         if directory.needsFill { try fillDirectory() }
         // The second consumer; its failures are its own (see KeywordConsumer). A backlog larger
         // than a cycle's share goes on in the next cycle, run at once.

@@ -132,21 +132,31 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     /// this store seq (a write's `seq`). A replica behind it waits up to `waitMs` for its index
     /// to catch up, then refuses (`unavailable`, with its lag) rather than answer from older data.
     public var minSeq: Int64?
-    /// How long to wait for `minSeq`, in milliseconds, 0…10000 (JSON `wait_ms`; default 1000).
+    /// Bounded staleness (JSON `max_staleness_ms`): the answer must come from an index known to
+    /// hold every change committed more than this many milliseconds ago (its `lag_seconds`). A
+    /// replica further behind — or one that cannot read its store — waits up to `waitMs` for
+    /// a catch-up, then refuses (`unavailable`, with its lag).
+    public var maxStalenessMs: Int?
+    /// How long to wait for `minSeq` or `maxStalenessMs`, in milliseconds, 0…10000 (JSON
+    /// `wait_ms`; default 1000).
     public var waitMs: Int?
 
     /// Longest `wait_ms`.
     public static let maxWaitMs = 10_000
-    /// `wait_ms` when a query gives `min_seq` alone.
+    /// Largest `max_staleness_ms` (a day).
+    public static let maxStalenessLimitMs = 86_400_000
+    /// `wait_ms` when a query gives `min_seq` or `max_staleness_ms` without it.
     public static let defaultWaitMs = 1_000
 
     /// Creates a query.
     public init(
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
         filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true, mode: SearchMode? = nil,
-        fusion: Fusion? = nil, generation: GenerationChoice? = nil, minSeq: Int64? = nil, waitMs: Int? = nil
+        fusion: Fusion? = nil, generation: GenerationChoice? = nil, minSeq: Int64? = nil, maxStalenessMs: Int? = nil,
+        waitMs: Int? = nil
     ) {
         self.minSeq = minSeq
+        self.maxStalenessMs = maxStalenessMs
         self.waitMs = waitMs
         self.text = text
         self.vector = vector
@@ -169,6 +179,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         case withPayload = "with_payload"
         case minSeq = "min_seq"
         case waitMs = "wait_ms"
+        case maxStalenessMs = "max_staleness_ms"
     }
 
     public init(from decoder: Decoder) throws {
@@ -186,6 +197,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         generation = try c.decodeIfPresent(GenerationChoice.self, forKey: .generation)
         minSeq = try c.decodeIfPresent(Int64.self, forKey: .minSeq)
         waitMs = try c.decodeIfPresent(Int.self, forKey: .waitMs)
+        maxStalenessMs = try c.decodeIfPresent(Int.self, forKey: .maxStalenessMs)
     }
 }
 

@@ -309,7 +309,7 @@ public final class SearchEngine: Sendable {
     private func makeFollower(_ name: String, _ store: any CollectionStore) throws(SearchEngineError) -> IndexFollower {
         try IndexFollower(
             name: name, store: store, files: catalog.localFiles(name), budget: budget,
-            background: writePriority == .background, logger: logger)
+            background: writePriority == .background, logger: logger, hooks: hooks)
     }
 
     /// Whether a collection exists.
@@ -372,4 +372,7 @@ final class EngineHooks: Sendable {
     /// Called by `upsert` after embedding, right before the write transaction, with the target
     /// generation.
     let beforeWriteCommit = Mutex<(@Sendable (Int64) -> Void)?>(nil)
+    /// Called by every index follower's thread before each cycle, with the collection's name (a
+    /// test holds a follower back with it).
+    let beforeFollowerCycle = Mutex<(@Sendable (String) -> Void)?>(nil)
 }

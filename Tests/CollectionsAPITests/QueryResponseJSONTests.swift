@@ -40,7 +40,8 @@ struct QueryResponseJSONTests {
             results: hits,
             index: IndexState(
                 generation: 3, indexedSeq: 71004, storeSeq: 71010, pending: 6, lastSyncAt: lastSync, vectors: 56100,
-                keywordIndexedSeq: withOptionals ? 71002 : nil, keywordError: withOptionals ? "keyword index \"k\": not built yet" : nil),
+                keywordIndexedSeq: withOptionals ? 71002 : nil, keywordError: withOptionals ? "keyword index \"k\": not built yet" : nil,
+                lagSeconds: withOptionals ? 0.125 : nil),
             model: model, timings: QueryTimings(embedMs: 2.09767, searchMs: 0.2, fetchMs: 1))
     }
 

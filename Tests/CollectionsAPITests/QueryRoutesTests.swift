@@ -277,6 +277,18 @@ struct QueryRoutesTests {
             expectError(
                 try await client.send(.post, path, json: #"{"text": "a", "k": "ten"}"#), .unprocessableContent,
                 code: "invalid_request", messageContains: "k")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "max_staleness_ms": -1}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "max_staleness_ms must be between 0 and 86400000")
+            expectError(
+                try await client.send(.post, path, json: #"{"text": "a", "wait_ms": 10}"#), .unprocessableContent,
+                code: "invalid_request", messageContains: "wait_ms applies with min_seq or max_staleness_ms only")
+            // A bound this server meets: answered, its lag reported.
+            let bounded = try await client.send(.post, path, json: #"{"text": "a", "max_staleness_ms": 60000, "wait_ms": 2000}"#)
+            #expect(bounded.status == .ok)
+            let index = try bounded.json()["index"] as? [String: Any]
+            let lag = try #require(index?["lag_seconds"] as? Double)
+            #expect(lag >= 0 && lag < 60)
             expectError(try await client.send(.post, path, json: "[1,"), .badRequest, code: "invalid_json")
             expectError(try await client.send(.post, path, json: ""), .badRequest, code: "invalid_json")
             expectError(

@@ -256,6 +256,45 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("hit documents: each hit's document and its passage's text (Unicode scalar offsets) in one read", arguments: StoreFactory.all)
+    func hitDocuments(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            let chunked = try store.beginGeneration(
+                modelID: "m2", fingerprint: "f2", dimensions: 2, chunking: Chunking(tokens: 16, overlap: 4), at: 2, candidate: false)
+            // "é" and "💡" are one scalar each: offsets count scalars, not bytes or UTF-16 units.
+            let text = "Héllo 💡 world, second passage here."
+            var a = write("a", [0.6, 0.8])
+            a.text = text
+            a.chunks = ChunkVectors(spans: [ChunkSpan(start: 0, end: 7), ChunkSpan(start: 8, end: 36)], flat: [1, 0, 0, 1])
+            var plain = write("b", [1, 1])
+            plain.text = "no passages"
+            _ = try store.apply(generation: chunked.generation, writes: [a, plain, write("gone", [1, 0])], deletes: [])
+            let byID = try store.documents(ids: ["a", "b", "gone"], generation: chunked.generation, dimensions: 2, withVectors: false)
+            let labels = try ["a", "b", "gone"].map { try #require(byID[$0]?.label) }
+            _ = try store.apply(generation: chunked.generation, writes: [], deletes: ["gone"])
+            let (documents, passages) = try store.hitDocuments(
+                labels: labels + [999], passages: [labels[0]: 1, labels[1]: 0, labels[2]: 0], generation: chunked.generation,
+                dimensions: 2, withVectors: false, withText: false)
+            #expect(Set(documents.keys) == [labels[0], labels[1]])  // deleted and absent left out
+            #expect(documents[labels[0]]?.text == nil && documents[labels[0]]?.chunks?.spans.count == 2)
+            #expect(passages == [labels[0]: "world, second passage here."])  // no spans for "b": no passage
+            let first = try store.hitDocuments(
+                labels: [labels[0]], passages: [labels[0]: 0], generation: chunked.generation, dimensions: 2, withVectors: true,
+                withText: true)
+            #expect(first.passages == [labels[0]: "Héllo 💡"] && first.documents[labels[0]]?.text == text)
+            #expect(first.documents[labels[0]]?.chunks?.flat == [1, 0, 0, 1])
+            // Out of range and negative passages read nothing; the document still does.
+            for passage in [2, -1, 1 << 40] {
+                let read = try store.hitDocuments(
+                    labels: [labels[0]], passages: [labels[0]: passage], generation: chunked.generation, dimensions: 2,
+                    withVectors: false, withText: false)
+                #expect(read.passages.isEmpty && read.documents.count == 1)
+            }
+            // The same passage through the two-read default.
+            #expect(try store.passageTexts([(labels[0], ChunkSpan(start: 8, end: 36))]) == passages)
+        }
+    }
+
     @Test("a candidate generation keeps its flag, takes writes, and is discarded with its vectors", arguments: StoreFactory.all)
     func candidateGeneration(_ factory: StoreFactory) throws {
         try withStore(factory) { (store, _) throws in

@@ -29,13 +29,29 @@ struct ReplicaTests {
         return try postgresEngine(on: folder, url: url)
     }
 
-    @Test("min_seq: a replica answers once its index covers the write, else refuses with its lag; never older data")
-    func readYourWrites() throws {
+    /// A writer engine and a replica on one store holding collection "c", with their folders
+    /// (removed when the pair goes).
+    struct Pair {
+        let primaryFolder: TemporaryDirectory
+        let replicaFolder: TemporaryDirectory
+        let writer: SearchEngine
+        let reader: SearchEngine
+    }
+
+    func pair() throws -> Pair {
         let primaryFolder = try TemporaryDirectory()
         let replicaFolder = try TemporaryDirectory()
         let writer = try makeEngine(primaryFolder)
         try writer.createCollection(CollectionOptions(name: "c"))
-        let reader = try replica(of: primaryFolder, folder: replicaFolder)
+        return Pair(
+            primaryFolder: primaryFolder, replicaFolder: replicaFolder, writer: writer,
+            reader: try replica(of: primaryFolder, folder: replicaFolder))
+    }
+
+    @Test("min_seq: a replica answers once its index covers the write, else refuses with its lag; never older data")
+    func readYourWrites() throws {
+        let pair = try pair()
+        let (writer, reader) = (pair.writer, pair.reader)
         var random = SeededVectors(seed: 5)
         _ = try writer.upsert(collection: "c", documents: (0..<20).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) })
         _ = try reader.collection("c").query(QueryRequest(vector: random.vector(8), k: 1))  // opened, caught up
@@ -63,6 +79,78 @@ struct ReplicaTests {
         #expect(throws: SearchEngineError.self) { try reader.collection("c").query(QueryRequest(vector: target, waitMs: 10)) }
     }
 
+    /// Holds a follower's thread before its cycles while closed.
+    final class CycleGate: Sendable {
+        private let condition = NSCondition()
+        nonisolated(unsafe) private var closed = false
+
+        func close() { set(true) }
+        func open() { set(false) }
+        private func set(_ value: Bool) {
+            condition.lock()
+            closed = value
+            condition.broadcast()
+            condition.unlock()
+        }
+        /// Waits while closed.
+        func pass() {
+            condition.lock()
+            while closed { condition.wait() }
+            condition.unlock()
+        }
+    }
+
+    @Test("lag_seconds: every change older than the lag is searchable; max_staleness_ms refuses a replica further behind")
+    func boundedStaleness() throws {
+        let pair = try pair()
+        let (writer, reader) = (pair.writer, pair.reader)
+        var random = SeededVectors(seed: 11)
+        _ = try writer.upsert(collection: "c", documents: (0..<20).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) })
+        let probe = random.vector(8)
+        let beforeCaughtUp = Date()
+        let caughtUp = try reader.collection("c").query(QueryRequest(vector: probe, k: 1, minSeq: 20, waitMs: 5_000))
+        #expect((caughtUp.index.lagSeconds ?? 99) < 0.5)
+        // The replica's follower is held back; a write lands in the store meanwhile.
+        let gate = CycleGate()
+        gate.close()
+        defer { gate.open() }
+        reader.hooks.beforeFollowerCycle.withLock { $0 = { _ in gate.pass() } }
+        Thread.sleep(forTimeInterval: 0.3)  // a cycle in progress finishes; the next one waits
+        let written = try writer.upsert(collection: "c", documents: [DocumentInput(id: "late", vector: probe)])
+        let writtenAt = Date()
+        Thread.sleep(forTimeInterval: 0.4)
+        let behind = try reader.collection("c").query(QueryRequest(vector: probe, k: 1))
+        let lag = try #require(behind.index.lagSeconds)
+        // Not searchable yet, and the lag says so: at least the write's age, at most the time
+        // since the replica last saw itself complete (a state read reused for up to 10 ms, and
+        // rounding).
+        #expect(behind.results.first?.id != "late" && behind.index.storeSeq >= written.seq)
+        #expect(lag >= Date().timeIntervalSince(writtenAt) - 0.002, "lag \(lag)")
+        #expect(lag <= Date().timeIntervalSince(beforeCaughtUp) + 0.015, "lag \(lag)")
+        // A bound the replica cannot meet is refused after the wait, naming the lag; a looser one
+        // is answered.
+        let refusal = #expect(throws: SearchEngineError.self) {
+            try reader.collection("c").query(QueryRequest(vector: probe, k: 1, maxStalenessMs: 200, waitMs: 50))
+        }
+        let reason = refusal.map { "\($0)" } ?? ""
+        #expect(reason.hasPrefix("unavailable:") && reason.contains("beyond max_staleness_ms 200"), "\(reason)")
+        let loose = try reader.collection("c").query(QueryRequest(vector: probe, k: 1, maxStalenessMs: 60_000))
+        #expect(loose.index.indexedSeq < written.seq)
+        // Released: the same bound is met after a catch-up within the wait, with the write.
+        gate.open()
+        let fresh = try reader.collection("c").query(QueryRequest(vector: probe, k: 1, maxStalenessMs: 200, waitMs: 5_000))
+        #expect(fresh.results.first?.id == "late")
+        #expect((fresh.index.lagSeconds ?? 99) <= 0.2)
+        // Bad values are refused before any work.
+        for bad in [-1, QueryRequest.maxStalenessLimitMs + 1] {
+            #expect(throws: SearchEngineError.self) { try reader.collection("c").query(QueryRequest(vector: probe, maxStalenessMs: bad)) }
+        }
+        #expect(throws: SearchEngineError.self) {
+            try reader.collection("c").query(QueryRequest(vector: probe, generation: .candidate, maxStalenessMs: 100))
+        }
+        reader.hooks.beforeFollowerCycle.withLock { $0 = nil }
+    }
+
     /// An asynchronous standby promoted after losing the primary's last acknowledged writes looks,
     /// to a replica, like a store whose seq went back: here the last writes are taken out of the
     /// database by hand (their rows deleted, the counter set back), as the promoted standby would
@@ -71,11 +159,8 @@ struct ReplicaTests {
         "the store's seq goes back (a promoted standby): the replica rebuilds and never serves the lost writes",
         .enabled(if: TestStore.isPostgres, "rewinds a PostgreSQL database by hand"))
     func storeWentBack() throws {
-        let primaryFolder = try TemporaryDirectory()
-        let replicaFolder = try TemporaryDirectory()
-        let writer = try makeEngine(primaryFolder)
-        try writer.createCollection(CollectionOptions(name: "c"))
-        let reader = try replica(of: primaryFolder, folder: replicaFolder)
+        let pair = try pair()
+        let (writer, reader) = (pair.writer, pair.reader)
         var random = SeededVectors(seed: 9)
         let kept = try writer.upsert(collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
         let lostVector = random.vector(8)
@@ -83,7 +168,7 @@ struct ReplicaTests {
         let before = try reader.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: lost.seq))
         #expect(before.results.map(\.id) == ["lost"])
         // The failover: the write at `lost.seq` never reached the new primary.
-        let url = try #require(try TestStore.url(for: primaryFolder.url))
+        let url = try #require(try TestStore.url(for: pair.primaryFolder.url))
         let database = try #require(url.split(separator: "/").last.map(String.init))
         try PostgresCluster.shared.get().psql(
             """

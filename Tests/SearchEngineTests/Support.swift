@@ -224,3 +224,12 @@ final class ModelCheckingReader: Sendable {
 func firstIndexLabel(_ label: Int64, in serving: ServingGeneration) -> UInt64 {
     serving.record.chunking.isOn ? PassageLabel.make(label, 0) ?? 0 : UInt64(bitPattern: label)
 }
+
+extension IndexState {
+    /// This state without `lag_seconds`, which moves with the clock between two answers.
+    var withoutLag: IndexState {
+        var state = self
+        state.lagSeconds = nil
+        return state
+    }
+}
