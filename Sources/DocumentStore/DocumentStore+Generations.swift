@@ -151,9 +151,10 @@ extension DocumentStore {
     public func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError) {
         try write { db in
             let all = try Self.generations(db)
-            guard all.contains(where: { $0.generation == generation }) else {
+            guard let target = all.first(where: { $0.generation == generation }) else {
                 throw DocumentStoreError.generationNotFound(generation)
             }
+            if target.state == .current { return }  // already switched in: the rollback copy stays
             let missing = try Self.staleCount(generation, db)
             guard missing == 0 else { throw DocumentStoreError.generationIncomplete(generation: generation, missing: missing) }
             try db.execute(sql: "DELETE FROM generations WHERE state = 'previous' AND generation != ?", arguments: [generation])

@@ -109,7 +109,19 @@ public protocol DocumentWrites: Sendable {
     func discardGeneration(_ generation: Int64) throws(DocumentStoreError) -> Bool
     /// Stores vectors computed for a building generation, each only if its document is unchanged.
     func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double) throws(DocumentStoreError) -> Int
-    /// Makes `generation` current (contract 5 above).
+    /// Claims up to `limit` live documents lacking an up-to-date vector in `generation` (label
+    /// order, after `afterLabel`), hands them to `embed`, and stores the vectors it returns as
+    /// ``writeGenerationVectors(generation:_:embeddedAt:)`` does, in one transaction. Documents
+    /// another caller has claimed are skipped, so any number of workers on any number of
+    /// machines share the work without embedding a document twice; a worker that dies mid-batch
+    /// releases its claim with its connection. Returns the claimed documents' count and last label
+    /// (nil when none was left after `afterLabel`) and how many vectors were kept.
+    func claimStale(
+        generation: Int64, afterLabel: Int64, limit: Int, embeddedAt: Double,
+        embed: ([StoredDocument]) -> [GenerationVector]
+    ) throws(DocumentStoreError) -> StaleClaim
+    /// Makes `generation` current (contract 5 above); a generation that is current already is
+    /// left as it is (two workers completing one model change switch it in once).
     func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError)
     /// Records that a sync run finished at `time`.
     func markSynced(at time: Double) throws(DocumentStoreError)
@@ -175,6 +187,37 @@ extension DocumentReads {
             return (label, spans[passage])
         }
         return (documents, wanted.isEmpty ? [:] : try passageTexts(wanted))
+    }
+}
+
+/// What one ``DocumentWrites/claimStale(generation:afterLabel:limit:embeddedAt:embed:)`` did.
+public struct StaleClaim: Sendable, Equatable {
+    /// Documents claimed and handed to the embedder.
+    public var claimed: Int
+    /// The last claimed label: where the next claim starts; nil when nothing was left.
+    public var lastLabel: Int64?
+    /// Vectors stored (a document changed meanwhile keeps none).
+    public var written: Int
+
+    /// A claim's outcome.
+    public init(claimed: Int, lastLabel: Int64?, written: Int) {
+        self.claimed = claimed
+        self.lastLabel = lastLabel
+        self.written = written
+    }
+}
+
+extension DocumentWrites where Self: DocumentReads {
+    /// Without claims (a store with one writer at a time, as SQLite): reads a page of stale
+    /// documents, embeds them outside any transaction, and writes what is still current.
+    public func claimStale(
+        generation: Int64, afterLabel: Int64, limit: Int, embeddedAt: Double,
+        embed: ([StoredDocument]) -> [GenerationVector]
+    ) throws(DocumentStoreError) -> StaleClaim {
+        let page = try staleDocuments(generation: generation, afterLabel: afterLabel, limit: max(1, limit))
+        guard let last = page.last else { return StaleClaim(claimed: 0, lastLabel: nil, written: 0) }
+        let written = try writeGenerationVectors(generation: generation, embed(page), embeddedAt: embeddedAt)
+        return StaleClaim(claimed: page.count, lastLabel: last.label, written: written)
     }
 }
 

@@ -223,46 +223,62 @@ extension CollectionHandle {
         var done = 0
         var after: Int64 = 0
         while true {
-            let page: [StoredDocument]
+            // Claimed in batches: documents another process is embedding (another worker, a
+            // `quiver index` on another machine) are skipped, and left to it.
+            var failure: SearchEngineError?
+            let claim: StaleClaim
             do {
-                page = try store.staleDocuments(generation: generation.generation, afterLabel: after, limit: max(1, batchSize))
-            } catch { throw SearchEngineError(error) }
-            guard let last = page.last else { break }
-            // A document accepted under another setting is not refused here: beyond the passage
-            // limit, its first passages are indexed (and a warning says so).
-            let results = try embedding.embed(
-                page.map { ($0.title, $0.text ?? "") }, priority: engine.writePriority, keepFirstPassages: true)
-            var items: [GenerationVector] = []
-            for (document, result) in zip(page, results) {
-                guard case .success(let embedded) = result else { continue }
-                items.append(
-                    GenerationVector(
-                        label: document.label, sourceSeq: document.seq,
-                        contentHash: ContentHash.compute(
-                            fingerprint: generation.modelFingerprint, title: document.title, text: document.text, vector: nil,
-                            chunking: generation.chunking),
-                        vector: embedded.vector, chunks: embedded.chunks))
-                if embedded.truncatedFrom != nil {
-                    engine.logger.warning(
-                        "document has more passages than max_passages: only the first are indexed",
-                        metadata: [
-                            "collection": "\(name)", "id": "\(document.id)", "passages": "\(embedded.truncatedFrom ?? 0)",
-                        ])
+                claim = try store.claimStale(
+                    generation: generation.generation, afterLabel: after, limit: max(1, batchSize),
+                    embeddedAt: Date().timeIntervalSince1970
+                ) { page in
+                    do throws(SearchEngineError) {
+                        return try generationVectors(page, generation: generation, embedding: embedding)
+                    } catch {
+                        failure = error
+                        return []
+                    }
                 }
-            }
-            do {
-                _ = try store.writeGenerationVectors(
-                    generation: generation.generation, items,
-                    embeddedAt: Date().timeIntervalSince1970)
             } catch { throw SearchEngineError(error) }
+            if let failure { throw failure }
+            guard let last = claim.lastLabel else { break }
             // These vectors carry no new change seq, so a held index of the candidate would never
             // see them: it is dropped, and the next query naming the candidate builds it again.
             if generation.candidate { follower.dropCandidate() }
-            done += page.count
+            done += claim.claimed
             progress?(ModelChangeProgress(done: done, total: total))
-            after = last.label
+            after = last
         }
         return done
+    }
+
+    /// The vectors of `page` in `generation` (documents whose embedding failed are left out). A
+    /// document accepted under another setting is not refused here: beyond the passage limit, its
+    /// first passages are indexed (and a warning says so).
+    func generationVectors(_ page: [StoredDocument], generation: GenerationRecord, embedding: DocumentEmbedding)
+        throws(SearchEngineError) -> [GenerationVector]
+    {
+        let results = try embedding.embed(
+            page.map { ($0.title, $0.text ?? "") }, priority: engine.writePriority, keepFirstPassages: true)
+        var items: [GenerationVector] = []
+        for (document, result) in zip(page, results) {
+            guard case .success(let embedded) = result else { continue }
+            items.append(
+                GenerationVector(
+                    label: document.label, sourceSeq: document.seq,
+                    contentHash: ContentHash.compute(
+                        fingerprint: generation.modelFingerprint, title: document.title, text: document.text, vector: nil,
+                        chunking: generation.chunking),
+                    vector: embedded.vector, chunks: embedded.chunks))
+            if embedded.truncatedFrom != nil {
+                engine.logger.warning(
+                    "document has more passages than max_passages: only the first are indexed",
+                    metadata: [
+                        "collection": "\(name)", "id": "\(document.id)", "passages": "\(embedded.truncatedFrom ?? 0)",
+                    ])
+            }
+        }
+        return items
     }
 
     /// Finishes a model change: re-embeds every live document still lacking a vector in the
@@ -277,12 +293,30 @@ extension CollectionHandle {
     ) throws(SearchEngineError) -> Int64? {
         let runtime = follower
         let store = runtime.store
-        for _ in 0..<10 {
+        // Rounds in which the generation's missing count did not fall: documents written
+        // meanwhile, or held by workers on other machines (whose batches take seconds).
+        var stalls = 0
+        var lastMissing = Int.max
+        var working: Int64?
+        while stalls < 20 {
             let building: GenerationRecord
             do {
-                guard let found = try store.generations().first(where: { $0.state == .building }) else { return nil }
+                let all = try store.generations()
+                guard let found = all.first(where: { $0.state == .building }) else {
+                    // A worker elsewhere completed the change this call was working on.
+                    if let working, all.contains(where: { $0.generation == working && $0.state == .current }) {
+                        try runtime.catchUp()
+                        return working
+                    }
+                    return nil
+                }
                 building = found
-            } catch { throw SearchEngineError(error) }
+                working = found.generation
+            } catch let error as SearchEngineError {
+                throw error
+            } catch let error as DocumentStoreError {
+                throw SearchEngineError(error)
+            } catch { throw .storage("\(error)") }
             if building.candidate && !promote {
                 // A candidate is filled by a process that has its model (`quiver index --model M
                 // --candidate`); any other leaves it as it is.
@@ -298,11 +332,20 @@ extension CollectionHandle {
             _ = try fill(building, batchSize: batchSize, progress: progress)
             // Build the new index beside the current one, then switch.
             do {
+                let missing = try store.staleCount(generation: building.generation)
+                if missing > 0 {
+                    // Claimed by other workers (or written since the fill's pass): wait for them.
+                    stalls = missing < lastMissing ? 0 : stalls + 1
+                    lastMissing = missing
+                    Thread.sleep(forTimeInterval: 0.25)
+                    continue
+                }
                 let storeSeq = try store.state().seq
                 let index = try runtime.rebuild(building, storeSeq: storeSeq)
                 try IndexFollower.save(index, generation: building.generation, files: runtime.files)
                 try store.switchGeneration(to: building.generation, at: Date().timeIntervalSince1970)
             } catch DocumentStoreError.generationIncomplete {
+                stalls += 1
                 continue  // documents changed meanwhile: embed them and try again
             } catch let error as DocumentStoreError {
                 throw SearchEngineError(error)

@@ -201,6 +201,8 @@ struct StoreConformanceTests {
             #expect(kept == 2)
             try store.switchGeneration(to: 2, at: 5)
             #expect(try store.generations().map(\.state) == [.previous, .current])
+            try store.switchGeneration(to: 2, at: 6)  // twice (two workers completing it): once
+            #expect(try store.generations().map(\.state) == [.previous, .current])
             #expect(try store.state().current.modelFingerprint == "f2")
             #expect(try store.vectorCount(generation: 2) == 2)
             // A vector computed from an outdated document version is not kept.
@@ -292,6 +294,54 @@ struct StoreConformanceTests {
             }
             // The same passage through the two-read default.
             #expect(try store.passageTexts([(labels[0], ChunkSpan(start: 8, end: 36))]) == passages)
+        }
+    }
+
+    @Test("claims: stale documents handed out in label order, their vectors stored; changed ones keep none", arguments: StoreFactory.all)
+    func claimStale(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: (0..<5).map { write("d\($0)", [1, 0]) }, deletes: [])
+            let next = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+            func vectors(_ page: [StoredDocument]) -> [GenerationVector] {
+                page.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])
+                }
+            }
+            var seen: [String] = []
+            let first = try store.claimStale(generation: next.generation, afterLabel: 0, limit: 3, embeddedAt: 3) { page in
+                seen += page.map(\.id)
+                #expect(page.allSatisfy { $0.text != nil })
+                return vectors(page)
+            }
+            #expect(first.claimed == 3 && first.written == 3 && seen == ["d0", "d1", "d2"])
+            // A document rewritten after its claim was read keeps no vector from it.
+            let second = try store.claimStale(
+                generation: next.generation, afterLabel: try #require(first.lastLabel), limit: 3, embeddedAt: 3
+            ) {
+                page in
+                var outdated = vectors(page)
+                outdated[0].sourceSeq -= 1
+                return outdated
+            }
+            #expect(second.claimed == 2 && second.written == 1)
+            let done = try store.claimStale(
+                generation: next.generation, afterLabel: try #require(second.lastLabel), limit: 3, embeddedAt: 3
+            ) {
+                _ in
+                Issue.record("nothing is left after the last label")
+                return []
+            }
+            #expect(done == StaleClaim(claimed: 0, lastLabel: nil, written: 0))
+            #expect(try store.staleCount(generation: next.generation) == 1)
+            // The next pass from the start takes the one left.
+            let again = try store.claimStale(generation: next.generation, afterLabel: 0, limit: 10, embeddedAt: 4) { vectors($0) }
+            #expect(again.claimed == 1 && again.written == 1)
+            #expect(try store.staleCount(generation: next.generation) == 0)
+            // A generation that is no longer writable is refused whole.
+            _ = try store.discardGeneration(next.generation)
+            #expect(throws: DocumentStoreError.self) {
+                try store.claimStale(generation: next.generation, afterLabel: 0, limit: 10, embeddedAt: 5) { vectors($0) }
+            }
         }
     }
 
@@ -574,5 +624,85 @@ struct StoreConcurrencyTests {
         let all = try store.changes(after: 0, generation: 1, dimensions: 2, limit: 1000)
         #expect(Set(all.map(\.id)).count == all.count)
         #expect(all.last?.seq == final)
+    }
+
+    /// Three workers claiming one building generation while a writer rewrites documents: no
+    /// document is handed to two workers at once, and the generation ends complete. (On SQLite
+    /// claims are plain reads — one process at a time is its model — so this runs on PostgreSQL.)
+    @Test(
+        "3 concurrent workers: claims never overlap, a writer is not deadlocked, the generation ends complete",
+        arguments: [StoreFactory.postgres])
+    func concurrentClaims(_ factory: StoreFactory) throws {
+        let (catalog, cleanUp) = try factory.make()
+        defer { cleanUp() }
+        let store = try catalog.create(StoreConformanceTests.settings, firstGeneration: StoreConformanceTests.firstGeneration)
+        func write(_ id: String, _ text: String) -> DocumentWrite {
+            DocumentWrite(
+                id: id, title: nil, text: text, metadata: nil, updatedAt: 1, contentHash: [UInt8](repeating: 1, count: 32),
+                vector: [1, 0], embeddedAt: 2)
+        }
+        _ = try store.apply(generation: 1, writes: (0..<60).map { write("d\($0)", "v0") }, deletes: [])
+        let building = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+        let holding = Mutex<Set<Int64>>([])
+        let overlaps = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let embedded = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+        var threads: [Thread] = []
+        for _ in 0..<3 {
+            let thread = Thread {
+                defer { finished.add(1, ordering: .relaxed) }
+                var after: Int64 = 0
+                for _ in 0..<200 {
+                    do {
+                        let claim = try store.claimStale(generation: building.generation, afterLabel: after, limit: 4, embeddedAt: 3) {
+                            page in
+                            let labels = Set(page.map(\.label))
+                            holding.withLock { held in
+                                if !held.isDisjoint(with: labels) { overlaps.add(1, ordering: .relaxed) }
+                                held.formUnion(labels)
+                            }
+                            usleep(20_000)  // the embedding
+                            holding.withLock { $0.subtract(labels) }
+                            embedded.add(page.count, ordering: .relaxed)
+                            return page.map {
+                                GenerationVector(
+                                    label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])
+                            }
+                        }
+                        if let last = claim.lastLabel {
+                            after = last
+                        } else if try store.staleCount(generation: building.generation) == 0 {
+                            return
+                        } else {
+                            after = 0
+                            usleep(5_000)
+                        }
+                    } catch {
+                        failures.withLock { $0.append("\(error)") }
+                        return
+                    }
+                }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+        // A writer rewriting documents meanwhile, with their vectors in the building generation
+        // (as a write during a model change does): it waits for a claim holding its document.
+        for round in 0..<10 {
+            _ = try store.apply(generation: building.generation, writes: [write("d\(round * 5)", "v\(round)")], deletes: [])
+            usleep(10_000)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while try store.staleCount(generation: building.generation) > 0, Date() < deadline { usleep(10_000) }
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(overlaps.load(ordering: .relaxed) == 0)
+        #expect(try store.staleCount(generation: building.generation) == 0)
+        #expect(try store.vectorCount(generation: building.generation) == 60)
+        // Each document went to a worker once, or was rewritten with its new vector by the writer.
+        #expect(embedded.load(ordering: .relaxed) >= 50)
+        while finished.load(ordering: .relaxed) < 3, Date() < deadline { usleep(10_000) }
+        #expect(finished.load(ordering: .relaxed) == 3)
+        try store.switchGeneration(to: building.generation, at: 4)
     }
 }

@@ -430,4 +430,60 @@ struct CrashTests {
         #expect(kills >= 3, "only \(kills) runs were killed mid-way (a full run took \(fullRun) s)")
         #expect(phases.contains("catch-up or compaction"), "no kill landed in the follower's work: \(phases)")
     }
+
+    @Test(
+        "kill -9 of an embedding worker mid-batch: nothing lost, no document twice; another worker completes the change",
+        .timeLimit(.minutes(5)))
+    func killWorker() throws {
+        let directory = try TemporaryDirectory("quiver-crash-worker")
+        let (_, modelB, _, folderB, data, _, count) = try collectionOnModelA(directory)
+        // The model change is started here (as POST …/generations would) and left to workers.
+        let generation = try {
+            let engine = try makeEngine(data, models: [modelB])
+            return try #require(try engine.beginModelChange(collection: "c")).generation
+        }()
+        let arguments = ["worker", "--collection", "c", "--data", data.path, "--model", folderB.path, "--once", "--batch-size", "500"]
+        // The first worker is killed once it has committed a batch, in the middle of another.
+        let process = Process()
+        process.executableURL = try quiverExecutable()
+        process.arguments = try TestStore.withStore(arguments, executable: try quiverExecutable())
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var text = ""
+        }
+        let lines = Lines()
+        let reader = err.fileHandleForReading
+        Thread {
+            while case let chunk = reader.availableData, !chunk.isEmpty {
+                lines.lock.withLock { lines.text += String(decoding: chunk, as: UTF8.self) }
+            }
+        }.start()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, Date() < deadline, !lines.lock.withLock({ lines.text.contains("embedded") }) { usleep(2_000) }
+        usleep(100_000)
+        let killed = process.isRunning
+        if killed { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(killed, "the worker finished before it could be killed: \(lines.lock.withLock { lines.text })")
+        let store = try makeEngine(data, models: [modelB]).collection("c").store
+        let left = try store.staleCount(generation: generation)
+        #expect(left > 0 && left < count, "killed with \(left) of \(count) documents left")
+        #expect(try store.generations().first(where: { $0.generation == generation })?.state == .building)
+        // A second worker takes over: the killed one's claim was rolled back with its connection.
+        let second = try runProcess(try quiverExecutable(), arguments)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("generation \(generation) complete and switched in"), "\(second.stdout)")
+        // Every document has exactly one vector in the new generation (one row per document and
+        // generation), and the collection serves it.
+        #expect(try store.staleCount(generation: generation) == 0)
+        #expect(try store.vectorCount(generation: generation) == count)
+        #expect(try store.generations().map(\.state) == [.previous, .current])
+        let engine = try makeEngine(data, models: [modelB])
+        let answer = try engine.query(collection: "c", QueryRequest(text: "text number 1234 of the collection", k: 1))
+        #expect(answer.index.generation == generation && answer.results.first?.id == "d1234")
+    }
 }

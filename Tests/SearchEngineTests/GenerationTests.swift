@@ -21,6 +21,54 @@ struct GenerationTests {
         return (old, new, texts)
     }
 
+    @Test("embedding workers: three processes share one model change, each document embedded once, switched in once")
+    func workersShareAModelChange() throws {
+        let directory = try TemporaryDirectory()
+        let (old, new, texts) = try collectionOnOldModel(directory, documents: 300)
+        let engine = try makeEngine(directory, models: [new, old])
+        let begun = try #require(try engine.beginModelChange(collection: "c"))
+        // Three workers: the starting engine and two others on the same store (other machines).
+        let folders = try (0..<2).map { _ in try TemporaryDirectory() }
+        let workers = try [engine] + folders.map { try engineOnSameStore(as: directory, folder: $0, models: [new, old]) }
+        let embedded = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let finished = Atomic<Int>(0)
+        for worker in workers {
+            Thread {
+                defer { finished.add(1, ordering: .relaxed) }
+                do {
+                    let handle = try worker.collection("c")
+                    for _ in 0..<200 {
+                        let pass = try handle.workOnModelChange(batchSize: 16)
+                        embedded.add(pass.embedded, ordering: .relaxed)
+                        if pass.generation == nil || pass.switched { return }
+                        if pass.remaining > 0 { usleep(20_000) }
+                    }
+                    failures.withLock { $0.append("a worker never saw the change complete") }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }.start()
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while finished.load(ordering: .relaxed) < workers.count, Date() < deadline { usleep(10_000) }
+        #expect(finished.load(ordering: .relaxed) == workers.count)
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        // PostgreSQL's claims hand each document to one worker; SQLite's plain reads may let two
+        // embed the same document (one process at a time is its model), never fewer.
+        if TestStore.isPostgres {
+            #expect(embedded.load(ordering: .relaxed) == texts.count)
+        } else {
+            #expect(embedded.load(ordering: .relaxed) >= texts.count)
+        }
+        try engine.collection("c").catchUp()  // a replica follows the switch within a cycle
+        let answer = try engine.query(collection: "c", QueryRequest(text: texts[7], k: 1))
+        #expect(answer.index.generation == begun.generation && answer.results.first?.id == "d7")
+        let generations = try engine.collection("c").store.generations()
+        #expect(generations.map(\.state) == [.previous, .current])
+        #expect(try engine.collection("c").store.vectorCount(generation: begun.generation) == texts.count)
+    }
+
     @Test("a model change under concurrent queries never mixes two models' vectors")
     func switchUnderQueries() throws {
         let directory = try TemporaryDirectory()

@@ -9,13 +9,24 @@ import Testing
 
 /// An engine (8-dimensional external vectors) on the PostgreSQL store `url` with its derived
 /// files under `folder`, reading from the standby `readURL` when given.
-func postgresEngine(on folder: TemporaryDirectory, url: String, readURL: String? = nil) throws -> SearchEngine {
+func postgresEngine(
+    on folder: TemporaryDirectory, url: String, readURL: String? = nil, models: [EmbeddingModel] = [.external(dimensions: 8)]
+) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     return try SearchEngine(
         dataDirectory: folder.url,
         catalog: try PostgresCatalog(url: url, readURL: readURL, layout: DataLayout(dataDirectory: folder.url), logger: logger),
-        models: [.external(dimensions: 8)], logger: logger)
+        models: models, logger: logger)
+}
+
+/// Another engine on the store of `directory`'s engine, as another machine's process would be:
+/// on PostgreSQL with its own data folder `folder`, on SQLite in the same folder.
+func engineOnSameStore(
+    as directory: TemporaryDirectory, folder: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)]
+) throws -> SearchEngine {
+    guard TestStore.isPostgres, let url = try TestStore.url(for: directory.url) else { return try makeEngine(directory, models: models) }
+    return try postgresEngine(on: folder, url: url, models: models)
 }
 
 /// Two engines on one store (two data folders on one PostgreSQL database; on SQLite, two engines
@@ -25,8 +36,7 @@ struct ReplicaTests {
     /// A second engine on the same store as `directory`'s engine: on PostgreSQL its own data
     /// folder (a replica on another machine), on SQLite the same folder.
     func replica(of directory: TemporaryDirectory, folder: TemporaryDirectory) throws -> SearchEngine {
-        guard TestStore.isPostgres, let url = try TestStore.url(for: directory.url) else { return try makeEngine(directory) }
-        return try postgresEngine(on: folder, url: url)
+        try engineOnSameStore(as: directory, folder: folder)
     }
 
     /// A writer engine and a replica on one store holding collection "c", with their folders

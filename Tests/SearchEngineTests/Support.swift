@@ -76,7 +76,7 @@ enum TestStore {
     }
 
     /// Commands of `quiver` that take `--store`.
-    static let storeCommands: Set<String> = ["index", "query", "info", "eval", "export", "promote", "discard", "serve"]
+    static let storeCommands: Set<String> = ["worker", "index", "query", "info", "eval", "export", "promote", "discard", "serve"]
 
     /// `arguments` of a `quiver` command on a data folder, with `--store URL` added on PostgreSQL
     /// (the database of that folder), unchanged otherwise.

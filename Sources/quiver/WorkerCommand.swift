@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SearchEngine
+
+/// `quiver worker --store URL [--collection C] [--once]`: an embedding worker for model changes
+/// and candidates on a shared store.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Embed the documents of pending model changes and candidates, sharing the work with any other workers.",
+        discussion: """
+            Claims documents still lacking a vector in a collection's building generation in small batches \
+            (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers on many machines never embed a document \
+            twice), embeds them with --model (the generation's model) and stores the vectors in the claim's \
+            transaction. A worker killed mid-batch loses nothing: its claim is rolled back with its connection. \
+            The worker that finds a model change complete switches it in; every quiver serve follows the switch. \
+            Candidates are filled, never switched (see quiver promote). Start a model change with \
+            POST /v1/collections/C/generations or quiver index --model M (those fill it too, sharing the \
+            claims), then run workers anywhere.
+            """)
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: [.short, .long], help: "Work on this collection only (default: every collection).")
+    var collection: String?
+
+    @Option(name: .long, help: "Documents per claim (one transaction; a writer touching a claimed document waits for it).")
+    var batchSize: Int = 32
+
+    @Flag(name: .long, help: "Exit once no collection has work left (default: keep polling for new model changes).")
+    var once = false
+
+    @Option(name: .long, help: "Seconds between polls when there is no work, or only work other workers hold.")
+    var pollSeconds: Double = 2
+
+    func validate() throws {
+        guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096") }
+        guard pollSeconds > 0, pollSeconds <= 3600 else { throw ValidationError("--poll-seconds must be in (0, 3600]") }
+    }
+
+    func run() throws {
+        let engine = try data.engine(model: model)
+        let started = Date()
+        var total = 0
+        var reported: Set<String> = []
+        while true {
+            let names = try collection.map { [$0] } ?? cli { () throws(SearchEngineError) in try engine.collectionNames() }
+            var waiting = false
+            for name in names {
+                let pass = try cli { () throws(SearchEngineError) in
+                    try engine.collection(name).workOnModelChange(batchSize: batchSize) { step in
+                        printError("\(name): embedded \(step.done) this pass (\(step.total) were pending)")
+                    }
+                }
+                guard let generation = pass.generation else { continue }
+                total += pass.embedded
+                if pass.switched {
+                    print("\(name): generation \(generation) complete and switched in")
+                } else if pass.remaining == 0, pass.candidate {
+                    if reported.insert("\(name)#\(generation)").inserted {
+                        print("\(name): candidate generation \(generation) filled")
+                    }
+                } else if pass.remaining > 0 {
+                    printError("\(name): \(pass.remaining) documents pending in generation \(generation) (held by other workers, or new)")
+                    waiting = true
+                }
+            }
+            if once, !waiting {
+                let seconds = Date().timeIntervalSince(started)
+                printError("worker: embedded \(total) documents in \(String(format: "%.1f", seconds)) s")
+                return
+            }
+            Thread.sleep(forTimeInterval: pollSeconds)
+        }
+    }
+}
