@@ -281,6 +281,11 @@ extension CollectionHandle {
         return items
     }
 
+    /// How long a model change waits for documents other processes hold without any of them
+    /// being committed (a worker's batch takes seconds; a dead worker's claim ends with its
+    /// connection).
+    static let workerWaitLimit = Duration.seconds(120)
+
     /// Finishes a model change: re-embeds every live document still lacking a vector in the
     /// building generation (resumable: committed batches are kept), builds its index beside the
     /// current one, then switches the store's current generation and `CURRENT` atomically.
@@ -293,12 +298,15 @@ extension CollectionHandle {
     ) throws(SearchEngineError) -> Int64? {
         let runtime = follower
         let store = runtime.store
-        // Rounds in which the generation's missing count did not fall: documents written
-        // meanwhile, or held by workers on other machines (whose batches take seconds).
-        var stalls = 0
+        // Documents written meanwhile, or held by workers on other machines (whose batches take
+        // seconds), keep the generation incomplete: it is waited for while the missing count
+        // keeps falling, up to ``workerWaitLimit`` without progress; and the index is built for
+        // a switch at most 10 times (each is a full build).
         var lastMissing = Int.max
+        var lastProgress = ContinuousClock.now
+        var builds = 0
         var working: Int64?
-        while stalls < 20 {
+        while builds < 10 {
             let building: GenerationRecord
             do {
                 let all = try store.generations()
@@ -335,17 +343,23 @@ extension CollectionHandle {
                 let missing = try store.staleCount(generation: building.generation)
                 if missing > 0 {
                     // Claimed by other workers (or written since the fill's pass): wait for them.
-                    stalls = missing < lastMissing ? 0 : stalls + 1
+                    if missing < lastMissing { lastProgress = .now }
                     lastMissing = missing
+                    if ContinuousClock.now - lastProgress > Self.workerWaitLimit {
+                        throw SearchEngineError.conflict(
+                            "\(missing) documents of generation \(building.generation) stayed unembedded for "
+                                + "\(Self.workerWaitLimit): held by a worker that stopped committing, or written by a process "
+                                + "without the model; run it again")
+                    }
                     Thread.sleep(forTimeInterval: 0.25)
                     continue
                 }
+                builds += 1
                 let storeSeq = try store.state().seq
                 let index = try runtime.rebuild(building, storeSeq: storeSeq)
                 try IndexFollower.save(index, generation: building.generation, files: runtime.files)
                 try store.switchGeneration(to: building.generation, at: Date().timeIntervalSince1970)
             } catch DocumentStoreError.generationIncomplete {
-                stalls += 1
                 continue  // documents changed meanwhile: embed them and try again
             } catch let error as DocumentStoreError {
                 throw SearchEngineError(error)

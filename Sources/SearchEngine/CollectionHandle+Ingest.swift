@@ -114,9 +114,10 @@ extension CollectionHandle {
             result.failed = result.rejected.count
             result.generation = target.generation.generation
             guard !attempt.writes.isEmpty else {
-                // Nothing changed: no write transaction (and no fsync); report the state as it is.
-                let (_, state) = try runtime.snapshot()
-                result.seq = state.seq
+                // Nothing changed: no write transaction (and no fsync); report the store's seq as
+                // it is now (a fresh read, never a query's reused one: a client may pass it on as
+                // `min_seq`, and it must cover the write that stored what this one matched).
+                do { result.seq = try runtime.store.state().seq } catch { throw SearchEngineError(error) }
                 return result
             }
             if let hook = engine.hooks.beforeWriteCommit.withLock({ $0 }) { hook(target.generation.generation) }

@@ -45,13 +45,32 @@ struct WorkerCommand: ParsableCommand {
         var total = 0
         var reported: Set<String> = []
         while true {
-            let names = try collection.map { [$0] } ?? cli { () throws(SearchEngineError) in try engine.collectionNames() }
             var waiting = false
+            // A failure (a collection whose model change needs another model, one dropped
+            // meanwhile, the store briefly unreachable) is reported and that collection retried at
+            // the next poll; the others go on. With --once the worker exits non-zero at the end.
+            var failures: [String: String] = [:]
+            let names: [String]
+            if let collection {
+                names = [collection]
+            } else {
+                do { names = try engine.collectionNames() } catch {
+                    guard !once else { throw CLIError(error.description) }
+                    printError("worker: cannot list collections: \(error); retrying")
+                    Thread.sleep(forTimeInterval: pollSeconds)
+                    continue
+                }
+            }
             for name in names {
-                let pass = try cli { () throws(SearchEngineError) in
-                    try engine.collection(name).workOnModelChange(batchSize: batchSize) { step in
+                let pass: WorkerPass
+                do {
+                    pass = try engine.collection(name).workOnModelChange(batchSize: batchSize) { step in
                         printError("\(name): embedded \(step.done) this pass (\(step.total) were pending)")
                     }
+                } catch {
+                    failures[name] = error.description
+                    printError("\(name): \(error)")
+                    continue
                 }
                 guard let generation = pass.generation else { continue }
                 total += pass.embedded
@@ -65,6 +84,9 @@ struct WorkerCommand: ParsableCommand {
                     printError("\(name): \(pass.remaining) documents pending in generation \(generation) (held by other workers, or new)")
                     waiting = true
                 }
+            }
+            if once, !waiting, !failures.isEmpty {
+                throw CLIError("worker: failed on \(failures.keys.sorted().joined(separator: ", "))")
             }
             if once, !waiting {
                 let seconds = Date().timeIntervalSince(started)

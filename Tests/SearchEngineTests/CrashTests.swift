@@ -432,7 +432,7 @@ struct CrashTests {
     }
 
     @Test(
-        "kill -9 of an embedding worker mid-batch: nothing lost, no document twice; another worker completes the change",
+        "kill -9 of an embedding worker mid-batch: nothing lost; another worker completes the change, a vector for every document",
         .timeLimit(.minutes(5)))
     func killWorker() throws {
         let directory = try TemporaryDirectory("quiver-crash-worker")
@@ -485,5 +485,34 @@ struct CrashTests {
         let engine = try makeEngine(data, models: [modelB])
         let answer = try engine.query(collection: "c", QueryRequest(text: "text number 1234 of the collection", k: 1))
         #expect(answer.index.generation == generation && answer.results.first?.id == "d1234")
+    }
+
+    @Test("quiver worker: a collection it cannot work on is reported, the others are completed, --once exits non-zero")
+    func workerReportsFailures() throws {
+        let directory = try TemporaryDirectory("quiver-worker-failures")
+        let modelA = try TinyModel.make(seed: 51, in: directory.url)
+        let modelB = try TinyModel.make(seed: 52, in: directory.url)
+        let modelC = try TinyModel.make(seed: 53, in: directory.url)
+        let data = directory.url.appendingPathComponent("data")
+        do {
+            let engine = try makeEngine(data, models: [modelA, modelB, modelC])
+            for name in ["first", "second"] {
+                try engine.createCollection(CollectionOptions(name: name, model: modelA.id))
+                _ = try engine.upsert(
+                    collection: name, documents: (0..<50).map { DocumentInput(id: "d\($0)", text: TinyModel.text($0)) })
+            }
+            // "first" moves to B (the worker has it), "second" to C (it does not).
+            _ = try engine.collection("first").beginModelChange(modelID: modelB.id)
+            _ = try engine.collection("second").beginModelChange(modelID: modelC.id)
+        }
+        let folderB = directory.url.appendingPathComponent("tiny-52")
+        let run = try runProcess(
+            try quiverExecutable(), ["worker", "--data", data.path, "--model", folderB.path, "--once", "--batch-size", "16"])
+        #expect(run.status != 0)
+        #expect(run.stdout.contains("first: generation 2 complete and switched in"), "\(run.stdout) \(run.stderr)")
+        #expect(run.stderr.contains("second:") && run.stderr.contains("failed on second"), "\(run.stderr)")
+        let engine = try makeEngine(data, models: [modelA, modelB, modelC])
+        #expect(try engine.collection("first").store.state().current.modelFingerprint == modelB.fingerprint)
+        #expect(try engine.collection("second").store.state().current.modelFingerprint == modelA.fingerprint)
     }
 }
