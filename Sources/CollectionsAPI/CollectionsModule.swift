@@ -65,14 +65,17 @@ public final class CollectionsModule: APIModule {
         public var storeURL: String?
         /// A read-only standby of `storeURL`'s database the change feed and queries read from.
         public var readStoreURL: String?
+        /// Bytes of hit documents each open collection keeps for queries; 0 disables it.
+        public var hitCacheBytes = SearchEngine.defaultHitCacheBytes
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
             maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = [],
-            storeURL: String? = nil, readStoreURL: String? = nil
+            storeURL: String? = nil, readStoreURL: String? = nil, hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes
         ) {
+            self.hitCacheBytes = hitCacheBytes
             self.storeURL = storeURL
             self.readStoreURL = readStoreURL
             self.dataDirectory = dataDirectory
@@ -271,7 +274,7 @@ public final class CollectionsModule: APIModule {
                     dataDirectory: options.dataDirectory, catalog: catalog, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
                     maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
-                    modelProvider: shelf, documentLimits: documentLimits, logger: logger)
+                    modelProvider: shelf, documentLimits: documentLimits, hitCacheBytes: options.hitCacheBytes, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from

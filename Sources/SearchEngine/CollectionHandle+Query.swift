@@ -870,14 +870,8 @@ extension CollectionHandle {
         // Each hit's best passage: only its characters are read (the text can be megabytes).
         var passages: [Int64: Int] = [:]
         for hit in ranked { if let best = hit.passages?.first { passages[hit.label] = best.passage } }
-        let documents: [Int64: StoredDocument]
-        let passageTexts: [Int64: String]
-        do {
-            (documents, passageTexts) = try store.hitDocuments(
-                labels: ranked.map(\.label), passages: passages, generation: record.generation,
-                dimensions: record.dimensions, withVectors: include.contains(.vector),
-                withText: include.contains(.text))
-        } catch { throw SearchEngineError(error) }
+        let (documents, passageTexts) = try hitDocuments(
+            ranked.map(\.label), passages: passages, serving: serving, state: state, include: include)
         let now = Date().timeIntervalSince1970
         var results: [QueryHit] = []
         results.reserveCapacity(ranked.count)
@@ -898,6 +892,42 @@ extension CollectionHandle {
         }
         timings.fetchMs = milliseconds(since: fetchStart)
         return QueryResponse(results: results, index: indexState(serving, state), model: model, timings: timings)
+    }
+
+    /// The hits' documents and best passages: from the follower's ``HitCache`` where it can
+    /// answer — the serving generation, its index exactly at `state`'s seq (below it the index
+    /// is behind; above it the store may have gone back, and only a store read tells what it
+    /// still holds), no text or vectors asked for — and from the store for the rest (which then
+    /// go into the cache).
+    private func hitDocuments(
+        _ labels: [Int64], passages: [Int64: Int], serving: ServingGeneration, state: StoreState, include: Set<IncludeField>
+    ) throws(SearchEngineError) -> (documents: [Int64: StoredDocument], passages: [Int64: String]) {
+        let record = serving.record
+        let cache = follower.hitCache
+        let cacheable =
+            cache.isEnabled && !include.contains(.text) && !include.contains(.vector)
+            && state.current.generation == record.generation && state.seq == serving.indexedSeq
+            && follower.loaded?.record.generation == record.generation
+        var documents: [Int64: StoredDocument] = [:]
+        var texts: [Int64: String] = [:]
+        var wanted = labels
+        let epoch = cache.epoch
+        if cacheable {
+            (documents, texts, wanted) = cache.lookup(labels: labels, passages: passages, generation: record.generation)
+            if wanted.isEmpty { return (documents, texts) }
+        }
+        let read: (documents: [Int64: StoredDocument], passages: [Int64: String])
+        do {
+            read = try store.hitDocuments(
+                labels: wanted, passages: passages, generation: record.generation, dimensions: record.dimensions,
+                withVectors: include.contains(.vector), withText: include.contains(.text))
+        } catch { throw SearchEngineError(error) }
+        if cacheable {
+            cache.insert(read.documents, passages: passages, texts: read.passages, generation: record.generation, epoch: epoch)
+        }
+        documents.merge(read.documents) { _, new in new }
+        texts.merge(read.passages) { _, new in new }
+        return (documents, texts)
     }
 
     /// The best passage of a hit in a chunked generation (`text`: its characters, read with

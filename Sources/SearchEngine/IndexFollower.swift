@@ -48,6 +48,8 @@ final class IndexFollower: Sendable {
     /// Every label's id, for answers without payload (filled once a query asked for it, then kept
     /// up by the change feed).
     let directory = LabelDirectory()
+    /// Hit documents for queries, invalidated by every change this follower applies.
+    let hitCache: HitCache
     /// The keyword index, caught up by the same cycle after the HNSW index.
     let keyword: KeywordConsumer
     /// The candidate generation's index, built by the first query or evaluation that names the
@@ -93,8 +95,9 @@ final class IndexFollower: Sendable {
     ///     inserts, for a server whose writes must not take cores from queries.
     init(
         name: String, store: any CollectionStore, files: CollectionFiles, budget: CPUBudget, background: Bool,
-        logger: Logger, hooks: EngineHooks = EngineHooks()
+        hitCacheBytes: Int = 0, logger: Logger, hooks: EngineHooks = EngineHooks()
     ) throws(SearchEngineError) {
+        hitCache = HitCache(capacityBytes: hitCacheBytes)
         self.name = name
         self.store = store
         self.files = files
@@ -407,6 +410,7 @@ final class IndexFollower: Sendable {
         if serving?.record.generation != record.generation {
             let loaded = try loadVerified(record, storeSeq: storeState.seq)
             published.withLock { $0 = loaded }
+            hitCache.clear()  // another index: what the cache holds may not be in it
             writeCurrentFile(record.generation)
             serving = loaded
             loadedMapped = loaded.index.isMapped
@@ -457,6 +461,7 @@ final class IndexFollower: Sendable {
         let index = try rebuild(again.current, storeSeq: again.seq)
         let rebuilt = ServingGeneration(record: again.current, index: index, baseSeq: again.seq, baseTime: Date().timeIntervalSince1970)
         published.withLock { $0 = rebuilt }
+        hitCache.clear()  // another index: what the cache holds may not be in it
         saveOrDefer(rebuilt)
         return (again, rebuilt)
     }
@@ -492,6 +497,7 @@ final class IndexFollower: Sendable {
         do { fresh = try index.compacted(threads: insertThreads) } catch { throw SearchEngineError(error) }
         let replacement = serving.replacingIndex(fresh)
         published.withLock { $0 = replacement }
+        hitCache.clear()  // another index: what the cache holds may not be in it
         logger.info(
             "compacted index",
             metadata: [
@@ -519,6 +525,7 @@ final class IndexFollower: Sendable {
             var labels: [UInt64] = []
             var flat: [Float] = []
             do {
+                hitCache.invalidate(changes.lazy.map(\.label))
                 directory.record(changes)
                 for change in changes {
                     if serving.record.chunking.isOn {

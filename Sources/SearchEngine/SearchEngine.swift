@@ -31,6 +31,10 @@ public final class SearchEngine: Sendable {
     /// default) where nothing else competes, as in the CLI. Index inserts follow the same
     /// priority (see ``IndexFollower``).
     public let writePriority: Embedder.Priority
+    /// Bytes of hit documents each open collection keeps for queries (``HitCache``); 0: none.
+    public let hitCacheBytes: Int
+    /// The default ``hitCacheBytes``: 32 MiB per open collection.
+    public static let defaultHitCacheBytes = 32 << 20
     /// How large one document may be; a larger one is refused on its own (the rest of its batch
     /// is written).
     public let documentLimits: DocumentLimits
@@ -69,8 +73,10 @@ public final class SearchEngine: Sendable {
         writePriority: Embedder.Priority = .interactive,
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
         maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
-        documentLimits: DocumentLimits = DocumentLimits(), logger: Logger = Logger(label: "quiver.engine")
+        documentLimits: DocumentLimits = DocumentLimits(), hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes,
+        logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
+        self.hitCacheBytes = max(0, hitCacheBytes)
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
         try documentLimits.validate()
         self.documentLimits = documentLimits
@@ -309,7 +315,7 @@ public final class SearchEngine: Sendable {
     private func makeFollower(_ name: String, _ store: any CollectionStore) throws(SearchEngineError) -> IndexFollower {
         try IndexFollower(
             name: name, store: store, files: catalog.localFiles(name), budget: budget,
-            background: writePriority == .background, logger: logger, hooks: hooks)
+            background: writePriority == .background, hitCacheBytes: hitCacheBytes, logger: logger, hooks: hooks)
     }
 
     /// Whether a collection exists.

@@ -44,6 +44,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Collection the --sample file goes to.") var sampleCollection = "help-center"
     @Flag(help: "Do not import the sample corpus.") var noSample = false
     @Option(help: "Query texts whose vectors are cached (LRU); 0 disables the cache.") var queryCache = 1024
+    @Option(
+        help: ArgumentHelp(
+            "MiB of hit documents (titles, metadata, passages) each open collection keeps for queries; 0 disables it.",
+            discussion: "Exact: every change the index applies drops its document. Saves a store read per query."))
+    var hitCacheMb = 32
     @Option(help: "Admin API key (reads and writes). Repeatable.") var apiKey: [String] = []
     @Option(help: "Read-only API key. Repeatable.") var readApiKey: [String] = []
     @Option(
@@ -124,6 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
                 coalesce: !noBatching),
             apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin))
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
+        guard (0...65_536).contains(hitCacheMb) else { throw ValidationError("--hit-cache-mb must be between 0 and 65536") }
         guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
         guard idleCollectionSeconds >= 1 else { throw ValidationError("--idle-collection-seconds must be at least 1") }
         // A --candidate-model that is not a model folder stops the start here, not later as a
@@ -165,7 +171,8 @@ struct ServeCommand: AsyncParsableCommand {
                 sample: noSample ? nil : .init(file: URL(fileURLWithPath: sample), collection: sampleCollection),
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
                 maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
-                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store, readStoreURL: readStore),
+                candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store, readStoreURL: readStore,
+                hitCacheBytes: hitCacheMb << 20),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

@@ -89,6 +89,40 @@ struct ReplicaTests {
         #expect(throws: SearchEngineError.self) { try reader.collection("c").query(QueryRequest(vector: target, waitMs: 10)) }
     }
 
+    @Test("the hit cache: repeated hits come from memory, and a change applied by the replica is never answered stale")
+    func hitCache() throws {
+        let pair = try pair()
+        let (writer, reader) = (pair.writer, pair.reader)
+        var random = SeededVectors(seed: 21)
+        let vectors = (0..<20).map { _ in random.vector(8) }
+        _ = try writer.upsert(
+            collection: "c",
+            documents: vectors.enumerated().map { DocumentInput(id: "d\($0.offset)", title: "v1", vector: $0.element) })
+        let handle = try reader.collection("c")
+        let first = try handle.query(QueryRequest(vector: vectors[0], k: 3, minSeq: 20, waitMs: 5_000))
+        #expect(first.results.first?.id == "d0" && first.results.first?.title == "v1")
+        let cache = handle.follower.hitCache
+        let before = cache.counts.hits
+        let again = try handle.query(QueryRequest(vector: vectors[0], k: 3))
+        #expect(again.results.map(\.id) == first.results.map(\.id) && again.results.map(\.title) == first.results.map(\.title))
+        #expect(cache.counts.hits >= before + 3, "the repeated hits were read from the store again")
+        // Text is not cached: such a query reads the store.
+        let hitsBeforeText = cache.counts.hits
+        let withText = try handle.query(QueryRequest(vector: vectors[0], k: 3, include: [.text]))
+        #expect(cache.counts.hits == hitsBeforeText && withText.results.first?.id == "d0")
+        // Another process rewrites the top hit and deletes the second: once the replica has
+        // applied them, neither answer comes from the cache's old entries.
+        let second = try #require(first.results.dropFirst().first?.id)
+        _ = try writer.upsert(collection: "c", documents: [DocumentInput(id: "d0", title: "v2", vector: vectors[0])])
+        let deleted = try writer.delete(collection: "c", ids: [second])
+        let after = try handle.query(QueryRequest(vector: vectors[0], k: 3, minSeq: deleted.seq, waitMs: 5_000))
+        #expect(after.results.first?.id == "d0" && after.results.first?.title == "v2")
+        #expect(!after.results.map(\.id).contains(second))
+        // And the replica's own cache then holds the new version.
+        let cached = try handle.query(QueryRequest(vector: vectors[0], k: 3))
+        #expect(cached.results.first?.title == "v2" && !cached.results.map(\.id).contains(second))
+    }
+
     /// Holds a follower's thread before its cycles while closed.
     final class CycleGate: Sendable {
         private let condition = NSCondition()
