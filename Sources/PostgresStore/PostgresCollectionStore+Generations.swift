@@ -109,18 +109,7 @@ extension PostgresCollectionStore {
                 """, binds(collectionID, generation, afterLabel, Int64(max(1, limit)))
             ).map { try $0.get(0, Int64.self) }
             guard let last = locked.last else { return StaleClaim(claimed: 0, lastLabel: nil, written: 0) }
-            let page = try session.query(
-                """
-                SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq FROM quiver_documents d
-                LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
-                WHERE d.collection_id = $1 AND d.label = ANY($3) AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq)
-                ORDER BY d.label
-                """, binds(collectionID, generation, locked)
-            ).map { row in
-                StoredDocument(
-                    label: try row.get(0), id: try row.get(1), title: try row.get(2), text: try row.get(3), metadata: try row.get(4),
-                    updatedAt: try row.get(5), seq: try row.get(6), embeddedAt: nil, vector: nil)
-            }
+            let page = try staleDocuments("d.label = ANY($3) ORDER BY d.label", binds(collectionID, generation, locked), session)
             guard !page.isEmpty else { return StaleClaim(claimed: 0, lastLabel: last, written: 0) }
             let items = embed(page)
             let written = try upsertVectors(

@@ -58,10 +58,17 @@ extension PostgresCollectionStore {
     /// neither read (no TOAST fetch) nor sent. `$1` is the collection, `$2` the generation.
     private static func documentColumns(text: Bool, vector: Bool) -> String {
         """
-        SELECT d.label, d.id, d.title, \(text ? "d.text" : "NULL::text"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
-        \(vector ? "v.vector" : "NULL::bytea"), v.chunks, \(vector ? "v.chunk_vectors" : "NULL::bytea")
+        SELECT \(documentList(text: text, vector: vector))
         FROM quiver_documents d
         LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+        """
+    }
+
+    /// The select list `document(_:withVector:dimensions:)` reads (columns 0–10).
+    private static func documentList(text: Bool, vector: Bool) -> String {
+        """
+        d.label, d.id, d.title, \(text ? "d.text" : "NULL::text"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
+        \(vector ? "v.vector" : "NULL::bytea"), v.chunks, \(vector ? "v.chunk_vectors" : "NULL::bytea")
         """
     }
 
@@ -126,8 +133,7 @@ extension PostgresCollectionStore {
                 + " | (get_byte(v.chunks, \(at) + 3) << 24))"
         }
         return """
-            SELECT d.label, d.id, d.title, \(text ? "d.text" : "NULL::text"), d.metadata, d.updated_at, d.seq, v.embedded_at, \
-            \(vector ? "v.vector" : "NULL::bytea"), v.chunks, \(vector ? "v.chunk_vectors" : "NULL::bytea"), \
+            SELECT \(documentList(text: text, vector: vector)), \
             CASE WHEN p.start >= 0 AND p.stop >= p.start THEN substr(d.text, p.start + 1, p.stop - p.start) END
             FROM unnest($3::bigint[], $4::bigint[]) AS s(label, passage)
             JOIN quiver_documents d ON d.collection_id = $1 AND d.label = s.label AND NOT d.deleted
@@ -239,18 +245,24 @@ extension PostgresCollectionStore {
 
     public func staleDocuments(generation: Int64, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument] {
         try pool.withSession { session in
-            try session.query(
-                """
-                SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq FROM quiver_documents d
-                LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
-                WHERE d.collection_id = $1 AND NOT d.deleted AND d.label > $3 AND (v.label IS NULL OR v.source_seq < d.seq)
-                ORDER BY d.label LIMIT $4
-                """, binds(collectionID, generation, afterLabel, Int64(max(0, limit)))
-            ).map { row in
-                StoredDocument(
-                    label: try row.get(0), id: try row.get(1), title: try row.get(2), text: try row.get(3), metadata: try row.get(4),
-                    updatedAt: try row.get(5), seq: try row.get(6), embeddedAt: nil, vector: nil)
-            }
+            try staleDocuments(
+                "d.label > $3 ORDER BY d.label LIMIT $4", binds(collectionID, generation, afterLabel, Int64(max(0, limit))), session)
+        }
+    }
+
+    /// Live documents lacking an up-to-date vector in generation `$2` of collection `$1`, and
+    /// matching `condition` (which may go on with an order and a limit), with their text.
+    func staleDocuments(_ condition: String, _ values: PostgresBindings, _ session: PostgresSession) throws -> [StoredDocument] {
+        try session.query(
+            """
+            SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq FROM quiver_documents d
+            LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+            WHERE d.collection_id = $1 AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq) AND \(condition)
+            """, values
+        ).map { row in
+            StoredDocument(
+                label: try row.get(0), id: try row.get(1), title: try row.get(2), text: try row.get(3), metadata: try row.get(4),
+                updatedAt: try row.get(5), seq: try row.get(6), embeddedAt: nil, vector: nil)
         }
     }
 

@@ -154,13 +154,9 @@ extension CollectionHandle {
         let start = ContinuousClock.now
         let follower = self.follower
         if follower.loaded == nil { _ = try await engine.executor.run { try follower.snapshot() } }
-        while !covers(seq) {
-            if ContinuousClock.now - start >= .milliseconds(milliseconds) {
-                let handle = self
-                let error = try await engine.executor.run { handle.behind(seq, since: start) }
-                throw error
-            }
-            try await Task.sleep(for: .milliseconds(2))
+        guard try await Self.poll(milliseconds: milliseconds, until: { covers(seq) }) else {
+            let handle = self
+            throw try await engine.executor.run { handle.behind(seq, since: start) }
         }
     }
 
@@ -168,10 +164,7 @@ extension CollectionHandle {
     func waitForIndexBlocking(atLeast seq: Int64, milliseconds: Int) throws(SearchEngineError) {
         let start = ContinuousClock.now
         if follower.loaded == nil { _ = try follower.snapshot() }
-        while !covers(seq) {
-            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw behind(seq, since: start) }
-            usleep(2_000)
-        }
+        guard Self.pollBlocking(milliseconds: milliseconds, until: { covers(seq) }) else { throw behind(seq, since: start) }
     }
 
     /// Returns once the serving index is known to hold every change committed more than
@@ -180,20 +173,33 @@ extension CollectionHandle {
     ///
     /// - Throws: `unavailable` naming the lag and the bound.
     func waitForFreshness(_ maxStalenessMs: Int, milliseconds: Int) async throws {
-        let start = ContinuousClock.now
-        while !fresh(maxStalenessMs) {
-            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw stale(maxStalenessMs) }
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        guard try await Self.poll(milliseconds: milliseconds, until: { fresh(maxStalenessMs) }) else { throw stale(maxStalenessMs) }
     }
 
     /// ``waitForFreshness(_:milliseconds:)`` on the calling thread (the synchronous query).
     func waitForFreshnessBlocking(_ maxStalenessMs: Int, milliseconds: Int) throws(SearchEngineError) {
+        guard Self.pollBlocking(milliseconds: milliseconds, until: { fresh(maxStalenessMs) }) else { throw stale(maxStalenessMs) }
+    }
+
+    /// Checks `met` every 2 ms (without holding a thread) until it holds — true — or
+    /// `milliseconds` have passed — false.
+    private static func poll(milliseconds: Int, until met: () -> Bool) async throws -> Bool {
         let start = ContinuousClock.now
-        while !fresh(maxStalenessMs) {
-            if ContinuousClock.now - start >= .milliseconds(milliseconds) { throw stale(maxStalenessMs) }
+        while !met() {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) { return false }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
+    /// ``poll(milliseconds:until:)`` on the calling thread.
+    private static func pollBlocking(milliseconds: Int, until met: () -> Bool) -> Bool {
+        let start = ContinuousClock.now
+        while !met() {
+            if ContinuousClock.now - start >= .milliseconds(milliseconds) { return false }
             usleep(2_000)
         }
+        return true
     }
 
     /// Whether the serving index's lag is within `maxStalenessMs`; wakes the follower when not.

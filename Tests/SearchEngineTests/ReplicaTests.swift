@@ -244,12 +244,41 @@ struct ReplicaTests {
 /// primary's address.
 @Suite("Replicas: a real failover to an asynchronous standby", .enabled(if: TestStore.isPostgres, "starts PostgreSQL clusters of its own"))
 struct FailoverTests {
-    /// A primary with a database and a streaming standby of it, both started (the caller
-    /// destroys them).
-    func primaryAndStandby(_ name: String) throws -> (primary: PostgresCluster, standby: PostgresCluster, url: String, database: String) {
+    /// A primary with a database and a streaming standby of it, both started, and a writer
+    /// engine on the primary holding collection "c"; the caller destroys it.
+    struct StandbyPair {
+        let primary: PostgresCluster
+        let standby: PostgresCluster
+        let url: String
+        let database: String
+        let writerFolder: TemporaryDirectory
+        let replicaFolder: TemporaryDirectory
+        let writer: SearchEngine
+
+        func destroy() {
+            standby.destroy()
+            primary.destroy()
+        }
+    }
+
+    func standbyPair(_ name: String) throws -> StandbyPair {
         let primary = try PostgresCluster.start(name: "\(name)-primary")
-        let url = try primary.createDatabase()
-        return (primary, try primary.startStandby(name: "\(name)-standby"), url, String(url.split(separator: "/").last ?? ""))
+        var standby: PostgresCluster?
+        do {
+            let url = try primary.createDatabase()
+            let started = try primary.startStandby(name: "\(name)-standby")
+            standby = started
+            let writerFolder = try TemporaryDirectory()
+            let writer = try postgresEngine(on: writerFolder, url: url)
+            try writer.createCollection(CollectionOptions(name: "c"))
+            return StandbyPair(
+                primary: primary, standby: started, url: url, database: String(url.split(separator: "/").last ?? ""),
+                writerFolder: writerFolder, replicaFolder: try TemporaryDirectory(), writer: writer)
+        } catch {
+            standby?.destroy()
+            primary.destroy()
+            throw error
+        }
     }
 
     /// Waits (up to 30 s) until `sql` on `database` of `standby` answers `expected`.
@@ -266,16 +295,10 @@ struct FailoverTests {
         "the standby promoted without the last acknowledged write: the replica rebuilds, never serves it, follows the new primary",
         .timeLimit(.minutes(3)))
     func promotedStandby() throws {
-        let (primary, standby, url, database) = try primaryAndStandby("failover")
-        defer {
-            standby.destroy()
-            primary.destroy()
-        }
-        let writerFolder = try TemporaryDirectory()
-        let replicaFolder = try TemporaryDirectory()
-        let writer = try postgresEngine(on: writerFolder, url: url)
-        try writer.createCollection(CollectionOptions(name: "c"))
-        let replica = try postgresEngine(on: replicaFolder, url: url)
+        let pair = try standbyPair("failover")
+        defer { pair.destroy() }
+        let (primary, standby, database, writer) = (pair.primary, pair.standby, pair.database, pair.writer)
+        let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url)
         var random = SeededVectors(seed: 21)
         let kept = try writer.upsert(collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
         // The standby has replayed everything so far.
@@ -316,18 +339,12 @@ struct FailoverTests {
         "--read-store: a replica follows and queries a streaming standby, writes go to the primary; min_seq waits for both",
         .timeLimit(.minutes(3)))
     func readFromStandby() throws {
-        let (primary, standby, url, database) = try primaryAndStandby("rs")
-        defer {
-            standby.destroy()
-            primary.destroy()
-        }
-        let writerFolder = try TemporaryDirectory()
-        let replicaFolder = try TemporaryDirectory()
-        let writer = try postgresEngine(on: writerFolder, url: url)
-        try writer.createCollection(CollectionOptions(name: "c"))
+        let pair = try standbyPair("rs")
+        defer { pair.destroy() }
+        let (standby, database, writer) = (pair.standby, pair.database, pair.writer)
         // A replica starts once its standby has the collection (before, it would not find it).
         awaitStandby(standby, "SELECT count(*) FROM quiver_collections", database: database, answers: "1")
-        let replica = try postgresEngine(on: replicaFolder, url: url, readURL: standby.url(database: database))
+        let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url, readURL: standby.url(database: database))
         var random = SeededVectors(seed: 33)
         let first = try writer.upsert(collection: "c", documents: (0..<25).map { DocumentInput(id: "d\($0)", vector: random.vector(8)) })
         let probe = random.vector(8)
