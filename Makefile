@@ -17,14 +17,23 @@ build: setup
 run: build
 	./scripts/run.sh
 
-# The whole suite runs on the kernels this CPU picks (AVX-512 here); the encoder's and the kernels'
+# The whole suite runs on the kernels this CPU picks (AVX-512 where it has them, else AVX2); the encoder's and the kernels'
 # suites run again on the AVX2 fallback, so both dispatch paths are tested on one machine; the
-# engine's suites run again on the PostgreSQL store (throw-away clusters the tests start).
+# engine's suites run again on the PostgreSQL store (throw-away clusters the tests start). The Python
+# client's tests run against the quiver binary the first step built.
+#
+# Each test pass runs under a deadline (scripts/test-deadline.sh): a test that hangs fails the run
+# within minutes, with every thread's backtrace and the list of tests that never finished.
+# Per-test time limits (.timeLimit) are 10 minutes or more: on two cores a test's time includes its
+# wait for a thread (in a CI run's PostgreSQL pass, tests doing seconds of work reported ~180 s, the
+# length of the pass, and a 2-minute limit failed one). Hangs are the pass deadline's job.
 test: lint
 	@./scripts/setup.sh test
-	$(SWIFT) test $(TEST_FLAGS)
-	QUIVER_KERNELS=avx2 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'EmbedderTests|VectorMathTests'
-	QUIVER_TEST_STORE=postgres $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'SearchEngineTests'
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	./scripts/test-deadline.sh 1500 $(SWIFT) test $(TEST_FLAGS) --skip-build
+	python3 -m unittest discover -s clients/python/tests
+	QUIVER_KERNELS=avx2 ./scripts/test-deadline.sh 900 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'EmbedderTests|VectorMathTests'
+	QUIVER_TEST_STORE=postgres ./scripts/test-deadline.sh 1500 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'SearchEngineTests'
 
 # Style is checked, not reviewed: .swift-format holds the rules; `make format` applies them.
 lint:

@@ -73,10 +73,17 @@ let package = Package(
         .target(
             name: "KeywordIndex", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: cpuFlags
         ),
+        // Each collection's query log, its feedback and the insights drawn from them (a SQLite file
+        // beside the collection's index files).
+        .target(
+            name: "QueryLog",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: cpuFlags
+        ),
         .target(
             name: "SearchEngine",
             dependencies: [
-                "Embedder", "VectorIndex", "DocumentStore", "KeywordIndex",
+                "Embedder", "VectorIndex", "DocumentStore", "KeywordIndex", "QueryLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -118,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources", "PostgresStore",
+                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources", "PostgresStore", "QueryLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +144,7 @@ let package = Package(
             name: "DocumentStoreTests", dependencies: ["DocumentStore", "PostgresStore", "QuiverTestSupport"], swiftSettings: cpuFlags
         ),
         .testTarget(name: "KeywordIndexTests", dependencies: ["KeywordIndex"], swiftSettings: cpuFlags),
+        .testTarget(name: "QueryLogTests", dependencies: ["QueryLog"], swiftSettings: cpuFlags),
         .testTarget(name: "FileSourcesTests", dependencies: ["FileSources"]),
         .testTarget(
             name: "SearchEngineTests", dependencies: ["SearchEngine", "quiver", "QuiverTestSupport", "PostgresStore", "DocumentStore"],

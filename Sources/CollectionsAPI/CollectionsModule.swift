@@ -109,6 +109,8 @@ public final class CollectionsModule: APIModule {
     let cache: QueryEmbeddingCache
     /// Generations being built in the background (`POST …/generations`).
     let builds = GenerationBuilds()
+    /// Live queries answered by the candidate generation too (a collection's `shadow_rate`).
+    let shadows = ShadowTraffic()
     /// The task closing idle collections every minute.
     let idleSweeper = Mutex<Task<Void, Never>?>(nil)
     /// What the quick check at start-up found (after an unclean shutdown), per collection.
@@ -213,11 +215,13 @@ public final class CollectionsModule: APIModule {
         let sweeper = idleSweeper.withLock { $0 }
         sweeper?.cancel()
         await sweeper?.value
+        await shadows.drain()
         let engine = state.withLock { state in
             state.stopped = true
             return state.engine
         }
         if let engine {
+            engine.stopBackgroundWork()
             do {
                 try await writePool.runIfActive { try engine.checkpointAll() }
                 logger.info("collections checkpointed")
@@ -274,7 +278,8 @@ public final class CollectionsModule: APIModule {
                     dataDirectory: options.dataDirectory, catalog: catalog, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),
                     maxOpenCollections: options.maxOpenCollections, idleCollectionSeconds: options.idleCollectionSeconds,
-                    modelProvider: shelf, documentLimits: documentLimits, hitCacheBytes: options.hitCacheBytes, logger: logger)
+                    modelProvider: shelf, documentLimits: documentLimits, hitCacheBytes: options.hitCacheBytes,
+                    calibratesVerdictInBackground: true, logsQueries: true, logger: logger)
                 var infos: [CollectionInfo] = []
                 for name in try engine.collectionNames() {
                     // One damaged collection (its store unreadable) must not keep the others from

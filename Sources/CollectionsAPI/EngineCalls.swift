@@ -30,6 +30,10 @@ enum EngineErrors {
             return .invalidRequest(reason)
         case .invalidFilter(let reason):
             return .invalidRequest("filter: \(reason)")
+        case .invalidSetting(let reason):
+            return .invalidRequest(reason)
+        case .notFound(let reason):
+            return .notFound(reason)
         case .limitExceeded(let limit, let value, let allowed):
             return .limitExceeded(limit: limit, value: value, allowed: allowed)
         case .modelUnavailable(let collection, let fingerprint) where EmbeddingModel.isExternal(fingerprint: fingerprint):

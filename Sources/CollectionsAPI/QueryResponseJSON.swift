@@ -16,6 +16,21 @@ extension QueryResponse: JSONWritable {
         model.write(to: &json)
         json.key("timings")
         timings.write(to: &json)
+        if let verdict {
+            json.key("verdict")
+            json.beginObject()
+            json.key("answered")
+            json.bool(verdict.answered)
+            json.key("confidence")
+            json.number(verdict.confidence)
+            json.key("threshold")
+            json.number(verdict.threshold)
+            json.endObject()
+        }
+        if let queryID {
+            json.key("query_id")
+            json.string(queryID)
+        }
         json.endObject()
     }
 }

@@ -25,6 +25,31 @@ struct CreateCollectionBody: Decodable {
     }
 }
 
+/// `POST /v1/collections/{c}/feedback`.
+struct FeedbackBody: Decodable {
+    let queryID: String
+    let id: String
+    let helpful: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, helpful
+        case queryID = "query_id"
+    }
+}
+
+/// The answer to `POST /v1/collections/{c}/feedback`.
+struct FeedbackRecorded: Encodable {
+    let queryID: String
+    let id: String
+    let helpful: Bool
+    let recorded = true
+
+    enum CodingKeys: String, CodingKey {
+        case id, helpful, recorded
+        case queryID = "query_id"
+    }
+}
+
 /// `PUT /v1/collections/{c}/documents`.
 struct DocumentsBody: Decodable {
     let documents: [DocumentInput]

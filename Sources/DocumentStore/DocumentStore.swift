@@ -133,13 +133,13 @@ public final class DocumentStore: Sendable {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at FROM collection
+                    SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at, tuning FROM collection
                     """)
         else { throw DocumentStoreError.notInitialized(path: path) }
         return CollectionSettings(
             name: try row.decode(atIndex: 0), metric: try row.decode(atIndex: 1), hnswM: try row.decode(atIndex: 2),
             hnswEfConstruction: try row.decode(atIndex: 3), seq: try row.decode(atIndex: 4),
-            createdAt: try row.decode(atIndex: 5), lastSyncAt: try row.decode(atIndex: 6))
+            createdAt: try row.decode(atIndex: 5), lastSyncAt: try row.decode(atIndex: 6), tuning: try row.decode(atIndex: 7))
     }
 
     /// The current generation, the last sequence number and the last sync time, read in one
@@ -147,19 +147,30 @@ public final class DocumentStore: Sendable {
     public func state() throws(DocumentStoreError) -> StoreState {
         try read { db in
             // Every query reads this: cached statements skip re-parsing the SQL each time.
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, last_sync_at FROM collection")) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, last_sync_at, tuning FROM collection")) else {
                 throw DocumentStoreError.notInitialized(path: path)
             }
             guard let current = try Self.generations(db).first(where: { $0.state == .current }) else {
                 throw DocumentStoreError.notInitialized(path: path)
             }
-            return StoreState(current: current, seq: try row.decode(atIndex: 0), lastSyncAt: try row.decode(atIndex: 1))
+            return StoreState(
+                current: current, seq: try row.decode(atIndex: 0), lastSyncAt: try row.decode(atIndex: 1),
+                tuning: try row.decode(atIndex: 2))
         }
     }
 
     /// Records the end of a sync run.
     public func markSynced(at time: Double) throws(DocumentStoreError) {
         try write { db in try db.execute(sql: "UPDATE collection SET last_sync_at = ?", arguments: [time]) }
+    }
+
+    public func updateTuning(_ change: (String?) -> String?) throws(DocumentStoreError) -> String? {
+        try write { db in
+            let stored = try String?.fetchOne(db, sql: "SELECT tuning FROM collection") ?? nil
+            let json = change(stored)
+            try db.execute(sql: "UPDATE collection SET tuning = ?", arguments: [json])
+            return json
+        }
     }
 
     /// Live and deleted document counts.

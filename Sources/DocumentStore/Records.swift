@@ -16,12 +16,16 @@ public struct CollectionSettings: Sendable, Codable, Equatable {
     public var createdAt: Double
     /// When the last full sync or ingest run finished (seconds since 1970).
     public var lastSyncAt: Double?
+    /// The settings a collection's owner may change at any time (a JSON object whose meaning the
+    /// engine owns: the verdict threshold, …); nil when none was ever set.
+    public var tuning: String?
 
     /// Creates settings; `seq` starts at 0.
     public init(
         name: String, metric: String, hnswM: Int, hnswEfConstruction: Int, seq: Int64 = 0,
-        createdAt: Double, lastSyncAt: Double? = nil
+        createdAt: Double, lastSyncAt: Double? = nil, tuning: String? = nil
     ) {
+        self.tuning = tuning
         self.name = name
         self.metric = metric
         self.hnswM = hnswM
@@ -334,9 +338,13 @@ public struct StoreState: Sendable, Equatable {
     public var seq: Int64
     /// When the last sync run finished.
     public var lastSyncAt: Double?
+    /// The collection's changeable settings as stored (``CollectionSettings/tuning``): read with
+    /// the state, so every process serving the collection applies a change at its next read.
+    public var tuning: String?
 
     /// A state (a store backend's read).
-    public init(current: GenerationRecord, seq: Int64, lastSyncAt: Double?) {
+    public init(current: GenerationRecord, seq: Int64, lastSyncAt: Double?, tuning: String? = nil) {
+        self.tuning = tuning
         self.current = current
         self.seq = seq
         self.lastSyncAt = lastSyncAt

@@ -42,6 +42,8 @@ public struct CollectionFiles: Sendable, Equatable {
     public func indexPath(_ generation: Int64) -> String { generationDirectory(generation).appendingPathComponent("index.hnsw").path }
     /// The keyword (FTS5) index, shared by every generation.
     public var keywordIndexPath: String { directory.appendingPathComponent("keyword.sqlite").path }
+    /// The query log (opt-in per collection; this machine's queries only).
+    public var queryLogPath: String { directory.appendingPathComponent("querylog.sqlite").path }
     /// `CURRENT`: the generation serving queries, for tools reading the folder.
     public var currentFile: String { directory.appendingPathComponent("CURRENT").path }
 }

@@ -125,6 +125,12 @@ public protocol DocumentWrites: Sendable {
     func switchGeneration(to generation: Int64, at time: Double) throws(DocumentStoreError)
     /// Records that a sync run finished at `time`.
     func markSynced(at time: Double) throws(DocumentStoreError)
+    /// Replaces the collection's changeable settings (``CollectionSettings/tuning``) with what
+    /// `change` makes of the stored ones, in one transaction (two owners changing different
+    /// settings at once both keep theirs), and returns them. `change` returns a JSON object the
+    /// engine has validated, or nil to clear them. No change seq: settings are not documents, and
+    /// followers read them with the state.
+    func updateTuning(_ change: (String?) -> String?) throws(DocumentStoreError) -> String?
 }
 
 /// Everything the engine needs from one collection's store.

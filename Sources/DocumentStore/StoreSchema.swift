@@ -21,6 +21,9 @@ import GRDB
 /// end per passage, Unicode scalar offsets into the text) and `chunk_vectors` (their vectors,
 /// one row per span). `vector` stays the document's vector (the passages' mean, normalized), so
 /// every reader of document vectors is unchanged.
+///
+/// `v4` adds `collection.tuning`: the settings an owner may change at any time, a JSON object the
+/// engine validates and reads (``CollectionSettings/tuning``).
 enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -87,6 +90,10 @@ enum StoreSchema {
                     ALTER TABLE vectors ADD COLUMN chunks BLOB CHECK (chunks IS NULL OR (length(chunks) % 8 = 0 AND length(chunks) > 0));
                     ALTER TABLE vectors ADD COLUMN chunk_vectors BLOB CHECK (chunk_vectors IS NULL OR length(chunk_vectors) % 4 = 0);
                     """)
+        }
+        migrator.registerMigration("v4") { db in
+            try db.execute(
+                sql: "ALTER TABLE collection ADD COLUMN tuning TEXT CHECK (tuning IS NULL OR json_type(tuning) = 'object')")
         }
         return migrator
     }

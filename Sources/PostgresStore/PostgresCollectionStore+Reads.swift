@@ -14,7 +14,7 @@ extension PostgresCollectionStore {
         let row = try readPool.withSession { session in
             try session.query(
                 """
-                SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at
+                SELECT name, metric, hnsw_m, hnsw_ef_construction, seq, created_at, last_sync_at, tuning
                 FROM quiver_collections WHERE collection_id = $1
                 """, binds(collectionID)
             ).first
@@ -23,7 +23,7 @@ extension PostgresCollectionStore {
         do {
             return CollectionSettings(
                 name: try row.get(0), metric: try row.get(1), hnswM: try row.get(2), hnswEfConstruction: try row.get(3),
-                seq: try row.get(4), createdAt: try row.get(5), lastSyncAt: try row.get(6))
+                seq: try row.get(4), createdAt: try row.get(5), lastSyncAt: try row.get(6), tuning: try row.get(7))
         } catch {
             throw decoding(error)
         }

@@ -227,4 +227,19 @@ extension PostgresCollectionStore {
             try session.execute("UPDATE quiver_collections SET last_sync_at = $2 WHERE collection_id = $1", binds(collectionID, time))
         }
     }
+
+    public func updateTuning(_ change: (String?) -> String?) throws(DocumentStoreError) -> String? {
+        try pool.transaction { session in
+            guard
+                let row = try session.query(
+                    "SELECT tuning FROM quiver_collections WHERE collection_id = $1 FOR UPDATE", binds(collectionID)
+                ).first
+            else { throw DocumentStoreError.notInitialized(path: path) }
+            let json = change(try row.get(0, String?.self))
+            var values = binds(collectionID)
+            if let json { values.append(json) } else { values.appendNull() }
+            try session.execute("UPDATE quiver_collections SET tuning = $2 WHERE collection_id = $1", values)
+            return json
+        }
+    }
 }

@@ -94,7 +94,7 @@ extension PostgresCollectionStore {
         let row = try readPool.withSession { session in
             try session.queryPrepared(
                 """
-                SELECT c.seq, c.last_sync_at, \(Self.generationColumns)
+                SELECT c.seq, c.last_sync_at, c.tuning, \(Self.generationColumns)
                 FROM quiver_collections c LEFT JOIN quiver_generations g ON g.collection_id = c.collection_id AND g.state = 'current'
                 WHERE c.collection_id = $1
                 """, [PostgresData(int64: collectionID)]
@@ -102,8 +102,9 @@ extension PostgresCollectionStore {
         }
         guard let row else { throw .notInitialized(path: path) }
         do {
-            guard try row.get(2, Int64?.self) != nil else { throw DocumentStoreError.notInitialized(path: path) }
-            return StoreState(current: try generation(row, at: 2), seq: try row.get(0), lastSyncAt: try row.get(1))
+            guard try row.get(3, Int64?.self) != nil else { throw DocumentStoreError.notInitialized(path: path) }
+            return StoreState(
+                current: try generation(row, at: 3), seq: try row.get(0), lastSyncAt: try row.get(1), tuning: try row.get(2))
         } catch {
             throw decoding(error)
         }

@@ -12,6 +12,8 @@ import PostgresNIO
 /// - `quiver_generations`, `quiver_documents`, `quiver_vectors`: as in SQLite (schema v3), plus
 ///   `collection_id`; the primary key `(collection_id, generation, label)` makes two committed
 ///   vectors of one document in one generation impossible.
+/// - Version 2 adds `quiver_collections.tuning`, the settings an owner may change at any time (a
+///   JSON object, as SQLite's schema v4).
 ///
 /// Applied versions are rows of `quiver_migrations`; a database with a version this build does not
 /// know is refused. Migrations run under an advisory lock, so processes starting together apply
@@ -94,7 +96,16 @@ enum PostgresSchema {
                 "ALTER TABLE quiver_vectors ALTER COLUMN vector SET STORAGE EXTERNAL",
                 "ALTER TABLE quiver_vectors ALTER COLUMN chunk_vectors SET STORAGE EXTERNAL",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                """
+                ALTER TABLE quiver_collections ADD COLUMN tuning text
+                    CHECK (tuning IS NULL OR json_typeof(tuning::json) = 'object')
+                """
+            ]
+        ),
     ]
 
     /// Applies the migrations `session`'s database lacks, under the advisory lock; returns the

@@ -183,15 +183,21 @@ final class PostgresPool: Sendable {
         configuration.options.connectTimeout = .seconds(10)
         let connection: PostgresConnection
         do {
-            connection = try PostgresConnection.connect(
-                on: Self.group.next(), configuration: configuration, id: id, logger: logger
-            ).wait()
+            // The TCP connect has its own timeout; a server that accepts connections and never
+            // answers (frozen, behind a partition that drops its replies) would otherwise hold the
+            // start-up and authentication forever. A connection that arrives too late is closed.
+            connection = try waitBounded(
+                PostgresConnection.connect(on: Self.group.next(), configuration: configuration, id: id, logger: logger),
+                for: "the connection's start-up", timeout: requestTimeout, late: { closeQuietly($0) })
         } catch {
             throw .unreachable(path: location.description, reason: "cannot connect: \(PostgresSession.describe(error))")
         }
         // Offsets into texts are counted in characters, which needs a UTF-8 database.
         do {
-            let rows = try connection.query("SHOW server_encoding", logger: logger).wait().rows
+            let rows = try waitBounded(
+                connection.query("SHOW server_encoding", logger: logger), for: "the encoding check", timeout: requestTimeout,
+                expired: { closeQuietly(connection) }
+            ).rows
             let encoding = try rows.first.map { try StoreRow($0).get(0, String.self) }
             guard encoding == "UTF8" else {
                 closeQuietly(connection)
@@ -260,18 +266,18 @@ final class PostgresSession {
         try bounded(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)).metadata.rows ?? 0
     }
 
-    /// Waits for `future`; past ``requestTimeout`` the connection is closed (the call then fails
-    /// with the connection's error and the session is broken: the pool drops it).
-    private func bounded<T>(_ future: EventLoopFuture<T>) throws -> T {
+    /// Waits for `future`, at most ``requestTimeout`` (see ``waitBounded(_:for:timeout:late:expired:)``):
+    /// then the connection is closed and the call fails (the session is broken: the pool drops it).
+    private func bounded<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         let connection = self.connection
         let fired = TimerFlag()
-        let timer = connection.eventLoop.scheduleTask(in: requestTimeout) {
-            fired.set()
-            closeQuietly(connection)
-        }
-        defer { timer.cancel() }
         do {
-            return try future.wait()
+            return try waitBounded(
+                future, for: "a statement", timeout: requestTimeout,
+                expired: {
+                    fired.set()
+                    closeQuietly(connection)
+                })
         } catch {
             // Anything but the server's own error report (a closed connection, a timeout, a
             // protocol failure) leaves the connection unusable: the pool drops it, and the call
@@ -347,6 +353,46 @@ func binds<each V: PostgresDynamicTypeEncodable>(_ values: repeat each V) -> Pos
     var bindings = PostgresBindings()
     repeat bindings.append(each values)
     return bindings
+}
+
+/// Waits for `future` at most `timeout`, on a timer of its own: whichever comes first, the
+/// future's outcome or the timeout, ends the wait. Every wait on the server goes through here:
+/// closing a connection was not enough to end a wait on it (a statement's future was seen pending
+/// minutes after its connection's close, once the server had restarted). At the timeout
+/// `expired` runs (a statement closes its connection) and the wait throws ``PostgresTimedOut``; a
+/// value that arrives after it goes to `late` (a connection is closed).
+func waitBounded<T: Sendable>(
+    _ future: EventLoopFuture<T>, for what: String, timeout: TimeAmount, late: @escaping @Sendable (T) -> Void = { _ in },
+    expired: @escaping @Sendable () -> Void = {}
+) throws -> T {
+    let outcome = future.eventLoop.makePromise(of: T.self)
+    let settled = OnceFlag()
+    let timer = future.eventLoop.scheduleTask(in: timeout) {
+        expired()
+        if settled.claim() { outcome.fail(PostgresTimedOut(what: what, timeout: timeout)) }
+    }
+    future.whenComplete { result in
+        timer.cancel()
+        if settled.claim() {
+            outcome.completeWith(result)
+        } else if case .success(let value) = result {
+            late(value)
+        }
+    }
+    return try outcome.futureResult.wait()
+}
+
+/// The server gave no answer to `what` within `timeout`.
+struct PostgresTimedOut: Error, CustomStringConvertible {
+    let what: String
+    let timeout: TimeAmount
+    var description: String { "no answer from the server to \(what) within \(timeout.nanoseconds / 1_000_000) ms" }
+}
+
+/// True for the first caller of ``claim()`` only: which of two racing outcomes settles a promise.
+final class OnceFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func claim() -> Bool { !value.exchange(true, ordering: .acquiringAndReleasing) }
 }
 
 /// Set once by a statement's timer (on the event loop), read by the waiting thread.

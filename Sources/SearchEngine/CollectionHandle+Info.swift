@@ -17,7 +17,10 @@ extension CollectionHandle {
                 distance: settings.metric, hnsw: .init(m: settings.hnswM, efConstruction: settings.hnswEfConstruction),
                 model: ModelInfo(id: serving.record.modelID, fingerprint: serving.record.modelFingerprint),
                 generations: generations, index: indexState(serving, state),
-                createdAt: Timestamp(seconds: settings.createdAt))
+                createdAt: Timestamp(seconds: settings.createdAt),
+                verdict: follower.verdictCalibrator.current(generation: serving.record.generation),
+                verdictError: follower.verdictCalibrator.failure,
+                settings: CollectionSettingsReport(follower.tuningCache.tuning(state.tuning)))
         } catch {
             throw SearchEngineError(error)
         }

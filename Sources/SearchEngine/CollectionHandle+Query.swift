@@ -2,6 +2,7 @@ import DocumentStore
 import Embedder
 import Foundation
 import KeywordIndex
+import QueryLog
 import VectorIndex
 
 /// Limits on one query, checked before any work is done. The engine's defaults are the widest the
@@ -108,6 +109,14 @@ extension QueryRequest {
         if let fusion {
             guard effectiveMode == .hybrid else { throw .invalidQuery("\(field)fusion applies to mode hybrid only") }
             try fusion.validate(field: field)
+        }
+        if let verdictThreshold {
+            guard text != nil, effectiveMode != .keyword else {
+                throw .invalidQuery("\(field)verdict_threshold applies to text queries in vector or hybrid mode")
+            }
+            guard verdictThreshold.isFinite, (0...1).contains(verdictThreshold) else {
+                throw .invalidQuery("\(field)verdict_threshold must be between 0 and 1 (got \(verdictThreshold))")
+            }
         }
         if let minSeq, minSeq < 0 { throw .invalidQuery("\(field)min_seq must be at least 0 (got \(minSeq))") }
         if let waitMs {
@@ -262,6 +271,10 @@ struct SearchInput {
     /// The keyword list of an unfiltered hybrid query, when it was searched while the text was
     /// being embedded (it is the same list: the keyword index does not depend on the model).
     var keywordHits: Result<[KeywordHit], SearchEngineError>? = nil
+    /// Whether the answer carries a ``Verdict`` (text queries in vector and hybrid mode).
+    var wantsVerdict = false
+    /// The request's `verdict_threshold`.
+    var verdictThreshold: Float? = nil
 }
 
 /// A ranked label before its document is read.
@@ -612,11 +625,36 @@ extension CollectionHandle {
         }
         let input = SearchInput(
             mode: request.effectiveMode, vector: vector, text: request.text, fusion: request.fusion ?? .standard,
-            keywordHits: embedded?.keywordHits)
-        return try search(
+            keywordHits: embedded?.keywordHits, wantsVerdict: request.text != nil && request.effectiveMode != .keyword,
+            verdictThreshold: request.verdictThreshold)
+        let started = DispatchTime.now()
+        var response = try search(
             serving, state, input, k: request.k, ef: request.ef, filter: request.filter,
             exclude: exclude, include: Set(request.include ?? []), withPayload: request.withPayload, timings: timings,
             budget: budget)
+        if engine.logsQueries, let text = request.text, !record.candidate {
+            let tuning = follower.tuningCache.tuning(state.tuning)
+            if tuning.logsQueries {
+                response.queryID = logQuery(
+                    text, request, response, vector: request.effectiveMode == .keyword ? nil : vector, tuning: tuning,
+                    latencyMs: timings.embedMs + milliseconds(since: started))
+            }
+        }
+        return response
+    }
+
+    /// Records an answered text query in the collection's query log; returns its id.
+    private func logQuery(
+        _ text: String, _ request: QueryRequest, _ response: QueryResponse, vector: [Float]?, tuning: CollectionTuning, latencyMs: Double
+    ) -> String {
+        let id = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let query = LoggedQuery(
+            queryID: id, at: Date().timeIntervalSince1970, generation: response.index.generation, mode: request.effectiveMode.rawValue,
+            text: text, textKey: "", k: request.k,
+            hits: response.results.prefix(QueryLogFile.keptHits).map { LoggedHit(id: $0.id, score: $0.score) },
+            answered: response.verdict?.answered, confidence: response.verdict?.confidence, latencyMs: latencyMs, vector: vector)
+        follower.queryLogger.record(query, textMode: tuning.effectiveQueryLogText)
+        return id
     }
 
     /// "More like these, less like those" (see `RecommendRequest`).
@@ -686,13 +724,23 @@ extension CollectionHandle {
         let metric = follower.metric
         let ranked: [RankedLabel]
         var keywordFailure: String?
+        // The lists a verdict reads (text queries in vector and hybrid mode).
+        var verdictLists: (vector: [(label: Int64, score: Float)], keyword: [(label: Int64, score: Float)])?
         if allowed?.isEmpty == true {
             ranked = []
         } else {
             switch input.mode {
             case .vector:
-                ranked = try vectorSearch(serving, input.vector ?? [], k: k, ef: ef, accepts: accepts).map {
+                let depth = input.wantsVerdict ? max(k, VerdictFeatures.depth) : k
+                let hits = try vectorSearch(serving, input.vector ?? [], k: depth, ef: ef, accepts: accepts)
+                ranked = hits.prefix(k).map {
                     RankedLabel(label: $0.label, score: $0.score, scores: nil, passages: $0.passages)
+                }
+                // The keyword list only for the verdict: without a keyword index, no verdict.
+                if input.wantsVerdict,
+                    let keyword = try? follower.keyword.search(input.text ?? "", limit: VerdictFeatures.depth, allowed: accepts)
+                {
+                    verdictLists = (hits.map { ($0.label, $0.score) }, keyword.map { ($0.label, $0.score) })
                 }
             case .keyword:
                 ranked = try follower.keyword.search(input.text ?? "", limit: k, allowed: accepts).enumerated().map {
@@ -718,6 +766,9 @@ extension CollectionHandle {
                 case .failure(let error):
                     keywordHits = []
                     keywordFailure = error.description
+                }
+                if input.wantsVerdict, keywordFailure == nil {
+                    verdictLists = (vectorHits.map { ($0.label, $0.score) }, keywordHits.map { ($0.label, $0.score) })
                 }
                 let fused = input.fusion.fuse(
                     vector: vectorHits.map { (label: $0.label, score: $0.score) },
@@ -751,6 +802,10 @@ extension CollectionHandle {
         var response = try respond(
             ranked, serving, state, include: include, withPayload: withPayload, timings: timings, budget: budget)
         if let keywordFailure { response.index.keywordError = keywordFailure }
+        if let verdictLists {
+            let threshold = input.verdictThreshold ?? follower.tuningCache.tuning(state.tuning).effectiveVerdictThreshold
+            response.verdict = verdict(serving, vector: verdictLists.vector, keyword: verdictLists.keyword, threshold: threshold)
+        }
         return response
     }
 
@@ -758,7 +813,7 @@ extension CollectionHandle {
     /// collections and for k of half the collection or more). In a chunked generation the index
     /// holds passages: it is searched for more passages than `k` until `k` documents are found
     /// (or the index is exhausted), and each document scores as its best passage.
-    private func vectorSearch(_ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?)
+    func vectorSearch(_ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?)
         throws(SearchEngineError) -> [VectorHit]
     {
         let count = serving.index.count

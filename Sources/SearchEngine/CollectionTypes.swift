@@ -212,10 +212,55 @@ public struct CollectionInfo: Sendable, Codable, Equatable {
     /// The generation a server is building in the background for it (`POST …/generations`), or
     /// the outcome of the last one; nil when none was started by this process.
     public var build: GenerationBuild? = nil
+    /// The verdict's calibration for the serving generation (nil until a text query asked for a
+    /// verdict and the fit, in the background, is done).
+    public var verdict: VerdictCalibration? = nil
+    /// Why the last verdict calibration failed (too few documents, no keyword index), if it did.
+    public var verdictError: String? = nil
+    /// The settings its owner may change at any time (`PATCH /v1/collections/{c}`), every one
+    /// shown with the value in force.
+    public var settings: CollectionSettingsReport = CollectionSettingsReport(CollectionTuning())
 
     enum CodingKeys: String, CodingKey {
-        case name, documents, tombstones, dimensions, distance, hnsw, model, generations, index, build
+        case name, documents, tombstones, dimensions, distance, hnsw, model, generations, index, build, verdict, settings
         case createdAt = "created_at"
+        case verdictError = "verdict_error"
+    }
+}
+
+/// A collection's changeable settings as reported: the value in force of each (the default where
+/// none was set).
+public struct CollectionSettingsReport: Sendable, Codable, Equatable {
+    /// The confidence at which a query's verdict says `answered`.
+    public var verdictThreshold: Float
+    /// Whether a server logs the collection's text queries.
+    public var queryLog: Bool
+    /// How a logged query's text is kept: `plain`, `redact` or `hash`.
+    public var queryLogText: String
+    /// Days a logged query is kept.
+    public var queryLogRetentionDays: Int
+    /// Most queries the log keeps.
+    public var queryLogMaxQueries: Int
+    /// Share of live text queries also answered by the candidate generation (shadow traffic).
+    public var shadowRate: Double
+
+    /// The report of `tuning`.
+    public init(_ tuning: CollectionTuning) {
+        verdictThreshold = tuning.effectiveVerdictThreshold
+        queryLog = tuning.logsQueries
+        queryLogText = tuning.effectiveQueryLogText.rawValue
+        queryLogRetentionDays = tuning.effectiveRetentionDays
+        queryLogMaxQueries = tuning.effectiveMaxLoggedQueries
+        shadowRate = tuning.effectiveShadowRate
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case verdictThreshold = "verdict_threshold"
+        case queryLog = "query_log"
+        case queryLogText = "query_log_text"
+        case queryLogRetentionDays = "query_log_retention_days"
+        case queryLogMaxQueries = "query_log_max_queries"
+        case shadowRate = "shadow_rate"
     }
 }
 

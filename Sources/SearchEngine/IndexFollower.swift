@@ -50,6 +50,12 @@ final class IndexFollower: Sendable {
     let directory = LabelDirectory()
     /// Hit documents for queries, invalidated by every change this follower applies.
     let hitCache: HitCache
+    /// The serving generation's verdict calibration (see ``Verdict``).
+    let verdictCalibrator = VerdictCalibrator()
+    /// The collection's changeable settings as last read with the store state.
+    let tuningCache = TuningCache()
+    /// The collection's query log (written only when its settings turn it on).
+    let queryLogger: QueryLogger
     /// The keyword index, caught up by the same cycle after the HNSW index.
     let keyword: KeywordConsumer
     /// The candidate generation's index, built by the first query or evaluation that names the
@@ -98,6 +104,7 @@ final class IndexFollower: Sendable {
         hitCacheBytes: Int = 0, logger: Logger, hooks: EngineHooks = EngineHooks()
     ) throws(SearchEngineError) {
         hitCache = HitCache(capacityBytes: hitCacheBytes)
+        queryLogger = QueryLogger(path: files.queryLogPath)
         self.name = name
         self.store = store
         self.files = files
@@ -120,6 +127,7 @@ final class IndexFollower: Sendable {
                 if let hook = hooks.beforeFollowerCycle.withLock({ $0 }) { hook(name) }
                 let outcome = Result { () throws(SearchEngineError) in try self.cycle(checkpoint: checkpoint) }
                 self.firstCycleFinished.store(true, ordering: .releasing)
+                self.queryLogger.flush(self.tuningCache.current)
                 return outcome
             }
         }
@@ -158,12 +166,17 @@ final class IndexFollower: Sendable {
         let at = DispatchTime.now().uptimeNanoseconds
         let state: StoreState
         do { state = try store.state() } catch { throw SearchEngineError(error) }
+        _ = tuningCache.tuning(state.tuning)
         lastState.withLock { kept in
             if let newer = kept, newer.at > at { return }
             kept = (state, at)
         }
         return (state, at)
     }
+
+    /// Drops the kept state: the next query reads the store (after a change of the settings the
+    /// state carries).
+    func forgetState() { lastState.withLock { $0 = nil } }
 
     /// The last state read when it is younger than ``stateReuseNanos``, else a fresh read.
     private func recentState() throws(SearchEngineError) -> (state: StoreState, at: UInt64) {
@@ -323,12 +336,14 @@ final class IndexFollower: Sendable {
     func touch() { lastUsed.store(Date().timeIntervalSince1970, ordering: .relaxed) }
 
     func stop() {
+        verdictCalibrator.cancel()
         let control = self.control
         control.condition.lock()
         control.stopping = true
         control.condition.broadcast()
         while !control.exited { control.condition.wait() }
         control.condition.unlock()
+        queryLogger.flush(tuningCache.current)
     }
 
     // MARK: The follower thread

@@ -140,6 +140,9 @@ public struct QueryRequest: Sendable, Codable, Equatable {
     /// How long to wait for `minSeq` or `maxStalenessMs`, in milliseconds, 0…10000 (JSON
     /// `wait_ms`; default 1000).
     public var waitMs: Int?
+    /// The confidence (0–1) at which the answer's verdict says `answered` (JSON
+    /// `verdict_threshold`; default: the collection's setting, ``CollectionTuning``).
+    public var verdictThreshold: Float?
 
     /// Longest `wait_ms`.
     public static let maxWaitMs = 10_000
@@ -153,8 +156,9 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         text: String? = nil, vector: [Float]? = nil, id: String? = nil, k: Int = 10, ef: Int? = nil,
         filter: QueryFilter? = nil, include: [IncludeField]? = nil, withPayload: Bool = true, mode: SearchMode? = nil,
         fusion: Fusion? = nil, generation: GenerationChoice? = nil, minSeq: Int64? = nil, maxStalenessMs: Int? = nil,
-        waitMs: Int? = nil
+        waitMs: Int? = nil, verdictThreshold: Float? = nil
     ) {
+        self.verdictThreshold = verdictThreshold
         self.minSeq = minSeq
         self.maxStalenessMs = maxStalenessMs
         self.waitMs = waitMs
@@ -180,6 +184,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         case minSeq = "min_seq"
         case waitMs = "wait_ms"
         case maxStalenessMs = "max_staleness_ms"
+        case verdictThreshold = "verdict_threshold"
     }
 
     public init(from decoder: Decoder) throws {
@@ -198,6 +203,7 @@ public struct QueryRequest: Sendable, Codable, Equatable {
         minSeq = try c.decodeIfPresent(Int64.self, forKey: .minSeq)
         waitMs = try c.decodeIfPresent(Int.self, forKey: .waitMs)
         maxStalenessMs = try c.decodeIfPresent(Int.self, forKey: .maxStalenessMs)
+        verdictThreshold = try c.decodeIfPresent(Float.self, forKey: .verdictThreshold)
     }
 }
 
@@ -326,6 +332,17 @@ public struct QueryResponse: Sendable, Codable, Equatable {
     public var model: ModelInfo
     /// Timings.
     public var timings: QueryTimings
+    /// Whether a good answer was found (text queries in vector and hybrid mode, on the current
+    /// generation, once its calibration is fitted; see ``Verdict``).
+    public var verdict: Verdict? = nil
+    /// The id under which the query was logged (a text query to a collection whose query log is
+    /// on), for feedback on its hits; nil otherwise.
+    public var queryID: String? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case results, index, model, timings, verdict
+        case queryID = "query_id"
+    }
 }
 
 /// A query text embedded by the caller, with the fingerprint of the model that embedded it.

@@ -35,6 +35,17 @@ public final class SearchEngine: Sendable {
     public let hitCacheBytes: Int
     /// The default ``hitCacheBytes``: 32 MiB per open collection.
     public static let defaultHitCacheBytes = 32 << 20
+    /// The confidence at which a query's verdict says `answered` when neither the request nor the
+    /// collection's settings (``CollectionTuning``) name a `verdict_threshold`.
+    public static let defaultVerdictThreshold: Float = 0.5
+    /// Whether a text query may start fitting its collection's verdict calibration on a thread of
+    /// its own (a server: the fit outlives the query). Off for one-shot commands, which exit right
+    /// after answering and must not leave a fit running into the process's exit; a calibration
+    /// kept by ``CollectionHandle/calibrateVerdictNow()`` is used either way.
+    public let calibratesVerdictInBackground: Bool
+    /// Whether text queries are written to the query log of a collection whose settings turn it
+    /// on (a server). Off for one-shot commands: the log is of live traffic.
+    public let logsQueries: Bool
     /// How large one document may be; a larger one is refused on its own (the rest of its batch
     /// is written).
     public let documentLimits: DocumentLimits
@@ -74,9 +85,11 @@ public final class SearchEngine: Sendable {
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
         maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
         documentLimits: DocumentLimits = DocumentLimits(), hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes,
-        logger: Logger = Logger(label: "quiver.engine")
+        calibratesVerdictInBackground: Bool = false, logsQueries: Bool = false, logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
+        self.logsQueries = logsQueries
         self.hitCacheBytes = max(0, hitCacheBytes)
+        self.calibratesVerdictInBackground = calibratesVerdictInBackground
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
         try documentLimits.validate()
         self.documentLimits = documentLimits
@@ -362,6 +375,12 @@ public final class SearchEngine: Sendable {
     /// Checkpoints every open collection (call before shutting down).
     public func checkpointAll() throws(SearchEngineError) {
         for follower in openCollections.withLock({ Array($0.values) }) { try follower.sync(checkpoint: true) }
+    }
+
+    /// Stops background work that is not the index's own (verdict calibrations in progress), and
+    /// waits up to `seconds` for it: call before a process exits.
+    public func stopBackgroundWork(waitSeconds seconds: Double = 10) {
+        for follower in openCollections.withLock({ Array($0.values) }) { follower.verdictCalibrator.cancel(waitSeconds: seconds) }
     }
 
     /// The engine's models and every collection.

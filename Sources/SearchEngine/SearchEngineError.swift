@@ -21,6 +21,10 @@ public enum SearchEngineError: Error, Equatable, Sendable {
     case invalidQuery(String)
     /// A filter is malformed.
     case invalidFilter(String)
+    /// A collection setting that does not exist or a value out of its range.
+    case invalidSetting(String)
+    /// Something named by the request that does not exist (a logged query, …).
+    case notFound(String)
     /// A request exceeds a configured limit (`limit` is its name, e.g. `max_k`).
     case limitExceeded(limit: String, value: Int, allowed: Int)
     /// Text must be embedded but this engine has no model with the fingerprint the collection's
@@ -56,6 +60,8 @@ extension SearchEngineError: CustomStringConvertible {
             "invalid document \(index)\(id.map { " (id \"\($0)\")" } ?? ""): \(reason)"
         case .invalidQuery(let reason): "invalid query: \(reason)"
         case .invalidFilter(let reason): "invalid filter: \(reason)"
+        case .invalidSetting(let reason): "invalid setting: \(reason)"
+        case .notFound(let reason): "not found: \(reason)"
         case .limitExceeded(let limit, let value, let allowed): "\(limit) is \(allowed) (got \(value))"
         case .modelUnavailable(let collection, let fingerprint):
             "collection \"\(collection)\" is served by model \(fingerprint.prefix(12)), which is not loaded"

@@ -99,7 +99,7 @@ struct BrowserGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             // A CORS preflight from an allowed origin.
             var headers = HTTPFields()
             headers[.accessControlAllowOrigin] = allowed
-            headers[.accessControlAllowMethods] = "GET, POST, PUT, DELETE"
+            headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE"
             headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
             headers[.accessControlMaxAge] = "600"
             if allowed != "*" { headers[.vary] = "Origin" }

@@ -145,10 +145,14 @@ public final class HNSWIndex: @unchecked Sendable {
 }
 
 /// The small, fast generator behind node levels (SplitMix64); seeded, so one-thread builds repeat.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+/// Also the engine's seeded sampler (the verdict's calibration sample).
+public struct SplitMix64: Sendable {
+    /// The state; the next value is a function of it alone.
+    public var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -156,5 +160,5 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     /// Uniform in (0, 1].
-    mutating func unit() -> Double { Double((next() >> 11) &+ 1) * 0x1.0p-53 }
+    public mutating func unit() -> Double { Double((next() >> 11) &+ 1) * 0x1.0p-53 }
 }

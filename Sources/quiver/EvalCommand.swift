@@ -20,7 +20,12 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "JSONL file of judged queries.") var queries: String
+    @Option(help: "JSONL file of judged queries.") var queries: String?
+    @Option(
+        help: ArgumentHelp(
+            "Where judgments come from instead of --queries: feedback (users' judgments in the collection's query log).",
+            valueName: "SOURCE"))
+    var judgments: String?
     @Option(
         help:
             "Comma-separated modes: vector, keyword, hybrid (the default fusion: weighted, alpha 0.5), hybrid:rrf:K, hybrid:weighted:ALPHA."
@@ -43,11 +48,32 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         guard (1...SearchEngine.kRange.upperBound).contains(k) else { throw ValidationError("-k must be in 1...1000") }
         let configurations = try Self.configurations(mode, generations: generation)
-        let judged = try Self.read(queries)
-        guard !judged.isEmpty else { throw CLIError("\(queries): no queries") }
-        let engine = try data.engine(model: model, also: candidateModel.map { [$0] } ?? [])
+        let engine: SearchEngine
         let name = collection.collection
-        let handle = try cli { () throws(SearchEngineError) in try engine.collection(name) }
+        let handle: CollectionHandle
+        let judged: [JudgedQuery]
+        switch (queries, judgments) {
+        case (let file?, nil):
+            judged = try Self.read(file)
+            guard !judged.isEmpty else { throw CLIError("\(file): no queries") }
+            engine = try data.engine(model: model, also: candidateModel.map { [$0] } ?? [])
+            handle = try cli { () throws(SearchEngineError) in try engine.collection(name) }
+        case (nil, "feedback"?):
+            engine = try data.engine(model: model, also: candidateModel.map { [$0] } ?? [])
+            handle = try cli { () throws(SearchEngineError) in try engine.collection(name) }
+            let fromFeedback = try cli { () throws(SearchEngineError) in try handle.feedbackJudgments() }
+            judged = fromFeedback.queries
+            if fromFeedback.skipped > 0 {
+                printError("\(fromFeedback.skipped) questions with feedback left out (no helpful document, or logged as a hash)")
+            }
+            guard !judged.isEmpty else {
+                throw CLIError("\(name): no feedback with a helpful document in the query log (turn query_log on; clients send feedback)")
+            }
+        case (nil, let other?):
+            throw ValidationError("--judgments: the only source is feedback (got \"\(other)\")")
+        default:
+            throw ValidationError("give --queries FILE or --judgments feedback (one of them)")
+        }
         let report: EvaluationReport
         do {
             report = try await handle.evaluate(

@@ -9,7 +9,7 @@ struct Quiver: AsyncParsableCommand {
             ServeCommand.self, IndexCommand.self, QueryCommand.self, ExportCommand.self, InfoCommand.self,
             EmbedCommand.self, TokenizeCommand.self, DemoCommand.self, BackupCommand.self, RestoreCommand.self,
             CheckCommand.self, EvalCommand.self, PromoteCommand.self, DiscardCommand.self, MigrateCommand.self,
-            WorkerCommand.self,
+            WorkerCommand.self, SettingsCommand.self, InsightsCommand.self,
         ]
     )
 }

@@ -54,6 +54,96 @@ struct CollectionRoutesTests {
         }
     }
 
+    @Test("PATCH a collection's settings: merge-patch semantics, shown by GET, bad settings refused whole")
+    func settings() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "kb"}"#).status == .created)
+            func threshold(_ response: TestResponse) throws -> Double? {
+                (try response.json()["settings"] as? [String: Any])?["verdict_threshold"] as? Double
+            }
+            #expect(try threshold(try await client.send(.get, "/v1/collections/kb")) == 0.5)
+            let patched = try await client.send(.patch, "/v1/collections/kb", json: #"{"verdict_threshold": 0.35}"#)
+            #expect(patched.status == .ok, "\(patched.text)")
+            #expect(try threshold(patched).map { abs($0 - 0.35) < 1e-6 } == true)
+            #expect(try threshold(try await client.send(.get, "/v1/collections/kb")).map { abs($0 - 0.35) < 1e-6 } == true)
+            for (body, message) in [
+                (#"{"verdict_threshold": 2}"#, "between 0 and 1"), (#"{"verdict_threshold": "0.2"}"#, "between 0 and 1"),
+                (#"{"verdict_threshold": 0.2, "verdict_treshold": 0.2}"#, "unknown setting"), ("{}", "names no setting"),
+                ("[0.2]", nil), (#"{"verdict_threshold": 1e999}"#, nil),
+            ] {
+                let response = try await client.send(.patch, "/v1/collections/kb", json: body)
+                #expect(response.status.code / 100 == 4, "\(body): \(response.text)")
+                if let message { #expect(response.text.contains(message), "\(body): \(response.text)") }
+            }
+            // Nothing of a refused patch was stored.
+            #expect(try threshold(try await client.send(.get, "/v1/collections/kb")).map { abs($0 - 0.35) < 1e-6 } == true)
+            #expect(try threshold(try await client.send(.patch, "/v1/collections/kb", json: #"{"verdict_threshold": null}"#)) == 0.5)
+            expectError(
+                try await client.send(.patch, "/v1/collections/nope", json: #"{"verdict_threshold": 0.2}"#), .notFound, code: "not_found")
+        }
+    }
+
+    @Test("query log over HTTP: query_id on answers once on, feedback on it, insights of it; bad input refused")
+    func queryLogRoutes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "kb"}"#).status == .created)
+            let documents =
+                #"{"documents": [{"id": "reset", "title": "Reset your password", "text": "Open settings and choose reset."}, "#
+                + #"{"id": "billing", "title": "Billing", "text": "Change the card used for your subscription."}]}"#
+            #expect(try await client.send(.put, "/v1/collections/kb/documents", json: documents).status == .ok)
+            let before = try await client.send(.post, "/v1/collections/kb/query", json: #"{"text": "forgot my password"}"#)
+            #expect(try before.json()["query_id"] == nil)
+            let on = try await client.send(.patch, "/v1/collections/kb", json: #"{"query_log": true, "query_log_text": "redact"}"#)
+            let settings = try #require(try on.json()["settings"] as? [String: Any])
+            #expect(settings["query_log"] as? Bool == true && settings["query_log_text"] as? String == "redact")
+            let answer = try await client.send(.post, "/v1/collections/kb/query", json: #"{"text": "forgot my password, account 123456"}"#)
+            let queryID = try #require(try answer.json()["query_id"] as? String)
+            let batch = try await client.send(
+                .post, "/v1/collections/kb/query/batch", json: #"{"queries": [{"text": "change my card"}, {"id": "reset"}]}"#)
+            let answers = try #require(try batch.json()["results"] as? [[String: Any]])
+            #expect(answers[0]["query_id"] is String && answers[1]["query_id"] == nil)
+
+            let recorded = try await client.send(
+                .post, "/v1/collections/kb/feedback", json: #"{"query_id": "\#(queryID)", "id": "reset", "helpful": true}"#)
+            #expect(recorded.status == .ok, "\(recorded.text)")
+            #expect(try recorded.json()["recorded"] as? Bool == true)
+            expectError(
+                try await client.send(.post, "/v1/collections/kb/feedback", json: #"{"query_id": "nope", "id": "reset", "helpful": true}"#),
+                .notFound, code: "not_found", messageContains: "query log")
+            for body in [
+                #"{"query_id": "\#(queryID)", "id": "reset"}"#, #"{"query_id": "", "id": "reset", "helpful": true}"#,
+                #"{"query_id": "\#(queryID)", "id": "reset", "helpful": "yes"}"#,
+            ] {
+                let response = try await client.send(.post, "/v1/collections/kb/feedback", json: body)
+                #expect(response.status == .unprocessableContent || response.status == .badRequest, "\(body): \(response.text)")
+            }
+
+            let insights = try await client.send(.get, "/v1/collections/kb/insights")
+            #expect(insights.status == .ok, "\(insights.text)")
+            let report = try insights.json()
+            #expect(report["queries"] as? Int == 2)
+            let top = try #require(report["top_queries"] as? [[String: Any]])
+            // Redacted: the account number never reached the log.
+            #expect(top.contains { ($0["text"] as? String) == "forgot my password, account [number]" })
+            #expect((report["feedback"] as? [String: Any])?["helpful"] as? Int == 1)
+            let since = try await client.send(.get, "/v1/collections/kb/insights?since=2026-01-01T00:00:00Z")
+            #expect(since.status == .ok)
+            expectError(
+                try await client.send(.get, "/v1/collections/kb/insights?since=yesterday"), .unprocessableContent, code: "invalid_request")
+            expectError(
+                try await client.send(.get, "/v1/collections/kb/insights?since=1e300"), .unprocessableContent, code: "invalid_request")
+            expectError(try await client.send(.get, "/v1/collections/nope/insights"), .notFound, code: "not_found")
+        }
+    }
+
     @Test("collection names and options are validated: 422 naming the problem, never a path")
     func createValidation() async throws {
         let directory = try TemporaryDirectory()

@@ -120,6 +120,43 @@ struct GenerationRoutesTests {
             ).json()
             let generations = (batch["results"] as? [[String: Any]])?.map { ($0["index"] as? [String: Any])?["generation"] as? Int }
             #expect(generations == [2, 1])
+
+            // Shadow traffic: with shadow_rate 1 every live text query is answered by the
+            // candidate too, after its answer; the insights summarize the two. Each live query
+            // waits for its shadow: a shadow drawn while two run is skipped (by design), and on a
+            // loaded machine the candidate's answers can lag the live ones.
+            let patched = try await client.send(.patch, "/v1/collections/c", json: #"{"shadow_rate": 1, "query_log": true}"#)
+            #expect(patched.status == .ok, "\(patched.text)")
+            var counted = 0
+            for (n, topic) in ["billing", "passwords", "printers"].enumerated() {
+                let live = try await client.send(.post, "/v1/collections/c/query", json: #"{"text": "\#(topic)", "k": 5}"#)
+                #expect((try live.json()["index"] as? [String: Any])?["generation"] as? Int == 1)
+                // The counter moves right after a comparison is recorded.
+                let deadline = ContinuousClock.now + .seconds(120)
+                while ContinuousClock.now < deadline {
+                    if try await client.send(.get, "/metrics").text.contains(#"quiver_shadow_queries_total{collection="c"} \#(n + 1)"#) {
+                        counted = n + 1
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(counted == 3)
+            // The insights read the log as flushed by the follower's next cycle.
+            var shadow: [String: Any] = [:]
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let report = try await client.send(.get, "/v1/collections/c/insights").json()
+                if let first = (report["shadow"] as? [[String: Any]])?.first, first["queries"] as? Int == 3 {
+                    shadow = first
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(shadow["candidate_generation"] as? Int == 2 && shadow["current_generation"] as? Int == 1, "\(shadow)")
+            #expect((shadow["mean_overlap_at_10"] as? Double).map { (0...1).contains($0) } == true, "\(shadow)")
+            #expect(try await client.send(.patch, "/v1/collections/c", json: #"{"shadow_rate": null}"#).status == .ok)
+
             let evaluation = try await client.send(
                 .post, "/v1/collections/c/evaluate",
                 json:

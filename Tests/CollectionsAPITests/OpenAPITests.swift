@@ -24,7 +24,7 @@ struct OpenAPITests {
                 path = String(line.dropFirst(2).dropLast())
             } else if indent == 4, line.hasSuffix(":"), let path {
                 let name = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
-                if ["GET", "POST", "PUT", "DELETE"].contains(name), let method = HTTPRequest.Method(name) {
+                if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(name), let method = HTTPRequest.Method(name) {
                     found.append((path, method))
                 }
             }
@@ -40,11 +40,12 @@ struct OpenAPITests {
         #expect(
             documented == [
                 "GET /v1/collections", "POST /v1/collections", "GET /v1/collections/{collection}",
-                "DELETE /v1/collections/{collection}", "PUT /v1/collections/{collection}/documents",
+                "DELETE /v1/collections/{collection}", "PATCH /v1/collections/{collection}", "PUT /v1/collections/{collection}/documents",
                 "GET /v1/collections/{collection}/documents/{id}", "DELETE /v1/collections/{collection}/documents/{id}",
                 "POST /v1/collections/{collection}/query", "POST /v1/collections/{collection}/query/batch",
                 "POST /v1/collections/{collection}/recommend", "POST /v1/collections/{collection}/vectors",
-                "POST /v1/collections/{collection}/evaluate",
+                "POST /v1/collections/{collection}/evaluate", "POST /v1/collections/{collection}/feedback",
+                "GET /v1/collections/{collection}/insights",
                 "GET /v1/collections/{collection}/vectors",
                 "POST /v1/collections/{collection}/generations", "POST /v1/collections/{collection}/generations/promote",
                 "POST /v1/collections/{collection}/generations/discard",

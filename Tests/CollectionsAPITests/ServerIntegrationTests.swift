@@ -54,6 +54,18 @@ struct ServerIntegrationTests {
                 .forbidden, code: "forbidden")
             expectError(try await client.send(.delete, "/v1/collections/k", key: "read-key"), .forbidden, code: "forbidden")
             expectError(
+                try await client.send(.patch, "/v1/collections/k", json: #"{"verdict_threshold": 0.3}"#, key: "read-key"),
+                .forbidden, code: "forbidden")
+            #expect(
+                try await client.send(.patch, "/v1/collections/k", json: #"{"verdict_threshold": 0.3}"#, key: "admin-key").status == .ok)
+            // Feedback and insights are reads: a portal's read key may send and see them.
+            expectError(
+                try await client.send(
+                    .post, "/v1/collections/k/feedback", json: #"{"query_id": "abc", "id": "x", "helpful": true}"#, key: "read-key"),
+                .notFound, code: "not_found", messageContains: "query log")
+            #expect(try await client.send(.get, "/v1/collections/k/insights", key: "read-key").status == .ok)
+            expectError(try await client.send(.get, "/v1/collections/k/insights"), .unauthorized, code: "unauthorized")
+            expectError(
                 try await client.send(.post, "/v1/collections/k/query", json: #"{"text": "refund"}"#), .unauthorized,
                 code: "unauthorized")
             #expect(try await client.send(.delete, "/v1/collections/k/documents/export-data", key: "admin-key").status == .ok)

@@ -181,6 +181,34 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("changeable settings: updated in one transaction, read with the state, a JSON object or nothing", arguments: StoreFactory.all)
+    func tuning(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, catalog) throws in
+            #expect(try store.settings().tuning == nil && store.state().tuning == nil)
+            let stored = try store.updateTuning { old in
+                #expect(old == nil)
+                return #"{"verdict_threshold":0.4}"#
+            }
+            #expect(stored == #"{"verdict_threshold":0.4}"#)
+            // Read with every state, and by a second handle on the same collection.
+            #expect(try store.state().tuning == stored)
+            #expect(try #require(try catalog.open("c")).settings().tuning == stored)
+            // No change seq: settings are not documents.
+            #expect(try store.state().seq == 0)
+            // The change sees what is stored, and nil clears it.
+            _ = try store.updateTuning { old in
+                #expect(old == stored)
+                return nil
+            }
+            #expect(try store.state().tuning == nil)
+            // The schema keeps the column a JSON object; a refused change leaves the stored one.
+            _ = try store.updateTuning { _ in #"{"a":1}"# }
+            #expect(throws: DocumentStoreError.self) { try store.updateTuning { _ in "[1,2]" } }
+            #expect(throws: DocumentStoreError.self) { try store.updateTuning { _ in "{not json" } }
+            #expect(try store.settings().tuning == #"{"a":1}"#)
+        }
+    }
+
     @Test("a generation switches in only when every live document has an up-to-date vector", arguments: StoreFactory.all)
     func generationSwitch(_ factory: StoreFactory) throws {
         try withStore(factory) { (store, _) throws in

@@ -302,5 +302,18 @@ struct CandidateTests {
         #expect(result.status == 0 && result.stdout.contains("discarded"), "\(result.stdout) \(result.stderr)")
         result = try quiver(["discard", "-c", "c", "--model", new])
         #expect(result.status != 0 && result.stderr.contains("no candidate"), "\(result.stderr)")
+        // quiver settings: shows, sets and resets the collection's changeable settings.
+        result = try quiver(["settings", "-c", "c"])
+        #expect(result.status == 0 && result.stdout.contains(#""verdict_threshold":0.5"#), "\(result.stdout) \(result.stderr)")
+        result = try quiver(["settings", "-c", "c", "--set", "verdict_threshold=0.25"])
+        #expect(result.status == 0 && result.stdout.contains(#""verdict_threshold":0.25"#), "\(result.stdout) \(result.stderr)")
+        result = try quiver(["settings", "-c", "c", "--set", "verdict_threshold=high"])
+        #expect(result.status != 0 && result.stderr.contains("not JSON"), "\(result.stderr)")
+        result = try quiver(["settings", "-c", "c", "--set", "verdict_treshold=0.3"])
+        #expect(result.status != 0 && result.stderr.contains("unknown setting"), "\(result.stderr)")
+        result = try quiver(["settings", "-c", "c"])
+        #expect(result.stdout.contains(#""verdict_threshold":0.25"#), "\(result.stdout) \(result.stderr)")
+        result = try quiver(["settings", "-c", "c", "--reset", "verdict_threshold"])
+        #expect(result.status == 0 && result.stdout.contains(#""verdict_threshold":0.5"#), "\(result.stdout) \(result.stderr)")
     }
 }

@@ -9,7 +9,7 @@ import Testing
 /// checks through `export`/`query`/`info`. The long run (ITERATIONS=50) is recorded in RELIABILITY.md.
 @Suite("Crash loop script (short)")
 struct CrashLoopScriptTests {
-    @Test("crash_loop.sh with ITERATIONS=3 passes", .timeLimit(.minutes(3)))
+    @Test("crash_loop.sh with ITERATIONS=3 passes", .timeLimit(.minutes(10)))
     func shortLoop() throws {
         var environment = ProcessInfo.processInfo.environment
         environment["ITERATIONS"] = "3"
@@ -34,7 +34,7 @@ struct CrashLoopScriptTests {
 /// index caught up, self-queries). The 50-iteration run is recorded in RELIABILITY.md.
 @Suite("HTTP crash loop script (short)")
 struct HTTPCrashLoopScriptTests {
-    @Test("http_crash_loop.py --quick --iterations 3 passes", .timeLimit(.minutes(3)))
+    @Test("http_crash_loop.py --quick --iterations 3 passes", .timeLimit(.minutes(10)))
     func shortLoop() throws {
         let (status, stdout, stderr) = try runProcess(
             URL(fileURLWithPath: "/usr/bin/env"),

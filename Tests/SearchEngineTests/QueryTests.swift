@@ -98,7 +98,7 @@ struct QueryTests {
         #expect(text.contains("\"indexed_seq\"") && text.contains("\"age_seconds\"") && text.contains("\"embed_ms\""))
     }
 
-    @Test("the real model end to end: the matching document ranks first", .timeLimit(.minutes(2)))
+    @Test("the real model end to end: the matching document ranks first", .timeLimit(.minutes(10)))
     func realModel() throws {
         let model = try TestModel.shared.get()
         let directory = try TemporaryDirectory()

@@ -293,7 +293,7 @@ struct FailoverTests {
 
     @Test(
         "the standby promoted without the last acknowledged write: the replica rebuilds, never serves it, follows the new primary",
-        .timeLimit(.minutes(3)))
+        .timeLimit(.minutes(10)))
     func promotedStandby() throws {
         let pair = try standbyPair("failover")
         defer { pair.destroy() }
@@ -337,7 +337,7 @@ struct FailoverTests {
 
     @Test(
         "--read-store: a replica follows and queries a streaming standby, writes go to the primary; min_seq waits for both",
-        .timeLimit(.minutes(3)))
+        .timeLimit(.minutes(10)))
     func readFromStandby() throws {
         let pair = try standbyPair("rs")
         defer { pair.destroy() }

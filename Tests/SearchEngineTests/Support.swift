@@ -39,10 +39,15 @@ func makeEngine(_ directory: TemporaryDirectory, models: [EmbeddingModel] = [.ex
     try makeEngine(directory.url, models: models)
 }
 
-func makeEngine(_ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)]) throws -> SearchEngine {
+func makeEngine(
+    _ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)], calibratesVerdictInBackground: Bool = false,
+    logsQueries: Bool = false
+) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .error
-    return try SearchEngine(dataDirectory: url, catalog: try TestStore.catalog(for: url, logger: logger), models: models, logger: logger)
+    return try SearchEngine(
+        dataDirectory: url, catalog: try TestStore.catalog(for: url, logger: logger), models: models,
+        calibratesVerdictInBackground: calibratesVerdictInBackground, logsQueries: logsQueries, logger: logger)
 }
 
 /// Which store backend the engine suites run on: SQLite by default; with
@@ -76,7 +81,9 @@ enum TestStore {
     }
 
     /// Commands of `quiver` that take `--store`.
-    static let storeCommands: Set<String> = ["worker", "index", "query", "info", "eval", "export", "promote", "discard", "serve"]
+    static let storeCommands: Set<String> = [
+        "worker", "index", "query", "info", "eval", "export", "promote", "discard", "serve", "settings", "insights",
+    ]
 
     /// `arguments` of a `quiver` command on a data folder, with `--store URL` added on PostgreSQL
     /// (the database of that folder), unchanged otherwise.
