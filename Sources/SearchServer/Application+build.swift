@@ -61,6 +61,7 @@ func buildRouter(
 
     let system = SystemController(configuration: configuration, service: service, metrics: metrics, modules: modules)
     system.addOpenRoutes(to: router)
+    if configuration.console { ConsoleController().addRoutes(to: router) }
 
     // One in-flight counter for both groups; /health and /ready stay outside it, so probes are
     // never refused for load. A request takes a slot only once it is authenticated and its body

@@ -133,6 +133,8 @@ public struct ServerConfiguration: Sendable {
     public var browser: BrowserPolicy
     /// The server's version, reported by `/v1/info`.
     public var version: String
+    /// Whether `/` serves the web console (``ConsoleController``). Default on.
+    public var console: Bool
 
     /// A configuration with every default documented on the properties.
     public init(
@@ -140,7 +142,7 @@ public struct ServerConfiguration: Sendable {
         modelFolder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2"), modelID: String? = nil,
         dataFolder: URL = URL(fileURLWithPath: "var/data"), limits: Limits = Limits(),
         batching: DynamicBatcher.Options = DynamicBatcher.Options(), apiKeys: APIKeys = APIKeys(),
-        browser: BrowserPolicy = BrowserPolicy(), version: String = QuiverVersion.current
+        browser: BrowserPolicy = BrowserPolicy(), version: String = QuiverVersion.current, console: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -152,6 +154,7 @@ public struct ServerConfiguration: Sendable {
         self.apiKeys = apiKeys
         self.browser = browser
         self.version = version
+        self.console = console
     }
 
     /// Throws ``ConfigurationError`` for the first value out of range.

@@ -91,6 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
     var corsOrigin: [String] = []
     @Flag(help: "Allow a non-loopback --host without API keys (anyone who can reach the port can write).")
     var insecureNoAuth = false
+    @Flag(help: "Do not serve the web console at / (the API is unchanged).") var noConsole = false
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -127,7 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
                 coalesce: !noBatching),
-            apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin))
+            apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin), console: !noConsole)
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
         guard (0...65_536).contains(hitCacheMb) else { throw ValidationError("--hit-cache-mb must be between 0 and 65536") }
         guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
