@@ -103,7 +103,8 @@ struct ValidationTests {
     func unknownRoutes() async throws {
         try await makeApp().test(.router) { client in
             expectError(try await client.get("/v2/nothing"), .notFound, code: "not_found")
-            expectError(try await client.get("/"), .notFound, code: "not_found")
+            expectError(try await client.get("/nothing"), .notFound, code: "not_found")
+            expectError(try await client.get("/console/nothing.js"), .notFound, code: "not_found")
             let wrongMethod = try await client.get("/v1/embeddings")
             #expect([.notFound, .methodNotAllowed].contains(wrongMethod.status))
             #expect(wrongMethod.errorBody != nil)

@@ -225,16 +225,18 @@ extension ConsoleAssets {
         }
 
         async function showCollection(name) {
-          const c = await api("GET", "/v1/collections/" + encodeURIComponent(name));
+          const [c, info] = await Promise.all([api("GET", "/v1/collections/" + encodeURIComponent(name)), api("GET", "/v1/info")]);
           $("c-detail").hidden = false;
           $("c-detail").dataset.collection = name;
           $("c-name").textContent = c.name;
           facts($("c-facts"), [
             ["Documents", c.documents], ["Model", (c.model?.id || "–") + " (" + c.dimensions + " dimensions, " + c.distance + ")"],
+            ["Precision", "float32 encoder on " + (info.kernels?.active || "?") + " kernels; float32 vectors"],
             ["Index", "generation " + c.index?.generation + ", " + c.index?.vectors + " vectors, indexed to seq " + c.index?.indexed_seq
               + " of " + c.index?.store_seq + ", " + c.index?.pending + " pending"],
             ["Index lag", fixed(c.index?.lag_seconds, 3) + " s"], ["Tombstones", c.tombstones],
-            ["Created", c.created_at], ["Last sync", c.last_sync ? JSON.stringify(c.last_sync) : "none reported"],
+            ["Created", c.created_at],
+            ["Last sync", c.index?.last_sync_at || "none yet (`quiver index --prune` records when a full sync finished)"],
           ]);
           clear($("c-generations").querySelector("tbody")).append(...(c.generations || []).map((g) => el("tr", {},
             el("td", {}, g.generation), el("td", {}, g.state), el("td", {}, g.model?.id || "–"), el("td", {}, g.dimensions),
