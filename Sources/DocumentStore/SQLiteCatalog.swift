@@ -40,6 +40,10 @@ public struct CollectionFiles: Sendable, Equatable {
     public func generationDirectory(_ generation: Int64) -> URL { generationsDirectory.appendingPathComponent(String(generation)) }
     /// The HNSW checkpoint of one generation.
     public func indexPath(_ generation: Int64) -> String { generationDirectory(generation).appendingPathComponent("index.hnsw").path }
+    /// The verdict calibration fitted for one generation (JSON; derived, refitted when absent).
+    public func verdictPath(_ generation: Int64) -> String {
+        generationDirectory(generation).appendingPathComponent("verdict.json").path
+    }
     /// The keyword (FTS5) index, shared by every generation.
     public var keywordIndexPath: String { directory.appendingPathComponent("keyword.sqlite").path }
     /// The query log (opt-in per collection; this machine's queries only).

@@ -51,7 +51,7 @@ final class IndexFollower: Sendable {
     /// Hit documents for queries, invalidated by every change this follower applies.
     let hitCache: HitCache
     /// The serving generation's verdict calibration (see ``Verdict``).
-    let verdictCalibrator = VerdictCalibrator()
+    let verdictCalibrator: VerdictCalibrator
     /// The collection's changeable settings as last read with the store state.
     let tuningCache = TuningCache()
     /// The collection's query log (written only when its settings turn it on).
@@ -105,6 +105,7 @@ final class IndexFollower: Sendable {
     ) throws(SearchEngineError) {
         hitCache = HitCache(capacityBytes: hitCacheBytes)
         queryLogger = QueryLogger(path: files.queryLogPath)
+        verdictCalibrator = VerdictCalibrator(files: files)
         self.name = name
         self.store = store
         self.files = files

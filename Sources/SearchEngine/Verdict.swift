@@ -190,7 +190,11 @@ enum PseudoQuery {
 /// One collection's verdict calibration: the fitted model for the serving generation, fitted on
 /// a thread of its own the first time a query asks for it (queries answer without a verdict until
 /// then), and again after a generation change or when the collection has grown or shrunk by a
-/// quarter. Kept in memory (a fit embeds and searches ``sampleSize`` short texts: a few seconds).
+/// quarter. Kept in memory and in the generation's folder (`verdict.json`), so a restarted server
+/// answers with a verdict at once instead of fitting again (a fit embeds and searches
+/// ``sampleSize`` short texts: seconds). The file is derived: one that is missing, unreadable, of
+/// another generation or of another feature set is ignored and the calibration fitted again; one
+/// that cannot be written costs only that refit after a restart.
 final class VerdictCalibrator: Sendable {
     /// Pseudo-queries per calibration.
     static let sampleSize = 512
@@ -202,9 +206,46 @@ final class VerdictCalibrator: Sendable {
         var running = false
         var failure: String?
         var failedAt = 0.0
+        /// Generations whose file was read already (read once each).
+        var read: Set<Int64> = []
     }
 
     private let state = Mutex(State())
+    /// Where calibrations are kept between runs (nil: memory only).
+    private let files: CollectionFiles?
+
+    /// A calibrator keeping its calibrations in `files`' generation folders (nil: memory only).
+    init(files: CollectionFiles? = nil) { self.files = files }
+
+    /// The calibration kept in `generation`'s folder, if it is one for that generation and for
+    /// today's features.
+    private func stored(_ generation: Int64) -> VerdictCalibration? {
+        guard let files, let data = FileManager.default.contents(atPath: files.verdictPath(generation)) else { return nil }
+        guard let calibration = try? JSONDecoder().decode(VerdictCalibration.self, from: data),
+            calibration.generation == generation, Set(calibration.weights.keys) == Set(VerdictFeatures.names),
+            calibration.weights.values.allSatisfy(\.isFinite), calibration.bias.isFinite, calibration.indexSize >= 0
+        else { return nil }
+        return calibration
+    }
+
+    /// Loads `generation`'s kept calibration the first time that generation is asked for.
+    private func loadIfNeeded(_ state: inout State, generation: Int64) {
+        guard state.calibration?.generation != generation, !state.read.contains(generation) else { return }
+        state.read.insert(generation)
+        if let kept = stored(generation) { state.calibration = kept }
+    }
+
+    /// Keeps `calibration` in its generation's folder (atomically: a crash leaves the old file or
+    /// the new one) when that folder exists: the folder is the index checkpoint's, and one made
+    /// here would read as a checkpoint to `quiver check`. Best effort: see the type's
+    /// documentation.
+    private func keep(_ calibration: VerdictCalibration) {
+        guard let files, let data = try? JSONEncoder().encode(calibration) else { return }
+        var isFolder: ObjCBool = false
+        let folder = files.generationDirectory(calibration.generation).path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else { return }
+        try? data.write(to: URL(fileURLWithPath: files.verdictPath(calibration.generation)), options: .atomic)
+    }
     /// Set by ``cancel()``: a fit in progress stops at its next step, and none starts.
     private let cancelled = Atomic<Bool>(false)
 
@@ -220,9 +261,12 @@ final class VerdictCalibrator: Sendable {
         return waitIdle(seconds: seconds)
     }
 
-    /// The calibration for `generation`, when one is fitted.
+    /// The calibration for `generation`, when one is fitted (here or by an earlier run).
     func current(generation: Int64) -> VerdictCalibration? {
-        state.withLock { $0.calibration?.generation == generation ? $0.calibration : nil }
+        state.withLock { state in
+            loadIfNeeded(&state, generation: generation)
+            return state.calibration?.generation == generation ? state.calibration : nil
+        }
     }
 
     /// Why the last calibration failed, if it did.
@@ -233,6 +277,7 @@ final class VerdictCalibrator: Sendable {
     func refreshIfNeeded(generation: Int64, indexSize: Int, fit: @escaping @Sendable () throws -> VerdictCalibration) {
         let start = state.withLock { state -> Bool in
             if state.running || isCancelled { return false }
+            loadIfNeeded(&state, generation: generation)
             if let c = state.calibration, c.generation == generation,
                 Double(abs(indexSize - c.indexSize)) <= Double(max(c.indexSize, 1)) * 0.25
             {
@@ -247,6 +292,7 @@ final class VerdictCalibrator: Sendable {
             ThreadControl.nameCurrentThread("quiver-verdict")
             do {
                 let fitted = try fit()
+                keep(fitted)
                 state.withLock {
                     $0.calibration = fitted
                     $0.failure = nil
@@ -264,8 +310,9 @@ final class VerdictCalibrator: Sendable {
         thread.start()
     }
 
-    /// Keeps `calibration` (fitted by the caller).
+    /// Keeps `calibration` (fitted by the caller), in memory and in its generation's folder.
     func store(_ calibration: VerdictCalibration) {
+        keep(calibration)
         state.withLock {
             $0.calibration = calibration
             $0.failure = nil

@@ -145,6 +145,46 @@ struct VerdictTests {
         }
     }
 
+    @Test("a calibration is kept in its generation's folder: a restarted engine answers with it at once; a bad file is refitted")
+    func calibrationKept() throws {
+        try withCollection(60) { engine, handle in
+            try handle.checkpoint()
+            let fitted = try handle.calibrateVerdictNow()
+            let files = handle.follower.files
+            let path = files.verdictPath(fitted.generation)
+            #expect(FileManager.default.fileExists(atPath: path))
+            let query = TinyModel.text(3 * 7919 + 13, words: 8).split(separator: " ").prefix(5).joined(separator: " ")
+
+            // Another engine on the same data (a restart): the first query has the verdict, and
+            // no fit runs (none is allowed to: this engine does not calibrate in the background).
+            let restarted = try makeEngine(engine.dataDirectory, models: engine.models)
+            let again = try restarted.collection("c")
+            #expect(try again.info().verdict == fitted)
+            let verdict = try #require(try again.query(QueryRequest(text: query, mode: .vector)).verdict)
+            let original = try #require(try handle.query(QueryRequest(text: query, mode: .vector)).verdict)
+            #expect(abs(verdict.confidence - original.confidence) < 1e-6)
+
+            // A damaged file, one of another generation, one of other features: each ignored.
+            var foreign = fitted
+            foreign.generation += 1
+            var otherFeatures = fitted
+            otherFeatures.weights["retired_feature"] = 1
+            for bad in [
+                Data("{not json".utf8), try JSONEncoder().encode(foreign), try JSONEncoder().encode(otherFeatures), Data(),
+            ] {
+                try bad.write(to: URL(fileURLWithPath: path))
+                let fresh = try makeEngine(engine.dataDirectory, models: engine.models)
+                let reopened = try fresh.collection("c")
+                #expect(try reopened.info().verdict == nil)
+                #expect(try reopened.query(QueryRequest(text: query, mode: .vector)).verdict == nil)
+                // Fitting again replaces the file.
+                let refitted = try reopened.calibrateVerdictNow()
+                let kept = try JSONDecoder().decode(VerdictCalibration.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+                #expect(refitted == kept)
+            }
+        }
+    }
+
     @Test("collection settings: a merge patch, checked whole before anything is stored; a newer build's keys are kept")
     func tuningPatches() throws {
         try withCollection(3) { engine, handle in
