@@ -249,6 +249,7 @@ class ConsoleInBrowserTests(unittest.TestCase):
         lookup = b.find_element(By.ID, "c-doc-id")
         lookup.send_keys("kb-a-002", Keys.ENTER)
         self.wait(lambda: "Reset a forgotten password" in self.text("c-doc"), message="the document")
+        self.no_horizontal_scroll()
         self.shot("collections-1280x800")
 
         # Insights: by keyboard, following the nav link.
@@ -260,6 +261,7 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.assertGreater(len(b.find_elements(By.CSS_SELECTOR, "#i-chart svg rect")), 0)
         self.assertRegex(self.text("i-summary"), r"Queries\s*\n?\s*\d+")
         self.wait(lambda: "dragon" in self.text("i-gaps"), message="the low-confidence query in a topic group")
+        self.no_horizontal_scroll()
         self.shot("insights-1280x800")
 
         b.get(self.url + "/#evaluation")
@@ -271,12 +273,14 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.assertTrue(labels[0].startswith("hybrid"))
         self.assertGreater(len(b.find_elements(By.CSS_SELECTOR, "#e-chart svg rect")), 0)
         self.assertIn("No shadow comparisons yet", self.text("e-shadow-none"))
+        self.no_horizontal_scroll()
         self.shot("evaluation-1280x800")
 
         b.get(self.url + "/#server")
         self.wait(lambda: "/v1/collections/{collection}/query" in self.text("v-routes"), message="the routes table")
         self.assertIn("all-MiniLM-L6-v2", self.text("v-info"))
         self.wait(lambda: "Forward passes" in self.text("v-batcher"), message="the batcher")
+        self.no_horizontal_scroll()
         self.shot("server-1280x800")
         self.assertEqual(self.console_errors(), [])
 
