@@ -77,7 +77,19 @@ class ConsoleInBrowserTests(unittest.TestCase):
              {"documents": [{"id": "hostile", "title": HOSTILE_TITLE, "text": "The quarterly cash report lists every payment."}]})
         for text in ["reset my password", "export invoices to csv", "how do I pay the dragon toll on mars",
                      "reset my password"]:
-            call(cls.url, "POST", "/v1/collections/help-center/query", {"text": text}, key=READ_KEY)
+            answer = call(cls.url, "POST", "/v1/collections/help-center/query", {"text": text}, key=READ_KEY)
+        # A user says the last answer's first hit helped (feedback needs the query in the log,
+        # which the follower writes within its next cycle).
+        deadline = time.time() + 60
+        while True:
+            try:
+                call(cls.url, "POST", "/v1/collections/help-center/feedback",
+                     {"query_id": answer["query_id"], "id": "kb-a-002", "helpful": True}, key=READ_KEY)
+                break
+            except urllib.error.HTTPError as error:
+                if error.code != 404 or time.time() > deadline:
+                    raise
+                time.sleep(0.2)
         os.makedirs(ARTIFACTS, exist_ok=True)
         options = webdriver.ChromeOptions()
         options.binary_location = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -273,6 +285,12 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.assertTrue(labels[0].startswith("hybrid"))
         self.assertGreater(len(b.find_elements(By.CSS_SELECTOR, "#e-chart svg rect")), 0)
         self.assertIn("No shadow comparisons yet", self.text("e-shadow-none"))
+        # Judged by the feedback in the query log instead.
+        b.find_element(By.ID, "e-feedback").send_keys(Keys.SPACE)
+        b.find_element(By.CSS_SELECTOR, "#e-form button[type=submit]").send_keys(Keys.ENTER)
+        self.wait(lambda: "judged queries from users' feedback" in self.text("e-summary"), message="feedback evaluation")
+        self.assertTrue(self.text("e-summary").startswith("1 judged queries"), self.text("e-summary"))
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "#e-table tbody tr")), 3)
         self.no_horizontal_scroll()
         self.shot("evaluation-1280x800")
 

@@ -239,17 +239,36 @@ struct CollectionsController: Sendable {
         let (engine, model) = try module.engine()
         let name = collectionName(context)
         let body = try await JSONBody.decode(EvaluateBody.self, from: request, limit: limits.maxBodyBytes)
-        guard !body.queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
+        let queries: [JudgedQuery]
+        switch (body.queries, body.judgments) {
+        case (let given?, nil):
+            queries = given
+        case (nil, "feedback"?):
+            // Users' judgments in the collection's query log (`quiver eval --judgments feedback`).
+            let handle = try await collection(engine, name)
+            queries = try await runner.read { () throws(SearchEngineError) in try handle.feedbackJudgments().queries }
+            guard !queries.isEmpty else {
+                throw APIError.invalidRequest(
+                    "judgments: no feedback with a helpful document in the query log of \(name) (turn query_log on; clients send feedback)")
+            }
+        case (nil, let other?):
+            throw APIError.invalidRequest("judgments: the only source is \"feedback\" (got \"\(EngineErrors.shortened(other))\")")
+        case (_?, _?):
+            throw APIError.invalidRequest("give queries or judgments, not both")
+        case (nil, nil):
+            throw APIError.invalidRequest("give queries (judged queries) or judgments: \"feedback\"")
+        }
+        guard !queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
         let maxQueries = EvaluateBody.maxQueries
-        guard body.queries.count <= maxQueries else {
-            throw APIError.limitExceeded(limit: "evaluate queries", value: body.queries.count, allowed: maxQueries)
+        guard queries.count <= maxQueries else {
+            throw APIError.limitExceeded(limit: "evaluate queries", value: queries.count, allowed: maxQueries)
         }
         let configurations = body.configurations ?? [EvaluationConfiguration(mode: .vector)]
         guard !configurations.isEmpty, configurations.count <= EvaluateBody.maxConfigurations else {
             throw APIError.invalidRequest("configurations must hold 1 to \(EvaluateBody.maxConfigurations) entries")
         }
         // Every query runs once per configuration: the product is the request's cost.
-        let runs = body.queries.count * configurations.count
+        let runs = queries.count * configurations.count
         guard runs <= EvaluateBody.maxRuns else {
             throw APIError.limitExceeded(limit: "evaluate queries × configurations", value: runs, allowed: EvaluateBody.maxRuns)
         }
@@ -265,7 +284,7 @@ struct CollectionsController: Sendable {
                     try fusion.validate(field: "configurations[\(index)].")
                 }
             }
-            for (index, query) in body.queries.enumerated() {
+            for (index, query) in queries.enumerated() {
                 try QueryRequest(text: query.text, k: k, ef: body.ef, filter: query.filter).validate(
                     limits: queryLimits, field: "queries[\(index)].")
             }
@@ -274,7 +293,7 @@ struct CollectionsController: Sendable {
         let report: EvaluationReport
         do {
             report = try await handle.evaluate(
-                body.queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model, engine: engine),
+                queries, configurations: configurations, k: k, ef: body.ef, embedder: queryEmbedder(model, engine: engine),
                 limits: queryLimits)
         } catch { throw runner.apiError(error) }
         let encoded: Data

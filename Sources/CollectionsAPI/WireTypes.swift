@@ -76,7 +76,10 @@ struct RecommendBody: Decodable {
 /// `POST /v1/collections/{c}/evaluate`: judged queries (the lines of a `quiver eval` file) and
 /// the configurations to run them in (default: vector mode).
 struct EvaluateBody: Decodable {
-    let queries: [JudgedQuery]
+    /// Judged queries; or nil with `judgments: "feedback"`.
+    let queries: [JudgedQuery]?
+    /// `"feedback"`: the judged queries are the query log's feedback (instead of `queries`).
+    let judgments: String?
     let configurations: [EvaluationConfiguration]?
     let k: Int?
     let ef: Int?

@@ -141,6 +141,26 @@ struct CollectionRoutesTests {
             expectError(
                 try await client.send(.get, "/v1/collections/kb/insights?since=1e300"), .unprocessableContent, code: "invalid_request")
             expectError(try await client.send(.get, "/v1/collections/nope/insights"), .notFound, code: "not_found")
+
+            // The feedback as judged queries (what `quiver eval --judgments feedback` runs).
+            let judged = try await client.send(.post, "/v1/collections/kb/evaluate", json: #"{"judgments": "feedback"}"#)
+            #expect(judged.status == .ok, "\(judged.text)")
+            let evaluation = try judged.json()
+            #expect(evaluation["query_count"] as? Int == 1)
+            let asked = (evaluation["queries"] as? [[String: Any]])?.first
+            #expect(asked?["text"] as? String == "forgot my password, account [number]")
+            let ranks = ((asked?["results"] as? [[String: Any]])?.first?["ranks"] as? [String: Any])
+            #expect(ranks?.keys.sorted() == ["reset"])
+            for body in [
+                #"{"judgments": "clicks"}"#, "{}", #"{"judgments": "feedback", "queries": [{"text": "x", "relevant": ["reset"]}]}"#,
+            ] {
+                expectError(
+                    try await client.send(.post, "/v1/collections/kb/evaluate", json: body), .unprocessableContent, code: "invalid_request")
+            }
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "quiet"}"#).status == .created)
+            expectError(
+                try await client.send(.post, "/v1/collections/quiet/evaluate", json: #"{"judgments": "feedback"}"#),
+                .unprocessableContent, code: "invalid_request", messageContains: "no feedback")
         }
     }
 

@@ -126,8 +126,11 @@ enum ConsoleAssets {
               <label><input type="checkbox" value="keyword" checked> keyword</label>
               <label><input type="checkbox" value="candidate"> hybrid on the candidate generation</label>
             </fieldset>
+            <label class="wide check"><input type="checkbox" id="e-feedback"> Judge by users' feedback in the query log instead
+              of the queries above</label>
             <div class="actions"><button type="submit">Evaluate</button></div>
           </form>
+          <p id="e-summary" class="muted"></p>
           <figure id="e-chart" class="chart" aria-label="Metrics per configuration"></figure>
           <div class="scroll"><table id="e-table"><thead></thead><tbody></tbody></table></div>
           <h3>Shadow traffic (live queries answered by the candidate too)</h3>
@@ -187,6 +190,7 @@ enum ConsoleAssets {
         .grid fieldset { flex-direction: row; flex-wrap: wrap; gap: 6px 16px; border: 1px solid var(--line); border-radius: 4px; }
         .grid fieldset label { flex-direction: row; align-items: center; gap: 4px; }
         .grid .wide { grid-column: 1 / -1; }
+        .grid label.check { flex-direction: row; align-items: center; gap: 6px; }
         .inline { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin-bottom: 10px; }
         .inline label { display: flex; flex-direction: column; gap: 3px; }
         .muted { color: var(--muted); }

@@ -332,14 +332,22 @@ extension ConsoleAssets {
         // --- evaluation and shadow ------------------------------------------------------------
         async function runEvaluation() {
           const name = $("e-collection").value;
+          const fromFeedback = $("e-feedback").checked;
           let queries;
-          try { queries = JSON.parse($("e-queries").value); } catch (error) { notice("The judged queries are not JSON: " + error.message); return; }
+          if (!fromFeedback) {
+            try { queries = JSON.parse($("e-queries").value); } catch (error) { notice("The judged queries are not JSON: " + error.message); return; }
+          }
           const configurations = [...$("e-form").querySelectorAll("fieldset input:checked")].map((box) =>
             box.value === "candidate" ? { mode: "hybrid", generation: "candidate" } : { mode: box.value });
           if (configurations.length === 0) { notice("Choose at least one configuration."); return; }
           notice("Evaluating…", "info");
-          const report = await api("POST", "/v1/collections/" + encodeURIComponent(name) + "/evaluate", { queries, configurations });
+          const body = fromFeedback ? { judgments: "feedback", configurations } : { queries, configurations };
+          clear($("e-table").querySelector("tbody"));
+          $("e-summary").textContent = "";
+          const report = await api("POST", "/v1/collections/" + encodeURIComponent(name) + "/evaluate", body);
           notice("");
+          $("e-summary").textContent = report.query_count + " judged queries" + (fromFeedback ? " from users' feedback" : "")
+            + ", k = " + report.k;
           const metrics = ["ndcg@10", "mrr@10", "precision@1"];
           const results = report.configurations || [];
           const recall = Object.keys(results[0]?.metrics || {}).find((m) => m.startsWith("recall@"));

@@ -277,14 +277,21 @@ class Client:
     def evaluate(
         self,
         collection: str,
-        queries: Sequence[Mapping[str, Any]],
+        queries: Optional[Sequence[Mapping[str, Any]]] = None,
         configurations: Optional[Sequence[Mapping[str, Any]]] = None,
         k: Optional[int] = None,
+        judgments: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Ranking quality on judged queries (``{"text", "relevant"}`` each), per configuration
         (``{"mode": ..., "fusion": ..., "generation": ...}``; default vector mode): the server's
-        evaluation report with nDCG@10, recall@k, MRR@10, precision@1 and latencies."""
-        body: Dict[str, Any] = {"queries": [dict(q) for q in queries]}
+        evaluation report with nDCG@10, recall@k, MRR@10, precision@1 and latencies.
+
+        ``judgments="feedback"`` instead of ``queries``: the judged queries are users' feedback in
+        the collection's query log (the server answers 422 when there is none)."""
+        if (queries is None) == (judgments is None):
+            raise ValueError("give queries or judgments (one of them)")
+        body: Dict[str, Any] = (
+            {"queries": [dict(q) for q in queries]} if queries is not None else {"judgments": judgments})
         if configurations is not None:
             body["configurations"] = [dict(c) for c in configurations]
         if k is not None:

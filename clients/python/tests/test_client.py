@@ -295,6 +295,17 @@ class LiveServerTests(unittest.TestCase):
         self.assertEqual(report["queries"], 1)
         self.assertEqual(report["top_queries"][0]["text"], "reset my password")
         self.assertEqual(report["feedback"], {"helpful": 0, "unhelpful": 1})
+        # Feedback as judged queries: none yet with a helpful document, then one.
+        with self.assertRaises(QuiverError) as none_helpful:
+            reader.evaluate(kb, judgments="feedback")
+        self.assertEqual((none_helpful.exception.status, none_helpful.exception.code), (422, "invalid_request"))
+        self.assertTrue(self.client.feedback(kb, query_id, first, helpful=True)["recorded"])
+        judged = reader.evaluate(kb, judgments="feedback", configurations=[{"mode": "vector"}, {"mode": "keyword"}])
+        self.assertEqual(judged["query_count"], 1)
+        self.assertEqual(judged["queries"][0]["text"], "reset my password")
+        self.assertEqual(list(judged["queries"][0]["results"][0]["ranks"]), [first])
+        with self.assertRaises(ValueError):
+            reader.evaluate(kb)
         with self.assertRaises(QuiverError) as refused:
             self.client.update_settings(kb, query_log="yes")
         self.assertEqual((refused.exception.status, refused.exception.code), (422, "invalid_request"))
