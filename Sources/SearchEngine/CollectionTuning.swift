@@ -26,10 +26,8 @@ public struct CollectionTuning: Sendable, Codable, Equatable {
     /// the request's path, to compare the two (``ShadowSummary``); nil: 0.
     public var shadowRate: Double?
 
-    /// Every key a patch may name.
-    public static let keys = [
-        "verdict_threshold", "query_log", "query_log_text", "query_log_retention_days", "query_log_max_queries", "shadow_rate",
-    ]
+    /// Every key a patch may name (the stored and reported names, ``CodingKeys``).
+    public static let keys = CodingKeys.allCases.map(\.stringValue)
     /// Days a logged query is kept by default.
     public static let defaultRetentionDays = 30
     /// Queries a log keeps by default.
@@ -44,7 +42,8 @@ public struct CollectionTuning: Sendable, Codable, Equatable {
         self.verdictThreshold = verdictThreshold
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// The settings' names, stored and reported (``CollectionSettingsReport`` uses them too).
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case verdictThreshold = "verdict_threshold"
         case queryLog = "query_log"
         case queryLogText = "query_log_text"

@@ -254,14 +254,8 @@ public struct CollectionSettingsReport: Sendable, Codable, Equatable {
         shadowRate = tuning.effectiveShadowRate
     }
 
-    enum CodingKeys: String, CodingKey {
-        case verdictThreshold = "verdict_threshold"
-        case queryLog = "query_log"
-        case queryLogText = "query_log_text"
-        case queryLogRetentionDays = "query_log_retention_days"
-        case queryLogMaxQueries = "query_log_max_queries"
-        case shadowRate = "shadow_rate"
-    }
+    /// The same names as the settings themselves.
+    typealias CodingKeys = CollectionTuning.CodingKeys
 }
 
 /// A generation built in the background (the server's `POST /v1/collections/{c}/generations`).

@@ -48,24 +48,21 @@ final class QueryLogger: Sendable {
     /// Records `query` to be written with its text kept as `textMode` says (the text is turned
     /// into what the mode keeps when written, with the file's salt).
     func record(_ query: LoggedQuery, textMode: QueryTextMode) {
-        buffer.withLock { buffer in
-            if buffer.pending.count >= Self.maxPending {
-                buffer.pending.removeFirst(buffer.pending.count - Self.maxPending + 1)
-                buffer.dropped += 1
-            }
-            buffer.pending.append(Pending(query: query, textMode: textMode))
-        }
+        buffer.withLock { buffer in Self.append(Pending(query: query, textMode: textMode), to: &buffer.pending, dropped: &buffer.dropped) }
     }
 
     /// Records a shadow comparison to be written (bounded like queries).
     func record(shadow comparison: ShadowComparison) {
-        buffer.withLock { buffer in
-            if buffer.shadow.count >= Self.maxPending {
-                buffer.shadow.removeFirst(buffer.shadow.count - Self.maxPending + 1)
-                buffer.dropped += 1
-            }
-            buffer.shadow.append(comparison)
+        buffer.withLock { buffer in Self.append(comparison, to: &buffer.shadow, dropped: &buffer.dropped) }
+    }
+
+    /// Appends `item` to `list`, dropping (and counting) the oldest once ``maxPending`` wait.
+    private static func append<Item>(_ item: Item, to list: inout [Item], dropped: inout Int) {
+        if list.count >= maxPending {
+            list.removeFirst(list.count - maxPending + 1)
+            dropped += 1
         }
+        list.append(item)
     }
 
     /// Writes what is pending and prunes when due, by `tuning`'s retention. A failure is kept in
