@@ -5,9 +5,9 @@ import PackageDescription
 // without it `swiftc` targets baseline SSE2 and fused multiply-adds become library calls
 // (see docs/ARCHITECTURE.md, "Code generation"). The binary therefore needs a Haswell-or-newer CPU.
 #if arch(x86_64)
-let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+    let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let cpuFlags: [SwiftSetting] = []
+    let cpuFlags: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "SearchEngine",
             dependencies: [
-                "Embedder", "VectorIndex", "DocumentStore", "KeywordIndex", "QueryLog",
+                "Embedder", "VectorMath", "VectorIndex", "DocumentStore", "KeywordIndex", "QueryLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "CollectionsAPI",
             dependencies: [
-                "SearchServer", "SearchEngine", "Embedder", "PostgresStore", "DocumentStore",
+                "SearchServer", "SearchEngine", "Embedder", "VectorMath", "PostgresStore", "DocumentStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -125,7 +125,8 @@ let package = Package(
         .executableTarget(
             name: "quiver",
             dependencies: [
-                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources", "PostgresStore", "QueryLog",
+                "Embedder", "VectorMath", "VectorIndex", "SearchEngine", "SearchServer", "CollectionsAPI", "FileSources", "PostgresStore",
+                "QueryLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,7 +137,7 @@ let package = Package(
         .target(name: "QuiverTestSupport", path: "Tests/QuiverTestSupport"),
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CKernels"], swiftSettings: cpuFlags),
         .testTarget(
-            name: "EmbedderTests", dependencies: ["Embedder", "QuiverTestSupport"],
+            name: "EmbedderTests", dependencies: ["Embedder", "VectorMath", "QuiverTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"], swiftSettings: cpuFlags),
@@ -152,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "SearchServerTests",
             dependencies: [
-                "SearchServer", "Embedder", "QuiverTestSupport",
+                "SearchServer", "Embedder", "VectorMath", "QuiverTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -257,7 +257,8 @@ public final class CollectionsModule: APIModule {
                 if let known = options.modelFingerprint {
                     fingerprint = known
                 } else {
-                    fingerprint = try EmbeddingModel.fingerprint(folder: modelFolder, pooling: embedder.pooling)
+                    fingerprint = try EmbeddingModel.fingerprint(
+                        folder: modelFolder, pooling: embedder.pooling, precision: embedder.precision)
                 }
                 let model = EmbeddingModel(id: modelID, fingerprint: fingerprint, embedder: embedder)
                 if RunningMarker.claim(data: options.dataDirectory) {

@@ -3,10 +3,13 @@ import Foundation
 import Logging
 import SearchEngine
 import Synchronization
+import VectorMath
 
 /// The model folders a server may load beside its own (`quiver serve --candidate-model DIR`):
 /// a candidate generation of one of them is queried, evaluated, built and promoted with it, and a
-/// collection promoted to it keeps being served by it. Each folder is fingerprinted at start
+/// collection promoted to it keeps being served by it. Each folder is offered at every precision
+/// (`all-MiniLM-L6-v2` and `all-MiniLM-L6-v2@bf16`: the server's own folder given here is how a
+/// running server moves a collection to another precision). Each folder is fingerprinted at start
 /// (configuration and files hashed, weights not loaded); the engine loads one when a generation
 /// needs it and drops it when no open collection uses it (``SearchEngine/releaseUnusedModels()``).
 final class ModelShelf: ModelProvider {
@@ -14,6 +17,7 @@ final class ModelShelf: ModelProvider {
         let id: String
         let fingerprint: String
         let folder: URL
+        let precision: Precision
     }
 
     let entries: [Entry]
@@ -28,8 +32,14 @@ final class ModelShelf: ModelProvider {
         for folder in folders {
             let fingerprint = try EmbeddingModel.fingerprint(folder: folder)
             let name = folder.standardizedFileURL.lastPathComponent
-            guard !entries.contains(where: { $0.fingerprint == fingerprint }) else { continue }
-            entries.append(Entry(id: name.isEmpty ? "model" : name, fingerprint: fingerprint, folder: folder))
+            for precision in Precision.allCases {
+                let derived = EmbeddingModel.fingerprint(fingerprint, precision: precision)
+                guard !entries.contains(where: { $0.fingerprint == derived }) else { continue }
+                entries.append(
+                    Entry(
+                        id: EmbeddingModel.id(name.isEmpty ? "model" : name, precision: precision), fingerprint: derived, folder: folder,
+                        precision: precision))
+            }
         }
         self.entries = entries
         self.logger = logger
@@ -41,7 +51,7 @@ final class ModelShelf: ModelProvider {
         guard let entry = entries.first(where: { $0.fingerprint == fingerprint }) else { return nil }
         let start = ContinuousClock.now
         do {
-            let loaded = try EmbeddingModel.load(folder: entry.folder)
+            let loaded = try EmbeddingModel.load(folder: entry.folder, options: .init(precision: entry.precision))
             // The folder may have been replaced since the server started: its vectors would not
             // be the generation's.
             guard loaded.fingerprint == fingerprint, let embedder = loaded.embedder else {

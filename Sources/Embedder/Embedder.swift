@@ -39,13 +39,19 @@ public final class Embedder: Sendable {
         /// OpenBLAS at every size measured: BENCHMARKS.md, "AVX-512"), 512 tokens on AVX2; 0
         /// always uses OpenBLAS.
         public var packedGEMMTokens: Int
+        /// The dense layers' arithmetic: ``Precision/fp32`` (default, exact to the reference) or
+        /// ``Precision/bf16`` (weights rounded once at load, every pass on the bf16 kernel;
+        /// ``packedGEMMTokens`` does not apply).
+        public var precision: Precision
 
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
             workers: Int = CPUBudget.machine.embedWorkers, blasThreads: Int = 1,
-            columnSplitTokens: Int = 256, packedGEMMTokens: Int = Kernels.active == .avx512 ? Int.max : 512
+            columnSplitTokens: Int = 256, packedGEMMTokens: Int = Kernels.active == .avx512 ? Int.max : 512,
+            precision: Precision = .fp32
         ) {
+            self.precision = precision
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize
             self.workers = workers
@@ -82,6 +88,9 @@ public final class Embedder: Sendable {
         case background
     }
 
+    /// The dense layers' arithmetic (``Options/precision``).
+    public var precision: Precision { options.precision }
+
     /// Length of every embedding.
     public var dimension: Int { config.hiddenSize }
 
@@ -107,7 +116,7 @@ public final class Embedder: Sendable {
         self.pooling = try PoolingConfig(folder: folder, maxPositions: config.maxPositions)
         self.tokenizer = tokenizer
         self.options = options
-        self.model = try BertModel(weights: weights, config: config)
+        self.model = try BertModel(weights: weights, config: config, precision: options.precision)
         self.team = ForwardTeam(size: options.workers)
         VectorMath.setBLASThreads(options.blasThreads)
     }

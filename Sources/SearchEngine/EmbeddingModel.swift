@@ -2,12 +2,15 @@ import Crypto
 import DocumentStore
 import Embedder
 import Foundation
+import VectorMath
 
 /// A model the engine can embed with, and the fingerprint that tags every vector it produced.
 ///
 /// The fingerprint is SHA-256 over the weights file, the tokenizer and configuration files, and
 /// the pooling settings (mode, normalization, max length): two folders with the same fingerprint
-/// produce the same vectors. A model without an embedder (`external`) accepts only
+/// produce the same vectors. The encoder's precision is part of the model: at bf16 the fingerprint
+/// is derived from the fp32 one and the precision, and the id gets `@bf16` appended, so vectors of
+/// two precisions never share a generation and changing the precision is a model change. A model without an embedder (`external`) accepts only
 /// bring-your-own vectors.
 public struct EmbeddingModel: Sendable {
     /// A readable name: the model folder's name, or "external".
@@ -18,6 +21,8 @@ public struct EmbeddingModel: Sendable {
     public let dimensions: Int
     /// The encoder, or nil for an external (bring-your-own-vector) model.
     public let embedder: Embedder?
+    /// The encoder's arithmetic (fp32 for an external model).
+    public var precision: Precision { embedder?.precision ?? .fp32 }
 
     /// Wraps an embedder with a fingerprint computed elsewhere.
     public init(id: String, fingerprint: String, embedder: Embedder) {
@@ -25,6 +30,21 @@ public struct EmbeddingModel: Sendable {
         self.fingerprint = fingerprint
         self.dimensions = embedder.dimension
         self.embedder = embedder
+    }
+
+    /// A model's id at `precision`: `id` for fp32, `id@bf16` for bf16 (an id that already ends so is kept).
+    public static func id(_ id: String, precision: Precision) -> String {
+        let suffix = "@" + precision.rawValue
+        return precision == .fp32 || id.hasSuffix(suffix) ? id : id + suffix
+    }
+
+    /// The fingerprint of the fp32 model `fingerprint` run at `precision`: itself for fp32, else
+    /// SHA-256 over it and the precision's name.
+    public static func fingerprint(_ fingerprint: String, precision: Precision) -> String {
+        guard precision != .fp32 else { return fingerprint }
+        var hasher = SHA256()
+        hasher.update(data: Data("quiver-model-precision-v1\n\(fingerprint)\n\(precision.rawValue)\n".utf8))
+        return FileDigest.hex(hasher.finalize())
     }
 
     /// A model that cannot embed: collections using it take bring-your-own vectors of
@@ -45,23 +65,24 @@ public struct EmbeddingModel: Sendable {
         self.embedder = embedder
     }
 
-    /// Loads the model folder and computes its fingerprint.
+    /// Loads the model folder at `options.precision` and computes its fingerprint.
     ///
     /// - Throws: `.embedding` when the folder does not load, `.io` when a file cannot be hashed.
     public static func load(folder: URL, options: Embedder.Options = .init()) throws(SearchEngineError) -> EmbeddingModel {
         let embedder: Embedder
         do { embedder = try Embedder(folder: folder, options: options) } catch { throw SearchEngineError(error) }
-        let fingerprint = try Self.fingerprint(folder: folder, pooling: embedder.pooling)
+        let fingerprint = try Self.fingerprint(folder: folder, pooling: embedder.pooling, precision: embedder.precision)
         let name = folder.standardizedFileURL.lastPathComponent
-        return EmbeddingModel(id: name.isEmpty ? "model" : name, fingerprint: fingerprint, embedder: embedder)
+        return EmbeddingModel(
+            id: id(name.isEmpty ? "model" : name, precision: embedder.precision), fingerprint: fingerprint, embedder: embedder)
     }
 
-    /// The fingerprint of a model folder without loading its weights (its configuration and
-    /// pooling files are read): the fingerprint ``load(folder:options:)`` would give.
+    /// The fingerprint of a model folder at `precision` without loading its weights (its
+    /// configuration and pooling files are read): the fingerprint ``load(folder:options:)`` would give.
     ///
     /// - Throws: `.embedding` when the configuration does not load, `.io` when a file cannot be read.
-    public static func fingerprint(folder: URL) throws(SearchEngineError) -> String {
-        try fingerprint(folder: folder, pooling: try pooling(folder: folder))
+    public static func fingerprint(folder: URL, precision: Precision = .fp32) throws(SearchEngineError) -> String {
+        try fingerprint(folder: folder, pooling: try pooling(folder: folder), precision: precision)
     }
 
     /// The pooling settings of a model folder, read from its configuration files without loading
@@ -81,11 +102,12 @@ public struct EmbeddingModel: Sendable {
         "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
     ]
 
-    /// The fingerprint of a model folder with `pooling` (the loaded embedder's): lets a caller that
-    /// already loaded the folder (the HTTP server) wrap its embedder without loading the weights twice.
+    /// The fingerprint of a model folder with `pooling` (the loaded embedder's) at `precision`:
+    /// lets a caller that already loaded the folder (the HTTP server) wrap its embedder without
+    /// loading the weights twice.
     ///
     /// - Throws: `.io` when a file cannot be read.
-    public static func fingerprint(folder: URL, pooling: PoolingConfig) throws(SearchEngineError) -> String {
+    public static func fingerprint(folder: URL, pooling: PoolingConfig, precision: Precision = .fp32) throws(SearchEngineError) -> String {
         var hasher = SHA256()
         hasher.update(data: Data("quiver-model-fingerprint-v1\n".utf8))
         for name in fingerprintFiles {
@@ -95,7 +117,7 @@ public struct EmbeddingModel: Sendable {
             try FileDigest.update(&hasher, with: url)
         }
         hasher.update(data: Data("pooling=\(pooling.mode.rawValue) normalize=\(pooling.normalize) max=\(pooling.maxSequenceLength)\n".utf8))
-        return FileDigest.hex(hasher.finalize())
+        return fingerprint(FileDigest.hex(hasher.finalize()), precision: precision)
     }
 
 }

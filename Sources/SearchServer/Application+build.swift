@@ -27,8 +27,10 @@ public func buildApplication(
 ) throws(ConfigurationError) -> QuiverApplication {
     try configuration.validate()
     let metrics = ServerMetrics()
+    metrics.recordModel(id: configuration.modelID, precision: configuration.precision.rawValue)
     let service = EmbeddingService(
-        modelID: configuration.modelID, batching: configuration.batching, observer: metrics.batcherObserver)
+        modelID: configuration.modelID, batching: configuration.batching, observer: metrics.batcherObserver,
+        precision: configuration.precision)
     if let embedder {
         do { try service.use(embedder) } catch { throw ConfigurationError("\(error)") }
     }

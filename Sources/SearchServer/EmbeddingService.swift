@@ -2,6 +2,7 @@ import Embedder
 import Foundation
 import Logging
 import Synchronization
+import VectorMath
 
 /// The model as the HTTP layer sees it: loads it off the request path, reports readiness, and
 /// turns validated texts into vectors through the dynamic batcher.
@@ -13,15 +14,20 @@ public final class EmbeddingService: Sendable {
         case stopped
     }
 
-    /// The model id reported in responses.
+    /// The model id reported in responses (with `@bf16` at that precision).
     public let modelID: String
+    /// The precision ``load(folder:logger:)`` loads the model at.
+    public let precision: Precision
     let batching: DynamicBatcher.Options
     let observer: DynamicBatcher.Observer
     private let state = Mutex<State>(.loading)
 
     /// A service whose model is not loaded yet; call ``load(folder:logger:)`` or ``use(_:)``.
-    public init(modelID: String, batching: DynamicBatcher.Options, observer: DynamicBatcher.Observer = .init()) {
+    public init(
+        modelID: String, batching: DynamicBatcher.Options, observer: DynamicBatcher.Observer = .init(), precision: Precision = .fp32
+    ) {
         self.modelID = modelID
+        self.precision = precision
         self.batching = batching
         self.observer = observer
     }
@@ -63,7 +69,9 @@ public final class EmbeddingService: Sendable {
         let start = ContinuousClock.now
         let loaded: Result<Embedder, EmbedderError> = await withCheckedContinuation { continuation in
             let thread = Thread {
-                continuation.resume(returning: Result { () throws(EmbedderError) in try Embedder(folder: folder) })
+                continuation.resume(
+                    returning: Result { () throws(EmbedderError) in try Embedder(folder: folder, options: .init(precision: self.precision))
+                    })
             }
             thread.name = "quiver-model-load"
             thread.start()
@@ -74,7 +82,7 @@ public final class EmbeddingService: Sendable {
             logger.info(
                 "model loaded",
                 metadata: [
-                    "model": "\(modelID)", "dimensions": "\(embedder.dimension)",
+                    "model": "\(modelID)", "dimensions": "\(embedder.dimension)", "precision": "\(embedder.precision.rawValue)",
                     "max_sequence_length": "\(embedder.pooling.maxSequenceLength)",
                     "seconds": "\((ContinuousClock.now - start).components.seconds)",
                 ])

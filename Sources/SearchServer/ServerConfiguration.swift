@@ -1,5 +1,6 @@
 import Embedder
 import Foundation
+import VectorMath
 
 /// Everything `quiver serve` can be told: where to listen, which model to load, the request
 /// limits, batching and API keys. Every default is documented on its property.
@@ -119,8 +120,11 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The model folder. Default `models/all-MiniLM-L6-v2`.
     public var modelFolder: URL
-    /// The model id reported in responses and `/v1/info`. Default: the model folder's name.
+    /// The model id reported in responses and `/v1/info`. Default: the model folder's name; at
+    /// bf16, `@bf16` is appended (to a given id too).
     public var modelID: String
+    /// The encoder's arithmetic (`quiver serve --precision`). Default fp32.
+    public var precision: Precision
     /// Where collections live (`quiver serve --data`). Default `var/data`.
     public var dataFolder: URL
     /// Request limits.
@@ -142,12 +146,15 @@ public struct ServerConfiguration: Sendable {
         modelFolder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2"), modelID: String? = nil,
         dataFolder: URL = URL(fileURLWithPath: "var/data"), limits: Limits = Limits(),
         batching: DynamicBatcher.Options = DynamicBatcher.Options(), apiKeys: APIKeys = APIKeys(),
-        browser: BrowserPolicy = BrowserPolicy(), version: String = QuiverVersion.current, console: Bool = true
+        browser: BrowserPolicy = BrowserPolicy(), version: String = QuiverVersion.current, console: Bool = true,
+        precision: Precision = .fp32
     ) {
         self.host = host
         self.port = port
         self.modelFolder = modelFolder
-        self.modelID = modelID ?? modelFolder.standardizedFileURL.lastPathComponent
+        self.precision = precision
+        let id = modelID ?? modelFolder.standardizedFileURL.lastPathComponent
+        self.modelID = precision == .fp32 || id.hasSuffix("@" + precision.rawValue) ? id : id + "@" + precision.rawValue
         self.dataFolder = dataFolder
         self.limits = limits
         self.batching = batching

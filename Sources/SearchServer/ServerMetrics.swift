@@ -44,6 +44,13 @@ public final class ServerMetrics: Sendable {
             .record(1)
     }
 
+    /// `quiver_model_info{model, precision} 1`: the served model and the arithmetic its vectors
+    /// are made with.
+    func recordModel(id: String, precision: String) {
+        CoreMetrics.Gauge(label: "quiver_model_info", dimensions: [("model", id), ("precision", precision)], factory: factory)
+            .record(1)
+    }
+
     /// Counts one finished HTTP request and records its latency, by route, method and status.
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let dimensions = [("route", route), ("method", method), ("status", String(status))]

@@ -18,6 +18,8 @@ public enum Kernels: String, Sendable, CaseIterable {
     /// the hypervisor (asked per GEMM call, it took 1.8 % of an encoder profile).
     static let features: Int32 = quiver_cpu_features()
     static let hasAVX512 = features & Int32(QUIVER_CPU_AVX512) != 0
+    /// Whether the CPU has AVX512_BF16 (`vdpbf16ps`), checked with AVX-512 itself.
+    public static let hasBF16 = features & Int32(QUIVER_CPU_AVX512_BF16) != 0
 
     /// Whether this CPU (and OS) can run `kernels`.
     public static func supported(_ kernels: Kernels) -> Bool {

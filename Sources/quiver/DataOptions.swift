@@ -34,7 +34,7 @@ struct DataOptions: ParsableArguments {
             do {
                 embedding = try EmbeddingModel.load(
                     folder: URL(fileURLWithPath: model.model),
-                    options: .init(tokenBudget: model.tokenBudget))
+                    options: .init(tokenBudget: model.tokenBudget, precision: model.precision))
             } catch {
                 throw CLIError("cannot load model: \(error)")
             }
@@ -45,7 +45,9 @@ struct DataOptions: ParsableArguments {
         for folder in extra {
             do {
                 models.append(
-                    try EmbeddingModel.load(folder: URL(fileURLWithPath: folder), options: .init(tokenBudget: model?.tokenBudget ?? 4096)))
+                    try EmbeddingModel.load(
+                        folder: URL(fileURLWithPath: folder),
+                        options: .init(tokenBudget: model?.tokenBudget ?? 4096, precision: model?.precision ?? .fp32)))
             } catch {
                 throw CLIError("cannot load model \(folder): \(error)")
             }

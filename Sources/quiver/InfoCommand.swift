@@ -25,6 +25,7 @@ struct InfoCommand: ParsableCommand {
                         "store": .string(StoreChoice.describe(data.store)), "collections": try Self.json(collections),
                         "kernels": .object([
                             "active": .string(Kernels.active.rawValue), "cpu": .array(Kernels.cpuFeatures.map { .string($0) }),
+                            "bf16": .string(Precision.bf16.isNative ? "vdpbf16ps" : "avx2"),
                         ]),
                     ] as [String: JSONValue]
                 ))
@@ -32,7 +33,9 @@ struct InfoCommand: ParsableCommand {
         }
         print("data directory: \(engine.dataDirectory.path)")
         print("store: \(StoreChoice.describe(data.store))")
-        print("kernels: \(Kernels.active.rawValue) (cpu: \(Kernels.cpuFeatures.joined(separator: ", ")))")
+        print(
+            "kernels: \(Kernels.active.rawValue) (cpu: \(Kernels.cpuFeatures.joined(separator: ", "))); "
+                + "bf16 on \(Precision.bf16.isNative ? "vdpbf16ps" : "the avx2 twin")")
         if collections.isEmpty { print("no collections") }
         for c in collections {
             print(

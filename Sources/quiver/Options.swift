@@ -1,6 +1,9 @@
 import ArgumentParser
 import Embedder
 import Foundation
+import VectorMath
+
+extension Precision: ExpressibleByArgument {}
 
 /// `--model DIR`, shared by every command that loads the encoder.
 struct ModelOptions: ParsableArguments {
@@ -10,9 +13,16 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Most tokens in one forward pass.")
     var tokenBudget: Int = 4096
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The encoder's arithmetic: fp32 (exact) or bf16 (bf16 dense layers, fp32 accumulation).",
+            discussion: "Part of the model: a collection's vectors are all of one precision; another one is a model change."))
+    var precision: Precision = .fp32
+
     func load() throws -> Embedder {
         do {
-            return try Embedder(folder: URL(fileURLWithPath: model), options: .init(tokenBudget: tokenBudget))
+            return try Embedder(folder: URL(fileURLWithPath: model), options: .init(tokenBudget: tokenBudget, precision: precision))
         } catch {
             throw CLIError("cannot load model: \(error)")
         }

@@ -17,7 +17,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (0.0.0.0 for every interface).") var host = "127.0.0.1"
     @Option(help: "TCP port (0 picks a free one).") var port = 8080
     @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
-    @Option(help: "Model id reported by the API (default: the model folder's name).") var modelID: String?
+    @Option(help: "Model id reported by the API (default: the model folder's name; @bf16 is appended at that precision).")
+    var modelID: String?
+    @Option(
+        help: ArgumentHelp(
+            "The encoder's arithmetic: fp32 (exact) or bf16 (bf16 dense layers, fp32 accumulation).",
+            discussion: "Part of the model: collections made at another precision need it as a --candidate-model to be served."))
+    var precision: Precision = .fp32
     @Option(
         name: .customLong("candidate-model"),
         help: """
@@ -128,7 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
                 maxWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), tokenBudget: batchTokenBudget,
                 maxPendingRequests: maxQueuedRequests, maxPendingTokens: maxQueuedTokens, workers: embedWorkers,
                 coalesce: !noBatching),
-            apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin), console: !noConsole)
+            apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin), console: !noConsole,
+            precision: precision)
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
         guard (0...65_536).contains(hitCacheMb) else { throw ValidationError("--hit-cache-mb must be between 0 and 65536") }
         guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
@@ -165,6 +172,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "api_keys": "\(keys)", "data": "\(data)", "store": "\(StoreChoice.describe(store))", "allowed_hosts": "\(allowedHost)",
                 "cors_origins": "\(corsOrigin)",
                 "kernels": "\(Kernels.active.rawValue)", "cpu": "\(Kernels.cpuFeatures.joined(separator: ","))",
+                "precision": "\(precision.rawValue)\(precision == .bf16 && !precision.isNative ? " (avx2 twin)" : "")",
             ])
         let collections = CollectionsModule(
             options: .init(

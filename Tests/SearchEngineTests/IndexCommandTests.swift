@@ -85,6 +85,46 @@ struct IndexCommandTests {
         }
     }
 
+    @Test("--precision bf16 is a model change: a new generation of bf16 vectors under model@bf16, and back to fp32 likewise")
+    func precisionChange() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let fp32 = try TinyModel.make(seed: 61, in: directory.url)
+        let folder = directory.url.appendingPathComponent("tiny-61")
+        let bf16 = try EmbeddingModel.load(folder: folder, options: .init(precision: .bf16))
+        #expect(bf16.id == "tiny-61@bf16" && fp32.id == "tiny-61")
+        #expect(bf16.fingerprint != fp32.fingerprint)
+        #expect(try EmbeddingModel.fingerprint(folder: folder, precision: .bf16) == bf16.fingerprint)
+        let data = directory.url.appendingPathComponent("data").path
+        let file = directory.url.appendingPathComponent("in.jsonl")
+        let texts = (0..<120).map { TinyModel.text($0 * 7 + 3) }
+        try texts.enumerated().map { #"{"id":"d\#($0.offset)","text":"\#($0.element)"}"# }.joined(separator: "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let one = try run(["index", file.path, "-c", "c", "--data", data, "--model", folder.path])
+        #expect(one.stdout.contains("inserted 120"), "\(one.stderr)")
+        let two = try run(["index", file.path, "-c", "c", "--data", data, "--model", folder.path, "--precision", "bf16"])
+        #expect(two.stderr.contains("model changed") && two.stderr.contains("switched c to generation 2"), "\(two.stderr)")
+        do {
+            let engine = try makeEngine(URL(fileURLWithPath: data), models: [bf16, fp32])
+            let info = try engine.collectionInfo("c")
+            #expect(info.model.id == "tiny-61@bf16" && info.model.fingerprint == bf16.fingerprint && info.documents == 120)
+            let reduced = try #require(bf16.embedder)
+            let exact = try #require(fp32.embedder)
+            for i in [0, 60, 119] {
+                let stored = try #require(try engine.document(collection: "c", id: "d\(i)", includeVector: true).vector)
+                let expected = try reduced.embed(texts[i])
+                #expect(zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-5 }, "d\(i) is not the bf16 vector")
+                #expect(try exact.embed(texts[i]) != stored, "d\(i) still has the fp32 vector")
+            }
+            let hits = try engine.query(collection: "c", QueryRequest(text: texts[60], k: 1, mode: .vector))
+            #expect(hits.results.first?.id == "d60" && hits.model.id == "tiny-61@bf16")
+        }
+        let info = try run(["info", "--data", data])
+        #expect(info.stdout.contains("model tiny-61@bf16"), "\(info.stdout)")
+        let three = try run(["index", file.path, "-c", "c", "--data", data, "--model", folder.path])
+        #expect(three.stderr.contains("switched c to generation 3"), "\(three.stderr)")
+        #expect(try run(["info", "--data", data]).stdout.contains("model tiny-61 ("))
+    }
+
     @Test("serve refuses to listen beyond loopback without API keys unless told --insecure-no-auth")
     func serveRefusesOpenNonLoopback() throws {
         let directory = try TemporaryDirectory("quiver-cli")

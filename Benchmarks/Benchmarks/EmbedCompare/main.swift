@@ -18,6 +18,8 @@ struct Arguments {
     var splitTokens: [Int] = []
     /// Embedder.Options.packedGEMMTokens (default: the embedder's own default).
     var packedTokens = Embedder.Options().packedGEMMTokens
+    /// The dense layers' arithmetic (`--precision fp32|bf16`).
+    var precision = Precision.fp32
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -34,6 +36,12 @@ struct Arguments {
             case "--group-sizes": groupSizes = value.split(separator: ",").compactMap { Int($0) }
             case "--split-tokens": splitTokens = value.split(separator: ",").compactMap { Int($0) }
             case "--packed-tokens": packedTokens = Int(value) ?? packedTokens
+            case "--precision":
+                guard let chosen = Precision(rawValue: value) else {
+                    FileHandle.standardError.write(Data("--precision: fp32 or bf16\n".utf8))
+                    exit(2)
+                }
+                precision = chosen
             default:
                 FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8))
                 exit(2)
@@ -79,7 +87,8 @@ let embedder: Embedder
 do {
     embedder = try Embedder(
         folder: URL(fileURLWithPath: args.model),
-        options: .init(workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens))
+        options: .init(workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens, precision: args.precision)
+    )
 } catch {
     FileHandle.standardError.write(Data("cannot load model: \(error)\n".utf8))
     exit(1)
@@ -87,7 +96,8 @@ do {
 let docs = readTexts(args.docs)
 let queries = readTexts(args.queries)
 var report: [String: Any] = [
-    "workers": args.workers, "blas_threads": args.blasThreads, "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count,
+    "precision": args.precision.rawValue, "workers": args.workers, "blas_threads": args.blasThreads,
+    "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count,
     "n_queries": queries.count,
     "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto-detect)",
     "loadavg_start": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
@@ -107,7 +117,8 @@ for budget in args.budgets {
     let batched = try Embedder(
         folder: URL(fileURLWithPath: args.model),
         options: .init(
-            tokenBudget: budget, workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens))
+            tokenBudget: budget, workers: args.workers, blasThreads: args.blasThreads, packedGEMMTokens: args.packedTokens,
+            precision: args.precision))
     _ = try batched.embed(Array(docs.prefix(64)))
     var best = Double.infinity
     for _ in 0..<args.repeats { best = min(best, try seconds { _ = try batched.embed(docs) }) }
@@ -121,7 +132,7 @@ for split in args.splitTokens {
         folder: URL(fileURLWithPath: args.model),
         options: .init(
             workers: args.workers, blasThreads: args.blasThreads, columnSplitTokens: split,
-            packedGEMMTokens: args.packedTokens))
+            packedGEMMTokens: args.packedTokens, precision: args.precision))
     for size in args.groupSizes {
         let groups = stride(from: 0, to: queries.count, by: size).map { Array(queries[$0..<min(queries.count, $0 + size)]) }
         _ = try grouped.embed(Array(queries.prefix(size)))

@@ -28,4 +28,23 @@ void quiver_gemm_packed_avx512(
     const float *a, long lda, const float *packed, long panel_count, long outputs, long k, const float *bias, float *c, long ldc,
     long m, long panel_begin, long panel_end);
 
+/// Packs a row-major `[outputs, inputs]` fp32 weight into the bf16 panel layout of
+/// `quiver_gemm_packed_bf16`: panels of 16 output columns; in each, for every pair of inputs
+/// `(2q, 2q+1)`, 16 words of two bf16 (the even input in the low half), an odd `inputs`' last pair
+/// and a last panel's missing columns zero. `packed` holds `⌈outputs/16⌉ · ⌈inputs/2⌉ · 32` values.
+/// Rounds to nearest even.
+void quiver_bf16_pack(const float *weight, long outputs, long inputs, unsigned short *packed);
+
+/// `count` floats rounded to bf16 (nearest even), as the GEMM rounds its activations.
+void quiver_bf16_round(const float *x, long count, unsigned short *out);
+
+/// `C[m × cols] = bf16(A)[m × k] · Wᵀ (+ bias)` over the panels `[panel_begin, panel_end)` of a
+/// bf16-packed weight (`quiver_bf16_pack`), accumulated in fp32: each row of A is rounded to bf16
+/// on its own, so a row's result does not depend on the other rows. `use_avx512` picks
+/// `vdpbf16ps` (only when `quiver_cpu_features()` has `QUIVER_CPU_AVX512_BF16`) or the AVX2+FMA
+/// twin. Returns 0, or -1 when its scratch buffer could not be allocated (nothing written).
+int quiver_gemm_packed_bf16(
+    const float *a, long lda, const unsigned short *packed, long panel_count, long outputs, long k, const float *bias, float *c,
+    long ldc, long m, long panel_begin, long panel_end, int use_avx512);
+
 #endif

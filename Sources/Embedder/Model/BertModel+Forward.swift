@@ -74,11 +74,17 @@ extension BertModel {
         let m = pass.tokens
         let n = layer.outputs
         let k = layer.inputs
-        let panels = pass.member.share(of: layer.packed.panelCount)
-        let columns = layer.packed.columns(of: panels)
-        if pass.packed {
-            VectorMath.matmulPacked(
-                input, lda: k, layer.packed, into: output, ldc: n, m: m, panels: panels, bias: layer.bias.pointer)
+        let panels = pass.member.share(of: layer.panelCount)
+        let columns =
+            min(n, panels.lowerBound * PackedMatrix.panelWidth)..<min(n, panels.upperBound * PackedMatrix.panelWidth)
+        if let bf16 = layer.packedBF16 {
+            // The scratch is at most ~256 KB of rounded rows; failing to get it is running out of
+            // memory, as failing to grow any array would be.
+            let done = VectorMath.matmulPackedBF16(
+                input, lda: k, bf16, into: output, ldc: n, m: m, panels: panels, bias: layer.bias.pointer)
+            precondition(done, "out of memory for the bf16 GEMM's rounded rows")
+        } else if pass.packed, let packed = layer.packed {
+            VectorMath.matmulPacked(input, lda: k, packed, into: output, ldc: n, m: m, panels: panels, bias: layer.bias.pointer)
         } else if !columns.isEmpty {
             VectorMath.matmulTransposedB(
                 input, layer.weight.pointer + columns.lowerBound * k, into: output + columns.lowerBound,

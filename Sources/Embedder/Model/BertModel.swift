@@ -16,19 +16,34 @@ final class BertModel: Sendable {
     }
 
     /// A dense layer `y = x·Wᵀ + b`: the weight `[outputs, inputs]` as stored (for OpenBLAS), the
-    /// same weight packed once for the small-pass kernel, and the bias.
+    /// same weight packed once for the small-pass kernel (fp32), or rounded and packed as bf16
+    /// (bf16: every pass runs on it), and the bias.
     struct Linear: Sendable {
         let weight: Tensor, bias: Tensor
-        let packed: PackedMatrix
+        let packed: PackedMatrix?
+        let packedBF16: PackedMatrixBF16?
         let outputs: Int, inputs: Int
 
-        init(weight: Tensor, bias: Tensor, outputs: Int, inputs: Int) {
+        init(weight: Tensor, bias: Tensor, outputs: Int, inputs: Int, precision: Precision) {
             self.weight = weight
             self.bias = bias
             self.outputs = outputs
             self.inputs = inputs
-            packed = PackedMatrix(weight: weight.pointer, outputs: outputs, inputs: inputs)
+            switch precision {
+            case .fp32:
+                packed = PackedMatrix(weight: weight.pointer, outputs: outputs, inputs: inputs)
+                packedBF16 = nil
+            case .bf16:
+                packed = nil
+                packedBF16 = PackedMatrixBF16(weight: weight.pointer, outputs: outputs, inputs: inputs)
+            }
         }
+
+        /// Panels of 16 output columns.
+        var panelCount: Int { (outputs + PackedMatrix.panelWidth - 1) / PackedMatrix.panelWidth }
+
+        /// Bytes of the packed copy.
+        var packedBytes: Int { packed?.byteCount ?? packedBF16?.byteCount ?? 0 }
     }
 
     /// One transformer layer.
@@ -43,6 +58,8 @@ final class BertModel: Sendable {
     }
 
     let config: BertConfig
+    /// The dense layers' arithmetic.
+    let precision: Precision
     let embeddings: Embeddings
     let layers: [Layer]
 
@@ -55,7 +72,7 @@ final class BertModel: Sendable {
         for layer in layers {
             for linear in [layer.qkv, layer.attentionOut, layer.intermediate, layer.output] {
                 elements += linear.weight.count + linear.bias.count
-                packed += linear.packed.byteCount
+                packed += linear.packedBytes
             }
             elements += layer.attentionNormWeight.count + layer.attentionNormBias.count
             elements += layer.outputNormWeight.count + layer.outputNormBias.count
@@ -65,8 +82,9 @@ final class BertModel: Sendable {
 
     /// Loads every tensor the configuration implies, checking names and shapes. Accepts both the
     /// bare layout (`embeddings.…`) and the one saved from `BertForXxx` heads (`bert.embeddings.…`).
-    init(weights file: SafeTensorsFile, config: BertConfig) throws(EmbedderError) {
+    init(weights file: SafeTensorsFile, config: BertConfig, precision: Precision = .fp32) throws(EmbedderError) {
         self.config = config
+        self.precision = precision
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         let h = config.hiddenSize
         let i = config.intermediateSize
@@ -98,11 +116,11 @@ final class BertModel: Sendable {
             func linear(_ name: String, outputs: Int, inputs: Int) throws(EmbedderError) -> Linear {
                 Linear(
                     weight: try tensor(p + name + ".weight", [outputs, inputs]), bias: try tensor(p + name + ".bias", [outputs]),
-                    outputs: outputs, inputs: inputs)
+                    outputs: outputs, inputs: inputs, precision: precision)
             }
             layers.append(
                 Layer(
-                    qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h),
+                    qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h, precision: precision),
                     attentionOut: try linear("attention.output.dense", outputs: h, inputs: h),
                     attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
                     attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),

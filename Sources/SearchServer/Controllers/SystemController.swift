@@ -25,8 +25,10 @@ struct SystemController {
             let normalized: Bool?
             let loaded: Bool
             let weightBytes: Int?
+            /// The dense layers' arithmetic: `fp32` or `bf16`.
+            let precision: String
             enum CodingKeys: String, CodingKey {
-                case id, dimensions, pooling, normalized, loaded
+                case id, dimensions, pooling, normalized, loaded, precision
                 case maxSequenceLength = "max_sequence_length"
                 case weightBytes = "weight_bytes"
             }
@@ -52,6 +54,8 @@ struct SystemController {
             let active: String
             /// The CPU's features Quiver knows of.
             let cpu: [String]
+            /// How bf16 runs here: `vdpbf16ps` (AVX512_BF16) or `avx2` (the same sums widened to fp32).
+            let bf16: String
         }
         let name = "quiver"
         let version: String
@@ -114,14 +118,15 @@ struct SystemController {
                 id: service.modelID, dimensions: embedder?.dimension,
                 maxSequenceLength: embedder?.pooling.maxSequenceLength,
                 pooling: embedder?.pooling.mode.rawValue, normalized: embedder?.pooling.normalize,
-                loaded: embedder != nil, weightBytes: embedder?.weightBytes),
+                loaded: embedder != nil, weightBytes: embedder?.weightBytes, precision: service.precision.rawValue),
             candidateModels: await otherModels(),
             limits: configuration.limits,
             batching: .init(
                 enabled: batching.coalesce, maxWaitMs: batching.coalesce ? wait : 0, tokenBudget: batching.tokenBudget,
                 maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
             auth: .init(enabled: configuration.apiKeys.isEnabled),
-            kernels: .init(active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures))
+            kernels: .init(
+                active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures, bf16: Precision.bf16.isNative ? "vdpbf16ps" : "avx2"))
     }
 
     private func otherModels() async -> [OtherModel] {
