@@ -28,6 +28,15 @@ let package = Package(
             ],
             path: "Benchmarks/EmbedCompare"
         ),
+        // bf16 against fp32 on real text: cosines and top-10 retrieval overlap (BENCHMARKS.md, "bf16").
+        .executableTarget(
+            name: "PrecisionCompare",
+            dependencies: [
+                .product(name: "Embedder", package: "Quiver"),
+                .product(name: "VectorMath", package: "Quiver"),
+            ],
+            path: "Benchmarks/PrecisionCompare"
+        ),
         .executableTarget(
             name: "EmbedderBenchmarks",
             dependencies: [

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side encoder benchmark: sentence-transformers (PyTorch, CPU, 2 threads) and Quiver's
 # EmbedCompare on the same 800 documents and 200 short queries, in one run:
-#   Quiver, sentence-transformers, Quiver again (so both see the same machine conditions).
+#   Quiver fp32 and bf16, sentence-transformers, Quiver fp32 and bf16 again (so all see the same
+#   machine conditions), then PrecisionCompare (bf16 vs fp32: cosines on 10,000 documents, 1,000
+#   queries and the mixed texts of mixed_texts.py; top-10 overlap of the 1,000 queries).
 # Usage: scripts/bench/encoder_compare.sh [OUT_DIR]
 #   QUIVER_VENV   venv with sentence-transformers (scripts/bench/make_venv.sh); default ~/.venvs/quiver-bench
 #   CORPUS        folder with docs.jsonl and queries.jsonl (scripts/corpus/build_corpus.py); default /work/corpus
@@ -16,15 +18,20 @@ if [ ! -f "$DOCS" ] || [ ! -f "$QUERIES" ]; then
     "$VENV/bin/python" scripts/bench/st_bench.py --docs "$CORPUS/docs.jsonl" --queries "$CORPUS/queries.jsonl" \
         --dump-selection "$DOCS" --dump-queries "$QUERIES" --batch-sizes 32 --repeats 1 > /dev/null
 fi
-(cd Benchmarks && swift build -c release --product EmbedCompare >&2)
+(cd Benchmarks && swift build -c release --product EmbedCompare >&2 && swift build -c release --product PrecisionCompare >&2)
+[ -f "$CORPUS/mixed-texts.jsonl" ] || python3 scripts/bench/mixed_texts.py --out "$CORPUS/mixed-texts.jsonl"
 quiver() {
     Benchmarks/.build/release/EmbedCompare --model models/all-MiniLM-L6-v2 --docs "$DOCS" --queries "$QUERIES" \
         --token-budgets 2048,4096,8192 --repeats 3 "$@"
 }
 quiver > "$OUT/quiver-1.json"
+quiver --precision bf16 > "$OUT/quiver-bf16-1.json"
 "$VENV/bin/python" scripts/bench/st_bench.py --docs "$DOCS" --queries "$QUERIES" --n-docs 800 --n-queries 200 \
     --batch-sizes 16,32,64 --threads 2 --repeats 2 > "$OUT/st.json"
 quiver > "$OUT/quiver-2.json"
+quiver --precision bf16 > "$OUT/quiver-bf16-2.json"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.build/release/EmbedCompare --model models/all-MiniLM-L6-v2 \
     --docs "$DOCS" --queries "$QUERIES" --token-budgets 4096 --repeats 3 > "$OUT/quiver-autodetect.json"
+Benchmarks/.build/release/PrecisionCompare --model models/all-MiniLM-L6-v2 --docs "$CORPUS/docs.jsonl" \
+    --queries "$CORPUS/queries.jsonl" --n-docs 10000 --n-queries 1000 --extra "$CORPUS/mixed-texts.jsonl" > "$OUT/precision-bf16.json"
 echo "results in $OUT" >&2
