@@ -12,7 +12,8 @@ import VectorMath
 /// running server moves a collection to another precision). Each folder is fingerprinted at start
 /// (configuration and files hashed, weights not loaded); the engine loads one when a generation
 /// needs it and drops it when no open collection uses it (``SearchEngine/releaseUnusedModels()``).
-final class ModelShelf: ModelProvider {
+/// The command line uses one for its `--candidate-model` folders too.
+public final class ModelShelf: ModelProvider {
     struct Entry: Sendable {
         let id: String
         let fingerprint: String
@@ -21,13 +22,15 @@ final class ModelShelf: ModelProvider {
     }
 
     let entries: [Entry]
+    let tokenBudget: Int
     let logger: Logger
 
     /// Fingerprints every folder.
     ///
+    /// - Parameter tokenBudget: the loaded embedders' most tokens in one forward pass.
     /// - Throws: when a folder is not a model folder (`quiver serve` checks its folders before it
     ///   starts, so a typo stops the start).
-    init(folders: [URL], logger: Logger) throws(SearchEngineError) {
+    public init(folders: [URL], tokenBudget: Int = 4096, logger: Logger) throws(SearchEngineError) {
         var entries: [Entry] = []
         for folder in folders {
             let fingerprint = try EmbeddingModel.fingerprint(folder: folder)
@@ -42,16 +45,17 @@ final class ModelShelf: ModelProvider {
             }
         }
         self.entries = entries
+        self.tokenBudget = tokenBudget
         self.logger = logger
     }
 
-    var available: [(id: String, fingerprint: String)] { entries.map { ($0.id, $0.fingerprint) } }
+    public var available: [(id: String, fingerprint: String)] { entries.map { ($0.id, $0.fingerprint) } }
 
-    func load(fingerprint: String) -> EmbeddingModel? {
+    public func load(fingerprint: String) -> EmbeddingModel? {
         guard let entry = entries.first(where: { $0.fingerprint == fingerprint }) else { return nil }
         let start = ContinuousClock.now
         do {
-            let loaded = try EmbeddingModel.load(folder: entry.folder, options: .init(precision: entry.precision))
+            let loaded = try EmbeddingModel.load(folder: entry.folder, options: .init(tokenBudget: tokenBudget, precision: entry.precision))
             // The folder may have been replaced since the server started: its vectors would not
             // be the generation's.
             guard loaded.fingerprint == fingerprint, let embedder = loaded.embedder else {

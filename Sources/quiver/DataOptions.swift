@@ -41,20 +41,22 @@ struct DataOptions: ParsableArguments {
         } else {
             embedding = .external(id: "none", dimensions: 1)
         }
-        var models = [embedding]
-        for folder in extra {
-            do {
-                models.append(
-                    try EmbeddingModel.load(
-                        folder: URL(fileURLWithPath: folder),
-                        options: .init(tokenBudget: model?.tokenBudget ?? 4096, precision: model?.precision ?? .fp32)))
-            } catch {
-                throw CLIError("cannot load model \(folder): \(error)")
-            }
+        // Extra folders (`--candidate-model`) are offered at every precision and loaded when a
+        // generation needs one, so a candidate of the same folder at another precision is found.
+        let shelf: ModelShelf?
+        do {
+            shelf =
+                extra.isEmpty
+                ? nil
+                : try ModelShelf(folders: extra.map { URL(fileURLWithPath: $0) }, tokenBudget: model?.tokenBudget ?? 4096, logger: logger)
+        } catch {
+            throw CLIError("cannot use --candidate-model: \(error)")
         }
         do {
             let catalog = try StoreChoice.catalog(url: store, readURL: readStore, data: url, logger: logger)
-            return try SearchEngine(dataDirectory: url, catalog: catalog, models: models, documentLimits: documentLimits, logger: logger)
+            return try SearchEngine(
+                dataDirectory: url, catalog: catalog, models: [embedding], modelProvider: shelf, documentLimits: documentLimits,
+                logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

@@ -123,6 +123,33 @@ struct IndexCommandTests {
         let three = try run(["index", file.path, "-c", "c", "--data", data, "--model", folder.path])
         #expect(three.stderr.contains("switched c to generation 3"), "\(three.stderr)")
         #expect(try run(["info", "--data", data]).stdout.contains("model tiny-61 ("))
+        // A bf16 candidate of the same folder, compared with the fp32 current one: the folder given
+        // as --candidate-model is offered at every precision and the bf16 one is loaded for it.
+        let candidate = try run(["index", "-c", "c", "--data", data, "--model", folder.path, "--precision", "bf16", "--candidate"])
+        #expect(
+            candidate.status == 0 && candidate.stdout.contains("candidate generation 4 (tiny-61@bf16)"),
+            "\(candidate.stdout) \(candidate.stderr)")
+        let queries = directory.url.appendingPathComponent("q.jsonl")
+        try [3, 50, 99].map { #"{"text":"\#(texts[$0])","relevant":["d\#($0)"]}"# }.joined(separator: "\n")
+            .write(to: queries, atomically: true, encoding: .utf8)
+        let compared = try run([
+            "eval", "-c", "c", "--data", data, "--model", folder.path, "--candidate-model", folder.path, "--queries", queries.path,
+            "--generation", "current,candidate", "--mode", "vector", "--json",
+        ])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
+        let configurations = try #require(report["configurations"] as? [[String: Any]])
+        #expect(configurations.map { $0["generation"] as? String } == ["current", "candidate"])
+        let asked = try run([
+            "query", texts[50], "-c", "c", "--data", data, "--model", folder.path, "--candidate-model", folder.path, "--generation",
+            "candidate", "--mode", "vector", "-k", "1", "--json",
+        ])
+        #expect(asked.stdout.contains(#""d50""#) && asked.stdout.contains("tiny-61@bf16"), "\(asked.stdout) \(asked.stderr)")
+        // Without it the candidate's vectors cannot be asked by text: a clear error, not fp32 vectors.
+        let refused = try run([
+            "query", texts[50], "-c", "c", "--data", data, "--model", folder.path, "--generation", "candidate", "--mode", "vector",
+        ])
+        #expect(refused.status != 0 && refused.stderr.contains("not loaded"), "\(refused.stderr)")
     }
 
     @Test("serve refuses to listen beyond loopback without API keys unless told --insecure-no-auth")

@@ -231,7 +231,9 @@ extension ConsoleAssets {
           $("c-name").textContent = c.name;
           facts($("c-facts"), [
             ["Documents", c.documents], ["Model", (c.model?.id || "–") + " (" + c.dimensions + " dimensions, " + c.distance + ")"],
-            ["Precision", "float32 encoder on " + (info.kernels?.active || "?") + " kernels; float32 vectors"],
+            ["Precision", (/@bf16$/.test(c.model?.id || "")
+              ? "bf16 encoder on " + (info.kernels?.bf16 || "?") : "fp32 encoder on " + (info.kernels?.active || "?") + " kernels")
+              + "; float32 vectors"],
             ["Index", "generation " + c.index?.generation + ", " + c.index?.vectors + " vectors, indexed to seq " + c.index?.indexed_seq
               + " of " + c.index?.store_seq + ", " + c.index?.pending + " pending"],
             ["Index lag", fixed(c.index?.lag_seconds, 3) + " s"], ["Tombstones", c.tombstones],
