@@ -8,7 +8,7 @@ import VectorMath
 /// The model folders a server may load beside its own (`quiver serve --candidate-model DIR`):
 /// a candidate generation of one of them is queried, evaluated, built and promoted with it, and a
 /// collection promoted to it keeps being served by it. Each folder is offered at every precision
-/// (`all-MiniLM-L6-v2` and `all-MiniLM-L6-v2@bf16`: the server's own folder given here is how a
+/// (`all-MiniLM-L6-v2`, `all-MiniLM-L6-v2@bf16` and `all-MiniLM-L6-v2@int8`: the server's own folder given here is how a
 /// running server moves a collection to another precision). Each folder is fingerprinted at start
 /// (configuration and files hashed, weights not loaded); the engine loads one when a generation
 /// needs it and drops it when no open collection uses it (``SearchEngine/releaseUnusedModels()``).

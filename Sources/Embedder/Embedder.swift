@@ -41,17 +41,23 @@ public final class Embedder: Sendable {
         public var packedGEMMTokens: Int
         /// The dense layers' arithmetic: ``Precision/fp32`` (default, exact to the reference) or
         /// ``Precision/bf16`` (weights rounded once at load, every pass on the bf16 kernel;
-        /// ``packedGEMMTokens`` does not apply).
+        /// ``packedGEMMTokens`` does not apply) or ``Precision/int8`` (the calibrated layers in
+        /// bf16, see ``int8InBF16``).
         public var precision: Precision
+        /// At ``Precision/int8``, the dense layers (``DenseLayer`` names, `layer.kind`) that stay
+        /// in bf16. Default ``Embedder/calibratedInt8InBF16``, decided by a measured calibration
+        /// (`PrecisionCompare --calibrate`); other sets are for that calibration.
+        public var int8InBF16: Set<String>
 
         /// The defaults documented on each property.
         public init(
             tokenBudget: Int = 4096, maxBatchSize: Int = 256,
             workers: Int = CPUBudget.machine.embedWorkers, blasThreads: Int = 1,
             columnSplitTokens: Int = 256, packedGEMMTokens: Int = Kernels.active == .avx512 ? Int.max : 512,
-            precision: Precision = .fp32
+            precision: Precision = .fp32, int8InBF16: Set<String> = Embedder.calibratedInt8InBF16
         ) {
             self.precision = precision
+            self.int8InBF16 = int8InBF16
             self.tokenBudget = tokenBudget
             self.maxBatchSize = maxBatchSize
             self.workers = workers
@@ -91,6 +97,43 @@ public final class Embedder: Sendable {
     /// The dense layers' arithmetic (``Options/precision``).
     public var precision: Precision { options.precision }
 
+    /// What decides this embedder's vectors beyond the model's files: the precision's name, and at
+    /// int8 the layers kept in bf16 (`int8;bf16=0.output,…`). Enters the model fingerprint.
+    public var recipe: String { Self.recipe(options.precision, int8InBF16: options.int8InBF16) }
+
+    /// ``recipe`` of an embedder with these options.
+    public static func recipe(_ precision: Precision, int8InBF16: Set<String> = calibratedInt8InBF16) -> String {
+        precision == .int8 ? "int8;bf16=" + int8InBF16.sorted().joined(separator: ",") : precision.rawValue
+    }
+
+    /// One of a transformer layer's four dense layers.
+    public enum DenseLayer: String, Sendable, CaseIterable {
+        /// The fused query, key and value projection.
+        case qkv
+        /// Attention's output projection.
+        case attentionOutput = "attention_output"
+        /// The feed-forward expansion (before GELU).
+        case intermediate
+        /// The feed-forward contraction (after GELU).
+        case output
+
+        /// `"\(layer).\(kind)"`, e.g. `5.output`.
+        public static func name(layer: Int, _ kind: DenseLayer) -> String { "\(layer).\(kind.rawValue)" }
+    }
+
+    /// The dense layers an int8 encoder keeps in bf16, decided by `PrecisionCompare --calibrate
+    /// 0.9985,0.9996` on 1,401 texts no quality gate or benchmark uses (600 documents and 400
+    /// queries of the corpus, the empty text and 400 one- to three-word query prefixes): each layer
+    /// quantized alone (the others in bf16) to rank them, then, from all-int8, the most sensitive
+    /// layer put back in bf16 one at a time until the whole model reached min cosine 0.9985 and
+    /// mean 0.9996 against fp32 (margins over the gates 0.998 and 0.9995): 12 of the 24 layers. Measured on
+    /// 2026-12-05: `Benchmarks/results/encoder-int8-2026-12-05/calibration.json`; see
+    /// docs/ARCHITECTURE.md, "Precision (int8)".
+    public static let calibratedInt8InBF16: Set<String> = [
+        "0.output", "1.output", "1.qkv", "2.intermediate", "2.output", "2.qkv", "3.intermediate", "3.output", "3.qkv",
+        "4.intermediate", "4.qkv", "5.qkv",
+    ]
+
     /// Length of every embedding.
     public var dimension: Int { config.hiddenSize }
 
@@ -116,7 +159,7 @@ public final class Embedder: Sendable {
         self.pooling = try PoolingConfig(folder: folder, maxPositions: config.maxPositions)
         self.tokenizer = tokenizer
         self.options = options
-        self.model = try BertModel(weights: weights, config: config, precision: options.precision)
+        self.model = try BertModel(weights: weights, config: config, precision: options.precision, int8InBF16: options.int8InBF16)
         self.team = ForwardTeam(size: options.workers)
         VectorMath.setBLASThreads(options.blasThreads)
     }

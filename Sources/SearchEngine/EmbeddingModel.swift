@@ -9,7 +9,7 @@ import VectorMath
 /// The fingerprint is SHA-256 over the weights file, the tokenizer and configuration files, and
 /// the pooling settings (mode, normalization, max length): two folders with the same fingerprint
 /// produce the same vectors. The encoder's precision is part of the model: at bf16 the fingerprint
-/// is derived from the fp32 one and the precision, and the id gets `@bf16` appended, so vectors of
+/// is derived from the fp32 one and the precision (at int8 with its calibrated bf16 layers), and the id gets `@bf16` or `@int8` appended, so vectors of
 /// two precisions never share a generation and changing the precision is a model change. A model without an embedder (`external`) accepts only
 /// bring-your-own vectors.
 public struct EmbeddingModel: Sendable {
@@ -32,18 +32,24 @@ public struct EmbeddingModel: Sendable {
         self.embedder = embedder
     }
 
-    /// A model's id at `precision`: `id` for fp32, `id@bf16` for bf16 (an id that already ends so is kept).
+    /// A model's id at `precision`: `id` for fp32, `id@bf16` for bf16, `id@int8` for int8 (an id that already ends so is kept).
     public static func id(_ id: String, precision: Precision) -> String {
         let suffix = "@" + precision.rawValue
         return precision == .fp32 || id.hasSuffix(suffix) ? id : id + suffix
     }
 
     /// The fingerprint of the fp32 model `fingerprint` run at `precision`: itself for fp32, else
-    /// SHA-256 over it and the precision's name.
+    /// SHA-256 over it and the precision's recipe (``Embedder/recipe(_:int8InBF16:)``: the name,
+    /// and at int8 the layers kept in bf16, so a new calibration is a new model).
     public static func fingerprint(_ fingerprint: String, precision: Precision) -> String {
-        guard precision != .fp32 else { return fingerprint }
+        Self.fingerprint(fingerprint, recipe: Embedder.recipe(precision))
+    }
+
+    /// The fingerprint of the fp32 model `fingerprint` run with an embedder's `recipe`.
+    static func fingerprint(_ fingerprint: String, recipe: String) -> String {
+        guard recipe != Precision.fp32.rawValue else { return fingerprint }
         var hasher = SHA256()
-        hasher.update(data: Data("quiver-model-precision-v1\n\(fingerprint)\n\(precision.rawValue)\n".utf8))
+        hasher.update(data: Data("quiver-model-precision-v1\n\(fingerprint)\n\(recipe)\n".utf8))
         return FileDigest.hex(hasher.finalize())
     }
 
@@ -71,7 +77,8 @@ public struct EmbeddingModel: Sendable {
     public static func load(folder: URL, options: Embedder.Options = .init()) throws(SearchEngineError) -> EmbeddingModel {
         let embedder: Embedder
         do { embedder = try Embedder(folder: folder, options: options) } catch { throw SearchEngineError(error) }
-        let fingerprint = try Self.fingerprint(folder: folder, pooling: embedder.pooling, precision: embedder.precision)
+        let fingerprint = Self.fingerprint(
+            try Self.fingerprint(folder: folder, pooling: embedder.pooling, precision: .fp32), recipe: embedder.recipe)
         let name = folder.standardizedFileURL.lastPathComponent
         return EmbeddingModel(
             id: id(name.isEmpty ? "model" : name, precision: embedder.precision), fingerprint: fingerprint, embedder: embedder)

@@ -14,7 +14,7 @@ public final class EmbeddingService: Sendable {
         case stopped
     }
 
-    /// The model id reported in responses (with `@bf16` at that precision).
+    /// The model id reported in responses (with `@bf16` or `@int8` at those precisions).
     public let modelID: String
     /// The precision ``load(folder:logger:)`` loads the model at.
     public let precision: Precision

@@ -121,7 +121,7 @@ public struct ServerConfiguration: Sendable {
     /// The model folder. Default `models/all-MiniLM-L6-v2`.
     public var modelFolder: URL
     /// The model id reported in responses and `/v1/info`. Default: the model folder's name; at
-    /// bf16, `@bf16` is appended (to a given id too).
+    /// bf16 or int8, `@bf16` or `@int8` is appended (to a given id too).
     public var modelID: String
     /// The encoder's arithmetic (`quiver serve --precision`). Default fp32.
     public var precision: Precision

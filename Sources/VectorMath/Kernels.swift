@@ -20,6 +20,8 @@ public enum Kernels: String, Sendable, CaseIterable {
     static let hasAVX512 = features & Int32(QUIVER_CPU_AVX512) != 0
     /// Whether the CPU has AVX512_BF16 (`vdpbf16ps`), checked with AVX-512 itself.
     public static let hasBF16 = features & Int32(QUIVER_CPU_AVX512_BF16) != 0
+    /// Whether the CPU has AVX512_VNNI (`vpdpbusd`), checked with AVX-512 itself.
+    public static let hasVNNI = features & Int32(QUIVER_CPU_AVX512_VNNI) != 0
 
     /// Whether this CPU (and OS) can run `kernels`.
     public static func supported(_ kernels: Kernels) -> Bool {

@@ -11,13 +11,18 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// Dense layers on bf16 weights and bf16-rounded activations with fp32 accumulation
     /// (`vdpbf16ps`); LayerNorm, softmax, GELU, attention, residuals and pooling in fp32.
     case bf16
+    /// Dense layers on int8 weights (symmetric per output column) and int8 activations (per
+    /// token) with exact int32 sums (`vpdpbusd`), except the layers a calibration on real text
+    /// keeps in bf16; LayerNorm, softmax, GELU, attention, residuals and pooling in fp32.
+    case int8
 
-    /// Whether this machine runs `self` on its own instructions (bf16 has an AVX2 twin that
-    /// computes the same sums more slowly, so every precision runs everywhere).
+    /// Whether this machine runs `self` on its own instructions (bf16 and int8 have AVX2 twins that
+    /// compute the same sums more slowly, so every precision runs everywhere).
     public var isNative: Bool {
         switch self {
         case .fp32: return true
         case .bf16: return Kernels.active == .avx512 && Kernels.hasBF16
+        case .int8: return Kernels.active == .avx512 && Kernels.hasVNNI && Kernels.hasBF16
         }
     }
 }

@@ -16,7 +16,7 @@ struct ModelOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The encoder's arithmetic: fp32 (exact) or bf16 (bf16 dense layers, fp32 accumulation).",
+            "The encoder's arithmetic: fp32 (exact), bf16 (bf16 dense layers, fp32 accumulation) or int8 (int8 dense layers, exact int32 sums; the calibrated layers stay bf16).",
             discussion: "Part of the model: a collection's vectors are all of one precision; another one is a model change."))
     var precision: Precision = .fp32
 

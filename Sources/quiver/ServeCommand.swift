@@ -17,11 +17,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (0.0.0.0 for every interface).") var host = "127.0.0.1"
     @Option(help: "TCP port (0 picks a free one).") var port = 8080
     @Option(help: "Model folder (Hugging Face / sentence-transformers layout).") var model = "models/all-MiniLM-L6-v2"
-    @Option(help: "Model id reported by the API (default: the model folder's name; @bf16 is appended at that precision).")
+    @Option(help: "Model id reported by the API (default: the model folder's name; @bf16 or @int8 is appended at those precisions).")
     var modelID: String?
     @Option(
         help: ArgumentHelp(
-            "The encoder's arithmetic: fp32 (exact) or bf16 (bf16 dense layers, fp32 accumulation).",
+            "The encoder's arithmetic: fp32 (exact), bf16 (bf16 dense layers, fp32 accumulation) or int8 (int8 dense layers, exact int32 sums; the calibrated layers stay bf16).",
             discussion: "Part of the model: collections made at another precision need it as a --candidate-model to be served."))
     var precision: Precision = .fp32
     @Option(
@@ -172,7 +172,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "api_keys": "\(keys)", "data": "\(data)", "store": "\(StoreChoice.describe(store))", "allowed_hosts": "\(allowedHost)",
                 "cors_origins": "\(corsOrigin)",
                 "kernels": "\(Kernels.active.rawValue)", "cpu": "\(Kernels.cpuFeatures.joined(separator: ","))",
-                "precision": "\(precision.rawValue)\(precision == .bf16 && !precision.isNative ? " (avx2 twin)" : "")",
+                "precision": "\(precision.rawValue)\(precision != .fp32 && !precision.isNative ? " (avx2 twin)" : "")",
             ])
         let collections = CollectionsModule(
             options: .init(

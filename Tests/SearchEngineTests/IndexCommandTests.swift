@@ -1,3 +1,4 @@
+import Embedder
 import Foundation
 import Testing
 
@@ -94,6 +95,11 @@ struct IndexCommandTests {
         #expect(bf16.id == "tiny-61@bf16" && fp32.id == "tiny-61")
         #expect(bf16.fingerprint != fp32.fingerprint)
         #expect(try EmbeddingModel.fingerprint(folder: folder, precision: .bf16) == bf16.fingerprint)
+        // int8 likewise, and its fingerprint names the calibrated bf16 layers: another calibration is another model.
+        let int8 = try EmbeddingModel.load(folder: folder, options: .init(precision: .int8))
+        #expect(int8.id == "tiny-61@int8" && int8.fingerprint != bf16.fingerprint && int8.fingerprint != fp32.fingerprint)
+        #expect(try EmbeddingModel.fingerprint(folder: folder, precision: .int8) == int8.fingerprint)
+        #expect(Embedder.recipe(.int8, int8InBF16: []) != Embedder.recipe(.int8) && Embedder.recipe(.bf16) == "bf16")
         let data = directory.url.appendingPathComponent("data").path
         let file = directory.url.appendingPathComponent("in.jsonl")
         let texts = (0..<120).map { TinyModel.text($0 * 7 + 3) }

@@ -36,34 +36,40 @@ struct EmbeddingRoutesTests {
         }
     }
 
-    @Test("a bf16 server: /v1/info and every response's model say bf16, the vectors are the bf16 encoder's, a metric labels it")
-    func bf16Server() async throws {
-        let bf16 = try Embedder(folder: TestModel.folder, options: .init(precision: .bf16))
+    @Test(
+        "a bf16 or int8 server: /v1/info and every response's model say so, the vectors are that encoder's, a metric labels it",
+        arguments: [Precision.bf16, .int8])
+    func reducedPrecisionServer(_ precision: Precision) async throws {
+        let reduced = try Embedder(folder: TestModel.folder, options: .init(precision: precision))
+        let id = "all-MiniLM-L6-v2@\(precision)"
         let exact = try TestModel.embedder().embed(Self.texts)
-        let expected = try bf16.embed(Self.texts)
-        var configuration = ServerConfiguration(port: 0, modelFolder: TestModel.folder, precision: .bf16)
+        let expected = try reduced.embed(Self.texts)
+        var configuration = ServerConfiguration(port: 0, modelFolder: TestModel.folder, precision: precision)
         configuration.batching.coalesce = false
-        let app = try buildApplication(configuration: configuration, embedder: bf16, logger: testLogger)
+        let app = try buildApplication(configuration: configuration, embedder: reduced, logger: testLogger)
         try await app.test(.router) { client in
             let info = try await client.get("/v1/info")
             let json = try JSONSerialization.jsonObject(with: Data(info.body.readableBytesView)) as? [String: Any]
             let model = json?["model"] as? [String: Any]
-            #expect(model?["id"] as? String == "all-MiniLM-L6-v2@bf16" && model?["precision"] as? String == "bf16", "\(info.text)")
-            #expect((json?["kernels"] as? [String: Any])?["bf16"] as? String == (Precision.bf16.isNative ? "vdpbf16ps" : "avx2"))
+            #expect(model?["id"] as? String == id && model?["precision"] as? String == precision.rawValue, "\(info.text)")
+            let kernels = json?["kernels"] as? [String: Any]
+            #expect(kernels?["bf16"] as? String == (Precision.bf16.isNative ? "vdpbf16ps" : "avx2"))
+            #expect(kernels?["int8"] as? String == (Precision.int8.isNative ? "vpdpbusd" : "avx2"))
             let body = try String(decoding: JSONEncoder().encode(["input": Self.texts]), as: UTF8.self)
             let answer = try await client.post("/v1/embeddings", json: body).decode(OpenAIResponse.self)
-            #expect(answer.model == "all-MiniLM-L6-v2@bf16")
+            #expect(answer.model == id)
             for (index, item) in answer.data.enumerated() {
                 let vector = item.embedding.floats ?? []
                 #expect(maxAbsDiff(vector, expected[index]) <= 1e-6)
                 #expect(maxAbsDiff(vector, exact[index]) > 1e-5, "input \(index) got the fp32 vector")
             }
             let metrics = try await client.get("/metrics").text
-            #expect(metrics.contains(#"quiver_model_info{model="all-MiniLM-L6-v2@bf16",precision="bf16"} 1"#), "\(metrics.prefix(2000))")
+            #expect(metrics.contains(#"quiver_model_info{model="\#(id)",precision="\#(precision)"} 1"#), "\(metrics.prefix(2000))")
         }
         // An explicit id gets the suffix too, once.
         #expect(ServerConfiguration(modelID: "minilm", precision: .bf16).modelID == "minilm@bf16")
         #expect(ServerConfiguration(modelID: "minilm@bf16", precision: .bf16).modelID == "minilm@bf16")
+        #expect(ServerConfiguration(modelID: "minilm", precision: .int8).modelID == "minilm@int8")
         #expect(ServerConfiguration(modelID: "minilm").modelID == "minilm")
     }
 

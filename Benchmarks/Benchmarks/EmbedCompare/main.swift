@@ -18,7 +18,7 @@ struct Arguments {
     var splitTokens: [Int] = []
     /// Embedder.Options.packedGEMMTokens (default: the embedder's own default).
     var packedTokens = Embedder.Options().packedGEMMTokens
-    /// The dense layers' arithmetic (`--precision fp32|bf16`).
+    /// The dense layers' arithmetic (`--precision fp32|bf16|int8`).
     var precision = Precision.fp32
 
     init() {
@@ -38,7 +38,7 @@ struct Arguments {
             case "--packed-tokens": packedTokens = Int(value) ?? packedTokens
             case "--precision":
                 guard let chosen = Precision(rawValue: value) else {
-                    FileHandle.standardError.write(Data("--precision: fp32 or bf16\n".utf8))
+                    FileHandle.standardError.write(Data("--precision: fp32, bf16 or int8\n".utf8))
                     exit(2)
                 }
                 precision = chosen

@@ -4,7 +4,8 @@
 //
 // Peaks: register-only loops of 12 independent accumulators (CPeak), on one thread and on every
 // core at once. GEMM: VectorMath.matmulPacked on the encoder's shapes, one thread, on each kernel
-// path the CPU supports, best of 5. Prints one JSON object.
+// path the CPU supports, best of 5, and the bf16 and int8 GEMMs where the CPU has their
+// instructions. Prints one JSON object.
 import CPeak
 import Foundation
 import VectorMath
@@ -13,6 +14,18 @@ func seconds(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Best of 5 timings of `reps` calls of `body` into `c`, in seconds per call.
+func bestPerCall(reps: Int, into c: inout [Float], _ body: (UnsafeMutablePointer<Float>) -> Void) -> Double {
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let t = c.withUnsafeMutableBufferPointer { out in
+            seconds { for _ in 0..<reps { body(out.baseAddress!) } }
+        }
+        best = min(best, t / Double(reps))
+    }
+    return best
 }
 
 /// GFLOP/s (or GOP/s) of `loop` run for `iterations` on `threads` threads at once, best of 3.
@@ -60,19 +73,9 @@ for (m, n, k) in [(3200, 1152, 384), (3200, 384, 384), (3200, 1536, 384), (3200,
     let packed = w.withUnsafeBufferPointer { PackedMatrix(weight: $0.baseAddress!, outputs: n, inputs: k) }
     var c = [Float](repeating: 0, count: m * n)
     for kernels in Kernels.allCases where Kernels.supported(kernels) {
-        let reps = max(1, Int(4e9 / Double(2 * m * n * k)))
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let t = c.withUnsafeMutableBufferPointer { out in
-                seconds {
-                    for _ in 0..<reps {
-                        VectorMath.matmulPacked(
-                            a, lda: k, packed, into: out.baseAddress!, ldc: n, m: m, panels: 0..<packed.panelCount, bias: bias,
-                            kernels: kernels)
-                    }
-                }
-            }
-            best = min(best, t / Double(reps))
+        let best = bestPerCall(reps: max(1, Int(4e9 / Double(2 * m * n * k))), into: &c) { out in
+            VectorMath.matmulPacked(
+                a, lda: k, packed, into: out, ldc: n, m: m, panels: 0..<packed.panelCount, bias: bias, kernels: kernels)
         }
         let gflops = 2 * Double(m * n * k) / best / 1e9
         report["gemm_\(kernels.rawValue)_\(m)x\(n)x\(k)_gflops_1t"] = gflops
@@ -83,22 +86,23 @@ for (m, n, k) in [(3200, 1152, 384), (3200, 384, 384), (3200, 1536, 384), (3200,
     // The bf16 GEMM (activations rounded inside the call) against the vdpbf16ps peak.
     if Precision.bf16.isNative {
         let packedBF16 = w.withUnsafeBufferPointer { PackedMatrixBF16(weight: $0.baseAddress!, outputs: n, inputs: k) }
-        let reps = max(1, Int(8e9 / Double(2 * m * n * k)))
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let t = c.withUnsafeMutableBufferPointer { out in
-                seconds {
-                    for _ in 0..<reps {
-                        VectorMath.matmulPackedBF16(
-                            a, lda: k, packedBF16, into: out.baseAddress!, ldc: n, m: m, panels: 0..<packedBF16.panelCount, bias: bias)
-                    }
-                }
-            }
-            best = min(best, t / Double(reps))
+        let best = bestPerCall(reps: max(1, Int(8e9 / Double(2 * m * n * k))), into: &c) { out in
+            VectorMath.matmulPackedBF16(a, lda: k, packedBF16, into: out, ldc: n, m: m, panels: 0..<packedBF16.panelCount, bias: bias)
         }
         let gflops = 2 * Double(m * n * k) / best / 1e9
         report["gemm_bf16_\(m)x\(n)x\(k)_gflops_1t"] = gflops
         if let peak = report["peak_bf16_dp_gflops_1t"] as? Double { report["gemm_bf16_\(m)x\(n)x\(k)_of_peak"] = gflops / peak }
+    }
+    // The int8 GEMM (each activation row quantized inside the call, dequantized with the bias)
+    // against the vpdpbusd peak.
+    if Precision.int8.isNative {
+        let packedInt8 = w.withUnsafeBufferPointer { PackedMatrixInt8(weight: $0.baseAddress!, outputs: n, inputs: k) }
+        let best = bestPerCall(reps: max(1, Int(16e9 / Double(2 * m * n * k))), into: &c) { out in
+            VectorMath.matmulPackedInt8(a, lda: k, packedInt8, into: out, ldc: n, m: m, panels: 0..<packedInt8.panelCount, bias: bias)
+        }
+        let gops = 2 * Double(m * n * k) / best / 1e9
+        report["gemm_int8_\(m)x\(n)x\(k)_gops_1t"] = gops
+        if let peak = report["peak_int8_vnni_gops_1t"] as? Double { report["gemm_int8_\(m)x\(n)x\(k)_of_peak"] = gops / peak }
     }
 }
 let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])

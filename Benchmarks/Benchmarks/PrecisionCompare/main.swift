@@ -8,6 +8,17 @@
 // query the overlap of its exact top-10 documents (brute-force cosine) between the fp32 and the
 // reduced vectors (mean, worst, and the worst query). `--extra` adds texts to the cosine part only
 // (non-English, code, long). Prints one JSON object.
+//
+//   .build/release/PrecisionCompare --calibrate 0.9985,0.9996 --docs DOCS.jsonl --queries QUERIES.jsonl \
+//       --skip-docs 30000 --n-docs 600 --skip-queries 20000 --n-queries 400
+//
+// The int8 calibration: on these texts (kept apart from the ones the gates are measured on), plus
+// the empty text and a 1-, 2- or 3-word prefix of each calibration query (the shortest inputs are
+// the most sensitive: two special tokens and no others to average the error out), the cosine vs
+// fp32 of an encoder with one dense layer in int8 and the rest in bf16, for each layer; then, the
+// most sensitive first (the larger of its min and mean errors, each over the target's), layers are
+// kept in bf16 until the int8 encoder's min and mean cosine reach the two targets. Prints each step
+// and the set (Embedder.calibratedInt8InBF16).
 import Embedder
 import Foundation
 import VectorMath
@@ -20,6 +31,9 @@ struct Arguments {
     var nDocs = 10_000
     var nQueries = 1_000
     var precision = Precision.bf16
+    var skipDocs = 0
+    var skipQueries = 0
+    var calibrate: (min: Double, mean: Double)?
 
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -32,8 +46,14 @@ struct Arguments {
             case "--extra": extra.append(value)
             case "--n-docs": nDocs = Int(value) ?? nDocs
             case "--n-queries": nQueries = Int(value) ?? nQueries
+            case "--skip-docs": skipDocs = Int(value) ?? 0
+            case "--skip-queries": skipQueries = Int(value) ?? 0
+            case "--calibrate":
+                let parts = value.split(separator: ",").compactMap { Double($0) }
+                guard parts.count == 2 else { fail("--calibrate MIN,MEAN") }
+                calibrate = (parts[0], parts[1])
             case "--precision":
-                guard let chosen = Precision(rawValue: value), chosen != .fp32 else { fail("--precision: bf16") }
+                guard let chosen = Precision(rawValue: value), chosen != .fp32 else { fail("--precision: bf16 or int8") }
                 precision = chosen
             default: fail("unknown flag \(flag)")
             }
@@ -46,10 +66,10 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func readTexts(_ path: String, limit: Int = .max) -> [String] {
+func readTexts(_ path: String, limit: Int = .max, skip: Int = 0) -> [String] {
     guard let content = try? String(contentsOfFile: path, encoding: .utf8) else { fail("cannot read \(path)") }
     var texts: [String] = []
-    for line in content.split(separator: "\n") where texts.count < limit {
+    for line in content.split(separator: "\n").dropFirst(skip) where texts.count < limit {
         if let text = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["text"] as? String {
             texts.append(text)
         }
@@ -85,13 +105,56 @@ func top10(_ query: [Float], _ docs: [[Float]]) -> Set<Int> {
 let args = Arguments()
 let folder = URL(fileURLWithPath: args.model)
 let exact: Embedder
+do { exact = try Embedder(folder: folder) } catch { fail("cannot load model: \(error)") }
+let docs = readTexts(args.docs, limit: args.nDocs, skip: args.skipDocs)
+let queries = readTexts(args.queries, limit: args.nQueries, skip: args.skipQueries)
+
+if let target = args.calibrate {
+    let prefixes = queries.enumerated().map { index, query in
+        query.split(separator: " ").prefix(index % 3 + 1).joined(separator: " ")
+    }
+    let texts = docs + queries + [""] + prefixes
+    let reference = try exact.embed(texts)
+    func measure(_ inBF16: Set<String>) throws -> (min: Double, mean: Double) {
+        let encoder = try Embedder(folder: folder, options: .init(precision: .int8, int8InBF16: inBF16))
+        let cosines = zip(reference, try encoder.embed(texts)).map { cosine($0, $1) }
+        return (cosines.min() ?? 0, cosines.reduce(0, +) / Double(max(1, cosines.count)))
+    }
+    let names = (0..<exact.config.layerCount).flatMap { layer in
+        Embedder.DenseLayer.allCases.map { Embedder.DenseLayer.name(layer: layer, $0) }
+    }
+    var alone: [(name: String, min: Double, mean: Double)] = []
+    for name in names {
+        let (low, mean) = try measure(Set(names).subtracting([name]))
+        alone.append((name, low, mean))
+        FileHandle.standardError.write(Data("\(name) alone in int8: min \(low) mean \(mean)\n".utf8))
+    }
+    func severity(_ layer: (name: String, min: Double, mean: Double)) -> Double {
+        Swift.max((1 - layer.min) / (1 - target.min), (1 - layer.mean) / (1 - target.mean))
+    }
+    let order = alone.sorted { severity($0) > severity($1) }.map(\.name)
+    var kept: Set<String> = []
+    var steps: [[String: Any]] = []
+    var (low, mean) = try measure(kept)
+    steps.append(["bf16": [String](), "min": low, "mean": mean])
+    for name in order where low < target.min || mean < target.mean {
+        kept.insert(name)
+        (low, mean) = try measure(kept)
+        steps.append(["bf16": kept.sorted(), "min": low, "mean": mean])
+        FileHandle.standardError.write(Data("+ \(name) in bf16: min \(low) mean \(mean)\n".utf8))
+    }
+    let report: [String: Any] = [
+        "texts": texts.count, "target_min": target.min, "target_mean": target.mean,
+        "alone": alone.map { ["layer": $0.name, "min": $0.min, "mean": $0.mean] }, "steps": steps,
+        "int8_in_bf16": kept.sorted(), "met": low >= target.min && mean >= target.mean,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
+    print(String(decoding: data, as: UTF8.self))
+    exit(0)
+}
+
 let reduced: Embedder
-do {
-    exact = try Embedder(folder: folder)
-    reduced = try Embedder(folder: folder, options: .init(precision: args.precision))
-} catch { fail("cannot load model: \(error)") }
-let docs = readTexts(args.docs, limit: args.nDocs)
-let queries = readTexts(args.queries, limit: args.nQueries)
+do { reduced = try Embedder(folder: folder, options: .init(precision: args.precision)) } catch { fail("cannot load model: \(error)") }
 let extra = args.extra.flatMap { readTexts($0) }
 var report: [String: Any] = [
     "precision": args.precision.rawValue, "native": args.precision.isNative, "kernels": Kernels.active.rawValue,

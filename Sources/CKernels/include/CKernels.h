@@ -47,4 +47,25 @@ int quiver_gemm_packed_bf16(
     const float *a, long lda, const unsigned short *packed, long panel_count, long outputs, long k, const float *bias, float *c,
     long ldc, long m, long panel_begin, long panel_end, int use_avx512);
 
+/// Quantizes a row-major `[outputs, inputs]` fp32 weight for `quiver_gemm_packed_int8`: each output
+/// column symmetric on its own (`q = round(w · 127 / max|w|)`, `scales[n] = max|w| / 127`), packed
+/// in panels of 16 columns where every quad of inputs `(4q … 4q+3)` is 16 words of four int8.
+/// `packed` holds `⌈outputs/16⌉ · ⌈inputs/4⌉ · 64` bytes; `scales` and `corrections`
+/// (`128 · Σ q` of each column) `⌈outputs/16⌉ · 16` values; padding is zero.
+void quiver_int8_pack(const float *weight, long outputs, long inputs, signed char *packed, float *scales, int *corrections);
+
+/// One row of activations quantized as the int8 GEMM does: `q = round(x · 127 / max|x|)`
+/// (nearest even), stored as `q + 128` in `padded ≥ count` bytes (the rest 128). Returns the scale
+/// `max|x| / 127` (0 for a row of zeros or one that is not finite: all bytes 128).
+float quiver_int8_quantize_row(const float *x, long count, unsigned char *out, long padded);
+
+/// `C[m × cols] = dequant(q(A) · q(W)ᵀ) (+ bias)` over the panels `[panel_begin, panel_end)` of an
+/// int8-packed weight (`quiver_int8_pack`): each row of A quantized on its own, exact int32 sums,
+/// then `(Σ − correction) · (row scale · column scale) + bias` fused. `use_vnni` picks `vpdpbusd`
+/// (only when `quiver_cpu_features()` has `QUIVER_CPU_AVX512_VNNI`) or the AVX2 twin, which gives
+/// the same bits. Returns 0, or -1 when its scratch buffer could not be allocated (nothing written).
+int quiver_gemm_packed_int8(
+    const float *a, long lda, const signed char *packed, const float *scales, const int *corrections, long panel_count,
+    long outputs, long k, const float *bias, float *c, long ldc, long m, long panel_begin, long panel_end, int use_vnni);
+
 #endif

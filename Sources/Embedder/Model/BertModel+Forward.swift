@@ -77,7 +77,12 @@ extension BertModel {
         let panels = pass.member.share(of: layer.panelCount)
         let columns =
             min(n, panels.lowerBound * PackedMatrix.panelWidth)..<min(n, panels.upperBound * PackedMatrix.panelWidth)
-        if let bf16 = layer.packedBF16 {
+        if let int8 = layer.packedInt8 {
+            // As below: the scratch (quantized rows) is at most ~256 KB.
+            let done = VectorMath.matmulPackedInt8(
+                input, lda: k, int8, into: output, ldc: n, m: m, panels: panels, bias: layer.bias.pointer)
+            precondition(done, "out of memory for the int8 GEMM's quantized rows")
+        } else if let bf16 = layer.packedBF16 {
             // The scratch is at most ~256 KB of rounded rows; failing to get it is running out of
             // memory, as failing to grow any array would be.
             let done = VectorMath.matmulPackedBF16(

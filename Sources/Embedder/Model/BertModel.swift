@@ -22,6 +22,7 @@ final class BertModel: Sendable {
         let weight: Tensor, bias: Tensor
         let packed: PackedMatrix?
         let packedBF16: PackedMatrixBF16?
+        let packedInt8: PackedMatrixInt8?
         let outputs: Int, inputs: Int
 
         init(weight: Tensor, bias: Tensor, outputs: Int, inputs: Int, precision: Precision) {
@@ -33,9 +34,15 @@ final class BertModel: Sendable {
             case .fp32:
                 packed = PackedMatrix(weight: weight.pointer, outputs: outputs, inputs: inputs)
                 packedBF16 = nil
+                packedInt8 = nil
             case .bf16:
                 packed = nil
                 packedBF16 = PackedMatrixBF16(weight: weight.pointer, outputs: outputs, inputs: inputs)
+                packedInt8 = nil
+            case .int8:
+                packed = nil
+                packedBF16 = nil
+                packedInt8 = PackedMatrixInt8(weight: weight.pointer, outputs: outputs, inputs: inputs)
             }
         }
 
@@ -43,7 +50,7 @@ final class BertModel: Sendable {
         var panelCount: Int { (outputs + PackedMatrix.panelWidth - 1) / PackedMatrix.panelWidth }
 
         /// Bytes of the packed copy.
-        var packedBytes: Int { packed?.byteCount ?? packedBF16?.byteCount ?? 0 }
+        var packedBytes: Int { packed?.byteCount ?? packedBF16?.byteCount ?? packedInt8?.byteCount ?? 0 }
     }
 
     /// One transformer layer.
@@ -82,9 +89,16 @@ final class BertModel: Sendable {
 
     /// Loads every tensor the configuration implies, checking names and shapes. Accepts both the
     /// bare layout (`embeddings.…`) and the one saved from `BertForXxx` heads (`bert.embeddings.…`).
-    init(weights file: SafeTensorsFile, config: BertConfig, precision: Precision = .fp32) throws(EmbedderError) {
+    /// Loads the weights. At ``Precision/int8`` the dense layers named in `int8InBF16`
+    /// (``Embedder/DenseLayer`` names such as `5.output`) run in bf16 instead.
+    init(
+        weights file: SafeTensorsFile, config: BertConfig, precision: Precision = .fp32, int8InBF16: Set<String> = []
+    ) throws(EmbedderError) {
         self.config = config
         self.precision = precision
+        func layerPrecision(_ layer: Int, _ kind: Embedder.DenseLayer) -> Precision {
+            precision == .int8 && int8InBF16.contains(Embedder.DenseLayer.name(layer: layer, kind)) ? .bf16 : precision
+        }
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         let h = config.hiddenSize
         let i = config.intermediateSize
@@ -113,19 +127,19 @@ final class BertModel: Sendable {
                 try load(p + "attention.self.key.bias", [h]),
                 try load(p + "attention.self.value.bias", [h]),
             ])
-            func linear(_ name: String, outputs: Int, inputs: Int) throws(EmbedderError) -> Linear {
+            func linear(_ name: String, _ kind: Embedder.DenseLayer, outputs: Int, inputs: Int) throws(EmbedderError) -> Linear {
                 Linear(
                     weight: try tensor(p + name + ".weight", [outputs, inputs]), bias: try tensor(p + name + ".bias", [outputs]),
-                    outputs: outputs, inputs: inputs, precision: precision)
+                    outputs: outputs, inputs: inputs, precision: layerPrecision(n, kind))
             }
             layers.append(
                 Layer(
-                    qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h, precision: precision),
-                    attentionOut: try linear("attention.output.dense", outputs: h, inputs: h),
+                    qkv: Linear(weight: qkvWeight, bias: qkvBias, outputs: 3 * h, inputs: h, precision: layerPrecision(n, .qkv)),
+                    attentionOut: try linear("attention.output.dense", .attentionOutput, outputs: h, inputs: h),
                     attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
                     attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
-                    intermediate: try linear("intermediate.dense", outputs: i, inputs: h),
-                    output: try linear("output.dense", outputs: h, inputs: i),
+                    intermediate: try linear("intermediate.dense", .intermediate, outputs: i, inputs: h),
+                    output: try linear("output.dense", .output, outputs: h, inputs: i),
                     outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
                     outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
         }

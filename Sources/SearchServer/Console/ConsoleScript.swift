@@ -231,8 +231,9 @@ extension ConsoleAssets {
           $("c-name").textContent = c.name;
           facts($("c-facts"), [
             ["Documents", c.documents], ["Model", (c.model?.id || "–") + " (" + c.dimensions + " dimensions, " + c.distance + ")"],
-            ["Precision", (/@bf16$/.test(c.model?.id || "")
-              ? "bf16 encoder on " + (info.kernels?.bf16 || "?") : "fp32 encoder on " + (info.kernels?.active || "?") + " kernels")
+            ["Precision", (/@bf16$/.test(c.model?.id || "") ? "bf16 encoder on " + (info.kernels?.bf16 || "?")
+              : /@int8$/.test(c.model?.id || "") ? "int8 encoder on " + (info.kernels?.int8 || "?")
+              : "fp32 encoder on " + (info.kernels?.active || "?") + " kernels")
               + "; float32 vectors"],
             ["Index", "generation " + c.index?.generation + ", " + c.index?.vectors + " vectors, indexed to seq " + c.index?.indexed_seq
               + " of " + c.index?.store_seq + ", " + c.index?.pending + " pending"],

@@ -25,7 +25,7 @@ struct SystemController {
             let normalized: Bool?
             let loaded: Bool
             let weightBytes: Int?
-            /// The dense layers' arithmetic: `fp32` or `bf16`.
+            /// The dense layers' arithmetic: `fp32`, `bf16` or `int8`.
             let precision: String
             enum CodingKeys: String, CodingKey {
                 case id, dimensions, pooling, normalized, loaded, precision
@@ -56,6 +56,8 @@ struct SystemController {
             let cpu: [String]
             /// How bf16 runs here: `vdpbf16ps` (AVX512_BF16) or `avx2` (the same sums widened to fp32).
             let bf16: String
+            /// How int8 runs here: `vpdpbusd` (AVX512_VNNI) or `avx2` (the same int32 sums with `vpmaddwd`).
+            let int8: String
         }
         let name = "quiver"
         let version: String
@@ -126,7 +128,8 @@ struct SystemController {
                 maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
             auth: .init(enabled: configuration.apiKeys.isEnabled),
             kernels: .init(
-                active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures, bf16: Precision.bf16.isNative ? "vdpbf16ps" : "avx2"))
+                active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures, bf16: Precision.bf16.isNative ? "vdpbf16ps" : "avx2",
+                int8: Precision.int8.isNative ? "vpdpbusd" : "avx2"))
     }
 
     private func otherModels() async -> [OtherModel] {
