@@ -16,13 +16,14 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// keeps in bf16; LayerNorm, softmax, GELU, attention, residuals and pooling in fp32.
     case int8
 
-    /// Whether this machine runs `self` on its own instructions (bf16 and int8 have AVX2 twins that
-    /// compute the same sums more slowly, so every precision runs everywhere).
+    /// Whether this machine runs `self` on AVX-512 (bf16: ``Kernels/bf16`` is `vdpbf16ps` or the
+    /// widening AVX-512 kernel; int8: AVX512_VNNI). bf16 and int8 have AVX2 twins that compute the
+    /// same sums more slowly, so every precision runs everywhere.
     public var isNative: Bool {
         switch self {
         case .fp32: return true
-        case .bf16: return Kernels.active == .avx512 && Kernels.hasBF16
-        case .int8: return Kernels.active == .avx512 && Kernels.hasVNNI && Kernels.hasBF16
+        case .bf16: return Kernels.bf16 != .avx2
+        case .int8: return Kernels.active == .avx512 && Kernels.hasVNNI
         }
     }
 }
@@ -69,21 +70,23 @@ extension VectorMath {
     /// `C[m × cols] = bf16(A) · Wᵀ (+ bias)` for the output columns of `panels`, accumulated in
     /// fp32, where `W` is a bf16-packed weight and every row of `A` is rounded to bf16 (nearest
     /// even) on its own: a row's result never depends on its batch-mates. With
-    /// ``Kernels/avx512`` on a CPU with AVX512_BF16 the products are `vdpbf16ps`; otherwise an
-    /// AVX2+FMA twin computes the same sums of the same rounded operands (equal to fp32 rounding).
-    /// Only columns inside `panels` are written. Returns false, writing nothing, when the kernel's
-    /// scratch buffer (the rounded rows, at most ~256 KB) could not be allocated.
+    /// ``BF16Kernel/vdpbf16ps`` the products are `vdpbf16ps`; the widening kernels
+    /// (``BF16Kernel/avx512``, ``BF16Kernel/avx2``) compute the same sums of the same rounded
+    /// operands with FMAs (equal to fp32 rounding). `kernel` defaults to ``Kernels/bf16``; one the
+    /// CPU cannot run falls back to the AVX2 twin. Only columns inside `panels` are written.
+    /// Returns false, writing nothing, when the kernel's scratch buffer (the rounded rows, at most
+    /// ~256 KB) could not be allocated.
     @discardableResult
     public static func matmulPackedBF16(
         _ a: UnsafePointer<Float>, lda: Int, _ w: PackedMatrixBF16, into c: UnsafeMutablePointer<Float>, ldc: Int,
-        m: Int, panels: Range<Int>, bias: UnsafePointer<Float>?, kernels: Kernels = Kernels.active
+        m: Int, panels: Range<Int>, bias: UnsafePointer<Float>?, kernel: BF16Kernel = Kernels.bf16
     ) -> Bool {
         guard m > 0 else { return true }
         let clamped = panels.clamped(to: 0..<w.panelCount)
-        let native: Int32 = kernels == .avx512 && Kernels.hasBF16 ? 1 : 0
+        let code = kernel.isSupported ? kernel.code : BF16Kernel.avx2.code
         return quiver_gemm_packed_bf16(
             a, lda, w.storage, w.panelCount, w.outputs, w.inputs, bias, c, ldc, m, clamped.lowerBound, clamped.upperBound,
-            native) == 0
+            code) == 0
     }
 
     /// `x` rounded to bf16 (nearest even) and widened back to fp32: the operand the bf16 GEMM

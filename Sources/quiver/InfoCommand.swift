@@ -25,7 +25,7 @@ struct InfoCommand: ParsableCommand {
                         "store": .string(StoreChoice.describe(data.store)), "collections": try Self.json(collections),
                         "kernels": .object([
                             "active": .string(Kernels.active.rawValue), "cpu": .array(Kernels.cpuFeatures.map { .string($0) }),
-                            "bf16": .string(Precision.bf16.isNative ? "vdpbf16ps" : "avx2"),
+                            "bf16": .string(Kernels.bf16.rawValue),
                             "int8": .string(Precision.int8.isNative ? "vpdpbusd" : "avx2"),
                         ]),
                     ] as [String: JSONValue]
@@ -36,7 +36,7 @@ struct InfoCommand: ParsableCommand {
         print("store: \(StoreChoice.describe(data.store))")
         print(
             "kernels: \(Kernels.active.rawValue) (cpu: \(Kernels.cpuFeatures.joined(separator: ", "))); "
-                + "bf16 on \(Precision.bf16.isNative ? "vdpbf16ps" : "the avx2 twin"); "
+                + "bf16 on \(Kernels.bf16.rawValue) (vdpbf16ps, or bf16 widened to fp32 on avx512 or avx2); "
                 + "int8 on \(Precision.int8.isNative ? "vpdpbusd" : "the avx2 twin")")
         if collections.isEmpty { print("no collections") }
         for c in collections {

@@ -96,7 +96,8 @@ do {
 let docs = readTexts(args.docs)
 let queries = readTexts(args.queries)
 var report: [String: Any] = [
-    "precision": args.precision.rawValue, "workers": args.workers, "blas_threads": args.blasThreads,
+    "precision": args.precision.rawValue, "kernels": Kernels.active.rawValue, "bf16_kernel": Kernels.bf16.rawValue,
+    "workers": args.workers, "blas_threads": args.blasThreads,
     "packed_gemm_tokens": args.packedTokens, "n_docs": docs.count,
     "n_queries": queries.count,
     "openblas_coretype": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto-detect)",

@@ -4,7 +4,7 @@
 //
 // Peaks: register-only loops of 12 independent accumulators (CPeak), on one thread and on every
 // core at once. GEMM: VectorMath.matmulPacked on the encoder's shapes, one thread, on each kernel
-// path the CPU supports, best of 5, and the bf16 and int8 GEMMs where the CPU has their
+// path the CPU supports, best of 5, the bf16 GEMM on its AVX-512 kernels and the int8 GEMM where the CPU has their
 // instructions. Prints one JSON object.
 import CPeak
 import Foundation
@@ -39,7 +39,9 @@ func peak(threads: Int, opsPerIteration: Double, iterations: Int, _ loop: @escap
 }
 
 let cores = ProcessInfo.processInfo.activeProcessorCount
-var report: [String: Any] = ["cores": cores, "kernels_active": Kernels.active.rawValue, "cpu": Kernels.cpuFeatures]
+var report: [String: Any] = [
+    "cores": cores, "kernels_active": Kernels.active.rawValue, "cpu": Kernels.cpuFeatures, "bf16_kernel": Kernels.bf16.rawValue,
+]
 let iterations = 200_000_000 / 12
 for threads in Set([1, cores]).sorted() {
     // 12 accumulators × lanes × 2 FLOP (multiply and add) per iteration.
@@ -83,15 +85,19 @@ for (m, n, k) in [(3200, 1152, 384), (3200, 384, 384), (3200, 1536, 384), (3200,
             report["gemm_\(kernels.rawValue)_\(m)x\(n)x\(k)_of_peak"] = gflops / peak
         }
     }
-    // The bf16 GEMM (activations rounded inside the call) against the vdpbf16ps peak.
-    if Precision.bf16.isNative {
-        let packedBF16 = w.withUnsafeBufferPointer { PackedMatrixBF16(weight: $0.baseAddress!, outputs: n, inputs: k) }
+    // The bf16 GEMM (activations rounded inside the call) on each of its AVX-512 kernels:
+    // vdpbf16ps against its peak, the widening kernel (two FMAs a pair) against the fp32 peak.
+    let packedBF16 = w.withUnsafeBufferPointer { PackedMatrixBF16(weight: $0.baseAddress!, outputs: n, inputs: k) }
+    for kernel in [BF16Kernel.vdpbf16ps, .avx512] where kernel.isSupported {
         let best = bestPerCall(reps: max(1, Int(8e9 / Double(2 * m * n * k))), into: &c) { out in
-            VectorMath.matmulPackedBF16(a, lda: k, packedBF16, into: out, ldc: n, m: m, panels: 0..<packedBF16.panelCount, bias: bias)
+            VectorMath.matmulPackedBF16(
+                a, lda: k, packedBF16, into: out, ldc: n, m: m, panels: 0..<packedBF16.panelCount, bias: bias, kernel: kernel)
         }
         let gflops = 2 * Double(m * n * k) / best / 1e9
-        report["gemm_bf16_\(m)x\(n)x\(k)_gflops_1t"] = gflops
-        if let peak = report["peak_bf16_dp_gflops_1t"] as? Double { report["gemm_bf16_\(m)x\(n)x\(k)_of_peak"] = gflops / peak }
+        let name = kernel == .vdpbf16ps ? "gemm_bf16" : "gemm_bf16_widened"
+        report["\(name)_\(m)x\(n)x\(k)_gflops_1t"] = gflops
+        let peakKey = kernel == .vdpbf16ps ? "peak_bf16_dp_gflops_1t" : "peak_fp32_avx512_gflops_1t"
+        if let peak = report[peakKey] as? Double { report["\(name)_\(m)x\(n)x\(k)_of_peak"] = gflops / peak }
     }
     // The int8 GEMM (each activation row quantized inside the call, dequantized with the bias)
     // against the vpdpbusd peak.

@@ -40,12 +40,20 @@ void quiver_bf16_round(const float *x, long count, unsigned short *out);
 
 /// `C[m × cols] = bf16(A)[m × k] · Wᵀ (+ bias)` over the panels `[panel_begin, panel_end)` of a
 /// bf16-packed weight (`quiver_bf16_pack`), accumulated in fp32: each row of A is rounded to bf16
-/// on its own, so a row's result does not depend on the other rows. `use_avx512` picks
-/// `vdpbf16ps` (only when `quiver_cpu_features()` has `QUIVER_CPU_AVX512_BF16`) or the AVX2+FMA
-/// twin. Returns 0, or -1 when its scratch buffer could not be allocated (nothing written).
+/// on its own, so a row's result does not depend on the other rows. `kernel`: 0 the AVX2+FMA twin
+/// (bf16 widened to fp32, two FMAs a pair), 1 `vdpbf16ps` (only when `quiver_cpu_features()` has
+/// `QUIVER_CPU_AVX512_BF16`), 2 the twin's arithmetic on 512-bit tiles (only with
+/// `QUIVER_CPU_AVX512`; the same bits as 0). Returns 0, or -1 when its scratch buffer could not be
+/// allocated (nothing written).
 int quiver_gemm_packed_bf16(
     const float *a, long lda, const unsigned short *packed, long panel_count, long outputs, long k, const float *bias, float *c,
-    long ldc, long m, long panel_begin, long panel_end, int use_avx512);
+    long ldc, long m, long panel_begin, long panel_end, int kernel);
+
+/// How many FLOPs `vdpbf16ps` delivers per FLOP of 512-bit FMAs on this core (register-only loops,
+/// best of 5, ~1 ms): about 2 on the AMD hosts measured (Zen 4, Zen 5), 0.5 on the Intel Xeon
+/// measured (cpu family 6, model 207). Call only when
+/// `quiver_cpu_features()` has `QUIVER_CPU_AVX512_BF16`.
+double quiver_probe_dpbf16_over_fma(void);
 
 /// Quantizes a row-major `[outputs, inputs]` fp32 weight for `quiver_gemm_packed_int8`: each output
 /// column symmetric on its own (`q = round(w · 127 / max|w|)`, `scales[n] = max|w| / 127`), packed

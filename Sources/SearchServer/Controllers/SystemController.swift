@@ -54,7 +54,8 @@ struct SystemController {
             let active: String
             /// The CPU's features Quiver knows of.
             let cpu: [String]
-            /// How bf16 runs here: `vdpbf16ps` (AVX512_BF16) or `avx2` (the same sums widened to fp32).
+            /// How bf16 runs here (``BF16Kernel``): `vdpbf16ps` (AVX512_BF16), or `avx512` or `avx2` (the
+            /// same sums, bf16 widened to fp32; `avx512` where `vdpbf16ps` is missing or slower than FMAs).
             let bf16: String
             /// How int8 runs here: `vpdpbusd` (AVX512_VNNI) or `avx2` (the same int32 sums with `vpmaddwd`).
             let int8: String
@@ -128,7 +129,7 @@ struct SystemController {
                 maxBatchRequests: batching.coalesce ? batching.maxBatchRequests : 1, workers: batching.workers),
             auth: .init(enabled: configuration.apiKeys.isEnabled),
             kernels: .init(
-                active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures, bf16: Precision.bf16.isNative ? "vdpbf16ps" : "avx2",
+                active: Kernels.active.rawValue, cpu: Kernels.cpuFeatures, bf16: Kernels.bf16.rawValue,
                 int8: Precision.int8.isNative ? "vpdpbusd" : "avx2"))
     }
 
