@@ -24,6 +24,18 @@ extension DocumentStore {
         }
     }
 
+    /// Folds the write-ahead log into the main file and closes every connection, so that the
+    /// store is one file that can be renamed (``SQLiteCatalog/create(_:firstGeneration:)``). The
+    /// store is unusable afterwards.
+    func checkpointAndClose() throws(DocumentStoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try pool.close()
+        } catch {
+            throw DocumentStoreError.classify(error, path: path)
+        }
+    }
+
     /// Everything wrong with the store: SQLite's `integrity_check`, then the invariants the schema
     /// cannot state — one current generation; no document or vector newer than the collection's
     /// seq; every live document with a vector in the current generation; every vector

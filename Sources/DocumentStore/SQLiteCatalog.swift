@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 
 /// Where everything of a data directory lives: the one place that knows the on-disk layout.
@@ -106,9 +107,31 @@ public struct SQLiteCatalog: StoreCatalog {
         } catch {
             throw DocumentStoreError.classify(error, path: layout.collection(settings.name).directory.path)
         }
-        let store = try DocumentStore(path: path, logger: logger)
-        try store.initialize(settings, firstGeneration: firstGeneration)
-        return store
+        // Built beside its final name and renamed into place once initialised: a kill at any
+        // moment leaves either no store (the staging file is not a collection and is replaced by
+        // the next create) or a whole one, never a store file without settings.
+        let staging = path + ".creating"
+        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: staging + suffix) }
+        let fresh = try DocumentStore(path: staging, logger: logger)
+        try fresh.initialize(settings, firstGeneration: firstGeneration)
+        try fresh.checkpointAndClose()
+        // The empty store this replaces (if any) must not lend it its write-ahead log.
+        for suffix in ["-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        guard rename(staging, path) == 0 else {
+            throw .database(path: path, message: "cannot move the new store into place: \(String(cString: strerror(errno)))")
+        }
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staging + suffix) }
+        Self.syncDirectory(layout.collection(settings.name).directory.path)
+        return try DocumentStore(path: path, logger: logger)
+    }
+
+    /// fsync of a folder, so that a rename in it survives power loss (best effort: a folder that
+    /// cannot be opened is left as it is).
+    static func syncDirectory(_ path: String) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        _ = close(descriptor)
     }
 
     public func delete(_ name: String) throws(DocumentStoreError) -> Bool {
