@@ -133,9 +133,12 @@ struct CollectionsController: Sendable {
         }
         // A document's size is checked by the engine (max_document_bytes, max_passages): one too
         // large is refused on its own and listed in the answer's `rejected`; the rest is written.
-        return try await write(engine, name) { () throws(SearchEngineError) in
-            try engine.upsert(collection: name, documents: documents)
+        let deferEmbedding = body.deferEmbedding ?? false
+        let response = try await write(engine, name) { () throws(SearchEngineError) in
+            try engine.upsert(collection: name, documents: documents, deferEmbedding: deferEmbedding)
         }
+        if deferEmbedding, module.options.embedsDeferredWrites { module.deferred.kick(name, engine: engine) }
+        return response
     }
 
     /// Runs a document write on the write pool, then answers with its counts and the collection's

@@ -67,14 +67,19 @@ public final class CollectionsModule: APIModule {
         public var readStoreURL: String?
         /// Bytes of hit documents each open collection keeps for queries; 0 disables it.
         public var hitCacheBytes = SearchEngine.defaultHitCacheBytes
+        /// Whether documents this server's deferred writes stored are embedded here, in the
+        /// background (default); false leaves them to `quiver worker` processes.
+        public var embedsDeferredWrites = true
 
         /// Options with the documented defaults.
         public init(
             dataDirectory: URL, modelFingerprint: String? = nil, sample: SampleCorpus? = nil,
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
             maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = [],
-            storeURL: String? = nil, readStoreURL: String? = nil, hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes
+            storeURL: String? = nil, readStoreURL: String? = nil, hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes,
+            embedsDeferredWrites: Bool = true
         ) {
+            self.embedsDeferredWrites = embedsDeferredWrites
             self.hitCacheBytes = hitCacheBytes
             self.storeURL = storeURL
             self.readStoreURL = readStoreURL
@@ -111,6 +116,8 @@ public final class CollectionsModule: APIModule {
     let builds = GenerationBuilds()
     /// Live queries answered by the candidate generation too (a collection's `shadow_rate`).
     let shadows = ShadowTraffic()
+    /// Background embedding of deferred writes.
+    let deferred: DeferredEmbedding
     /// The task closing idle collections every minute.
     let idleSweeper = Mutex<Task<Void, Never>?>(nil)
     /// What the quick check at start-up found (after an unclean shutdown), per collection.
@@ -123,6 +130,7 @@ public final class CollectionsModule: APIModule {
     public init(options: Options, logger: Logger = Logger(label: "quiver.collections")) {
         self.options = options
         self.logger = logger
+        self.deferred = DeferredEmbedding(logger: logger)
         self.writePool = NIOThreadPool(numberOfThreads: 1)
         self.writePool.start()
         // A store on another machine (PostgreSQL) makes reads wait on round trips without using
@@ -311,6 +319,8 @@ public final class CollectionsModule: APIModule {
         }
         let (engine, model, infos) = opened
         for info in infos { metrics.update(info) }
+        // Documents deferred writes left pending (a restart while they waited) are embedded now.
+        if options.embedsDeferredWrites { deferred.sweep(infos.map(\.name), engine: engine) }
         logger.info(
             "collections open",
             metadata: [

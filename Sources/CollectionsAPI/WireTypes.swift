@@ -53,8 +53,17 @@ struct FeedbackRecorded: Encodable {
 /// `PUT /v1/collections/{c}/documents`.
 struct DocumentsBody: Decodable {
     let documents: [DocumentInput]
-    /// Accepted for clients that ask to wait: every write is searchable when the response is sent.
+    /// Accepted for clients that ask to wait: every write that embeds is searchable when the
+    /// response is sent.
     let wait: Bool?
+    /// Store the texts now and embed them later (in this server's background, or by `quiver
+    /// worker` processes): the answer comes at once, with the documents counted in `pending`.
+    let deferEmbedding: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case documents, wait
+        case deferEmbedding = "defer_embedding"
+    }
 }
 
 /// `POST /v1/collections/{c}/recommend`; `k` defaults to 10.
@@ -127,12 +136,15 @@ struct WriteResponse: Encodable {
     let failed: Int
     let rejected: [RejectedDocument]
     let embedded: Int
+    /// Documents stored for later embedding (`defer_embedding`): not searchable by meaning until
+    /// embedded (a changed one by its old text's vector meanwhile).
+    let pending: Int
     /// The store sequence after the write; searchable once `index.indexed_seq` ≥ `seq`.
     let seq: Int64
     let generation: Int64
     /// Whether the write is searchable now: it went to the generation serving queries and the
     /// index covers its seq. False while a model change is in progress (writes then go to the
-    /// building generation, searchable once it becomes current).
+    /// building generation, searchable once it becomes current), and no document is pending.
     let searchable: Bool
     let index: IndexState
 
@@ -144,14 +156,15 @@ struct WriteResponse: Encodable {
         failed = result.failed
         rejected = result.rejected
         embedded = result.embedded
+        pending = result.pending
         seq = result.seq
         generation = result.generation
-        searchable = index.generation == result.generation && index.indexedSeq >= result.seq
+        searchable = index.generation == result.generation && index.indexedSeq >= result.seq && result.pending == 0
         self.index = index
     }
 
     enum CodingKeys: String, CodingKey {
-        case inserted, updated, unchanged, deleted, failed, rejected, embedded, seq, generation, searchable, index
+        case inserted, updated, unchanged, deleted, failed, rejected, embedded, pending, seq, generation, searchable, index
     }
 }
 

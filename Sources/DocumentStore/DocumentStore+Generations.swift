@@ -118,28 +118,49 @@ extension DocumentStore {
                 """, arguments: [generation]) ?? 0
     }
 
-    /// Stores vectors computed for a building generation, each only if its document has not
-    /// changed since (`source_seq` still equals the document's `seq`). Returns how many were kept.
+    /// Stores vectors computed for a generation, each only if its document has not changed since
+    /// (`source_seq` still equals the document's `seq`). Returns how many were kept.
+    ///
+    /// A vector stored into the **current** generation (a pending document embedded by a worker)
+    /// is a change the index followers must see: its document gets the next seq (in label order),
+    /// and vectors of other generations that were up to date with the document move with it.
     public func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double)
         throws(DocumentStoreError) -> Int
     {
         try write { db in
+            let state = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT state FROM generations WHERE generation = ?"), arguments: [generation])
+            let isCurrent = state == GenerationState.current.rawValue
+            var seq = try Int64.fetchOne(db, sql: "SELECT seq FROM collection") ?? 0
+            let live = try db.cachedStatement(sql: "SELECT 1 FROM documents WHERE label = ? AND seq = ? AND deleted = 0")
+            let renumber = try db.cachedStatement(sql: "UPDATE documents SET seq = ? WHERE label = ?")
+            let follow = try db.cachedStatement(
+                sql: "UPDATE vectors SET source_seq = ? WHERE label = ? AND source_seq = ? AND generation <> ?")
+            let store = try db.cachedStatement(
+                sql: """
+                    INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector, chunks, chunk_vectors)
+                    SELECT ?, label, ?, ?, seq, ?, ?, ? FROM documents WHERE label = ? AND seq = ? AND deleted = 0
+                    ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
+                        embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector,
+                        chunks = excluded.chunks, chunk_vectors = excluded.chunk_vectors
+                    """)
             var kept = 0
-            for item in items {
-                try db.execute(
-                    sql: """
-                        INSERT INTO vectors (generation, label, content_hash, embedded_at, source_seq, vector, chunks, chunk_vectors)
-                        SELECT ?, label, ?, ?, seq, ?, ?, ? FROM documents WHERE label = ? AND seq = ? AND deleted = 0
-                        ON CONFLICT (generation, label) DO UPDATE SET content_hash = excluded.content_hash,
-                            embedded_at = excluded.embedded_at, source_seq = excluded.source_seq, vector = excluded.vector,
-                            chunks = excluded.chunks, chunk_vectors = excluded.chunk_vectors
-                        """,
-                    arguments: [
-                        generation, Data(item.contentHash), embeddedAt, Self.blob(item.vector),
-                        item.chunks.map { Self.spansBlob($0.spans) }, item.chunks.map { Self.blob($0.flat) }, item.label, item.sourceSeq,
-                    ])
+            for item in isCurrent ? items.sorted(by: { $0.label < $1.label }) : items {
+                var sourceSeq = item.sourceSeq
+                if isCurrent {
+                    guard try Row.fetchOne(live, arguments: [item.label, item.sourceSeq]) != nil else { continue }
+                    seq += 1
+                    try renumber.execute(arguments: [seq, item.label])
+                    try follow.execute(arguments: [seq, item.label, item.sourceSeq, generation])
+                    sourceSeq = seq
+                }
+                try store.execute(arguments: [
+                    generation, Data(item.contentHash), embeddedAt, Self.blob(item.vector),
+                    item.chunks.map { Self.spansBlob($0.spans) }, item.chunks.map { Self.blob($0.flat) }, item.label, sourceSeq,
+                ])
                 kept += db.changesCount
             }
+            if isCurrent { try db.execute(sql: "UPDATE collection SET seq = ?", arguments: [seq]) }
             return kept
         }
     }

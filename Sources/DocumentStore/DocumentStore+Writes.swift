@@ -30,7 +30,8 @@ extension DocumentStore {
     /// committed (durable).
     ///
     /// A write without a vector (a metadata-only change) must name a document that has one in
-    /// `generation`; otherwise it is skipped and counted nowhere.
+    /// `generation`; otherwise it is skipped and counted nowhere. A `pending` write stores the
+    /// document (new or not) and touches no vector: it stays stale until a worker embeds it.
     ///
     /// - Throws: `.generationNotWritable` when `writes` is not empty and `generation` is not
     ///   `current` or `building` inside the transaction (it was switched out or replaced after the
@@ -66,7 +67,7 @@ extension DocumentStore {
             let touchVector = try db.cachedStatement(sql: "UPDATE vectors SET source_seq = ? WHERE generation = ? AND label = ?")
             for item in writes {
                 let found = try Row.fetchOne(find, arguments: [item.id])
-                if item.vector == nil, found == nil { continue }
+                if item.vector == nil, !item.pending, found == nil { continue }
                 seq += 1
                 let label: Int64
                 if let found {
@@ -84,7 +85,7 @@ extension DocumentStore {
                         generation, label, Data(item.contentHash), item.embeddedAt, seq,
                         Self.blob(vector), item.chunks.map { Self.spansBlob($0.spans) }, item.chunks.map { Self.blob($0.flat) },
                     ])
-                } else {
+                } else if !item.pending {
                     try touchVector.execute(arguments: [seq, generation, label])
                 }
             }

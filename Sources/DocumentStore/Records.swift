@@ -181,13 +181,20 @@ public struct DocumentWrite: Sendable {
     /// The passages' vectors in a chunked generation (with `vector`, which is then their pooled
     /// document vector).
     public var chunks: ChunkVectors?
+    /// Stores the document now and leaves its embedding to a worker (`vector` is nil): the
+    /// document is written (a new one too) with a new seq, and no vector row is touched, so it
+    /// stays stale in every generation until a worker stores its vector (see
+    /// ``DocumentWrites/claimStale(generation:afterLabel:limit:embeddedAt:embed:)``). A document
+    /// that had a vector keeps serving it meanwhile.
+    public var pending: Bool
 
     /// Creates a write.
     public init(
         id: String, title: String?, text: String?, metadata: String?, updatedAt: Double,
-        contentHash: [UInt8], vector: [Float]?, embeddedAt: Double, chunks: ChunkVectors? = nil
+        contentHash: [UInt8], vector: [Float]?, embeddedAt: Double, chunks: ChunkVectors? = nil, pending: Bool = false
     ) {
         self.chunks = chunks
+        self.pending = pending
         self.id = id
         self.title = title
         self.text = text

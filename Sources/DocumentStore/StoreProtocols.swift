@@ -23,6 +23,10 @@ import Foundation
 //    inside its transaction fails with `.generationNotWritable` and writes nothing.
 // 5. **Generations.** At most one `current` and one `building` generation; a switch makes
 //    `building` current only when every live document has an up-to-date vector in it.
+// 6. **Pending documents.** A `pending` write stores a document without embedding it; it stays
+//    stale until a worker stores its vector (`claimStale`, `writeGenerationVectors`). A vector
+//    stored that way into the *current* generation is itself a change: the document gets the next
+//    seq, so index followers pick the vector up like any write.
 
 /// The change log of one collection: what an index follower reads to stay caught up.
 public protocol ChangeFeed: Sendable {
@@ -107,7 +111,8 @@ public protocol DocumentWrites: Sendable {
     ) throws(DocumentStoreError) -> GenerationRecord
     /// Drops a building generation and its vectors; false when there is none with that number.
     func discardGeneration(_ generation: Int64) throws(DocumentStoreError) -> Bool
-    /// Stores vectors computed for a building generation, each only if its document is unchanged.
+    /// Stores vectors computed for a generation, each only if its document is unchanged; into the
+    /// current generation, each kept vector is a change with the next seq (contract 6 above).
     func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double) throws(DocumentStoreError) -> Int
     /// Claims up to `limit` live documents lacking an up-to-date vector in `generation` (label
     /// order, after `afterLabel`), hands them to `embed`, and stores the vectors it returns as

@@ -49,17 +49,75 @@ extension PostgresCollectionStore {
     /// Each vector is kept only if its document is live and unchanged since it was read
     /// (`seq = sourceSeq`), checked inside the insert, under the collection's lock in share mode:
     /// no write is in flight between the check and the commit (without it, a document deleted by
-    /// a write committing meanwhile could keep a vector row).
+    /// a write committing meanwhile could keep a vector row). Vectors of the current generation
+    /// are changes (``storeAsChanges(generation:_:embeddedAt:_:)``), under the exclusive lock.
     public func writeGenerationVectors(generation: Int64, _ items: [GenerationVector], embeddedAt: Double)
         throws(DocumentStoreError) -> Int
     {
         guard !items.isEmpty else { return 0 }
         return try pool.transaction { session in
+            if try generationState(generation, session) == GenerationState.current.rawValue {
+                return try storeAsChanges(generation: generation, items, embeddedAt: embeddedAt, session)
+            }
             _ = try lockCollection(session, shared: true)
             return try upsertVectors(
                 generation: generation,
                 Self.rows(items, embeddedAt: embeddedAt), onlyIfCurrent: true, session)
         }
+    }
+
+    /// The state of `generation`, nil when there is none; `lock` holds its row in key-share mode
+    /// (a discard waits for the transaction).
+    func generationState(_ generation: Int64, lock: Bool = false, _ session: PostgresSession) throws -> String? {
+        try session.query(
+            "SELECT state FROM quiver_generations WHERE collection_id = $1 AND generation = $2\(lock ? " FOR KEY SHARE" : "")",
+            binds(collectionID, generation)
+        ).first?.get(0, String.self)
+    }
+
+    /// Vectors of the current generation (pending documents a worker embedded) stored as changes
+    /// that index followers read: under the collection's exclusive lock, each document still live
+    /// and at its source seq gets the next seq (label order), its vector that seq, and vectors of
+    /// other generations that were up to date with it move along (they stay up to date).
+    func storeAsChanges(generation: Int64, _ items: [GenerationVector], embeddedAt: Double, _ session: PostgresSession)
+        throws -> Int
+    {
+        var (seq, _) = try lockCollection(session)
+        var live: [Int64: Int64] = [:]
+        for row in try session.query(
+            "SELECT label, seq FROM quiver_documents WHERE collection_id = $1 AND label = ANY($2) AND NOT deleted",
+            binds(collectionID, items.map(\.label)))
+        {
+            live[try row.get(0, Int64.self)] = try row.get(1, Int64.self)
+        }
+        var rows: [VectorRow] = []
+        var oldSeqs: [Int64] = []
+        for item in items.sorted(by: { $0.label < $1.label }) where live[item.label] == item.sourceSeq {
+            seq += 1
+            live[item.label] = seq
+            oldSeqs.append(item.sourceSeq)
+            rows.append(
+                VectorRow(
+                    label: item.label, hash: item.contentHash, embeddedAt: embeddedAt, sourceSeq: seq, vector: item.vector,
+                    chunks: item.chunks))
+        }
+        guard !rows.isEmpty else { return 0 }
+        let labels = rows.map(\.label)
+        let seqs = rows.map(\.sourceSeq)
+        try session.execute(
+            """
+            UPDATE quiver_documents d SET seq = t.seq FROM unnest($2::bigint[], $3::bigint[]) AS t(label, seq)
+            WHERE d.collection_id = $1 AND d.label = t.label
+            """, binds(collectionID, labels, seqs))
+        try session.execute(
+            """
+            UPDATE quiver_vectors v SET source_seq = t.seq
+            FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS t(label, old, seq)
+            WHERE v.collection_id = $1 AND v.generation <> $2 AND v.label = t.label AND v.source_seq = t.old
+            """, binds(collectionID, generation, labels, oldSeqs, seqs))
+        try upsertVectors(generation: generation, rows, onlyIfCurrent: false, session)
+        try session.execute("UPDATE quiver_collections SET seq = $2 WHERE collection_id = $1", binds(collectionID, seq))
+        return rows.count
     }
 
     /// The claim is the rows' lock: `FOR UPDATE OF d SKIP LOCKED` takes documents no other worker
@@ -70,18 +128,22 @@ extension PostgresCollectionStore {
     /// in key-share mode so a discard waits for the batch. A writer touching a claimed document
     /// waits for the batch (seconds at most: keep batches small). A worker killed mid-batch loses
     /// its connection, and PostgreSQL rolls the claim back at once.
+    ///
+    /// The current generation (pending documents) is claimed with transaction-scoped advisory
+    /// locks on the documents' labels instead, which writers never take: its vectors are changes,
+    /// stored under the collection's exclusive lock at the end (``storeAsChanges``), and a worker
+    /// holding row locks while it waits for that lock would deadlock with a writer holding the
+    /// lock and waiting for a row. A document written meanwhile keeps no vector (its seq moved).
     public func claimStale(
         generation: Int64, afterLabel: Int64, limit: Int, embeddedAt: Double,
         embed: ([StoredDocument]) -> [GenerationVector]
     ) throws(DocumentStoreError) -> StaleClaim {
         try pool.transaction { session in
-            let state = try session.query(
-                "SELECT state FROM quiver_generations WHERE collection_id = $1 AND generation = $2 FOR KEY SHARE",
-                binds(collectionID, generation)
-            ).first?.get(0, String.self)
+            let state = try generationState(generation, lock: true, session)
             guard state == GenerationState.current.rawValue || state == GenerationState.building.rawValue else {
                 throw DocumentStoreError.generationNotWritable(generation: generation)
             }
+            let current = state == GenerationState.current.rawValue
             // The lock is taken first; staleness is read again after it, in a new statement (a new
             // snapshot): a row whose claim another worker committed while this one waited for its
             // lock is locked with this statement's older view of its vectors, and would be
@@ -96,27 +158,46 @@ extension PostgresCollectionStore {
             // flattened (`OFFSET 0`), and sorts and bitmap scans are off for this transaction.
             _ = try session.query(
                 "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)")
-            let locked = try session.query(
-                """
+            let stale = """
                 SELECT d.label FROM quiver_documents d
                 LEFT JOIN LATERAL (
                     SELECT v.source_seq FROM quiver_vectors v
                     WHERE v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label OFFSET 0
                 ) v ON true
                 WHERE d.collection_id = $1 AND NOT d.deleted AND d.label > $3 AND (v.source_seq IS NULL OR v.source_seq < d.seq)
-                ORDER BY d.label LIMIT $4
-                FOR UPDATE OF d SKIP LOCKED
-                """, binds(collectionID, generation, afterLabel, Int64(max(1, limit)))
+                ORDER BY d.label
+                """
+            // Advisory locks are tried on stale documents only (the outer filter runs on the
+            // subquery's rows, in label order, until `limit` are held): keys (collection, label).
+            let locked = try session.query(
+                current
+                    ? """
+                    SELECT s.label FROM (\(stale) OFFSET 0) s
+                    WHERE pg_try_advisory_xact_lock($5::int4, (s.label % 2147483647)::int4) LIMIT $4
+                    """
+                    : "\(stale) LIMIT $4 FOR UPDATE OF d SKIP LOCKED",
+                current
+                    ? binds(collectionID, generation, afterLabel, Int64(max(1, limit)), Self.claimKey(collectionID))
+                    : binds(collectionID, generation, afterLabel, Int64(max(1, limit)))
             ).map { try $0.get(0, Int64.self) }
             guard let last = locked.last else { return StaleClaim(claimed: 0, lastLabel: nil, written: 0) }
             let page = try staleDocuments("d.label = ANY($3) ORDER BY d.label", binds(collectionID, generation, locked), session)
             guard !page.isEmpty else { return StaleClaim(claimed: 0, lastLabel: last, written: 0) }
             let items = embed(page)
-            let written = try upsertVectors(
-                generation: generation,
-                Self.rows(items, embeddedAt: embeddedAt), onlyIfCurrent: true, session)
+            let written =
+                current
+                ? try storeAsChanges(generation: generation, items, embeddedAt: embeddedAt, session)
+                : try upsertVectors(
+                    generation: generation,
+                    Self.rows(items, embeddedAt: embeddedAt), onlyIfCurrent: true, session)
             return StaleClaim(claimed: page.count, lastLabel: last, written: written)
         }
+    }
+
+    /// The first key of a collection's claim locks (the second is the label): two collections
+    /// sharing it only make their workers skip each other's documents now and then.
+    static func claimKey(_ collectionID: Int64) -> Int32 {
+        Int32(truncatingIfNeeded: collectionID ^ 0x5155_4956)
     }
 
     /// Re-embedded vectors as rows.

@@ -48,7 +48,7 @@ extension PostgresCollectionStore {
             var outcome = WriteOutcome()
             for item in writes {
                 let found = known[item.id]
-                if item.vector == nil, found == nil { continue }
+                if item.vector == nil, !item.pending, found == nil { continue }
                 seq += 1
                 let label: Int64
                 if let found {
@@ -67,6 +67,9 @@ extension PostgresCollectionStore {
                     plan.vectors[label] = .init(
                         hash: item.contentHash, embeddedAt: item.embeddedAt, seq: seq, vector: vector, chunks: item.chunks)
                     plan.touches[label] = nil
+                } else if item.pending {
+                    // No vector row is touched (as SQLite: one written earlier in the batch keeps
+                    // its earlier seq, so the document is stale).
                 } else if plan.vectors[label] != nil {
                     plan.vectors[label]?.seq = seq
                 } else {

@@ -28,11 +28,13 @@ extension CollectionHandle {
     /// Checks one document against the collection's write generation without writing anything.
     ///
     /// - Throws: `invalidDocument` (with `index`) naming what is wrong.
-    public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
-        try validate(document, index: index, target: try writeTarget())
+    public func validate(_ document: DocumentInput, index: Int, deferEmbedding: Bool = false) throws(SearchEngineError) {
+        try validate(document, index: index, target: try writeTarget(), deferEmbedding: deferEmbedding)
     }
 
-    func validate(_ document: DocumentInput, index: Int, target: WriteTarget) throws(SearchEngineError) {
+    func validate(_ document: DocumentInput, index: Int, target: WriteTarget, deferEmbedding: Bool = false)
+        throws(SearchEngineError)
+    {
         func fail(_ reason: String) -> SearchEngineError { .invalidDocument(index: index, id: document.id, reason: reason) }
         guard !document.id.isEmpty else { throw .invalidDocument(index: index, id: nil, reason: "empty id") }
         guard document.id.utf8.count <= SearchEngine.maxIDBytes else { throw fail("id longer than \(SearchEngine.maxIDBytes) bytes") }
@@ -51,7 +53,8 @@ extension CollectionHandle {
             guard vector.allSatisfy(\.isFinite) else { throw fail("vector has a non-finite number") }
         } else {
             guard document.text != nil else { throw fail("needs \"text\" or \"vector\"") }
-            guard target.model?.embedder != nil else {
+            // A deferred write is embedded by a worker: the writer needs no model.
+            guard deferEmbedding || target.model?.embedder != nil else {
                 throw .modelUnavailable(collection: name, fingerprint: target.generation.modelFingerprint)
             }
         }
@@ -71,7 +74,12 @@ extension CollectionHandle {
     /// started, finished or was replaced while the texts were being embedded, the write is
     /// re-targeted (and re-embedded if the target's model differs) instead of landing in a
     /// generation that no longer serves or builds.
-    public func upsert(documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
+    ///
+    /// With `deferEmbedding`, changed texts are stored without being embedded (counted in
+    /// ``UpsertResult/pending``): embedding workers (``embedPending(batchSize:progress:)``,
+    /// `quiver worker`, `quiver index --wait`) embed them later, on any machine sharing the store.
+    /// Until then a new document is found by keyword only, and a changed one by its old vector.
+    public func upsert(documents: [DocumentInput], deferEmbedding: Bool = false) throws(SearchEngineError) -> UpsertResult {
         guard documents.count <= SearchEngine.maxBatchDocuments else {
             throw .invalidQuery("at most \(SearchEngine.maxBatchDocuments) documents per call")
         }
@@ -101,11 +109,11 @@ extension CollectionHandle {
         for _ in 0..<SearchEngine.writeAttempts {
             let target = try writeTarget()
             for (index, document) in documents.enumerated() where !refusedIndices.contains(index) {
-                try validate(document, index: index, target: target)
+                try validate(document, index: index, target: target, deferEmbedding: deferEmbedding)
             }
             let key = "\(target.generation.modelFingerprint) \(target.generation.chunking)"
             let attempt = try prepareWrites(
-                unique, target: target, collection: name, runtime: runtime,
+                unique, target: target, collection: name, runtime: runtime, deferEmbedding: deferEmbedding,
                 reuse: embeddedBefore?.key == key ? embeddedBefore?.vectors ?? [:] : [:])
             embeddedBefore = (key, attempt.embeddedVectors)
             var result = attempt.result
@@ -158,7 +166,7 @@ extension CollectionHandle {
     /// many passages are left out and listed in `rejected`.
     private func prepareWrites(
         _ documents: [(index: Int, document: DocumentInput)], target: WriteTarget, collection: String, runtime: IndexFollower,
-        reuse: [String: DocumentEmbedding.Embedded]
+        deferEmbedding: Bool, reuse: [String: DocumentEmbedding.Embedded]
     ) throws(SearchEngineError) -> PreparedWrites {
         var prepared = PreparedWrites()
         let fingerprint = target.generation.modelFingerprint
@@ -168,6 +176,7 @@ extension CollectionHandle {
         }
         let now = Date().timeIntervalSince1970
         var toEmbed: [(write: Int, index: Int, title: String?, text: String)] = []
+        var toDefer: [(write: Int, index: Int, title: String?, text: String)] = []
         for (index, document) in documents {
             let hash = ContentHash.compute(
                 fingerprint: fingerprint, title: document.title, text: document.text,
@@ -193,6 +202,9 @@ extension CollectionHandle {
                 write.vector = embedded.vector
                 write.chunks = embedded.chunks
                 prepared.embeddedVectors[document.id] = embedded
+            } else if deferEmbedding, let text = document.text {
+                write.pending = true
+                toDefer.append((prepared.writes.count, index, document.title, text))
             } else if let text = document.text {
                 toEmbed.append((prepared.writes.count, index, document.title, text))
             }
@@ -221,6 +233,27 @@ extension CollectionHandle {
                         RejectedDocument(index: item.index, id: prepared.writes[item.write].id, reason: rejection.reason))
                 }
             }
+            if !dropped.isEmpty {
+                prepared.writes = prepared.writes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            }
+        }
+        if !toDefer.isEmpty {
+            // (A deferred write embeds nothing: `toEmbed` was empty, the positions still hold.)
+            // Refused now for their passage count as a write that embeds would refuse them (when
+            // this process has the model to cut them; a worker otherwise indexes their first
+            // passages and logs a warning).
+            var dropped: Set<Int> = []
+            if let embedder = target.model?.embedder {
+                let embedding = DocumentEmbedding(
+                    generation: target.generation, embedder: embedder, maxPassages: engine.documentLimits.maxPassages)
+                for (position, rejection) in embedding.overPassageLimit(toDefer.map { ($0.title, $0.text) }) {
+                    let item = toDefer[position]
+                    dropped.insert(item.write)
+                    prepared.rejected.append(
+                        RejectedDocument(index: item.index, id: prepared.writes[item.write].id, reason: rejection.reason))
+                }
+            }
+            prepared.result.pending += toDefer.count - dropped.count
             if !dropped.isEmpty {
                 prepared.writes = prepared.writes.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
             }
@@ -292,10 +325,11 @@ extension CollectionHandle {
 public struct DocumentValidator: Sendable {
     let collection: CollectionHandle
     let target: CollectionHandle.WriteTarget
+    let deferEmbedding: Bool
 
     /// Throws `invalidDocument` (with `index`) or `modelUnavailable` for a document `upsert` would reject.
     public func validate(_ document: DocumentInput, index: Int) throws(SearchEngineError) {
-        try collection.validate(document, index: index, target: target)
+        try collection.validate(document, index: index, target: target, deferEmbedding: deferEmbedding)
     }
 
     /// The dimensions vectors must have.
@@ -303,8 +337,9 @@ public struct DocumentValidator: Sendable {
 }
 
 extension CollectionHandle {
-    /// A validator for the collection's current write generation.
-    public func validator() throws(SearchEngineError) -> DocumentValidator {
-        DocumentValidator(collection: self, target: try writeTarget())
+    /// A validator for the collection's current write generation (for writes that embed now, or
+    /// with `deferEmbedding` for writes a worker embeds, which need no model here).
+    public func validator(deferEmbedding: Bool = false) throws(SearchEngineError) -> DocumentValidator {
+        DocumentValidator(collection: self, target: try writeTarget(), deferEmbedding: deferEmbedding)
     }
 }

@@ -15,9 +15,51 @@ public struct WorkerPass: Sendable, Equatable {
     public var switched = false
     /// The generation is a candidate (filled for evaluation, not switched in).
     public var candidate = false
+    /// The pass embedded pending documents of the current generation (deferred writes), not a
+    /// model change.
+    public var pending = false
 }
 
 extension CollectionHandle {
+    /// One embedding worker's pass over the documents deferred writes stored without a vector in
+    /// the current generation (``upsert(documents:deferEmbedding:)``): claims them in batches —
+    /// skipping those another worker holds — embeds them with the generation's model and stores
+    /// each vector as a change with its own seq, so every replica's follower indexes it like a
+    /// write. A document written again meanwhile keeps no vector from this pass (the next pass
+    /// embeds its new text). Nothing is done while a model change is building (writes go to the
+    /// building generation then, and ``workOnModelChange(batchSize:progress:)`` fills it).
+    ///
+    /// - Throws: `modelUnavailable` when this process lacks the current generation's model and
+    ///   there is work.
+    public func embedPending(batchSize: Int = 32, progress: ((ModelChangeProgress) -> Void)? = nil)
+        throws(SearchEngineError) -> WorkerPass
+    {
+        let store = self.store
+        let generations: [GenerationRecord]
+        do { generations = try store.generations() } catch { throw SearchEngineError(error) }
+        guard !generations.contains(where: { $0.state == .building && !$0.candidate }),
+            let current = generations.first(where: { $0.state == .current })
+        else { return WorkerPass() }
+        var pass = WorkerPass(generation: current.generation, pending: true)
+        pass.embedded = try fill(current, batchSize: batchSize, progress: progress)
+        do { pass.remaining = try store.staleCount(generation: current.generation) } catch { throw SearchEngineError(error) }
+        if pass.embedded > 0 {
+            // This process's own index takes the new vectors now (other replicas at their next cycle).
+            do { try follower.sync() } catch {
+                engine.logger.warning(
+                    "pending documents embedded, index not caught up yet", metadata: ["collection": "\(name)", "error": "\(error)"])
+            }
+        }
+        return pass
+    }
+
+    /// How many live documents lack an up-to-date vector in the current generation: deferred
+    /// writes no worker has embedded yet (and, during a model change, documents written to the
+    /// building generation only).
+    public func pendingCount() throws(SearchEngineError) -> Int {
+        do { return try store.staleCount(generation: try store.state().current.generation) } catch { throw SearchEngineError(error) }
+    }
+
     /// One embedding worker's pass over the collection's building generation (a model change or
     /// a candidate): claims stale documents in batches — skipping those another worker holds —
     /// embeds them with the generation's model and stores their vectors, until none is left

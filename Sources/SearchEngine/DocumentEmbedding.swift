@@ -65,11 +65,7 @@ struct DocumentEmbedding: Sendable {
                 passages.removeLast(passages.count - maxPassages)
             }
             if passages.count > maxPassages {
-                plans.append(
-                    .failure(
-                        DocumentRejection(
-                            "the text makes \(passages.count) passages of \(chunker.tokens) word pieces; at most \(maxPassages) are allowed (max_passages)"
-                        )))
+                plans.append(.failure(tooManyPassages(passages.count, chunker)))
             } else {
                 plans.append(.success(passages))
                 inputs.append(contentsOf: passages.map(\.input))
@@ -87,6 +83,25 @@ struct DocumentEmbedding: Sendable {
                     chunks: ChunkVectors(spans: passages.map(\.span), flat: rows.flatMap { $0 }), truncatedFrom: cut[position])
             }
         }
+    }
+
+    /// The refusal of a text that makes `count` passages, over ``maxPassages``.
+    private func tooManyPassages(_ count: Int, _ chunker: Chunker) -> DocumentRejection {
+        DocumentRejection(
+            "the text makes \(count) passages of \(chunker.tokens) word pieces; at most \(maxPassages) are allowed (max_passages)")
+    }
+
+    /// The documents (by position) ``embed(_:priority:keepFirstPassages:)`` would refuse for
+    /// their passage count, found by cutting them into passages without embedding: a deferred
+    /// write refuses what a write that embeds would.
+    func overPassageLimit(_ documents: [(title: String?, text: String)]) -> [Int: DocumentRejection] {
+        guard let chunker else { return [:] }
+        var refused: [Int: DocumentRejection] = [:]
+        for (position, document) in documents.enumerated() {
+            let count = chunker.passages(title: document.title, text: document.text).count
+            if count > maxPassages { refused[position] = tooManyPassages(count, chunker) }
+        }
+        return refused
     }
 
     /// A document's vector from its passages' vectors: their mean, scaled to their mean length

@@ -46,6 +46,9 @@ public struct UpsertResult: Sendable, Codable, Equatable {
     public var failed = 0
     /// Texts embedded.
     public var embedded = 0
+    /// Documents stored for a worker to embed (a deferred write): not searchable by their new
+    /// text until then (a changed document keeps its old vector meanwhile).
+    public var pending = 0
     /// The store sequence after the write: the write is searchable once `indexed_seq` ≥ this.
     public var seq: Int64 = 0
     /// The generation written to.
@@ -66,6 +69,7 @@ public struct UpsertResult: Sendable, Codable, Equatable {
         failed += other.failed
         rejected += other.rejected
         embedded += other.embedded
+        pending += other.pending
         seq = max(seq, other.seq)
         generation = max(generation, other.generation)
     }

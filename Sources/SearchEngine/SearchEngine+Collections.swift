@@ -34,8 +34,10 @@ extension SearchEngine {
     }
 
     /// ``CollectionHandle/upsert(documents:)`` on `collection`.
-    public func upsert(collection: String, documents: [DocumentInput]) throws(SearchEngineError) -> UpsertResult {
-        try self.collection(collection).upsert(documents: documents)
+    public func upsert(collection: String, documents: [DocumentInput], deferEmbedding: Bool = false)
+        throws(SearchEngineError) -> UpsertResult
+    {
+        try self.collection(collection).upsert(documents: documents, deferEmbedding: deferEmbedding)
     }
 
     /// ``CollectionHandle/delete(ids:)`` on `collection`.
@@ -59,8 +61,8 @@ extension SearchEngine {
     }
 
     /// ``CollectionHandle/validator()`` of `collection`.
-    public func validator(collection: String) throws(SearchEngineError) -> DocumentValidator {
-        try self.collection(collection).validator()
+    public func validator(collection: String, deferEmbedding: Bool = false) throws(SearchEngineError) -> DocumentValidator {
+        try self.collection(collection).validator(deferEmbedding: deferEmbedding)
     }
 
     /// ``CollectionHandle/vectors(ids:)`` of `collection`.

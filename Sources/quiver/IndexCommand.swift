@@ -76,6 +76,21 @@ struct IndexCommand: ParsableCommand {
             """)
     var candidate = false
 
+    @Flag(
+        help: """
+            Store the documents without embedding them: embedding workers (quiver worker, on any machine sharing \
+            the store) embed them, and every quiver serve indexes each vector as it is stored. New documents are \
+            found by keyword until then; changed ones by their old vector.
+            """)
+    var deferEmbedding = false
+
+    @Flag(
+        help: """
+            After the writes, return only when no document of the collection is pending embedding, embedding \
+            alongside the workers (or only waiting for them, if this process lacks the model), with a progress bar.
+            """)
+    var wait = false
+
     func run() throws {
         guard (1...SearchEngine.maxBatchDocuments).contains(batch) else {
             throw ValidationError("--batch must be in 1...\(SearchEngine.maxBatchDocuments)")
@@ -123,6 +138,8 @@ struct IndexCommand: ParsableCommand {
             let listing = folder.list()
             var run = IngestRun(
                 engine: engine, collection: name, source: file, batchSize: batch, total: listing.entries.count, strict: strict)
+            run.deferEmbedding = deferEmbedding
+            run.wait = wait
             try run.start()
             try FolderIngest.run(&run, source: folder, listing: listing)
             try run.flush()
@@ -140,6 +157,8 @@ struct IndexCommand: ParsableCommand {
         var run = IngestRun(
             engine: engine, collection: name, source: reader.name, batchSize: batch,
             total: countLines(file), strict: strict)
+        run.deferEmbedding = deferEmbedding
+        run.wait = wait
         try run.start()
         while let line = reader.next() {
             try run.add(line: line, number: reader.lineNumber)

@@ -10,6 +10,10 @@ struct IngestRun {
     let source: String
     let batchSize: Int
     let strict: Bool
+    /// Store texts without embedding them (workers embed them).
+    var deferEmbedding = false
+    /// After the writes, wait until no document is pending, embedding alongside the workers.
+    var wait = false
     private var validator: DocumentValidator?
     private var pending: [DocumentInput] = []
     /// Where each queued document was read ("FILE:N" or a file's path), for its refusal.
@@ -34,7 +38,7 @@ struct IngestRun {
     }
 
     mutating func start() throws {
-        validator = try cli { () throws(SearchEngineError) in try engine.validator(collection: collection) }
+        validator = try cli { () throws(SearchEngineError) in try engine.validator(collection: collection, deferEmbedding: deferEmbedding) }
     }
 
     /// Parses, validates and queues one line; commits a batch when full.
@@ -97,7 +101,10 @@ struct IngestRun {
         guard !pending.isEmpty else { return }
         let batch = pending
         let locations = pendingLocations
-        let result = try cli { () throws(SearchEngineError) in try engine.upsert(collection: collection, documents: batch) }
+        let deferEmbedding = self.deferEmbedding
+        let result = try cli { () throws(SearchEngineError) in
+            try engine.upsert(collection: collection, documents: batch, deferEmbedding: deferEmbedding)
+        }
         // Documents the engine refused on their own (too large) are reported like bad lines
         // (`reject` counts them; their ids stay in `seen`, so --prune keeps their stored versions).
         var counted = result
@@ -143,6 +150,7 @@ struct IngestRun {
             }
         }
         if let switched { printError("switched \(name) to generation \(switched)") }
+        if wait { try waitForPending() }
         if let candidate = try cli({ () throws(SearchEngineError) in try engine.collection(name).candidate() }) {
             printError(
                 "candidate generation \(candidate.generation) (\(candidate.model.id)): \(candidate.pending ?? 0) documents to embed "
@@ -159,9 +167,45 @@ struct IngestRun {
             \(collection): inserted \(totals.inserted), updated \(totals.updated), unchanged \(totals.unchanged), \
             deleted \(totals.deleted), failed \(totals.failed) \
             (\(documents) documents in \(String(format: "%.1f", seconds)) s, \
-            \(String(format: "%.1f", Double(processed) / max(seconds, 1e-9))) docs/s, embedded \(totals.embedded)); \
+            \(String(format: "%.1f", Double(processed) / max(seconds, 1e-9))) docs/s, embedded \(totals.embedded)\
+            \(totals.pending > 0 ? ", deferred \(totals.pending)" : "")); \
             seq \(totals.seq), generation \(switched ?? totals.generation)
             """)
+    }
+
+    /// `--wait`: returns when the collection has no pending document (deferred writes, this run's
+    /// and any other writer's), embedding them alongside any workers (claims keep two processes
+    /// from embedding one document), or only waiting for the workers when this process lacks the
+    /// model. A progress bar counts the documents embedded by anyone.
+    private func waitForPending() throws {
+        let handle = try cli { () throws(SearchEngineError) in try engine.collection(collection) }
+        let first = try cli { () throws(SearchEngineError) in try handle.pendingCount() }
+        guard first > 0 else { return }
+        printError("waiting for \(first) pending documents to be embedded")
+        var bar = ProgressReporter(total: first)
+        var embedding = true
+        var remaining = first
+        while remaining > 0 {
+            var embedded = 0
+            if embedding {
+                do {
+                    embedded = try handle.embedPending(batchSize: min(batchSize, 64)) { step in
+                        bar.update(done: max(0, first - remaining) + step.done)
+                    }.embedded
+                } catch .modelUnavailable {
+                    embedding = false
+                    printError("this process lacks the collection's model: waiting for workers")
+                } catch {
+                    throw CLIError("\(collection): \(error)")
+                }
+            }
+            remaining = try cli { () throws(SearchEngineError) in try handle.pendingCount() }
+            bar.update(done: max(0, first - remaining))
+            // Documents other workers hold (or this process cannot embed): poll.
+            if remaining > 0, embedded == 0 { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        bar.update(done: first, force: true)
+        bar.finish()
     }
 
     /// Why a line did not decode, and its id if one can be read.

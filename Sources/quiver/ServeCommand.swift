@@ -55,6 +55,11 @@ struct ServeCommand: AsyncParsableCommand {
             "MiB of hit documents (titles, metadata, passages) each open collection keeps for queries; 0 disables it.",
             discussion: "Exact: every change the index applies drops its document. Saves a store read per query."))
     var hitCacheMb = 32
+    @Flag(
+        help: ArgumentHelp(
+            "Leave documents of deferred writes (\"defer_embedding\": true) to quiver worker processes.",
+            discussion: "By default this server embeds them in the background after each such write."))
+    var noEmbedDeferred = false
     @Option(help: "Admin API key (reads and writes). Repeatable.") var apiKey: [String] = []
     @Option(help: "Read-only API key. Repeatable.") var readApiKey: [String] = []
     @Option(
@@ -181,7 +186,7 @@ struct ServeCommand: AsyncParsableCommand {
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
                 maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
                 candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store, readStoreURL: readStore,
-                hitCacheBytes: hitCacheMb << 20),
+                hitCacheBytes: hitCacheMb << 20, embedsDeferredWrites: !noEmbedDeferred),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

@@ -2,14 +2,19 @@ import ArgumentParser
 import Foundation
 import SearchEngine
 
-/// `quiver worker --store URL [--collection C] [--once]`: an embedding worker for model changes
-/// and candidates on a shared store.
+/// `quiver worker --store URL [--collection C] [--once]`: an embedding worker for deferred
+/// writes, model changes and candidates on a shared store.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Embed the documents of pending model changes and candidates, sharing the work with any other workers.",
+        abstract: "Embed deferred writes, model changes and candidates, sharing the work with any other workers.",
         discussion: """
-            Claims documents still lacking a vector in a collection's building generation in small batches \
+            Deferred writes (quiver index --defer-embedding, PUT …/documents with "defer_embedding": true) are \
+            stored without a vector; a worker claims them in small batches (PostgreSQL: advisory locks, so \
+            workers never embed a document twice), embeds them with the current generation's model and stores \
+            each vector as a change with its own seq, which every quiver serve follows into its index. \
+            For model changes and candidates it claims documents still lacking a vector in a collection's \
+            building generation in small batches \
             (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers on many machines never embed a document \
             twice), embeds them with --model (the generation's model) and stores the vectors in the claim's \
             transaction. A worker killed mid-batch loses nothing: its claim is rolled back with its connection. \
@@ -62,27 +67,39 @@ struct WorkerCommand: ParsableCommand {
                 }
             }
             for name in names {
-                let pass: WorkerPass
+                // Deferred writes first, then a model change: each may fail on its own (this
+                // worker may have only one of the two models).
+                var passes: [WorkerPass] = []
                 do {
-                    pass = try engine.collection(name).workOnModelChange(batchSize: batchSize) { step in
-                        printError("\(name): embedded \(step.done) this pass (\(step.total) were pending)")
+                    let handle = try engine.collection(name)
+                    do {
+                        passes.append(
+                            try handle.embedPending(batchSize: batchSize) { step in
+                                printError("\(name): embedded \(step.done) deferred documents this pass (\(step.total) were pending)")
+                            })
+                    } catch {
+                        failures[name] = error.description
+                        printError("\(name): \(error)")
                     }
+                    passes.append(
+                        try handle.workOnModelChange(batchSize: batchSize) { step in
+                            printError("\(name): embedded \(step.done) this pass (\(step.total) were pending)")
+                        })
                 } catch {
                     failures[name] = error.description
                     printError("\(name): \(error)")
-                    continue
                 }
-                guard let generation = pass.generation else { continue }
-                total += pass.embedded
-                if pass.switched {
-                    print("\(name): generation \(generation) complete and switched in")
-                } else if pass.remaining == 0, pass.candidate {
-                    if reported.insert("\(name)#\(generation)").inserted {
-                        print("\(name): candidate generation \(generation) filled")
+                for pass in passes {
+                    guard let generation = pass.generation else { continue }
+                    total += pass.embedded
+                    if pass.pending {
+                        if pass.remaining > 0 {
+                            printError("\(name): \(pass.remaining) deferred documents pending (held by other workers, or new)")
+                            waiting = true
+                        }
+                        continue
                     }
-                } else if pass.remaining > 0 {
-                    printError("\(name): \(pass.remaining) documents pending in generation \(generation) (held by other workers, or new)")
-                    waiting = true
+                    report(name, generation, pass, &reported, &waiting)
                 }
             }
             if once, !waiting, !failures.isEmpty {
@@ -94,6 +111,20 @@ struct WorkerCommand: ParsableCommand {
                 return
             }
             Thread.sleep(forTimeInterval: pollSeconds)
+        }
+    }
+
+    /// Prints what a model-change pass did; `waiting` when documents are left to other workers.
+    private func report(_ name: String, _ generation: Int64, _ pass: WorkerPass, _ reported: inout Set<String>, _ waiting: inout Bool) {
+        if pass.switched {
+            print("\(name): generation \(generation) complete and switched in")
+        } else if pass.remaining == 0, pass.candidate {
+            if reported.insert("\(name)#\(generation)").inserted {
+                print("\(name): candidate generation \(generation) filled")
+            }
+        } else if pass.remaining > 0 {
+            printError("\(name): \(pass.remaining) documents pending in generation \(generation) (held by other workers, or new)")
+            waiting = true
         }
     }
 }

@@ -87,6 +87,43 @@ struct CollectionRoutesTests {
         }
     }
 
+    @Test("defer_embedding: the write answers at once with its documents pending; the server embeds them in the background")
+    func deferredWrites() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (app, _) = try makeApp(data: directory.url)
+        try await app.test(.router) { client in
+            try await client.waitUntilReady()
+            #expect(try await client.send(.post, "/v1/collections", json: #"{"name": "kb"}"#).status == .created)
+            let documents =
+                #"{"defer_embedding": true, "documents": [{"id": "reset", "title": "Reset your password", "text": "Open settings and choose reset."}, "#
+                + #"{"id": "billing", "title": "Billing", "text": "Change the card used for your subscription."}]}"#
+            let written = try await client.send(.put, "/v1/collections/kb/documents", json: documents)
+            #expect(written.status == .ok, "\(written.text)")
+            let answer = try written.json()
+            #expect(answer["pending"] as? Int == 2 && answer["embedded"] as? Int == 0 && answer["inserted"] as? Int == 2)
+            #expect(answer["searchable"] as? Bool == false)
+            // Embedded in the background: found by meaning within seconds.
+            var found: String?
+            for _ in 0..<300 {
+                let hits = try await client.send(
+                    .post, "/v1/collections/kb/query", json: #"{"text": "I forgot my login secret", "mode": "vector", "k": 1}"#)
+                found = (try hits.json()["results"] as? [[String: Any]])?.first?["id"] as? String
+                if found != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(found == "reset")
+            // A write that embeds now has nothing pending.
+            let plain = try await client.send(
+                .put, "/v1/collections/kb/documents", json: #"{"documents": [{"id": "x", "text": "Another article."}]}"#)
+            #expect(try plain.json()["pending"] as? Int == 0 && plain.json()["searchable"] as? Bool == true)
+            let bad = try await client.send(
+                .put, "/v1/collections/kb/documents", json: #"{"defer_embedding": "yes", "documents": [{"id": "y", "text": "t"}]}"#)
+            #expect(bad.status == .unprocessableContent || bad.status == .badRequest, "\(bad.text)")
+            #expect(bad.text.contains("defer_embedding"), "\(bad.text)")
+        }
+    }
+
     @Test("query log over HTTP: query_id on answers once on, feedback on it, insights of it; bad input refused")
     func queryLogRoutes() async throws {
         let directory = try TemporaryDirectory()

@@ -373,6 +373,74 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test(
+        "pending writes: stored without a vector, stale until a worker's vector lands as a change with the next seq",
+        arguments: StoreFactory.all)
+    func pendingWrites(_ factory: StoreFactory) throws {
+        try withStore(factory) { (store, _) throws in
+            _ = try store.apply(generation: 1, writes: ["d0", "d1", "d2"].map { write($0, [1, 0]) }, deletes: [])
+            func pending(_ id: String, _ text: String) -> DocumentWrite {
+                var item = write(id, nil)
+                item.text = text
+                item.pending = true
+                return item
+            }
+            // A new document and a changed one, stored without embedding.
+            let outcome = try store.apply(generation: 1, writes: [pending("p", "new"), pending("d0", "changed")], deletes: [])
+            #expect(outcome.inserted == 1 && outcome.updated == 1 && outcome.seq == 5)
+            #expect(try store.staleCount(generation: 1) == 2)
+            let changes = try store.changes(after: 3, generation: 1, dimensions: 2, limit: 10)
+            #expect(changes.map(\.id) == ["p", "d0"])
+            #expect(changes[0].vector == nil)
+            #expect(changes[1].vector == [1, 0])  // the old vector serves until the new one lands
+            #expect(try store.documents(ids: ["d0"], generation: 1, dimensions: 2, withVectors: false)["d0"]?.text == "changed")
+            // A building generation complete before the worker runs stays complete after it.
+            let next = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+            _ = try store.claimStale(generation: next.generation, afterLabel: 0, limit: 10, embeddedAt: 3) { page in
+                page.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 3, count: 32), vector: [1, 1])
+                }
+            }
+            #expect(try store.staleCount(generation: next.generation) == 0)
+            #expect(try store.state().seq == 5)  // a building generation's vectors are not changes
+            // The worker: claims both, and "p" is written again while it embeds (its vector is dropped).
+            var seen: [String] = []
+            let claim = try store.claimStale(generation: 1, afterLabel: 0, limit: 10, embeddedAt: 4) { page in
+                seen = page.map(\.id)
+                _ = try? store.apply(generation: 1, writes: [pending("p", "newer")], deletes: [])
+                return page.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])
+                }
+            }
+            #expect(seen == ["d0", "p"] && claim.claimed == 2 && claim.written == 1)
+            // d0's vector is a change after the rewrite of p (seq 6): seq 7, with the new vector.
+            #expect(try store.state().seq == 7)
+            let after = try store.changes(after: 5, generation: 1, dimensions: 2, limit: 10)
+            #expect(after.map(\.id) == ["p", "d0"] && after.map(\.seq) == [6, 7])
+            #expect(after[0].vector == nil && after[1].vector == [0, 1])
+            #expect(try store.staleCount(generation: 1) == 1)
+            // The building generation's vector of d0 moved along with it; p's is stale (rewritten).
+            #expect(try store.staleCount(generation: next.generation) == 1)
+            let last = try store.claimStale(generation: 1, afterLabel: 0, limit: 10, embeddedAt: 5) { page in
+                page.map {
+                    GenerationVector(label: $0.label, sourceSeq: $0.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])
+                }
+            }
+            #expect(last.claimed == 1 && last.written == 1)
+            #expect(try store.staleCount(generation: 1) == 0 && store.state().seq == 8)
+            #expect(try store.changes(after: 0, generation: 1, dimensions: 2, limit: 10).map(\.seq) == [2, 3, 7, 8])
+            // writeGenerationVectors into the current generation numbers its vectors too.
+            _ = try store.apply(generation: 1, writes: [pending("d1", "again")], deletes: [])
+            let d1 = try #require(try store.staleDocuments(generation: 1, afterLabel: 0, limit: 10).first)
+            #expect(
+                try store.writeGenerationVectors(
+                    generation: 1,
+                    [GenerationVector(label: d1.label, sourceSeq: d1.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])],
+                    embeddedAt: 6) == 1)
+            #expect(try store.state().seq == 10 && store.staleCount(generation: 1) == 0)
+        }
+    }
+
     @Test("a candidate generation keeps its flag, takes writes, and is discarded with its vectors", arguments: StoreFactory.all)
     func candidateGeneration(_ factory: StoreFactory) throws {
         try withStore(factory) { (store, _) throws in
@@ -654,23 +722,27 @@ struct StoreConcurrencyTests {
         #expect(all.last?.seq == final)
     }
 
-    /// Three workers claiming one building generation while a writer rewrites documents: no
-    /// document is handed to two workers at once, and the generation ends complete. (On SQLite
-    /// claims are plain reads — one process at a time is its model — so this runs on PostgreSQL.)
+    /// Three workers claiming one building generation — or the current one's pending documents —
+    /// while a writer rewrites documents: no document is handed to two workers at once, no
+    /// deadlock between the claims' commits and the writer, and the generation ends complete.
+    /// (On SQLite claims are plain reads — one process at a time is its model — so this runs on
+    /// PostgreSQL.)
     @Test(
         "3 concurrent workers: claims never overlap, a writer is not deadlocked, the generation ends complete",
-        arguments: [StoreFactory.postgres])
-    func concurrentClaims(_ factory: StoreFactory) throws {
-        let (catalog, cleanUp) = try factory.make()
+        arguments: [false, true])
+    func concurrentClaims(pendingInCurrent: Bool) throws {
+        let (catalog, cleanUp) = try StoreFactory.postgres.make()
         defer { cleanUp() }
         let store = try catalog.create(StoreConformanceTests.settings, firstGeneration: StoreConformanceTests.firstGeneration)
         func write(_ id: String, _ text: String) -> DocumentWrite {
             DocumentWrite(
                 id: id, title: nil, text: text, metadata: nil, updatedAt: 1, contentHash: [UInt8](repeating: 1, count: 32),
-                vector: [1, 0], embeddedAt: 2)
+                vector: pendingInCurrent ? nil : [1, 0], embeddedAt: 2, pending: pendingInCurrent)
         }
         _ = try store.apply(generation: 1, writes: (0..<60).map { write("d\($0)", "v0") }, deletes: [])
-        let building = try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
+        let building =
+            pendingInCurrent
+            ? try store.state().current : try store.beginGeneration(modelID: "m2", fingerprint: "f2", dimensions: 2, at: 2)
         let holding = Mutex<Set<Int64>>([])
         let overlaps = Atomic<Int>(0)
         let failures = Mutex<[String]>([])
@@ -731,6 +803,14 @@ struct StoreConcurrencyTests {
         #expect(embedded.load(ordering: .relaxed) >= 50)
         while finished.load(ordering: .relaxed) < 3, Date() < deadline { usleep(10_000) }
         #expect(finished.load(ordering: .relaxed) == 3)
-        try store.switchGeneration(to: building.generation, at: 4)
+        if pendingInCurrent {
+            // Every vector was a change: the feed holds each document once, with its vector, and
+            // its seqs are gap-free up to the state's.
+            let changes = try store.changes(after: 0, generation: 1, dimensions: 2, limit: 1000)
+            #expect(changes.count == 60 && changes.allSatisfy { $0.vector == [0, 1] })
+            #expect(changes.last?.seq == (try store.state().seq))
+        } else {
+            try store.switchGeneration(to: building.generation, at: 4)
+        }
     }
 }

@@ -231,6 +231,18 @@ struct ChunkingTests {
         #expect(result.rejected.map(\.index) == [1, 2] && result.rejected.map(\.id) == ["many", "big"])
         #expect(result.rejected[0].reason.contains("max_passages") && result.rejected[1].reason.contains("max_document_bytes"))
         #expect(try engine.collection("c").vectors(ids: ["ok", "many", "big", "ok2"]).missing == ["many", "big"])
+        // A deferred write refuses the same documents, for the same reasons, without embedding any.
+        let deferred = try engine.upsert(
+            collection: "c",
+            documents: [
+                DocumentInput(id: "many2", text: Self.sentences(0..<20)),
+                DocumentInput(id: "ok3", text: Self.sentences(1..<5)),
+                DocumentInput(id: "big2", text: String(repeating: "alpha ", count: 400)),
+            ], deferEmbedding: true)
+        #expect(deferred.inserted == 1 && deferred.pending == 1 && deferred.embedded == 0 && deferred.failed == 2)
+        #expect(deferred.rejected.map(\.id) == ["many2", "big2"] && deferred.rejected[0].reason == result.rejected[0].reason)
+        #expect(try engine.collection("c").embedPending().embedded == 1)
+        #expect(try engine.collection("c").vectors(ids: ["ok3", "many2"]).missing == ["many2"])
     }
 
     @Test("changing the chunking re-embeds into a new generation; bad settings are refused")

@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Testing
 
@@ -431,19 +432,10 @@ struct CrashTests {
         #expect(phases.contains("catch-up or compaction"), "no kill landed in the follower's work: \(phases)")
     }
 
-    @Test(
-        "kill -9 of an embedding worker mid-batch: nothing lost; another worker completes the change, a vector for every document",
-        .timeLimit(.minutes(10)))
-    func killWorker() throws {
-        let directory = try TemporaryDirectory("quiver-crash-worker")
-        let (_, modelB, _, folderB, data, _, count) = try collectionOnModelA(directory)
-        // The model change is started here (as POST …/generations would) and left to workers.
-        let generation = try {
-            let engine = try makeEngine(data, models: [modelB])
-            return try #require(try engine.beginModelChange(collection: "c")).generation
-        }()
-        let arguments = ["worker", "--collection", "c", "--data", data.path, "--model", folderB.path, "--once", "--batch-size", "500"]
-        // The first worker is killed once it has committed a batch, in the middle of another.
+    /// Runs `quiver ARGUMENTS` (a worker) and kills it with SIGKILL 0.1 s after its first
+    /// "embedded" progress line (a batch committed, the next one in the middle); returns whether
+    /// it was still running then, and what it printed on standard error.
+    func killAfterFirstBatch(_ arguments: [String]) throws -> (killed: Bool, output: String) {
         let process = Process()
         process.executableURL = try quiverExecutable()
         process.arguments = try TestStore.withStore(arguments, executable: try quiverExecutable())
@@ -468,7 +460,73 @@ struct CrashTests {
         let killed = process.isRunning
         if killed { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        #expect(killed, "the worker finished before it could be killed: \(lines.lock.withLock { lines.text })")
+        return (killed, lines.lock.withLock { lines.text })
+    }
+
+    @Test(
+        "kill -9 of a worker embedding deferred writes mid-batch: nothing lost; another completes them, each vector a change",
+        .timeLimit(.minutes(10)))
+    func killDeferredWorker() throws {
+        let directory = try TemporaryDirectory("quiver-crash-deferred")
+        let model = try TinyModel.make(seed: 43, in: directory.url)
+        let folder = directory.url.appendingPathComponent("tiny-43")
+        let data = directory.url.appendingPathComponent("data")
+        let file = directory.url.appendingPathComponent("docs.jsonl")
+        let count = 20_000
+        try (0..<count).map { #"{"id":"d\#($0)","text":"text number \#($0) of the collection"}"# }
+            .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
+        let stored = try runProcess(
+            try quiverExecutable(),
+            ["index", file.path, "-c", "c", "--data", data.path, "--model", folder.path, "--batch", "1000", "--defer-embedding"])
+        #expect(stored.stdout.contains("deferred \(count)"), "\(stored.stdout) \(stored.stderr)")
+        // A replica with the collection open before any vector exists.
+        let replica = try makeEngine(data, models: [model])
+        #expect(try replica.collection("c").catchUp().vectors == 0)
+        let arguments = ["worker", "--collection", "c", "--data", data.path, "--model", folder.path, "--once", "--batch-size", "500"]
+        let first = try killAfterFirstBatch(arguments)
+        #expect(first.killed, "the worker finished before it could be killed: \(first.output)")
+        let store = try makeEngine(data, models: [model]).collection("c").store
+        let left = try store.staleCount(generation: 1)
+        #expect(left > 0 && left < count, "killed with \(left) of \(count) documents left")
+        let second = try runProcess(try quiverExecutable(), arguments)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try store.staleCount(generation: 1) == 0)
+        #expect(try store.vectorCount(generation: 1) == count)
+        // Every vector reached the feed as a change: each document once, with its vector, and the
+        // seqs end at the store's.
+        var changes: [DocumentChange] = []
+        var after: Int64 = 0
+        while case let page = try store.changes(after: after, generation: 1, dimensions: model.dimensions, limit: 5000),
+            let last = page.last
+        {
+            changes += page
+            after = last.seq
+        }
+        #expect(changes.count == count && changes.allSatisfy { $0.vector != nil })
+        #expect(after == (try store.state().seq))
+        // The replica indexes them all from the feed, and a document's vector is its text's.
+        let state = try replica.collection("c").catchUp()
+        #expect(state.vectors == count && state.indexedSeq == after)
+        let embedder = try #require(model.embedder)
+        let stored1234 = try #require(try replica.vectors(collection: "c", ids: ["d1234"]).vectors.first?.vector)
+        #expect(stored1234 == (try embedder.embed("text number 1234 of the collection")))
+    }
+
+    @Test(
+        "kill -9 of an embedding worker mid-batch: nothing lost; another worker completes the change, a vector for every document",
+        .timeLimit(.minutes(10)))
+    func killWorker() throws {
+        let directory = try TemporaryDirectory("quiver-crash-worker")
+        let (_, modelB, _, folderB, data, _, count) = try collectionOnModelA(directory)
+        // The model change is started here (as POST …/generations would) and left to workers.
+        let generation = try {
+            let engine = try makeEngine(data, models: [modelB])
+            return try #require(try engine.beginModelChange(collection: "c")).generation
+        }()
+        let arguments = ["worker", "--collection", "c", "--data", data.path, "--model", folderB.path, "--once", "--batch-size", "500"]
+        // The first worker is killed once it has committed a batch, in the middle of another.
+        let first = try killAfterFirstBatch(arguments)
+        #expect(first.killed, "the worker finished before it could be killed: \(first.output)")
         let store = try makeEngine(data, models: [modelB]).collection("c").store
         let left = try store.staleCount(generation: generation)
         #expect(left > 0 && left < count, "killed with \(left) of \(count) documents left")

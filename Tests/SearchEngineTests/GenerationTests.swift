@@ -21,15 +21,13 @@ struct GenerationTests {
         return (old, new, texts)
     }
 
-    @Test("embedding workers: three processes share one model change, each document embedded once, switched in once")
-    func workersShareAModelChange() throws {
-        let directory = try TemporaryDirectory()
-        let (old, new, texts) = try collectionOnOldModel(directory, documents: 300)
-        let engine = try makeEngine(directory, models: [new, old])
-        let begun = try #require(try engine.beginModelChange(collection: "c"))
-        // Three workers: the starting engine and two others on the same store (other machines).
-        let folders = try (0..<2).map { _ in try TemporaryDirectory() }
-        let workers = try [engine] + folders.map { try engineOnSameStore(as: directory, folder: $0, models: [new, old]) }
+    /// Runs `pass` on each engine's collection "c", each in a thread of its own (a worker process
+    /// on its own machine), until it says it is done (polling every 20 ms when it is not); returns
+    /// the documents embedded in all, and the failures (a worker never done after 200 passes
+    /// is one).
+    func runWorkers(_ workers: [SearchEngine], _ pass: @escaping @Sendable (CollectionHandle) throws -> (embedded: Int, done: Bool))
+        -> (embedded: Int, failures: [String])
+    {
         let embedded = Atomic<Int>(0)
         let failures = Mutex<[String]>([])
         let finished = Atomic<Int>(0)
@@ -39,12 +37,12 @@ struct GenerationTests {
                 do {
                     let handle = try worker.collection("c")
                     for _ in 0..<200 {
-                        let pass = try handle.workOnModelChange(batchSize: 16)
-                        embedded.add(pass.embedded, ordering: .relaxed)
-                        if pass.generation == nil || pass.switched { return }
-                        if pass.remaining > 0 { usleep(20_000) }
+                        let (count, done) = try pass(handle)
+                        embedded.add(count, ordering: .relaxed)
+                        if done { return }
+                        usleep(20_000)
                     }
-                    failures.withLock { $0.append("a worker never saw the change complete") }
+                    failures.withLock { $0.append("a worker never saw the work done") }
                 } catch {
                     failures.withLock { $0.append("\(error)") }
                 }
@@ -52,14 +50,30 @@ struct GenerationTests {
         }
         let deadline = Date().addingTimeInterval(120)
         while finished.load(ordering: .relaxed) < workers.count, Date() < deadline { usleep(10_000) }
-        #expect(finished.load(ordering: .relaxed) == workers.count)
-        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        if finished.load(ordering: .relaxed) < workers.count { failures.withLock { $0.append("workers still running after 120 s") } }
+        return (embedded.load(ordering: .relaxed), failures.withLock { $0 })
+    }
+
+    @Test("embedding workers: three processes share one model change, each document embedded once, switched in once")
+    func workersShareAModelChange() throws {
+        let directory = try TemporaryDirectory()
+        let (old, new, texts) = try collectionOnOldModel(directory, documents: 300)
+        let engine = try makeEngine(directory, models: [new, old])
+        let begun = try #require(try engine.beginModelChange(collection: "c"))
+        // Three workers: the starting engine and two others on the same store (other machines).
+        let folders = try (0..<2).map { _ in try TemporaryDirectory() }
+        let workers = try [engine] + folders.map { try engineOnSameStore(as: directory, folder: $0, models: [new, old]) }
+        let (embedded, failures) = runWorkers(workers) { handle in
+            let pass = try handle.workOnModelChange(batchSize: 16)
+            return (pass.embedded, pass.generation == nil || pass.switched)
+        }
+        #expect(failures.isEmpty, "\(failures)")
         // PostgreSQL's claims hand each document to one worker; SQLite's plain reads may let two
         // embed the same document (one process at a time is its model), never fewer.
         if TestStore.isPostgres {
-            #expect(embedded.load(ordering: .relaxed) == texts.count)
+            #expect(embedded == texts.count)
         } else {
-            #expect(embedded.load(ordering: .relaxed) >= texts.count)
+            #expect(embedded >= texts.count)
         }
         try engine.collection("c").catchUp()  // a replica follows the switch within a cycle
         let answer = try engine.query(collection: "c", QueryRequest(text: texts[7], k: 1))
@@ -67,6 +81,66 @@ struct GenerationTests {
         let generations = try engine.collection("c").store.generations()
         #expect(generations.map(\.state) == [.previous, .current])
         #expect(try engine.collection("c").store.vectorCount(generation: begun.generation) == texts.count)
+    }
+
+    @Test("deferred writes: stored at once, embedded by workers on other engines, indexed by every replica as vectors land")
+    func deferredWritesEmbeddedByWorkers() throws {
+        let directory = try TemporaryDirectory()
+        let model = try TinyModel.make(seed: 11, in: directory.url)
+        let embedder = try #require(model.embedder)
+        let writer = try makeEngine(directory, models: [model])
+        try writer.createCollection(CollectionOptions(name: "c"))
+        let texts = (0..<120).map { TinyModel.text($0 * 7 + 3) }
+        let written = try writer.upsert(
+            collection: "c", documents: texts.enumerated().map { DocumentInput(id: "d\($0.offset)", text: $0.element) },
+            deferEmbedding: true)
+        #expect(written.inserted == 120 && written.pending == 120 && written.embedded == 0)
+        #expect(try writer.collection("c").pendingCount() == 120)
+        // Stored, not embedded: found by keyword, not by meaning.
+        let replicaFolder = try TemporaryDirectory()
+        let replica = try engineOnSameStore(as: directory, folder: replicaFolder, models: [model])
+        #expect(try replica.query(collection: "c", QueryRequest(text: texts[7], k: 3, mode: .vector)).results.isEmpty)
+        let keyword = try replica.query(collection: "c", QueryRequest(text: texts[7], k: 1, mode: .keyword))
+        #expect(keyword.results.first?.id == "d7")
+        // Two workers on other engines (other machines) embed them.
+        let folders = try (0..<2).map { _ in try TemporaryDirectory() }
+        let workers = try folders.map { try engineOnSameStore(as: directory, folder: $0, models: [model]) }
+        let (embedded, failures) = runWorkers(workers) { handle in
+            let pass = try handle.embedPending(batchSize: 8)
+            return (pass.embedded, pass.remaining == 0)
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        if TestStore.isPostgres {
+            #expect(embedded == texts.count)
+        } else {
+            #expect(embedded >= texts.count)
+        }
+        #expect(try writer.collection("c").pendingCount() == 0)
+        // The replica follows the vectors like writes: every document found by meaning, with the
+        // vector the model gives its text.
+        try replica.collection("c").catchUp()
+        for index in [0, 7, 119] {
+            let answer = try replica.query(collection: "c", QueryRequest(text: texts[index], k: 1, mode: .vector))
+            #expect(answer.results.first?.id == "d\(index)")
+            #expect(answer.index.indexedSeq == answer.index.storeSeq)
+        }
+        #expect(try replica.document(collection: "c", id: "d7", includeVector: true).vector == (try embedder.embed(texts[7])))
+        // A changed document keeps its old vector until a worker embeds the new text.
+        let changed = try writer.upsert(
+            collection: "c", documents: [DocumentInput(id: "d7", text: TinyModel.text(999))], deferEmbedding: true)
+        #expect(changed.updated == 1 && changed.pending == 1)
+        #expect(try writer.document(collection: "c", id: "d7", includeVector: true).vector == (try embedder.embed(texts[7])))
+        let pass = try writer.collection("c").embedPending()
+        #expect(pass.pending && pass.embedded == 1 && pass.remaining == 0)
+        #expect(try writer.document(collection: "c", id: "d7", includeVector: true).vector == (try embedder.embed(TinyModel.text(999))))
+        // Sent again, now embedded, it is unchanged (the stored vector's content hash matches).
+        #expect(try writer.upsert(collection: "c", documents: [DocumentInput(id: "d7", text: TinyModel.text(999))]).unchanged == 1)
+        // During a model change deferred writes wait for the building generation's fill.
+        let other = try TinyModel.make(seed: 22, in: directory.url)
+        let changing = try makeEngine(directory, models: [other, model])
+        _ = try #require(try changing.beginModelChange(collection: "c"))
+        _ = try changing.upsert(collection: "c", documents: [DocumentInput(id: "new", text: "fresh words")], deferEmbedding: true)
+        #expect(try changing.collection("c").embedPending().generation == nil)
     }
 
     @Test("a model change under concurrent queries never mixes two models' vectors")

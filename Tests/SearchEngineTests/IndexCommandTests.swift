@@ -52,6 +52,42 @@ struct IndexCommandTests {
         #expect(info.stdout.contains("c: 1 documents (1 tombstones)"), "\(info.stdout)")
     }
 
+    @Test("--defer-embedding stores documents for workers; quiver worker --once embeds them; --wait returns once they are embedded")
+    func deferredEmbedding() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let tiny = try TinyModel.make(seed: 61, in: directory.url)
+        let model = directory.url.appendingPathComponent("tiny-61").path
+        let data = directory.url.appendingPathComponent("data").path
+        let file = directory.url.appendingPathComponent("in.jsonl")
+        let texts = (0..<40).map { TinyModel.text($0 * 13 + 2) }
+        func write(_ texts: [String]) throws {
+            try texts.enumerated().map { #"{"id":"d\#($0.offset)","text":"\#($0.element)"}"# }.joined(separator: "\n")
+                .write(to: file, atomically: true, encoding: .utf8)
+        }
+        func pending() throws -> Int { try makeEngine(URL(fileURLWithPath: data), models: [tiny]).collection("c").pendingCount() }
+        try write(texts)
+        let stored = try run(["index", file.path, "-c", "c", "--data", data, "--model", model, "--defer-embedding"])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        #expect(stored.stdout.contains("inserted 40") && stored.stdout.contains("embedded 0, deferred 40"), "\(stored.stdout)")
+        #expect(try pending() == 40)
+        let worker = try run(["worker", "-c", "c", "--data", data, "--model", model, "--once", "--batch-size", "16"])
+        #expect(worker.status == 0 && worker.stderr.contains("worker: embedded 40 documents"), "\(worker.stderr)")
+        #expect(try pending() == 0)
+        // Five documents change; --wait embeds them before it returns (no worker runs).
+        var changed = texts
+        for i in 0..<5 { changed[i] = TinyModel.text(7000 + i) }
+        try write(changed)
+        let waited = try run(["index", file.path, "-c", "c", "--data", data, "--model", model, "--defer-embedding", "--wait"])
+        #expect(waited.status == 0, "\(waited.stderr)")
+        #expect(waited.stdout.contains("updated 5, unchanged 35") && waited.stdout.contains("deferred 5"), "\(waited.stdout)")
+        #expect(waited.stderr.contains("waiting for 5 pending documents"), "\(waited.stderr)")
+        #expect(try pending() == 0)
+        let engine = try makeEngine(URL(fileURLWithPath: data), models: [tiny])
+        let embedder = try #require(tiny.embedder)
+        #expect(try engine.document(collection: "c", id: "d3", includeVector: true).vector == (try embedder.embed(changed[3])))
+        #expect(try engine.document(collection: "c", id: "d30", includeVector: true).vector == (try embedder.embed(texts[30])))
+    }
+
     @Test("a run with another model re-embeds everything into a new generation and switches")
     func modelChange() throws {
         let directory = try TemporaryDirectory("quiver-cli")

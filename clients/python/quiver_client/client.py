@@ -158,9 +158,17 @@ class Client:
     # Documents
 
     def upsert(
-        self, collection: str, documents: Iterable[Mapping[str, Any]], batch_size: Optional[int] = None
+        self,
+        collection: str,
+        documents: Iterable[Mapping[str, Any]],
+        batch_size: Optional[int] = None,
+        defer_embedding: bool = False,
     ) -> Dict[str, Any]:
         """Insert or update documents, in as many requests as the server's limits need.
+
+        With ``defer_embedding`` the server stores the documents without embedding them and
+        answers at once (counted in ``pending``); it embeds them in the background, or
+        ``quiver worker`` processes sharing its store do.
 
         Requests hold at most ``batch_size`` documents (default: the server's
         ``max_batch_inputs``) and stay under its ``max_body_bytes``. Each request is one
@@ -188,7 +196,8 @@ class Client:
 
         def send() -> None:
             nonlocal combined, batch, batch_bytes, first_index
-            body = b'{"documents":[' + b",".join(batch) + b"]}"
+            head = b'{"defer_embedding":true,"documents":[' if defer_embedding else b'{"documents":['
+            body = head + b",".join(batch) + b"]}"
             try:
                 result = self._call("PUT", path, raw_body=body).json()
             except QuiverError as error:
@@ -478,7 +487,7 @@ def _combine_writes(combined: Optional[Dict[str, Any]], result: Dict[str, Any], 
         merged["rejected"] = rejected
         merged["requests"] = 1
         return merged
-    for key in ("inserted", "updated", "unchanged", "deleted", "failed", "embedded"):
+    for key in ("inserted", "updated", "unchanged", "deleted", "failed", "embedded", "pending"):
         combined[key] = combined.get(key, 0) + result.get(key, 0)
     combined["rejected"].extend(rejected)
     combined["seq"] = max(combined.get("seq", 0), result.get("seq", 0))

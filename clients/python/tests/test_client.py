@@ -172,6 +172,21 @@ class LiveServerTests(unittest.TestCase):
         self.assertEqual(missing.exception.status, 404)
         self.assertNotIn(odd, [h["id"] for h in self.client.query(kb, "export archive", k=10)["results"]])
 
+    def test_deferred_embedding_is_pending_then_searchable(self) -> None:
+        kb = self.fresh_collection("kb")
+        written = self.client.upsert(kb, ARTICLES, batch_size=2, defer_embedding=True)
+        self.assertEqual((written["inserted"], written["pending"], written["embedded"]), (5, 5, 0))
+        self.assertFalse(written["searchable"])
+        # The server embeds them in the background.
+        deadline = time.monotonic() + 60
+        hits: list = []
+        while time.monotonic() < deadline:
+            hits = self.client.query(kb, "I forgot my password", k=1, mode="vector")["results"]
+            if hits:
+                break
+            time.sleep(0.1)
+        self.assertEqual(hits[0]["id"], "pw-reset")
+
     def test_a_refused_document_is_reported_at_its_place_in_the_whole_list(self) -> None:
         kb = self.fresh_collection("refusals")
         documents = [dict(a) for a in ARTICLES]
