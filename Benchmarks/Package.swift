@@ -64,6 +64,17 @@ let package = Package(
             ],
             path: "Benchmarks/IngestCompare"
         ),
+        // Issue 18's numbers on a PostgreSQL store: claims, visibility lag, catch-up (BENCHMARKS.md).
+        .executableTarget(
+            name: "ScaleOut",
+            dependencies: [
+                .product(name: "SearchEngine", package: "Quiver"),
+                .product(name: "DocumentStore", package: "Quiver"),
+                .product(name: "PostgresStore", package: "Quiver"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ScaleOut"
+        ),
         // Benchmark-only executable for the side-by-side run with scripts/bench/index_bench.py.
         .executableTarget(
             name: "IndexCompare",

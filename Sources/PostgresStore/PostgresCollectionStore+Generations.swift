@@ -55,7 +55,7 @@ extension PostgresCollectionStore {
         throws(DocumentStoreError) -> Int
     {
         guard !items.isEmpty else { return 0 }
-        return try pool.transaction { session in
+        let written = try pool.transaction { session in
             if try generationState(generation, session) == GenerationState.current.rawValue {
                 return try storeAsChanges(generation: generation, items, embeddedAt: embeddedAt, session)
             }
@@ -64,6 +64,8 @@ extension PostgresCollectionStore {
                 generation: generation,
                 Self.rows(items, embeddedAt: embeddedAt), onlyIfCurrent: true, session)
         }
+        noteWritten(written)
+        return written
     }
 
     /// The state of `generation`, nil when there is none; `lock` holds its row in key-share mode
@@ -138,6 +140,14 @@ extension PostgresCollectionStore {
         generation: Int64, afterLabel: Int64, limit: Int, embeddedAt: Double,
         embed: ([StoredDocument]) -> [GenerationVector]
     ) throws(DocumentStoreError) -> StaleClaim {
+        let claim = try claimTransaction(generation: generation, afterLabel: afterLabel, limit: limit, embeddedAt: embeddedAt, embed: embed)
+        noteWritten(claim.written)
+        return claim
+    }
+
+    private func claimTransaction(
+        generation: Int64, afterLabel: Int64, limit: Int, embeddedAt: Double, embed: ([StoredDocument]) -> [GenerationVector]
+    ) throws(DocumentStoreError) -> StaleClaim {
         try pool.transaction { session in
             let state = try generationState(generation, lock: true, session)
             guard state == GenerationState.current.rawValue || state == GenerationState.building.rawValue else {
@@ -181,6 +191,10 @@ extension PostgresCollectionStore {
                     : binds(collectionID, generation, afterLabel, Int64(max(1, limit)))
             ).map { try $0.get(0, Int64.self) }
             guard let last = locked.last else { return StaleClaim(claimed: 0, lastLabel: nil, written: 0) }
+            // The planner settings were for the walk only: the re-read looks up `limit` labels,
+            // which a bitmap scan does best.
+            _ = try session.query(
+                "SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true)")
             let page = try staleDocuments("d.label = ANY($3) ORDER BY d.label", binds(collectionID, generation, locked), session)
             guard !page.isEmpty else { return StaleClaim(claimed: 0, lastLabel: last, written: 0) }
             let items = embed(page)

@@ -60,7 +60,7 @@ extension PostgresCollectionStore {
         """
         SELECT \(documentList(text: text, vector: vector))
         FROM quiver_documents d
-        LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+        \(Self.leftVectorJoin)
         """
     }
 
@@ -137,7 +137,7 @@ extension PostgresCollectionStore {
             CASE WHEN p.start >= 0 AND p.stop >= p.start THEN substr(d.text, p.start + 1, p.stop - p.start) END
             FROM unnest($3::bigint[], $4::bigint[]) AS s(label, passage)
             JOIN quiver_documents d ON d.collection_id = $1 AND d.label = s.label AND NOT d.deleted
-            LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+            \(Self.leftVectorJoin)
             LEFT JOIN LATERAL (
                 SELECT CASE WHEN s.passage >= 0 AND s.passage * 8 + 8 <= octet_length(v.chunks) THEN \(int32("q.o")) END AS start,
                     CASE WHEN s.passage >= 0 AND s.passage * 8 + 8 <= octet_length(v.chunks) THEN \(int32("q.o + 4")) END AS stop
@@ -175,7 +175,7 @@ extension PostgresCollectionStore {
             for row in try session.query(
                 """
                 SELECT d.id, d.label, d.deleted, v.content_hash, d.metadata, d.updated_at FROM quiver_documents d
-                LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+                \(Self.leftVectorJoin)
                 WHERE d.collection_id = $1 AND d.id = ANY($3)
                 """, binds(collectionID, generation, ids))
             {
@@ -192,7 +192,7 @@ extension PostgresCollectionStore {
         var values = binds(collectionID, generation)
         var sql = """
             SELECT d.label FROM quiver_documents d
-            LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+            \(Self.leftVectorJoin)
             WHERE d.collection_id = $1 AND NOT d.deleted
             """
         for condition in conditions { sql += " AND " + PostgresFilter.clause(condition, binding: &values) }
@@ -256,7 +256,7 @@ extension PostgresCollectionStore {
         try session.query(
             """
             SELECT d.label, d.id, d.title, d.text, d.metadata, d.updated_at, d.seq FROM quiver_documents d
-            LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+            \(Self.leftVectorJoin)
             WHERE d.collection_id = $1 AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq) AND \(condition)
             """, values
         ).map { row in
@@ -275,7 +275,7 @@ extension PostgresCollectionStore {
             try session.query(
                 """
                 SELECT count(*) FROM quiver_documents d
-                LEFT JOIN quiver_vectors v ON v.collection_id = d.collection_id AND v.generation = $2 AND v.label = d.label
+                \(Self.leftVectorJoin)
                 WHERE d.collection_id = $1 AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq)
                 """, binds(collectionID, generation)
             ).first?.get(0, Int64.self) ?? 0)

@@ -24,6 +24,14 @@ extension PostgresCollectionStore {
     /// in one statement, each change numbered in input order exactly as the SQLite store does
     /// (a repeated id is a second change), and the final rows written with a few set statements.
     public func apply(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError) -> WriteOutcome {
+        let outcome = try applyTransaction(generation: generation, writes: writes, deletes: deletes)
+        noteWritten(outcome.inserted + outcome.updated)
+        return outcome
+    }
+
+    private func applyTransaction(generation: Int64, writes: [DocumentWrite], deletes: [String]) throws(DocumentStoreError)
+        -> WriteOutcome
+    {
         try pool.transaction { session in
             var (seq, lastLabel) = try lockCollection(session)
             if !writes.isEmpty {
