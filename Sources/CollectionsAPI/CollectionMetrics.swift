@@ -46,14 +46,27 @@ final class CollectionMetrics: Sendable {
         }
         gauge("quiver_collection_vectors", name).record(index.vectors)
         gauge("quiver_collection_index_lag", name).record(index.pending)
+        if let lag = index.lagSeconds { gauge("quiver_collection_index_lag_seconds", name).record(lag) }
+    }
+
+    /// Records every open collection's index state (vectors, lag in changes and in seconds), read
+    /// now: before each `GET /metrics`, so a replica's lag behind writes other processes make
+    /// shows without a write or a query here. A collection whose state cannot be read keeps its
+    /// last values.
+    func refresh(_ engine: SearchEngine) {
+        for name in engine.openCollectionNames {
+            guard let handle = engine.openCollection(name), let index = try? handle.indexState() else { continue }
+            update(name, index: index)
+        }
     }
 
     /// Per-collection series.
     static let gauges = [
-        "quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag", "quiver_index_checkpoint_failing",
+        "quiver_collection_documents", "quiver_collection_vectors", "quiver_collection_index_lag",
+        "quiver_collection_index_lag_seconds", "quiver_index_checkpoint_failing",
     ]
     /// Outcomes of `quiver_collection_documents_written_total`.
-    static let outcomes = ["inserted", "updated", "unchanged", "deleted", "embedded"]
+    static let outcomes = ["inserted", "updated", "unchanged", "deleted", "embedded", "pending"]
 
     /// A deleted collection's series are removed from `/metrics` (not left at their last value).
     func removed(_ name: String) {
@@ -118,7 +131,7 @@ final class CollectionMetrics: Sendable {
     func wrote(_ collection: String, _ result: UpsertResult) {
         let outcomes = [
             ("inserted", result.inserted), ("updated", result.updated), ("unchanged", result.unchanged),
-            ("deleted", result.deleted), ("embedded", result.embedded),
+            ("deleted", result.deleted), ("embedded", result.embedded), ("pending", result.pending),
         ]
         for (outcome, count) in outcomes where count > 0 {
             written(collection, outcome).increment(by: count)

@@ -146,6 +146,10 @@ public final class CollectionsModule: APIModule {
     public func addRoutes(to routes: APIRoutes, context: APIModuleContext) {
         let metrics = CollectionMetrics(metrics: context.metrics)
         metricsBox.withLock { $0 = metrics }
+        context.metrics.beforeRender { [weak self] in
+            guard let engine = self?.state.withLock({ $0.engine }) else { return }
+            metrics.refresh(engine)
+        }
         let controller = CollectionsController(module: self, context: context, metrics: metrics)
         controller.addRoutes(to: routes)
         let task = Task { [self] in

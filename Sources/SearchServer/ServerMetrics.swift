@@ -1,6 +1,7 @@
 import CoreMetrics
 import Embedder
 import Prometheus
+import Synchronization
 import VectorMath
 
 /// The server's metrics, kept in one Prometheus registry per application and written out by
@@ -79,7 +80,17 @@ public final class ServerMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
-        registry.emitToBuffer()
+        for refresh in refreshes.withLock({ $0 }) { refresh() }
+        return registry.emitToBuffer()
+    }
+
+    /// Work run before each render: gauges of state that changes without this process doing
+    /// anything (a replica's lag behind a store other processes write).
+    private let refreshes = Mutex<[@Sendable () -> Void]>([])
+
+    /// Runs `refresh` before every render of `GET /metrics`.
+    public func beforeRender(_ refresh: @escaping @Sendable () -> Void) {
+        refreshes.withLock { $0.append(refresh) }
     }
 }
 

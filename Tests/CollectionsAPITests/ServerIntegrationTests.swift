@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import QuiverTestSupport
+import SearchEngine
 import SearchServer
 import Testing
 
@@ -194,6 +196,21 @@ struct ServerIntegrationTests {
             #expect(try await metric(#"quiver_collection_vectors{collection="help"}"#) == 6)
             #expect(try await metric(#"quiver_collection_index_lag{collection="help"}"#) == 0)
             #expect(try await metric(#"quiver_collection_documents_written_total{collection="help",outcome="inserted"}"#) == 6)
+            #expect(try await metric(#"quiver_collection_index_lag_seconds{collection="help"}"#) != nil)
+            // Another process writes to the store (an engine of its own on the data folder):
+            // /metrics shows the new vector without any write or query through this server.
+            let other = try SearchEngine(
+                dataDirectory: directory.url, models: [.external(id: "all-MiniLM-L6-v2", dimensions: 384)],
+                logger: Logger(label: "other"))
+            let vector = [Float](repeating: 0.05, count: 384)
+            _ = try other.upsert(collection: "help", documents: [DocumentInput(id: "external", vector: vector)])
+            var vectors: Double?
+            for _ in 0..<100 {
+                vectors = try await metric(#"quiver_collection_vectors{collection="help"}"#)
+                if vectors == 7 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(vectors == 7)
         }
 
         let (uncached, _) = try makeApp(data: directory.url, queryCache: 0)
