@@ -49,13 +49,13 @@ final class CollectionMetrics: Sendable {
         if let lag = index.lagSeconds { gauge("quiver_collection_index_lag_seconds", name).record(lag) }
     }
 
-    /// Records every open collection's index state (vectors, lag in changes and in seconds), read
-    /// now: before each `GET /metrics`, so a replica's lag behind writes other processes make
-    /// shows without a write or a query here. A collection whose state cannot be read keeps its
-    /// last values.
+    /// Records every open collection's index state (vectors, lag in changes and in seconds) as its
+    /// follower knows it — no store read, so `/metrics` answers at once while the store is
+    /// unreachable (and the lag in seconds grows): before each `GET /metrics`, so a replica's lag
+    /// behind writes other processes make shows without a write or a query here.
     func refresh(_ engine: SearchEngine) {
         for name in engine.openCollectionNames {
-            guard let handle = engine.openCollection(name), let index = try? handle.indexState() else { continue }
+            guard let index = engine.openCollection(name)?.localIndexState() else { continue }
             update(name, index: index)
         }
     }

@@ -36,6 +36,10 @@ public protocol ChangeFeed: Sendable {
     /// should share reads they can: the index follower reuses a state read for a few
     /// milliseconds. False (the default) for a store in a local file.
     var isRemote: Bool { get }
+    /// For a remote store: how long a query waits for a read of ``state()`` before it answers
+    /// from the last state read, with a lag that says how old that is (500 ms by default). A
+    /// store cut off by the network thus holds no query for the request timeout.
+    var statePatience: Duration { get }
 
     /// Changes with seq > `seq` in seq order (at most `limit`), each with the document's vector in
     /// `generation` when it has one there (decoded to `dimensions` floats).
@@ -185,6 +189,7 @@ public struct VectorPage: Sendable, Equatable {
 
 extension ChangeFeed {
     public var isRemote: Bool { false }
+    public var statePatience: Duration { .milliseconds(500) }
 }
 
 extension DocumentReads {

@@ -21,6 +21,8 @@ public final class PostgresCatalog: StoreCatalog {
     /// A read-only standby the change feed and queries read from, if given.
     public let readLocation: PostgresLocation?
     let logger: Logger
+    /// How long a query waits for a collection's state (``ChangeFeed/statePatience``).
+    public let statePatience: Duration
 
     /// Connects to `url`, applies missing migrations (unless `migrate` is false: then a database
     /// lacking some is refused), and keeps derived files under `layout`.
@@ -33,11 +35,14 @@ public final class PostgresCatalog: StoreCatalog {
     ///   change feed and queries read from it, writes and what they decide by go to `url`.
     /// - Parameter requestTimeout: how long a statement may wait for the server before the call
     ///   fails `unreachable` (default 30 s).
+    /// - Parameter statePatience: how long a query waits for the store's state before answering
+    ///   from the last state read, with its lag (default 500 ms; ``ChangeFeed/statePatience``).
     public init(
         url: String, readURL: String? = nil, layout: DataLayout, migrate: Bool = true, requestTimeout: Duration = .seconds(30),
-        logger: Logger
+        statePatience: Duration = .milliseconds(500), logger: Logger
     ) throws(DocumentStoreError) {
         let timeout = TimeAmount(requestTimeout)
+        self.statePatience = statePatience
         location = try PostgresLocation(url: url)
         self.layout = layout
         self.logger = logger

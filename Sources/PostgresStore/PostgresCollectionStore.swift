@@ -136,6 +136,9 @@ extension PostgresCollectionStore {
     /// Every read is a round trip to the server.
     public var isRemote: Bool { true }
 
+    /// The catalog's (``PostgresCatalog/statePatience``).
+    public var statePatience: Duration { catalog.statePatience }
+
     public func state() throws(DocumentStoreError) -> StoreState {
         // Every query reads this: a prepared statement (no parse or plan per call).
         let row = try readPool.withSession { session in

@@ -33,6 +33,21 @@ extension CollectionHandle {
         return indexState(serving, state)
     }
 
+    /// The index state from what this process knows, without reading the store or waking the
+    /// follower (for `/metrics`, which must answer while the store is unreachable): the store seq
+    /// is the last one read (a follower reads it every poll, 200 ms), `lagSeconds` the follower's
+    /// bound. Nil before the index is loaded.
+    public func localIndexState() -> IndexState? {
+        guard let loaded = follower.loaded else { return nil }
+        let indexed = loaded.indexedSeq
+        let storeSeq = max(indexed, follower.lastKnownStoreSeq ?? indexed)
+        var state = IndexState(
+            generation: loaded.record.generation, indexedSeq: indexed, storeSeq: storeSeq, pending: storeSeq - indexed,
+            lastSyncAt: nil, vectors: loaded.index.count)
+        state.lagSeconds = follower.lagSeconds
+        return state
+    }
+
     /// The index state for the answer to a write that committed at `seq` in `generation`. Never
     /// throws — the write is stored whatever happens here: when the follower or the store cannot
     /// be asked, what is known from memory.

@@ -237,7 +237,7 @@ extension CollectionHandle {
     /// is behind (a standby that has not replayed the write yet).
     private func behind(_ seq: Int64, since start: ContinuousClock.Instant) -> SearchEngineError {
         let indexed = follower.loaded?.indexedSeq ?? 0
-        let store = (try? follower.store.state().seq) ?? indexed
+        let store = follower.boundedState()?.seq ?? indexed
         let waited = ContinuousClock.now - start
         let ms = waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
         return .unavailable(

@@ -111,6 +111,10 @@ final class IndexFollower: Sendable {
         self.files = files
         self.logger = logger
         stateReuseNanos = store.isRemote ? Self.remoteStateReuse : 0
+        let patience = store.statePatience.components
+        statePatienceNanos =
+            UInt64(clamping: max(0, patience.seconds)) &* 1_000_000_000
+            &+ UInt64(clamping: max(0, patience.attoseconds / 1_000_000_000))
         insertThreads = background ? 1 : budget.indexThreads
         keyword = KeywordConsumer(path: files.keywordIndexPath, name: name, logger: logger)
         do { settings = try store.settings() } catch { throw SearchEngineError(error) }
@@ -150,8 +154,8 @@ final class IndexFollower: Sendable {
     let stateReuseNanos: UInt64
 
     /// The reuse window of a remote store's state, in nanoseconds (10 ms): a query's `store_seq`
-    /// is then at most this old (the follower's own cycles, which every local write runs, refresh
-    /// it sooner).
+    /// is then at most this old while the store answers (the follower's own cycles, which every
+    /// local write runs, refresh it sooner; see ``statePatienceNanos`` for a store that does not).
     static let remoteStateReuse: UInt64 = 10_000_000
 
     /// The last state read and when (monotonic uptime, nanoseconds).
@@ -175,16 +179,75 @@ final class IndexFollower: Sendable {
         return (state, at)
     }
 
+    /// The seq of the last store state read (by a cycle or a query), nil before the first: what
+    /// this process knows of the store without asking it.
+    var lastKnownStoreSeq: Int64? { lastState.withLock { $0?.state.seq } }
+
     /// Drops the kept state: the next query reads the store (after a change of the settings the
     /// state carries).
     func forgetState() { lastState.withLock { $0 = nil } }
 
-    /// The last state read when it is younger than ``stateReuseNanos``, else a fresh read.
+    /// How long a query waits for a read of a remote store's state before it answers from the
+    /// last state read (the store's ``ChangeFeed/statePatience``, 500 ms by default; a healthy
+    /// store answers in about a millisecond). A store that does not answer — a network
+    /// partition, a frozen server — thus holds no query for the request timeout: the replica
+    /// answers from its index, and the lag in seconds it reports (which only a state read the
+    /// index has reached resets) grows, so `max_staleness_ms` refuses it.
+    let statePatienceNanos: UInt64
+
+    /// The read of a remote store's state in progress for queries: one at a time per collection.
+    private final class StateFlight: @unchecked Sendable {
+        let condition = NSCondition()
+        // Guarded by `condition`.
+        var inFlight = false
+        var startedAt: UInt64 = 0
+        var ended = 0
+    }
+    private let stateFlight = StateFlight()
+
+    /// The last state read when it is younger than ``stateReuseNanos``, else a fresh read. For a
+    /// remote store that has answered before, the read runs on a thread of its own, one at a time,
+    /// and the caller waits for it up to ``statePatienceNanos`` from its start, then takes the last
+    /// state read (also when the read fails: the follower's cycle reports the failure).
     private func recentState() throws(SearchEngineError) -> (state: StoreState, at: UInt64) {
-        if stateReuseNanos > 0, let kept = lastState.withLock({ $0 }), DispatchTime.now().uptimeNanoseconds &- kept.at < stateReuseNanos {
-            return kept
+        guard stateReuseNanos > 0 else { return try readState() }
+        guard let kept = lastState.withLock({ $0 }) else { return try readState() }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now &- kept.at < stateReuseNanos { return kept }
+        let flight = stateFlight
+        flight.condition.lock()
+        if !flight.inFlight {
+            flight.inFlight = true
+            flight.startedAt = now
+            // A thread of its own, not a shared pool's: a read that hangs for the request timeout
+            // holds no pool thread, and a busy pool does not delay the read past the patience.
+            let reader = Thread { [self] in
+                _ = try? readState()
+                flight.condition.lock()
+                flight.inFlight = false
+                flight.ended &+= 1
+                flight.condition.broadcast()
+                flight.condition.unlock()
+            }
+            reader.name = "quiver-state-read"
+            reader.start()
         }
-        return try readState()
+        let ticket = flight.ended
+        let deadline = flight.startedAt &+ statePatienceNanos
+        while flight.ended == ticket {
+            let left = Int64(bitPattern: deadline &- DispatchTime.now().uptimeNanoseconds)
+            if left <= 0 { break }
+            _ = flight.condition.wait(until: Date(timeIntervalSinceNow: Double(left) / 1e9))
+        }
+        flight.condition.unlock()
+        return lastState.withLock { $0 } ?? kept
+    }
+
+    /// The store's state for an answer that must not wait on an unreachable store (a refusal's
+    /// message): as a query reads it (see ``recentState()``); the last state read when that
+    /// fails.
+    func boundedState() -> StoreState? {
+        (try? recentState().state) ?? lastState.withLock { $0?.state }
     }
 
     /// Records that the index holds every change committed before `at` (a state read whose seq it
@@ -216,10 +279,10 @@ final class IndexFollower: Sendable {
 
     // MARK: Callers
 
-    /// The serving generation and a read of the store's state (at most ``stateReuseNanos`` old), for
-    /// one query. Waits for the first load only; afterwards it never waits for the follower (a
-    /// change not applied yet shows as `pending` in the index state) but wakes it when the store
-    /// is ahead.
+    /// The serving generation and a read of the store's state (at most ``stateReuseNanos`` old
+    /// while the store answers within ``statePatienceNanos``, else the last read), for one query.
+    /// Waits for the first load only; afterwards it never waits for the follower (a change not
+    /// applied yet shows as `pending` in the index state) but wakes it when the store is ahead.
     func snapshot() throws(SearchEngineError) -> (ServingGeneration, StoreState) {
         var serving = published.withLock { $0 }
         if serving == nil {

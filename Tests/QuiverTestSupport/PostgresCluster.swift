@@ -14,6 +14,10 @@ public final class PostgresCluster: @unchecked Sendable {
     public let port: Int
     /// The folder holding `initdb`, `pg_ctl`, `postgres`.
     public let binaries: URL
+    /// The network namespace the server runs in (see ``NetworkNamespace``), nil for this one.
+    public private(set) var namespace: String?
+    /// The addresses the server listens on (loopback, and a namespace's link addresses).
+    public private(set) var listenAddresses = ["127.0.0.1"]
     private let lock = NSLock()
     private var databaseCounter = 0
 
@@ -26,7 +30,10 @@ public final class PostgresCluster: @unchecked Sendable {
     public var dataDirectory: URL { directory.appendingPathComponent("data") }
 
     /// `postgres://postgres@127.0.0.1:PORT/DATABASE`.
-    public func url(database: String) -> String { "postgres://postgres@127.0.0.1:\(port)/\(database)" }
+    public func url(database: String) -> String { url(database: database, host: "127.0.0.1") }
+
+    /// `postgres://postgres@HOST:PORT/DATABASE`: the server at one of its ``listenAddresses``.
+    public func url(database: String, host: String) -> String { "postgres://postgres@\(host):\(port)/\(database)" }
 
     private init(directory: URL, port: Int, binaries: URL) {
         self.directory = directory
@@ -35,14 +42,21 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// Creates and starts a cluster (UTF-8, C locale, trust authentication on loopback only).
-    public static func start(name: String) throws(PostgresClusterError) -> PostgresCluster {
+    /// Given a `namespace`, the server runs in that network namespace, listening on its loopback
+    /// and on `addresses` (a ``NetworkNamespace``'s link addresses; trusted from every address, as
+    /// only this machine's namespaces reach them); ``psql(_:database:)`` then uses its socket.
+    public static func start(name: String, namespace: String? = nil, addresses: [String] = []) throws(PostgresClusterError)
+        -> PostgresCluster
+    {
         removeAbandonedClusters()
         let cluster = try make(name: name, binaries: try findBinaries())
+        cluster.namespace = namespace
+        cluster.listenAddresses += addresses
         try cluster.runServerCommand(
             "initdb", ["-D", cluster.dataDirectory.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
         try cluster.writeConfiguration()
         try cluster.startServer()
-        Registry.add(cluster)
+        Self.registry.add(cluster)
         return cluster
     }
 
@@ -74,7 +88,7 @@ public final class PostgresCluster: @unchecked Sendable {
         // The primary's settings came with the copy; the later lines win.
         try standby.writeConfiguration()
         try standby.startServer()
-        Registry.add(standby)
+        Self.registry.add(standby)
         return standby
     }
 
@@ -130,15 +144,21 @@ public final class PostgresCluster: @unchecked Sendable {
         try run(
             URL(fileURLWithPath: "/usr/bin/psql"),
             [
-                "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+                "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", namespace == nil ? "127.0.0.1" : directory.path, "-p",
+                String(port), "-U", "postgres", "-d", database,
                 "-c", sql,
             ], asServerUser: false)
     }
 
     /// Starts the server (after ``stop(mode:)``); returns when it accepts connections.
     public func startServer() throws(PostgresClusterError) {
-        try runServerCommand(
-            "pg_ctl", ["-D", dataDirectory.path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+        let arguments = ["-D", dataDirectory.path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"]
+        guard let namespace else { return try runServerCommand("pg_ctl", arguments) }
+        // `ip netns exec` as root, then the server's user: the postmaster inherits the namespace.
+        let command = asRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
+        try run(
+            URL(fileURLWithPath: "/usr/sbin/ip"),
+            ["netns", "exec", namespace] + command + [binaries.appendingPathComponent("pg_ctl").path] + arguments, asServerUser: false)
     }
 
     /// Stops the server: `fast` (clean), or `immediate` (like a crash: recovery runs at the next start).
@@ -150,7 +170,7 @@ public final class PostgresCluster: @unchecked Sendable {
     public func destroy() {
         try? stop(mode: "immediate")
         try? FileManager.default.removeItem(at: directory)
-        Registry.remove(self)
+        Self.registry.remove(self)
     }
 
     /// The server log (for a failing test's message).
@@ -161,7 +181,7 @@ public final class PostgresCluster: @unchecked Sendable {
     private func writeConfiguration() throws(PostgresClusterError) {
         let settings = """
 
-            listen_addresses = '127.0.0.1'
+            listen_addresses = '\(listenAddresses.joined(separator: ","))'
             port = \(port)
             unix_socket_directories = '\(directory.path)'
             max_connections = 200
@@ -169,11 +189,17 @@ public final class PostgresCluster: @unchecked Sendable {
             wal_level = replica
             max_wal_senders = 4
             """
-        let file = dataDirectory.appendingPathComponent("postgresql.conf")
+        try append(settings, to: "postgresql.conf")
+        // Clients of the link addresses come from this machine's own namespaces.
+        if listenAddresses.count > 1 { try append("\nhost all all 0.0.0.0/0 trust\n", to: "pg_hba.conf") }
+    }
+
+    private func append(_ text: String, to name: String) throws(PostgresClusterError) {
+        let file = dataDirectory.appendingPathComponent(name)
         do {
             let handle = try FileHandle(forWritingTo: file)
             try handle.seekToEnd()
-            try handle.write(contentsOf: Data(settings.utf8))
+            try handle.write(contentsOf: Data(text.utf8))
             try handle.close()
         } catch {
             throw PostgresClusterError("cannot write \(file.path): \(error)")
@@ -270,24 +296,7 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// Every cluster this process started, destroyed at exit.
-    private enum Registry {
-        nonisolated(unsafe) static var clusters: [PostgresCluster] = []
-        static let lock = NSLock()
-        static let installed: Void = { atexit { Registry.destroyAll() } }()
-
-        static func add(_ cluster: PostgresCluster) {
-            installed
-            lock.withLock { clusters.append(cluster) }
-        }
-
-        static func remove(_ cluster: PostgresCluster) {
-            lock.withLock { clusters.removeAll { $0 === cluster } }
-        }
-
-        static func destroyAll() {
-            for cluster in lock.withLock({ clusters }) { cluster.destroy() }
-        }
-    }
+    private static let registry = ExitRegistry<PostgresCluster> { $0.destroy() }
 }
 
 /// Why a test cluster could not be made or driven.

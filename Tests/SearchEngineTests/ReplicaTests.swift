@@ -10,13 +10,15 @@ import Testing
 /// An engine (8-dimensional external vectors) on the PostgreSQL store `url` with its derived
 /// files under `folder`, reading from the standby `readURL` when given.
 func postgresEngine(
-    on folder: TemporaryDirectory, url: String, readURL: String? = nil, models: [EmbeddingModel] = [.external(dimensions: 8)]
+    on folder: TemporaryDirectory, url: String, readURL: String? = nil, models: [EmbeddingModel] = [.external(dimensions: 8)],
+    statePatience: Duration = TestStore.testStatePatience
 ) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     return try SearchEngine(
         dataDirectory: folder.url,
-        catalog: try PostgresCatalog(url: url, readURL: readURL, layout: DataLayout(dataDirectory: folder.url), logger: logger),
+        catalog: try PostgresCatalog(
+            url: url, readURL: readURL, layout: DataLayout(dataDirectory: folder.url), statePatience: statePatience, logger: logger),
         models: models, logger: logger)
 }
 
@@ -366,5 +368,106 @@ struct FailoverTests {
         try standby.psql("SELECT pg_wal_replay_resume()", database: database)
         let resumed = try replica.collection("c").query(QueryRequest(vector: probe, k: 2, minSeq: paused.seq, waitMs: 10_000))
         #expect(Set(resumed.results.map(\.id)) == ["via-replica", "late"])
+    }
+}
+
+/// A network partition between a replica and its store: PostgreSQL in a network namespace of its
+/// own, the writer and the replica each reaching it over a veth link of their own, and the
+/// replica's link cut by a blackhole route (the server's packets to the replica dropped without a
+/// word, so its connections hang rather than fail).
+@Suite(
+    "Replicas: a network partition between a replica and its store",
+    .enabled(if: TestStore.isPostgres && NetworkNamespace.available, "a PostgreSQL server in a network namespace (root, ip)"))
+struct PartitionTests {
+    @Test(
+        "while partitioned the replica answers from its index at once with a growing lag, refuses max_staleness_ms and min_seq it cannot meet; healed, it catches up",
+        .timeLimit(.minutes(10)))
+    func partition() throws {
+        let network = try NetworkNamespace.create(links: 2)
+        defer { network.destroy() }
+        let cluster = try PostgresCluster.start(name: "partition", namespace: network.name, addresses: network.links.map(\.peer))
+        defer { cluster.destroy() }
+        let database = try #require(try cluster.createDatabase(prefix: "partition").split(separator: "/").last.map(String.init))
+        let replicaLink = 0
+        let writerFolder = try TemporaryDirectory()
+        let replicaFolder = try TemporaryDirectory()
+        let writer = try postgresEngine(on: writerFolder, url: cluster.url(database: database, host: network.links[1].peer))
+        try writer.createCollection(CollectionOptions(name: "c"))
+        // The replica waits for the store's state as a server does by default (500 ms).
+        let replica = try postgresEngine(
+            on: replicaFolder, url: cluster.url(database: database, host: network.links[replicaLink].peer),
+            statePatience: .milliseconds(500))
+        var random = SeededVectors(seed: 31)
+        let before = try writer.upsert(collection: "c", documents: (0..<20).map { DocumentInput(id: "b\($0)", vector: random.vector(8)) })
+        let probe = random.vector(8)
+        let caughtUp = try replica.collection("c").query(QueryRequest(vector: probe, k: 3, minSeq: before.seq, waitMs: 10_000))
+        #expect(caughtUp.results.count == 3 && caughtUp.index.indexedSeq == before.seq)
+        #expect((caughtUp.index.lagSeconds ?? 99) < 1)
+        // Asked again: its hits now come from the replica's cache, as a popular query's would.
+        let warm = try replica.collection("c").query(QueryRequest(vector: probe, k: 3))
+        #expect(warm.results.map(\.id) == caughtUp.results.map(\.id))
+
+        // Cut. A write through the writer's link lands in the store meanwhile.
+        try network.blackhole(replicaLink, true)
+        let cutAt = Date()
+        let during = try writer.upsert(collection: "c", documents: [DocumentInput(id: "during", vector: probe)])
+        // Every answer comes within a second (no wait for the request timeout, 30 s), from the
+        // index as it was, with a lag that grows with the partition.
+        var lags: [Double] = []
+        while Date().timeIntervalSince(cutAt) < 4 {
+            let asked = Date()
+            let answer = try replica.collection("c").query(QueryRequest(vector: probe, k: 3))
+            let took = Date().timeIntervalSince(asked)
+            #expect(took < 1, "a query took \(took) s while partitioned")
+            #expect(answer.results.map(\.id) == caughtUp.results.map(\.id))
+            #expect(answer.index.indexedSeq == before.seq && answer.index.storeSeq == before.seq)
+            let lag = try #require(answer.index.lagSeconds)
+            #expect(lag >= Date().timeIntervalSince(cutAt) - 0.3, "lag \(lag) s, partitioned for \(Date().timeIntervalSince(cutAt)) s")
+            lags.append(lag)
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        #expect(lags.count >= 4 && lags == lags.sorted() && (lags.last ?? 0) >= 3, "lags \(lags)")
+        // A bound the replica cannot meet is refused after the wait, never answered from older state.
+        let refusing = Date()
+        let stale = #expect(throws: SearchEngineError.self) {
+            try replica.collection("c").query(QueryRequest(vector: probe, k: 3, maxStalenessMs: 2_000, waitMs: 300))
+        }
+        #expect("\(stale.map { "\($0)" } ?? "")".contains("beyond max_staleness_ms 2000"))
+        let behind = #expect(throws: SearchEngineError.self) {
+            try replica.collection("c").query(QueryRequest(vector: probe, k: 3, minSeq: during.seq, waitMs: 300))
+        }
+        #expect("\(behind.map { "\($0)" } ?? "")".contains("behind min_seq \(during.seq)"))
+        #expect(Date().timeIntervalSince(refusing) < 3, "refusals took \(Date().timeIntervalSince(refusing)) s")
+
+        // Healed: the replica catches up (its hung connections resume or are replaced), the
+        // write made meanwhile is searchable, and the lag is small again.
+        try network.blackhole(replicaLink, false)
+        let healedAt = Date()
+        let after = try patiently(for: 60) {
+            try replica.collection("c").query(QueryRequest(vector: probe, k: 1, minSeq: during.seq, waitMs: 10_000))
+        }
+        #expect(after.results.map(\.id) == ["during"])
+        let fresh = try patiently(for: 60) {
+            try replica.collection("c").query(QueryRequest(vector: probe, k: 1, maxStalenessMs: 1_000, waitMs: 10_000))
+        }
+        #expect(fresh.index.indexedSeq == during.seq && fresh.index.vectors == 21)
+        #expect((fresh.index.lagSeconds ?? 99) <= 1)
+        // No phantom, no duplicate: exactly the store's documents.
+        let all = try replica.collection("c").query(QueryRequest(vector: probe, k: 100))
+        #expect(Set(all.results.map(\.id)) == Set((0..<20).map { "b\($0)" } + ["during"]) && all.results.count == 21)
+        print("partition: healed and caught up in \(String(format: "%.1f", Date().timeIntervalSince(healedAt))) s")
+    }
+
+    /// The answer of `query`, asked again while it is refused for lag (each ask waits at most the
+    /// 10 s a request may wait) until `seconds` have passed; the last refusal is rethrown.
+    private func patiently(for seconds: Double, _ query: () throws -> QueryResponse) throws -> QueryResponse {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                return try query()
+            } catch is SearchEngineError where Date() < deadline {
+                continue
+            }
+        }
     }
 }

@@ -74,11 +74,17 @@ enum TestStore {
         }
     }
 
-    /// The catalog engines on `directory` use (nil: the engine's SQLite default).
+    /// The catalog engines on `directory` use (nil: the engine's SQLite default). Queries wait
+    /// up to 10 s for the store's state, not the default 500 ms: under a full test run on two
+    /// cores a state read can take longer, and a test asserting `store_seq` would then see the
+    /// last state read instead (`PartitionTests` covers the default).
     static func catalog(for directory: URL, logger: Logger) throws -> (any StoreCatalog)? {
         guard let url = try url(for: directory) else { return nil }
-        return try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: directory), logger: logger)
+        return try PostgresCatalog(url: url, layout: DataLayout(dataDirectory: directory), statePatience: testStatePatience, logger: logger)
     }
+
+    /// How long test engines on PostgreSQL wait for a collection's state (see ``catalog(for:logger:)``).
+    static let testStatePatience: Duration = .seconds(10)
 
     /// Commands of `quiver` that take `--store`.
     static let storeCommands: Set<String> = [
