@@ -116,12 +116,19 @@ extension CollectionHandle {
         }
     }
 
+    /// A generation as reported. `pending` is counted for a building generation (always) and for
+    /// the current one (only when deferred writes are waiting for a worker: absent at 0).
     func generationInfo(_ record: GenerationRecord) throws(DocumentStoreError) -> GenerationInfo {
-        GenerationInfo(
+        var pending: Int?
+        switch record.state {
+        case .building: pending = try store.staleCount(generation: record.generation)
+        case .current: pending = try store.staleCount(generation: record.generation).nonZero
+        default: pending = nil
+        }
+        return GenerationInfo(
             generation: record.generation, state: record.state.rawValue,
             model: ModelInfo(id: record.modelID, fingerprint: record.modelFingerprint),
-            dimensions: record.dimensions,
-            pending: record.state == .building ? try store.staleCount(generation: record.generation) : nil,
+            dimensions: record.dimensions, pending: pending,
             candidate: record.candidate ? true : nil, chunking: ChunkingInfo(record.chunking))
     }
 
@@ -378,4 +385,9 @@ extension CollectionHandle {
         }
         throw .conflict("documents kept changing during the model change; run it again")
     }
+}
+
+extension Int {
+    /// The value, or nil when it is 0.
+    fileprivate var nonZero: Int? { self == 0 ? nil : self }
 }

@@ -115,7 +115,8 @@ public struct GenerationInfo: Sendable, Codable, Equatable {
     public var model: ModelInfo
     /// Length of its vectors.
     public var dimensions: Int
-    /// Live documents still lacking an up-to-date vector in it (0 for a complete generation).
+    /// Live documents still lacking an up-to-date vector in it: always for a building generation;
+    /// for the current one only when deferred writes wait for a worker (absent otherwise).
     public var pending: Int?
     /// True for a building generation held for evaluation (`quiver index --candidate`), switched
     /// in only by a promote; absent otherwise.

@@ -47,7 +47,7 @@ struct InfoCommand: ParsableCommand {
                   model \(c.model.id) (\(c.model.fingerprint.prefix(16))), generation \(c.index.generation), \
                 indexed seq \(c.index.indexedSeq) of \(c.index.storeSeq), last sync \(c.index.lastSyncAt?.description ?? "never")
                 """)
-            for g in c.generations where g.state != "current" {
+            for g in c.generations where g.state != "current" || g.pending != nil {
                 print(
                     "  generation \(g.generation) (\(g.candidate == true ? "candidate" : g.state)): model \(g.model.id) (\(g.model.fingerprint.prefix(16)))"
                         + (g.pending.map { ", \($0) documents to embed" } ?? ""))

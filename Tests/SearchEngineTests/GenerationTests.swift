@@ -96,6 +96,7 @@ struct GenerationTests {
             deferEmbedding: true)
         #expect(written.inserted == 120 && written.pending == 120 && written.embedded == 0)
         #expect(try writer.collection("c").pendingCount() == 120)
+        #expect(try writer.collectionInfo("c").generations.first { $0.state == "current" }?.pending == 120)
         // Stored, not embedded: found by keyword, not by meaning.
         let replicaFolder = try TemporaryDirectory()
         let replica = try engineOnSameStore(as: directory, folder: replicaFolder, models: [model])
@@ -116,6 +117,8 @@ struct GenerationTests {
             #expect(embedded >= texts.count)
         }
         #expect(try writer.collection("c").pendingCount() == 0)
+        let current = try #require(try writer.collectionInfo("c").generations.first { $0.state == "current" })
+        #expect(current.pending == nil)
         // The replica follows the vectors like writes: every document found by meaning, with the
         // vector the model gives its text.
         try replica.collection("c").catchUp()
