@@ -43,8 +43,9 @@ extension CollectionHandle {
         var pass = WorkerPass(generation: current.generation, pending: true)
         pass.embedded = try fill(current, batchSize: batchSize, progress: progress)
         do { pass.remaining = try store.staleCount(generation: current.generation) } catch { throw SearchEngineError(error) }
-        if pass.embedded > 0 {
-            // This process's own index takes the new vectors now (other replicas at their next cycle).
+        if pass.embedded > 0, follower.isStarted {
+            // This process's own index takes the new vectors now (other replicas at their next
+            // cycle); a process that has not needed its index (a worker) does not load it for this.
             do { try follower.sync() } catch {
                 engine.logger.warning(
                     "pending documents embedded, index not caught up yet", metadata: ["collection": "\(name)", "error": "\(error)"])

@@ -94,14 +94,17 @@ final class IndexFollower: Sendable {
     }
 
     /// Opens the follower of `store` and starts its thread, which loads the serving generation at
-    /// once.
+    /// once (or, `onDemand`, at the first call that needs the index).
     ///
     /// - Parameters:
     ///   - background: run the thread at the lowest priority (`nice` 19) with single-threaded
     ///     inserts, for a server whose writes must not take cores from queries.
+    ///   - onDemand: start the thread only when a caller needs the index (a query, a sync): for a
+    ///     process that only embeds (`quiver worker`), which would otherwise load or build every
+    ///     collection's index for nothing.
     init(
         name: String, store: any CollectionStore, files: CollectionFiles, budget: CPUBudget, background: Bool,
-        hitCacheBytes: Int = 0, logger: Logger, hooks: EngineHooks = EngineHooks()
+        onDemand: Bool = false, hitCacheBytes: Int = 0, logger: Logger, hooks: EngineHooks = EngineHooks()
     ) throws(SearchEngineError) {
         hitCache = HitCache(capacityBytes: hitCacheBytes)
         queryLogger = QueryLogger(path: files.queryLogPath)
@@ -136,8 +139,32 @@ final class IndexFollower: Sendable {
                 return outcome
             }
         }
-        thread.start()
+        if onDemand {
+            unstarted.put(thread)
+        } else {
+            thread.start()
+        }
     }
+
+    /// The follower thread until it is started (``onDemand`` followers).
+    private final class Unstarted: @unchecked Sendable {
+        private let lock = NSLock()
+        // Guarded by `lock`.
+        private var thread: Thread?
+
+        func put(_ thread: Thread) { lock.withLock { self.thread = thread } }
+        func take() -> Thread? { lock.withLock { thread.take() } }
+        var isEmpty: Bool { lock.withLock { thread == nil } }
+    }
+    private let unstarted = Unstarted()
+
+    /// Starts the thread of an on-demand follower (once; nothing for one started at open).
+    private func startIfNeeded() {
+        unstarted.take()?.start()
+    }
+
+    /// Whether the follower thread runs (always, unless opened on demand and not needed yet).
+    var isStarted: Bool { unstarted.isEmpty }
 
     deinit {
         control.condition.lock()
@@ -307,6 +334,7 @@ final class IndexFollower: Sendable {
     private let firstCycleFinished = Atomic<Bool>(false)
 
     private func waitForFirstCycle() {
+        startIfNeeded()
         let control = self.control
         control.condition.lock()
         while control.finished < 1, !control.exited { control.condition.wait() }
@@ -322,6 +350,7 @@ final class IndexFollower: Sendable {
     ///
     /// - Throws: that cycle's failure, or `storage` when the follower was stopped.
     func sync(checkpoint: Bool = false) throws(SearchEngineError) {
+        startIfNeeded()
         let control = self.control
         control.condition.lock()
         defer { control.condition.unlock() }
@@ -386,23 +415,26 @@ final class IndexFollower: Sendable {
 
     /// Asks the follower to run a cycle soon, without waiting.
     func wake() {
+        startIfNeeded()
         control.condition.lock()
         control.wake = true
         control.condition.broadcast()
         control.condition.unlock()
     }
 
-    /// Stops the thread after its current cycle and waits for it to exit.
     /// When a caller last asked for this collection (seconds since 1970), for closing idle ones.
     let lastUsed = Atomic<Double>(Date().timeIntervalSince1970)
 
     /// Records a use now.
     func touch() { lastUsed.store(Date().timeIntervalSince1970, ordering: .relaxed) }
 
+    /// Stops the thread after its current cycle and waits for it to exit.
     func stop() {
         verdictCalibrator.cancel()
         let control = self.control
         control.condition.lock()
+        // A thread never started never runs: nothing to wait for.
+        if unstarted.take() != nil { control.exited = true }
         control.stopping = true
         control.condition.broadcast()
         while !control.exited { control.condition.wait() }

@@ -33,6 +33,9 @@ public final class SearchEngine: Sendable {
     public let writePriority: Embedder.Priority
     /// Bytes of hit documents each open collection keeps for queries (``HitCache``); 0: none.
     public let hitCacheBytes: Int
+    /// Whether a collection's index is loaded only when something needs it (a query, a sync)
+    /// rather than when the collection opens: for a process that only embeds (`quiver worker`).
+    public let indexesOnDemand: Bool
     /// The default ``hitCacheBytes``: 32 MiB per open collection.
     public static let defaultHitCacheBytes = 32 << 20
     /// The confidence at which a query's verdict says `answered` when neither the request nor the
@@ -85,9 +88,11 @@ public final class SearchEngine: Sendable {
         budget: CPUBudget = .machine, executor: any BlockingExecutor = InlineExecutor(),
         maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, modelProvider: (any ModelProvider)? = nil,
         documentLimits: DocumentLimits = DocumentLimits(), hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes,
-        calibratesVerdictInBackground: Bool = false, logsQueries: Bool = false, logger: Logger = Logger(label: "quiver.engine")
+        calibratesVerdictInBackground: Bool = false, logsQueries: Bool = false, indexesOnDemand: Bool = false,
+        logger: Logger = Logger(label: "quiver.engine")
     ) throws(SearchEngineError) {
         self.logsQueries = logsQueries
+        self.indexesOnDemand = indexesOnDemand
         self.hitCacheBytes = max(0, hitCacheBytes)
         self.calibratesVerdictInBackground = calibratesVerdictInBackground
         guard !models.isEmpty else { throw .invalidQuery("an engine needs at least one model") }
@@ -328,7 +333,8 @@ public final class SearchEngine: Sendable {
     private func makeFollower(_ name: String, _ store: any CollectionStore) throws(SearchEngineError) -> IndexFollower {
         try IndexFollower(
             name: name, store: store, files: catalog.localFiles(name), budget: budget,
-            background: writePriority == .background, hitCacheBytes: hitCacheBytes, logger: logger, hooks: hooks)
+            background: writePriority == .background, onDemand: indexesOnDemand, hitCacheBytes: hitCacheBytes, logger: logger,
+            hooks: hooks)
     }
 
     /// Whether a collection exists.

@@ -24,8 +24,11 @@ struct DataOptions: ParsableArguments {
 
     var url: URL { URL(fileURLWithPath: data) }
 
-    /// An engine embedding with `model` (or unable to embed, for commands that only read vectors).
-    func engine(model: ModelOptions?, also extra: [String] = [], documentLimits: DocumentLimits = DocumentLimits()) throws -> SearchEngine {
+    /// An engine embedding with `model` (or unable to embed, for commands that only read vectors);
+    /// `indexesOnDemand` for a command that only embeds (``SearchEngine/indexesOnDemand``).
+    func engine(
+        model: ModelOptions?, also extra: [String] = [], documentLimits: DocumentLimits = DocumentLimits(), indexesOnDemand: Bool = false
+    ) throws -> SearchEngine {
         CLILogging.bootstrap()
         var logger = Logger(label: "quiver")
         logger.logLevel = verbose ? .info : .warning
@@ -56,7 +59,7 @@ struct DataOptions: ParsableArguments {
             let catalog = try StoreChoice.catalog(url: store, readURL: readStore, data: url, logger: logger)
             return try SearchEngine(
                 dataDirectory: url, catalog: catalog, models: [embedding], modelProvider: shelf, documentLimits: documentLimits,
-                logger: logger)
+                indexesOnDemand: indexesOnDemand, logger: logger)
         } catch {
             throw CLIError("\(error)")
         }

@@ -45,7 +45,9 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try data.engine(model: model)
+        // A worker only embeds: it loads no collection's index (a first open of 100k vectors
+        // builds for over a minute).
+        let engine = try data.engine(model: model, indexesOnDemand: true)
         let started = Date()
         var total = 0
         var reported: Set<String> = []

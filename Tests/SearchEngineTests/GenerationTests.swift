@@ -103,14 +103,22 @@ struct GenerationTests {
         #expect(try replica.query(collection: "c", QueryRequest(text: texts[7], k: 3, mode: .vector)).results.isEmpty)
         let keyword = try replica.query(collection: "c", QueryRequest(text: texts[7], k: 1, mode: .keyword))
         #expect(keyword.results.first?.id == "d7")
-        // Two workers on other engines (other machines) embed them.
+        // Two workers on other engines (other machines) embed them, loading no index (as
+        // `quiver worker` runs).
         let folders = try (0..<2).map { _ in try TemporaryDirectory() }
-        let workers = try folders.map { try engineOnSameStore(as: directory, folder: $0, models: [model]) }
+        let workers = try folders.map { try engineOnSameStore(as: directory, folder: $0, models: [model], indexesOnDemand: true) }
         let (embedded, failures) = runWorkers(workers) { handle in
             let pass = try handle.embedPending(batchSize: 8)
             return (pass.embedded, pass.remaining == 0)
         }
         #expect(failures.isEmpty, "\(failures)")
+        for worker in workers {
+            let handle = try worker.collection("c")
+            #expect(!handle.follower.isStarted && handle.follower.loaded == nil)
+        }
+        // Asked a query, a worker's engine loads its index then, with every vector the workers stored.
+        let onDemand = try workers[0].query(collection: "c", QueryRequest(text: texts[3], k: 1, mode: .vector))
+        #expect(onDemand.results.first?.id == "d3" && onDemand.index.indexedSeq == onDemand.index.storeSeq)
         if TestStore.isPostgres {
             #expect(embedded == texts.count)
         } else {

@@ -11,7 +11,7 @@ import Testing
 /// files under `folder`, reading from the standby `readURL` when given.
 func postgresEngine(
     on folder: TemporaryDirectory, url: String, readURL: String? = nil, models: [EmbeddingModel] = [.external(dimensions: 8)],
-    statePatience: Duration = TestStore.testStatePatience
+    statePatience: Duration = TestStore.testStatePatience, indexesOnDemand: Bool = false
 ) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
@@ -19,16 +19,19 @@ func postgresEngine(
         dataDirectory: folder.url,
         catalog: try PostgresCatalog(
             url: url, readURL: readURL, layout: DataLayout(dataDirectory: folder.url), statePatience: statePatience, logger: logger),
-        models: models, logger: logger)
+        models: models, indexesOnDemand: indexesOnDemand, logger: logger)
 }
 
 /// Another engine on the store of `directory`'s engine, as another machine's process would be:
 /// on PostgreSQL with its own data folder `folder`, on SQLite in the same folder.
 func engineOnSameStore(
-    as directory: TemporaryDirectory, folder: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)]
+    as directory: TemporaryDirectory, folder: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)],
+    indexesOnDemand: Bool = false
 ) throws -> SearchEngine {
-    guard TestStore.isPostgres, let url = try TestStore.url(for: directory.url) else { return try makeEngine(directory, models: models) }
-    return try postgresEngine(on: folder, url: url, models: models)
+    guard TestStore.isPostgres, let url = try TestStore.url(for: directory.url) else {
+        return try makeEngine(directory, models: models, indexesOnDemand: indexesOnDemand)
+    }
+    return try postgresEngine(on: folder, url: url, models: models, indexesOnDemand: indexesOnDemand)
 }
 
 /// Two engines on one store (two data folders on one PostgreSQL database; on SQLite, two engines

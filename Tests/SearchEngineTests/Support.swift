@@ -35,19 +35,22 @@ struct SeededVectors {
     }
 }
 
-func makeEngine(_ directory: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)]) throws -> SearchEngine {
-    try makeEngine(directory.url, models: models)
+func makeEngine(
+    _ directory: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)], indexesOnDemand: Bool = false
+) throws -> SearchEngine {
+    try makeEngine(directory.url, models: models, indexesOnDemand: indexesOnDemand)
 }
 
 func makeEngine(
     _ url: URL, models: [EmbeddingModel] = [.external(dimensions: 8)], calibratesVerdictInBackground: Bool = false,
-    logsQueries: Bool = false
+    logsQueries: Bool = false, indexesOnDemand: Bool = false
 ) throws -> SearchEngine {
     var logger = Logger(label: "test")
     logger.logLevel = .error
     return try SearchEngine(
         dataDirectory: url, catalog: try TestStore.catalog(for: url, logger: logger), models: models,
-        calibratesVerdictInBackground: calibratesVerdictInBackground, logsQueries: logsQueries, logger: logger)
+        calibratesVerdictInBackground: calibratesVerdictInBackground, logsQueries: logsQueries, indexesOnDemand: indexesOnDemand,
+        logger: logger)
 }
 
 /// Which store backend the engine suites run on: SQLite by default; with
