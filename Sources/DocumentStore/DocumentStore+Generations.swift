@@ -105,17 +105,17 @@ extension DocumentStore {
     }
 
     /// Number of live documents without an up-to-date vector in `generation`.
-    public func staleCount(generation: Int64) throws(DocumentStoreError) -> Int {
-        try read { db in try Self.staleCount(generation, db) }
+    public func staleCount(generation: Int64, writtenThrough: Int64?) throws(DocumentStoreError) -> Int {
+        try read { db in try Self.staleCount(generation, db, writtenThrough: writtenThrough) }
     }
 
-    static func staleCount(_ generation: Int64, _ db: Database) throws -> Int {
+    static func staleCount(_ generation: Int64, _ db: Database, writtenThrough: Int64? = nil) throws -> Int {
         try Int.fetchOne(
             db,
             sql: """
                 SELECT count(*) FROM documents d LEFT JOIN vectors v ON v.generation = ? AND v.label = d.label
-                WHERE d.deleted = 0 AND (v.label IS NULL OR v.source_seq < d.seq)
-                """, arguments: [generation]) ?? 0
+                WHERE d.deleted = 0 AND (v.label IS NULL OR v.source_seq < d.seq) AND d.seq <= ?
+                """, arguments: [generation, writtenThrough ?? Int64.max]) ?? 0
     }
 
     /// Stores vectors computed for a generation, each only if its document has not changed since

@@ -99,8 +99,17 @@ public protocol DocumentReads: Sendable {
         throws(DocumentStoreError) -> [StoredDocument]
     /// Live documents lacking an up-to-date vector in `generation`, in label order after `afterLabel`.
     func staleDocuments(generation: Int64, afterLabel: Int64, limit: Int) throws(DocumentStoreError) -> [StoredDocument]
+    /// How many live documents lack an up-to-date vector in `generation`; with `writtenThrough`,
+    /// only those whose last write committed at that seq or before (what a writer that committed
+    /// up to it still waits for: a document written again since is another writer's).
+    func staleCount(generation: Int64, writtenThrough: Int64?) throws(DocumentStoreError) -> Int
+}
+
+extension DocumentReads {
     /// How many live documents lack an up-to-date vector in `generation`.
-    func staleCount(generation: Int64) throws(DocumentStoreError) -> Int
+    public func staleCount(generation: Int64) throws(DocumentStoreError) -> Int {
+        try staleCount(generation: generation, writtenThrough: nil)
+    }
 }
 
 /// Writes to one collection's store; each is one transaction.

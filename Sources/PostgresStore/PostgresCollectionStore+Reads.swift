@@ -266,18 +266,18 @@ extension PostgresCollectionStore {
         }
     }
 
-    public func staleCount(generation: Int64) throws(DocumentStoreError) -> Int {
-        try pool.withSession { session in try staleCount(generation, session) }
+    public func staleCount(generation: Int64, writtenThrough: Int64?) throws(DocumentStoreError) -> Int {
+        try pool.withSession { session in try staleCount(generation, session, writtenThrough: writtenThrough) }
     }
 
-    func staleCount(_ generation: Int64, _ session: PostgresSession) throws -> Int {
+    func staleCount(_ generation: Int64, _ session: PostgresSession, writtenThrough: Int64? = nil) throws -> Int {
         Int(
             try session.query(
                 """
                 SELECT count(*) FROM quiver_documents d
                 \(Self.leftVectorJoin)
-                WHERE d.collection_id = $1 AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq)
-                """, binds(collectionID, generation)
+                WHERE d.collection_id = $1 AND NOT d.deleted AND (v.label IS NULL OR v.source_seq < d.seq) AND d.seq <= $3
+                """, binds(collectionID, generation, writtenThrough ?? Int64.max)
             ).first?.get(0, Int64.self) ?? 0)
     }
 }

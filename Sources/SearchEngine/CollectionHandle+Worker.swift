@@ -56,9 +56,15 @@ extension CollectionHandle {
 
     /// How many live documents lack an up-to-date vector in the current generation: deferred
     /// writes no worker has embedded yet (and, during a model change, documents written to the
-    /// building generation only).
-    public func pendingCount() throws(SearchEngineError) -> Int {
-        do { return try store.staleCount(generation: try store.state().current.generation) } catch { throw SearchEngineError(error) }
+    /// building generation only). With `writtenThrough`, only documents last written at that seq
+    /// or before: what a writer whose writes committed up to it waits for (documents written again
+    /// since, and other writers' later writes, are not its to wait for).
+    public func pendingCount(writtenThrough: Int64? = nil) throws(SearchEngineError) -> Int {
+        do {
+            return try store.staleCount(generation: try store.state().current.generation, writtenThrough: writtenThrough)
+        } catch {
+            throw SearchEngineError(error)
+        }
     }
 
     /// One embedding worker's pass over the collection's building generation (a model change or

@@ -86,8 +86,9 @@ struct IndexCommand: ParsableCommand {
 
     @Flag(
         help: """
-            After the writes, return only when no document of the collection is pending embedding, embedding \
-            alongside the workers (or only waiting for them, if this process lacks the model), with a progress bar.
+            After the writes, return only when no document written up to this run's last commit is pending \
+            embedding (writes made after it are not waited for), embedding alongside the workers (or only waiting \
+            for them, if this process lacks the model), with a progress bar.
             """)
     var wait = false
 

@@ -173,13 +173,17 @@ struct IngestRun {
             """)
     }
 
-    /// `--wait`: returns when the collection has no pending document (deferred writes, this run's
-    /// and any other writer's), embedding them alongside any workers (claims keep two processes
-    /// from embedding one document), or only waiting for the workers when this process lacks the
-    /// model. A progress bar counts the documents embedded by anyone.
+    /// `--wait`: returns when no document this run wrote (or found unchanged) is pending — none
+    /// last written at or before the run's last seq lacks its vector — embedding pending documents
+    /// alongside any workers (claims keep two processes from embedding one document), or only
+    /// waiting for the workers when this process lacks the model. Documents other writers write
+    /// meanwhile are not waited for (so a busy collection cannot hold the run forever); pending
+    /// ones written before the run's last commit are. A progress bar counts those embedded by
+    /// anyone.
     private func waitForPending() throws {
         let handle = try cli { () throws(SearchEngineError) in try engine.collection(collection) }
-        let first = try cli { () throws(SearchEngineError) in try handle.pendingCount() }
+        let through = totals.seq
+        let first = try cli { () throws(SearchEngineError) in try handle.pendingCount(writtenThrough: through) }
         guard first > 0 else { return }
         printError("waiting for \(first) pending documents to be embedded")
         var bar = ProgressReporter(total: first)
@@ -199,7 +203,7 @@ struct IngestRun {
                     throw CLIError("\(collection): \(error)")
                 }
             }
-            remaining = try cli { () throws(SearchEngineError) in try handle.pendingCount() }
+            remaining = try cli { () throws(SearchEngineError) in try handle.pendingCount(writtenThrough: through) }
             bar.update(done: max(0, first - remaining))
             // Documents other workers hold (or this process cannot embed): poll.
             if remaining > 0, embedded == 0 { Thread.sleep(forTimeInterval: 0.5) }

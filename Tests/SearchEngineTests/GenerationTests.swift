@@ -83,6 +83,28 @@ struct GenerationTests {
         #expect(try engine.collection("c").store.vectorCount(generation: begun.generation) == texts.count)
     }
 
+    @Test("pending counts: a writer waits only for documents last written up to its own last commit")
+    func pendingWrittenThrough() throws {
+        let directory = try TemporaryDirectory()
+        let model = try TinyModel.make(seed: 11, in: directory.url)
+        let engine = try makeEngine(directory, models: [model])
+        try engine.createCollection(CollectionOptions(name: "c"))
+        let first = try engine.upsert(
+            collection: "c", documents: (0..<5).map { DocumentInput(id: "a\($0)", text: TinyModel.text($0)) }, deferEmbedding: true)
+        // Another writer, later: a new document, and a0 written again.
+        let later = try engine.upsert(
+            collection: "c",
+            documents: [DocumentInput(id: "b", text: TinyModel.text(50)), DocumentInput(id: "a0", text: TinyModel.text(51))],
+            deferEmbedding: true)
+        let handle = try engine.collection("c")
+        #expect(try handle.pendingCount() == 6)
+        #expect(try handle.pendingCount(writtenThrough: first.seq) == 4)
+        #expect(try handle.pendingCount(writtenThrough: later.seq) == 6)
+        #expect(try handle.pendingCount(writtenThrough: 0) == 0)
+        #expect(try handle.embedPending().embedded == 6)
+        #expect(try handle.pendingCount(writtenThrough: later.seq) == 0 && handle.pendingCount() == 0)
+    }
+
     @Test("deferred writes: stored at once, embedded by workers on other engines, indexed by every replica as vectors land")
     func deferredWritesEmbeddedByWorkers() throws {
         let directory = try TemporaryDirectory()
