@@ -65,6 +65,9 @@ public final class CollectionsModule: APIModule {
         public var storeURL: String?
         /// A read-only standby of `storeURL`'s database the change feed and queries read from.
         public var readStoreURL: String?
+        /// How long a statement may wait for a PostgreSQL store before the call fails
+        /// `unreachable`, seconds (``StoreChoice/defaultTimeoutSeconds``).
+        public var storeTimeoutSeconds = StoreChoice.defaultTimeoutSeconds
         /// Bytes of hit documents each open collection keeps for queries; 0 disables it.
         public var hitCacheBytes = SearchEngine.defaultHitCacheBytes
         /// Whether documents this server's deferred writes stored are embedded here, in the
@@ -77,8 +80,9 @@ public final class CollectionsModule: APIModule {
             queryCacheEntries: Int = 1024, writePriority: Embedder.Priority = .background,
             maxOpenCollections: Int = 256, idleCollectionSeconds: Double = 600, candidateModelFolders: [URL] = [],
             storeURL: String? = nil, readStoreURL: String? = nil, hitCacheBytes: Int = SearchEngine.defaultHitCacheBytes,
-            embedsDeferredWrites: Bool = true
+            embedsDeferredWrites: Bool = true, storeTimeoutSeconds: Double = StoreChoice.defaultTimeoutSeconds
         ) {
+            self.storeTimeoutSeconds = storeTimeoutSeconds
             self.embedsDeferredWrites = embedsDeferredWrites
             self.hitCacheBytes = hitCacheBytes
             self.storeURL = storeURL
@@ -286,7 +290,8 @@ public final class CollectionsModule: APIModule {
                     options.candidateModelFolders.isEmpty
                     ? nil : try ModelShelf(folders: options.candidateModelFolders, logger: logger)
                 let catalog = try StoreChoice.catalog(
-                    url: options.storeURL, readURL: options.readStoreURL, data: options.dataDirectory, logger: logger)
+                    url: options.storeURL, readURL: options.readStoreURL, timeout: options.storeTimeoutSeconds,
+                    data: options.dataDirectory, logger: logger)
                 let engine = try SearchEngine(
                     dataDirectory: options.dataDirectory, catalog: catalog, models: [model], writePriority: options.writePriority,
                     budget: self.budget, executor: ThreadPoolExecutor(pool: self.readPool),

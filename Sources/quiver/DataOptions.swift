@@ -19,6 +19,11 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "A read-only standby of --store's database to read from (writes go to --store).")
     var readStore: String?
 
+    @Option(
+        name: .long,
+        help: "Seconds a PostgreSQL statement may wait for the server before the command fails (0.1 to 3600).")
+    var storeTimeout: Double = StoreChoice.defaultTimeoutSeconds
+
     @Flag(name: .long, help: "Log engine events (index loads, rebuilds, model changes) on standard error.")
     var verbose = false
 
@@ -56,7 +61,7 @@ struct DataOptions: ParsableArguments {
             throw CLIError("cannot use --candidate-model: \(error)")
         }
         do {
-            let catalog = try StoreChoice.catalog(url: store, readURL: readStore, data: url, logger: logger)
+            let catalog = try StoreChoice.catalog(url: store, readURL: readStore, timeout: storeTimeout, data: url, logger: logger)
             return try SearchEngine(
                 dataDirectory: url, catalog: catalog, models: [embedding], modelProvider: shelf, documentLimits: documentLimits,
                 indexesOnDemand: indexesOnDemand, logger: logger)

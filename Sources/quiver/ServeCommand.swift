@@ -43,6 +43,11 @@ struct ServeCommand: AsyncParsableCommand {
             discussion: "Writes still go to --store; a query's min_seq waits for the standby and this server's index."))
     var readStore: String?
     @Option(
+        help: ArgumentHelp(
+            "Seconds a PostgreSQL statement may wait for the server before the request fails 503 (0.1 to 3600).",
+            discussion: "Raise it for statements that are long by nature (dropping a collection of millions of documents)."))
+    var storeTimeout: Double = StoreChoice.defaultTimeoutSeconds
+    @Option(
         help:
             "JSONL file indexed into --sample-collection on first start when that collection does not exist (skipped if the file is missing)."
     )
@@ -142,6 +147,9 @@ struct ServeCommand: AsyncParsableCommand {
             apiKeys: keys, browser: BrowserPolicy(allowedHosts: allowedHost, corsOrigins: corsOrigin), console: !noConsole,
             precision: precision)
         guard queryCache >= 0 else { throw ValidationError("--query-cache must be 0 or more") }
+        guard StoreChoice.timeoutRange.contains(storeTimeout) else {
+            throw ValidationError("--store-timeout must be between 0.1 and 3600 seconds")
+        }
         guard (0...65_536).contains(hitCacheMb) else { throw ValidationError("--hit-cache-mb must be between 0 and 65536") }
         guard maxOpenCollections >= 1 else { throw ValidationError("--max-open-collections must be at least 1") }
         guard idleCollectionSeconds >= 1 else { throw ValidationError("--idle-collection-seconds must be at least 1") }
@@ -186,7 +194,7 @@ struct ServeCommand: AsyncParsableCommand {
                 queryCacheEntries: queryCache, writePriority: interactiveWrites ? .interactive : .background,
                 maxOpenCollections: maxOpenCollections, idleCollectionSeconds: Double(idleCollectionSeconds),
                 candidateModelFolders: candidateModels.map { URL(fileURLWithPath: $0) }, storeURL: store, readStoreURL: readStore,
-                hitCacheBytes: hitCacheMb << 20, embedsDeferredWrites: !noEmbedDeferred),
+                hitCacheBytes: hitCacheMb << 20, embedsDeferredWrites: !noEmbedDeferred, storeTimeoutSeconds: storeTimeout),
             logger: Logger(label: "quiver.collections"))
         let app: QuiverApplication
         do {

@@ -70,7 +70,13 @@ struct IndexCommandTests {
         #expect(stored.status == 0, "\(stored.stderr)")
         #expect(stored.stdout.contains("inserted 40") && stored.stdout.contains("embedded 0, deferred 40"), "\(stored.stdout)")
         #expect(try pending() == 40)
-        let worker = try run(["worker", "-c", "c", "--data", data, "--model", model, "--once", "--batch-size", "16"])
+        // A store timeout out of range is refused before any work; one in range is taken.
+        let refused = try run(["worker", "-c", "c", "--data", data, "--model", model, "--once", "--store-timeout", "0"])
+        #expect(refused.status != 0 && refused.stderr.contains("--store-timeout must be between 0.1 and 3600"), "\(refused.stderr)")
+        #expect(try pending() == 40)
+        let worker = try run([
+            "worker", "-c", "c", "--data", data, "--model", model, "--once", "--batch-size", "16", "--store-timeout", "5",
+        ])
         #expect(worker.status == 0 && worker.stderr.contains("worker: embedded 40 documents"), "\(worker.stderr)")
         #expect(try pending() == 0)
         // Five documents change; --wait embeds them before it returns (no worker runs).
