@@ -38,8 +38,8 @@ extension DocumentStore {
 
     /// Everything wrong with the store: SQLite's `integrity_check`, then the invariants the schema
     /// cannot state — one current generation; no document or vector newer than the collection's
-    /// seq; every live document with a vector in the current generation; every vector
-    /// `4 × dimensions` bytes long. Empty when all is well.
+    /// seq; no seq held by two documents; every vector `4 × dimensions` bytes long. Empty when all
+    /// is well. (Live documents without a vector wait for a worker: ``staleCount(generation:)``.)
     public func problems() throws(DocumentStoreError) -> [String] {
         try read { db in
             var problems: [String] = []
@@ -55,16 +55,9 @@ extension DocumentStore {
             if let newest = try Int64.fetchOne(db, sql: "SELECT max(source_seq) FROM vectors"), newest > seq {
                 problems.append("a vector has source seq \(newest), beyond the collection's seq \(seq)")
             }
-            if let generation = current.first {
-                let missing =
-                    try Int.fetchOne(
-                        db,
-                        sql: """
-                            SELECT count(*) FROM documents d WHERE d.deleted = 0 AND NOT EXISTS
-                            (SELECT 1 FROM vectors v WHERE v.label = d.label AND v.generation = ?)
-                            """, arguments: [generation]) ?? 0
-                if missing > 0 { problems.append("\(missing) live documents have no vector in the current generation \(generation)") }
-            }
+            let duplicated =
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT seq FROM documents GROUP BY seq HAVING count(*) > 1)") ?? 0
+            if duplicated > 0 { problems.append("\(duplicated) seqs are held by more than one document") }
             let badLength =
                 try Int.fetchOne(
                     db,

@@ -103,6 +103,10 @@ public protocol DocumentReads: Sendable {
     /// only those whose last write committed at that seq or before (what a writer that committed
     /// up to it still waits for: a document written again since is another writer's).
     func staleCount(generation: Int64, writtenThrough: Int64?) throws(DocumentStoreError) -> Int
+    /// What is wrong with the store (`quiver check`): broken invariants of seqs, generations and
+    /// vectors (and, for a file, its integrity); empty when sound. Live documents without a
+    /// vector are not a problem (deferred writes leave them for workers): ``staleCount(generation:)``.
+    func problems() throws(DocumentStoreError) -> [String]
 }
 
 extension DocumentReads {

@@ -72,21 +72,48 @@ public enum DataCheck {
         let layout = DataLayout(dataDirectory: data)
         var collections: [CheckReport.Collection] = []
         for name in try DataBackup.collectionNames(in: layout) {
-            collections.append(check(name: name, files: layout.collection(name)))
+            let files = layout.collection(name)
+            collections.append(
+                check(name: name, files: files) { () throws(DocumentStoreError) in
+                    try DocumentStore(path: files.storePath, logger: Logger(label: "quiver.check"))
+                })
         }
         return CheckReport(collections: collections)
     }
 
-    static func check(name: String, files: CollectionFiles) -> CheckReport.Collection {
+    /// Checks every collection of `catalog` (a PostgreSQL store: its invariants, and this
+    /// machine's index files under the catalog's data directory).
+    public static func run(catalog: any StoreCatalog) throws(SearchEngineError) -> CheckReport {
+        let names: [String]
+        do { names = try catalog.names() } catch { throw SearchEngineError(error) }
+        var collections: [CheckReport.Collection] = []
+        for name in names {
+            collections.append(
+                check(name: name, files: catalog.localFiles(name)) { () throws(DocumentStoreError) in
+                    guard let store = try catalog.open(name) else { throw .notInitialized(path: "collection \(name) (dropped meanwhile)") }
+                    return store
+                })
+        }
+        return CheckReport(collections: collections)
+    }
+
+    static func check(
+        name: String, files: CollectionFiles, open: () throws(DocumentStoreError) -> any CollectionStore
+    ) -> CheckReport.Collection {
         var report = CheckReport.Collection(name: name, seq: nil, storeProblems: [], damagedIndexFiles: [], indexNotes: [])
-        let store: DocumentStore
         let state: StoreState
         let settings: CollectionSettings
         do {
-            store = try DocumentStore(path: files.storePath, logger: Logger(label: "quiver.check"))
+            let store = try open()
             report.storeProblems = try store.problems()
             state = try store.state()
             settings = try store.settings()
+            let pending = try store.staleCount(generation: state.current.generation)
+            if pending > 0 {
+                report.indexNotes.append(
+                    "generation \(state.current.generation): \(pending) live documents wait for an up-to-date vector "
+                        + "(deferred writes, which a worker or quiver index --wait embeds, or writes during a model change)")
+            }
         } catch {
             report.storeProblems.append("\(error)")
             return report

@@ -52,18 +52,29 @@ struct RestoreCommand: ParsableCommand {
     }
 }
 
-/// `quiver check --data DIR`: verifies every store and index file; exit status 0 when all is
-/// well, 1 when a store has a problem or an index file is damaged.
+/// `quiver check --data DIR [--store URL]`: verifies every store and index file; exit status 0
+/// when all is well, 1 when a store has a problem or an index file is damaged.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Verify every store (integrity, seqs, vectors) and index file (checksums); say what a server would rebuild.")
 
-    @Option(help: "Data directory.") var data = "var/data"
+    @Option(help: "Data directory (with --store: this machine's index files).") var data = "var/data"
+    @Option(help: "A PostgreSQL store to check (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE) instead of SQLite files.")
+    var store: String?
+    @Option(help: "Seconds a PostgreSQL statement may wait for the server (0.1 to 3600).")
+    var storeTimeout: Double = StoreChoice.defaultTimeoutSeconds
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        let report = try cli { () throws(SearchEngineError) in try DataCheck.run(data: URL(fileURLWithPath: data)) }
+        let folder = URL(fileURLWithPath: data)
+        let report = try cli { () throws(SearchEngineError) in
+            guard
+                let catalog = try StoreChoice.catalog(
+                    url: store, timeout: storeTimeout, data: folder, logger: Logger(label: "quiver.check"))
+            else { return try DataCheck.run(data: folder) }
+            return try DataCheck.run(catalog: catalog)
+        }
         if json {
             print(try jsonLine(report))
         } else {

@@ -389,6 +389,11 @@ struct StoreConformanceTests {
             let outcome = try store.apply(generation: 1, writes: [pending("p", "new"), pending("d0", "changed")], deletes: [])
             #expect(outcome.inserted == 1 && outcome.updated == 1 && outcome.seq == 5)
             #expect(try store.staleCount(generation: 1) == 2)
+            // A writer that committed up to seq 4 waits for "p" only; documents waiting for a
+            // worker are a state of the store, not a problem.
+            #expect(try store.staleCount(generation: 1, writtenThrough: 4) == 1)
+            #expect(try store.staleCount(generation: 1, writtenThrough: 3) == 0)
+            #expect(try store.problems() == [])
             let changes = try store.changes(after: 3, generation: 1, dimensions: 2, limit: 10)
             #expect(changes.map(\.id) == ["p", "d0"])
             #expect(changes[0].vector == nil)
@@ -438,6 +443,7 @@ struct StoreConformanceTests {
                     [GenerationVector(label: d1.label, sourceSeq: d1.seq, contentHash: [UInt8](repeating: 2, count: 32), vector: [0, 1])],
                     embeddedAt: 6) == 1)
             #expect(try store.state().seq == 10 && store.staleCount(generation: 1) == 0)
+            #expect(try store.problems() == [])
         }
     }
 

@@ -1,5 +1,6 @@
 import Embedder
 import Foundation
+import QuiverTestSupport
 import Testing
 
 @testable import SearchEngine
@@ -70,6 +71,10 @@ struct IndexCommandTests {
         #expect(stored.status == 0, "\(stored.stderr)")
         #expect(stored.stdout.contains("inserted 40") && stored.stdout.contains("embedded 0, deferred 40"), "\(stored.stdout)")
         #expect(try pending() == 40)
+        // Documents waiting for a worker are not a problem of the store: check says so and passes.
+        let waiting = try run(["check", "--data", data])
+        #expect(waiting.status == 0 && waiting.stdout.contains("c: ok"), "\(waiting.stdout) \(waiting.stderr)")
+        #expect(waiting.stdout.contains("40 live documents wait for an up-to-date vector"), "\(waiting.stdout)")
         // A store timeout out of range is refused before any work; one in range is taken.
         let refused = try run(["worker", "-c", "c", "--data", data, "--model", model, "--once", "--store-timeout", "0"])
         #expect(refused.status != 0 && refused.stderr.contains("--store-timeout must be between 0.1 and 3600"), "\(refused.stderr)")
@@ -79,6 +84,8 @@ struct IndexCommandTests {
         ])
         #expect(worker.status == 0 && worker.stderr.contains("worker: embedded 40 documents"), "\(worker.stderr)")
         #expect(try pending() == 0)
+        let embedded = try run(["check", "--data", data])
+        #expect(embedded.status == 0 && !embedded.stdout.contains("wait for"), "\(embedded.stdout) \(embedded.stderr)")
         // Five documents change; --wait embeds them before it returns (no worker runs).
         var changed = texts
         for i in 0..<5 { changed[i] = TinyModel.text(7000 + i) }
@@ -92,6 +99,28 @@ struct IndexCommandTests {
         let embedder = try #require(tiny.embedder)
         #expect(try engine.document(collection: "c", id: "d3", includeVector: true).vector == (try embedder.embed(changed[3])))
         #expect(try engine.document(collection: "c", id: "d30", includeVector: true).vector == (try embedder.embed(texts[30])))
+    }
+
+    @Test(
+        "check on a PostgreSQL store: sound, then a broken invariant is a problem (exit 1)",
+        .enabled(if: TestStore.isPostgres, "edits a PostgreSQL database by hand"))
+    func checkPostgres() throws {
+        let directory = try TemporaryDirectory("quiver-cli")
+        let engine = try makeEngine(directory)
+        try engine.createCollection(CollectionOptions(name: "c"))
+        var random = SeededVectors(seed: 5)
+        let written = try engine.upsert(collection: "c", documents: (0..<10).map { DocumentInput(id: "v\($0)", vector: random.vector(8)) })
+        let sound = try run(["check", "--data", directory.url.path])
+        #expect(sound.status == 0 && sound.stdout.contains("c: ok, seq \(written.seq)"), "\(sound.stdout) \(sound.stderr)")
+        let url = try #require(try TestStore.url(for: directory.url))
+        let database = try #require(url.split(separator: "/").last.map(String.init))
+        _ = try PostgresCluster.shared.get().psql("UPDATE quiver_collections SET seq = 3 WHERE name = 'c'", database: database)
+        let broken = try run(["check", "--data", directory.url.path, "--json"])
+        #expect(broken.status == 1, "\(broken.stdout) \(broken.stderr)")
+        let report = try JSONDecoder().decode(CheckReport.self, from: Data(broken.stdout.utf8))
+        let collection = try #require(report.collections.first)
+        #expect(!collection.ok && collection.seq == 3)
+        #expect(collection.storeProblems.contains { $0.contains("seq \(written.seq), beyond the collection's seq 3") }, "\(collection)")
     }
 
     @Test("a run with another model re-embeds everything into a new generation and switches")

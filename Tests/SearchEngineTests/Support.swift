@@ -91,7 +91,7 @@ enum TestStore {
 
     /// Commands of `quiver` that take `--store`.
     static let storeCommands: Set<String> = [
-        "worker", "index", "query", "info", "eval", "export", "promote", "discard", "serve", "settings", "insights",
+        "worker", "index", "query", "info", "eval", "export", "promote", "discard", "serve", "settings", "insights", "check",
     ]
 
     /// `arguments` of a `quiver` command on a data folder, with `--store URL` added on PostgreSQL
