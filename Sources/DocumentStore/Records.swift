@@ -348,10 +348,15 @@ public struct StoreState: Sendable, Equatable {
     /// The collection's changeable settings as stored (``CollectionSettings/tuning``): read with
     /// the state, so every process serving the collection applies a change at its next read.
     public var tuning: String?
+    /// The history the last change was written on, for a store whose history can fork (a
+    /// PostgreSQL timeline: a promoted standby starts a new one); nil for one that cannot, or
+    /// before any write recorded one. See ``ChangeFeed/forkSeq(afterTimeline:)``.
+    public var timeline: Int64?
 
     /// A state (a store backend's read).
-    public init(current: GenerationRecord, seq: Int64, lastSyncAt: Double?, tuning: String? = nil) {
+    public init(current: GenerationRecord, seq: Int64, lastSyncAt: Double?, tuning: String? = nil, timeline: Int64? = nil) {
         self.tuning = tuning
+        self.timeline = timeline
         self.current = current
         self.seq = seq
         self.lastSyncAt = lastSyncAt

@@ -40,6 +40,11 @@ public protocol ChangeFeed: Sendable {
     /// from the last state read, with a lag that says how old that is (500 ms by default). A
     /// store cut off by the network thus holds no query for the request timeout.
     var statePatience: Duration { get }
+    /// The lowest seq at which the store's history forked on a timeline after `timeline` (a
+    /// standby promoted with that seq: changes committed beyond it on the old primary may not
+    /// exist any more), or nil when it did not fork since. A follower that applied changes beyond
+    /// that seq rebuilds. Nil (the default) for a store whose history cannot fork.
+    func forkSeq(afterTimeline timeline: Int64) throws(DocumentStoreError) -> Int64?
 
     /// Changes with seq > `seq` in seq order (at most `limit`), each with the document's vector in
     /// `generation` when it has one there (decoded to `dimensions` floats).
@@ -203,6 +208,7 @@ public struct VectorPage: Sendable, Equatable {
 extension ChangeFeed {
     public var isRemote: Bool { false }
     public var statePatience: Duration { .milliseconds(500) }
+    public func forkSeq(afterTimeline timeline: Int64) throws(DocumentStoreError) -> Int64? { nil }
 }
 
 extension DocumentReads {

@@ -139,12 +139,22 @@ extension PostgresCollectionStore {
     /// The catalog's (``PostgresCatalog/statePatience``).
     public var statePatience: Duration { catalog.statePatience }
 
+    /// From the timelines the collection's writes recorded (schema version 3): the lowest seq a
+    /// timeline after `timeline` started from.
+    public func forkSeq(afterTimeline timeline: Int64) throws(DocumentStoreError) -> Int64? {
+        try readPool.withSession { session in
+            try session.query(
+                "SELECT min(base_seq) FROM quiver_timelines WHERE collection_id = $1 AND timeline > $2", binds(collectionID, timeline)
+            ).first?.get(0, Int64?.self)
+        }
+    }
+
     public func state() throws(DocumentStoreError) -> StoreState {
         // Every query reads this: a prepared statement (no parse or plan per call).
         let row = try readPool.withSession { session in
             try session.queryPrepared(
                 """
-                SELECT c.seq, c.last_sync_at, c.tuning, \(Self.generationColumns)
+                SELECT c.seq, c.last_sync_at, c.tuning, c.timeline, \(Self.generationColumns)
                 FROM quiver_collections c LEFT JOIN quiver_generations g ON g.collection_id = c.collection_id AND g.state = 'current'
                 WHERE c.collection_id = $1
                 """, [PostgresData(int64: collectionID)]
@@ -152,9 +162,11 @@ extension PostgresCollectionStore {
         }
         guard let row else { throw .notInitialized(path: path) }
         do {
-            guard try row.get(3, Int64?.self) != nil else { throw DocumentStoreError.notInitialized(path: path) }
+            guard try row.get(4, Int64?.self) != nil else { throw DocumentStoreError.notInitialized(path: path) }
+            let timeline = try row.get(3, Int64.self)
             return StoreState(
-                current: try generation(row, at: 3), seq: try row.get(0), lastSyncAt: try row.get(1), tuning: try row.get(2))
+                current: try generation(row, at: 4), seq: try row.get(0), lastSyncAt: try row.get(1), tuning: try row.get(2),
+                timeline: timeline == 0 ? nil : timeline)
         } catch {
             throw decoding(error)
         }

@@ -106,6 +106,48 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            // Forks of history (a standby promoted without the primary's last writes): every
+            // commit that moves a collection's seq records the server's timeline; the first on a
+            // new timeline also records the seq it started from. A follower that applied changes
+            // beyond that seq on the old timeline rebuilds (IndexFollower).
+            3,
+            [
+                """
+                ALTER TABLE quiver_collections ADD COLUMN timeline bigint NOT NULL DEFAULT 0 CHECK (timeline >= 0)
+                """,
+                """
+                CREATE TABLE quiver_timelines (
+                    collection_id bigint NOT NULL REFERENCES quiver_collections ON DELETE CASCADE,
+                    timeline bigint NOT NULL,
+                    base_seq bigint NOT NULL,
+                    PRIMARY KEY (collection_id, timeline)
+                )
+                """,
+                """
+                CREATE FUNCTION quiver_note_timeline() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                DECLARE
+                    current_timeline bigint;
+                BEGIN
+                    IF NEW.seq IS DISTINCT FROM OLD.seq THEN
+                        -- The first 8 hex digits of a WAL file's name are its timeline.
+                        current_timeline := ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint;
+                        IF current_timeline <> OLD.timeline THEN
+                            NEW.timeline := current_timeline;
+                            INSERT INTO quiver_timelines (collection_id, timeline, base_seq)
+                            VALUES (OLD.collection_id, current_timeline, OLD.seq) ON CONFLICT DO NOTHING;
+                        END IF;
+                    END IF;
+                    RETURN NEW;
+                END
+                $fn$
+                """,
+                """
+                CREATE TRIGGER quiver_collections_timeline BEFORE UPDATE OF seq ON quiver_collections
+                FOR EACH ROW EXECUTE FUNCTION quiver_note_timeline()
+                """,
+            ]
+        ),
     ]
 
     /// Applies the migrations `session`'s database lacks, under the advisory lock; returns the

@@ -530,7 +530,10 @@ final class IndexFollower: Sendable {
         if storeState.seq < serving.indexedSeq, let regressed = try storeWentBack(serving) {
             storeState = regressed.state
             serving = regressed.serving
+        } else if let forked = try storeForked(storeState, serving) {
+            serving = forked
         }
+        if let timeline = storeState.timeline { followedTimeline.withLock { $0 = timeline } }
         let applied = try apply(upTo: storeState.seq, serving)
         noteCovered(readAt)
         if directory.needsFill { try fillDirectory() }
@@ -575,6 +578,38 @@ final class IndexFollower: Sendable {
         hitCache.clear()  // another index: what the cache holds may not be in it
         saveOrDefer(rebuilt)
         return (again, rebuilt)
+    }
+
+    /// The store's timeline (``StoreState/timeline``) at this follower's last cycle: nil before
+    /// a cycle read one (so an index loaded from a checkpoint after a restart is not checked
+    /// against forks that happened while the process was down; the seq check still runs).
+    private let followedTimeline = Mutex<Int64?>(nil)
+
+    /// When the store's history forked since the last cycle — a standby promoted on a new
+    /// timeline starting from a seq below what the serving index covers — the index holds changes
+    /// of the old primary that may not exist any more, even when new writes have since moved the
+    /// store's seq past the index's (where ``storeWentBack(_:)`` cannot see it). Rebuilds the
+    /// index, and the keyword index, from the store; nil when there was no such fork.
+    private func storeForked(_ state: StoreState, _ serving: ServingGeneration) throws(SearchEngineError) -> ServingGeneration? {
+        guard let timeline = state.timeline, let followed = followedTimeline.withLock({ $0 }), followed != timeline,
+            state.current.generation == serving.record.generation
+        else { return nil }
+        let fork: Int64?
+        do { fork = try store.forkSeq(afterTimeline: followed) } catch { throw SearchEngineError(error) }
+        guard let fork, fork < serving.indexedSeq else { return nil }
+        logger.warning(
+            "the store's history forked below the index's seq (a standby promoted without the last writes); rebuilding the index",
+            metadata: [
+                "collection": "\(name)", "indexed_seq": "\(serving.indexedSeq)", "fork_seq": "\(fork)",
+                "timeline": "\(followed) -> \(timeline)",
+            ])
+        let index = try rebuild(state.current, storeSeq: state.seq)
+        let rebuilt = ServingGeneration(record: state.current, index: index, baseSeq: state.seq, baseTime: Date().timeIntervalSince1970)
+        published.withLock { $0 = rebuilt }
+        hitCache.clear()  // another index: what the cache holds may not be in it
+        keyword.rebuild(reason: "the store's history forked at seq \(fork)")
+        saveOrDefer(rebuilt)
+        return rebuilt
     }
 
     /// The serving generation of `record`, loaded and checked against the store.

@@ -155,6 +155,12 @@ final class KeywordConsumer: Sendable {
         return false
     }
 
+    /// Has the next catch-up replace the index with one built from the store (its changes may
+    /// not exist any more: the store's history forked); keyword queries are refused meanwhile.
+    func rebuild(reason: String) {
+        state.withLock { $0.damaged = reason }
+    }
+
     /// Opens the file, replacing a damaged one with a fresh (empty) index.
     private func openIndex() throws(KeywordIndexError) -> KeywordIndex {
         do {

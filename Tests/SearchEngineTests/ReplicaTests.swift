@@ -296,25 +296,34 @@ struct FailoverTests {
         }
     }
 
+    /// Thirty documents the standby replays; then the standby stops receiving (as a lagging
+    /// asynchronous standby would) and the primary acknowledges one more ("lost"), which
+    /// `replica` serves. Returns the two writes and the lost document's vector.
+    func writeOneTheStandbyMisses(_ pair: StandbyPair, replica: SearchEngine, random: inout SeededVectors) throws
+        -> (kept: UpsertResult, lost: UpsertResult, lostVector: [Float])
+    {
+        let kept = try pair.writer.upsert(
+            collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
+        awaitStandby(
+            pair.standby, "SELECT seq FROM quiver_collections WHERE name = 'c'", database: pair.database, answers: String(kept.seq))
+        try pair.standby.stop(mode: "fast")
+        let lostVector = random.vector(8)
+        let lost = try pair.writer.upsert(collection: "c", documents: [DocumentInput(id: "lost", vector: lostVector)])
+        let served = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: lost.seq, waitMs: 5_000))
+        #expect(served.results.map(\.id) == ["lost"])
+        return (kept, lost, lostVector)
+    }
+
     @Test(
         "the standby promoted without the last acknowledged write: the replica rebuilds, never serves it, follows the new primary",
         .timeLimit(.minutes(10)))
     func promotedStandby() throws {
         let pair = try standbyPair("failover")
         defer { pair.destroy() }
-        let (primary, standby, database, writer) = (pair.primary, pair.standby, pair.database, pair.writer)
+        let (primary, standby, writer) = (pair.primary, pair.standby, pair.writer)
         let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url)
         var random = SeededVectors(seed: 21)
-        let kept = try writer.upsert(collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
-        // The standby has replayed everything so far.
-        awaitStandby(standby, "SELECT seq FROM quiver_collections WHERE name = 'c'", database: database, answers: String(kept.seq))
-        // Then it stops receiving (as a lagging asynchronous standby would), and the primary
-        // acknowledges one more write, which the replica serves.
-        try standby.stop(mode: "fast")
-        let lostVector = random.vector(8)
-        let lost = try writer.upsert(collection: "c", documents: [DocumentInput(id: "lost", vector: lostVector)])
-        let served = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: lost.seq, waitMs: 5_000))
-        #expect(served.results.map(\.id) == ["lost"])
+        let (kept, _, lostVector) = try writeOneTheStandbyMisses(pair, replica: replica, random: &random)
         // The primary dies; the standby is promoted and takes over its address.
         try primary.stop(mode: "immediate")
         try standby.startServer()
@@ -338,6 +347,57 @@ struct FailoverTests {
         let next = try writer.upsert(collection: "c", documents: [DocumentInput(id: "next", vector: lostVector)])
         let after = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: next.seq, waitMs: 10_000))
         #expect(after.results.map(\.id) == ["next"])
+    }
+
+    @Test(
+        "a fork the seq cannot show: the promoted standby's new writes pass the replica's seq before its next cycle; the timeline does",
+        .timeLimit(.minutes(10)))
+    func forkPastTheReplica() throws {
+        let pair = try standbyPair("fork")
+        defer { pair.destroy() }
+        let (primary, standby, writer) = (pair.primary, pair.standby, pair.writer)
+        let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url)
+        var random = SeededVectors(seed: 23)
+        let (kept, lost, lostVector) = try writeOneTheStandbyMisses(pair, replica: replica, random: &random)
+        // The replica's follower is held while the standby is promoted and takes three writes:
+        // the store's seq (kept + 3) is then past the replica's (kept + 1), so the seq alone
+        // cannot show that the change at kept + 1 is not the one the replica applied.
+        let gate = ReplicaTests.CycleGate()
+        gate.close()
+        defer { gate.open() }
+        replica.hooks.beforeFollowerCycle.withLock { $0 = { _ in gate.pass() } }
+        Thread.sleep(forTimeInterval: 0.3)  // a cycle in progress finishes; the next one waits
+        try primary.stop(mode: "immediate")
+        try standby.startServer()
+        try standby.promote()
+        try standby.restart(listeningOn: primary.port)
+        let newVectors = (0..<3).map { _ in random.vector(8) }
+        var next: UpsertResult?
+        let writable = Date().addingTimeInterval(60)
+        while next == nil, Date() < writable {
+            next = try? writer.upsert(
+                collection: "c", documents: newVectors.enumerated().map { DocumentInput(id: "n\($0.offset)", vector: $0.element) })
+            if next == nil { usleep(100_000) }
+        }
+        let written = try #require(next)
+        #expect(written.seq == kept.seq + 3 && written.seq > lost.seq)
+        gate.open()
+        // The replica's next cycle sees the new timeline began at kept.seq, below its index: it
+        // rebuilds. Afterwards it holds exactly the new primary's 33 documents, "lost" none of them.
+        let caughtUp = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 100, minSeq: written.seq, waitMs: 10_000))
+        let rebuiltBy = Date().addingTimeInterval(60)
+        var answer = caughtUp
+        while Set(answer.results.map(\.id)).contains("lost") || answer.results.count != 33
+            || answer.index.keywordIndexedSeq != written.seq, Date() < rebuiltBy
+        {
+            usleep(50_000)
+            answer = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 100, minSeq: written.seq, waitMs: 10_000))
+        }
+        #expect(!answer.results.map(\.id).contains("lost"), "\(answer.results.map(\.id))")
+        #expect(Set(answer.results.map(\.id)) == Set((0..<30).map { "k\($0)" } + ["n0", "n1", "n2"]))
+        #expect(answer.index.vectors == 33 && answer.index.indexedSeq == written.seq)
+        // The keyword index, rebuilt too, covers the new primary's seq.
+        #expect(answer.index.keywordIndexedSeq == written.seq)
     }
 
     @Test(
