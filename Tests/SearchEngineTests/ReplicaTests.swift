@@ -238,7 +238,8 @@ struct ReplicaTests {
         #expect(answer.index.indexedSeq == kept.seq && answer.index.storeSeq == kept.seq)
         #expect(answer.index.vectors == 30)
         // New writes on the promoted store are followed as usual. (Had they overtaken the lost
-        // seq before the replica's next cycle, seq alone could not tell: docs/SCALE-OUT.md.)
+        // seq before the replica's next cycle, seq alone could not tell; the timeline does:
+        // FailoverTests.forkPastTheReplica.)
         let after = try writer.upsert(collection: "c", documents: [DocumentInput(id: "next", vector: lostVector)])
         let next = try reader.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: after.seq, waitMs: 5_000))
         #expect(next.results.map(\.id) == ["next"])
