@@ -519,6 +519,9 @@ final class IndexFollower: Sendable {
         var serving = published.withLock { $0 }
         var loadedMapped = false
         if serving?.record.generation != record.generation {
+            // What is loaded or rebuilt now is checked against this state's history (a checkpoint
+            // by the timeline it was saved on), and saved with it.
+            if let timeline = storeState.timeline { followedTimeline.withLock { $0 = timeline } }
             let loaded = try loadVerified(record, storeSeq: storeState.seq)
             published.withLock { $0 = loaded }
             hitCache.clear()  // another index: what the cache holds may not be in it
@@ -580,10 +583,24 @@ final class IndexFollower: Sendable {
         return (again, rebuilt)
     }
 
-    /// The store's timeline (``StoreState/timeline``) at this follower's last cycle: nil before
-    /// a cycle read one (so an index loaded from a checkpoint after a restart is not checked
-    /// against forks that happened while the process was down; the seq check still runs).
+    /// The store's timeline (``StoreState/timeline``) at this follower's last cycle; nil before a
+    /// cycle read one (a store without timelines). A checkpoint records it beside itself (a
+    /// `TIMELINE` file), so a fork that happened while the process was down is caught at load
+    /// (``loadVerified(_:storeSeq:)``).
     private let followedTimeline = Mutex<Int64?>(nil)
+
+    /// The file beside a generation's checkpoint naming the store timeline its changes were read
+    /// on (for a store whose history can fork).
+    private func timelinePath(_ generation: Int64) -> String {
+        files.generationDirectory(generation).appendingPathComponent("TIMELINE").path
+    }
+
+    /// The timeline a checkpoint of `generation` was saved on, nil when unknown (no file, or
+    /// not a number: then only the seq check runs).
+    private func checkpointTimeline(_ generation: Int64) -> Int64? {
+        guard let data = FileManager.default.contents(atPath: timelinePath(generation)), data.count <= 32 else { return nil }
+        return Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 
     /// When the store's history forked since the last cycle — a standby promoted on a new
     /// timeline starting from a seq below what the serving index covers — the index holds changes
@@ -616,6 +633,25 @@ final class IndexFollower: Sendable {
     private func loadVerified(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
         let opened = try load(record, storeSeq: storeSeq)
         guard opened.fromCheckpoint else { return opened.serving }
+        // The store's history may have forked below the checkpoint while this process was down
+        // (a standby promoted without the last writes, then written past the checkpoint's seq).
+        if let saved = checkpointTimeline(record.generation) {
+            let fork: Int64?
+            do { fork = try store.forkSeq(afterTimeline: saved) } catch { throw SearchEngineError(error) }
+            if let fork, fork < opened.serving.indexedSeq {
+                logger.warning(
+                    "the store's history forked below the checkpoint's seq while this process was down; rebuilding the index",
+                    metadata: [
+                        "collection": "\(name)", "checkpoint_seq": "\(opened.serving.indexedSeq)", "fork_seq": "\(fork)",
+                        "checkpoint_timeline": "\(saved)",
+                    ])
+                keyword.rebuild(reason: "the store's history forked at seq \(fork)")
+                let index = try rebuild(record, storeSeq: storeSeq)
+                let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
+                saveOrDefer(rebuilt)
+                return rebuilt
+            }
+        }
         // A checkpoint passed every check of its own, but it may still belong to another
         // collection or generation (copied or restored into the wrong folder): caught up, it must
         // hold what the store holds.
@@ -914,6 +950,11 @@ final class IndexFollower: Sendable {
         } catch {
             local.withLock { $0.checkpointFailure = error.description }
             throw error
+        }
+        if let timeline = followedTimeline.withLock({ $0 }) {
+            // After the index: a crash in between leaves an older timeline (or none), which at
+            // worst costs a needless rebuild at the next start, never a missed fork.
+            try? AtomicFile.write(Data("\(timeline)\n".utf8), to: timelinePath(serving.record.generation))
         }
         local.withLock {
             $0.changesSinceCheckpoint = 0

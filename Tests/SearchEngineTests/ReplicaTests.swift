@@ -297,14 +297,14 @@ struct FailoverTests {
         }
     }
 
-    /// Thirty documents the standby replays; then the standby stops receiving (as a lagging
+    /// `kept` documents the standby replays; then the standby stops receiving (as a lagging
     /// asynchronous standby would) and the primary acknowledges one more ("lost"), which
     /// `replica` serves. Returns the two writes and the lost document's vector.
-    func writeOneTheStandbyMisses(_ pair: StandbyPair, replica: SearchEngine, random: inout SeededVectors) throws
+    func writeOneTheStandbyMisses(_ pair: StandbyPair, replica: SearchEngine, random: inout SeededVectors, kept count: Int = 30) throws
         -> (kept: UpsertResult, lost: UpsertResult, lostVector: [Float])
     {
         let kept = try pair.writer.upsert(
-            collection: "c", documents: (0..<30).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
+            collection: "c", documents: (0..<count).map { DocumentInput(id: "k\($0)", vector: random.vector(8)) })
         awaitStandby(
             pair.standby, "SELECT seq FROM quiver_collections WHERE name = 'c'", database: pair.database, answers: String(kept.seq))
         try pair.standby.stop(mode: "fast")
@@ -313,6 +313,28 @@ struct FailoverTests {
         let served = try replica.collection("c").query(QueryRequest(vector: lostVector, k: 1, minSeq: lost.seq, waitMs: 5_000))
         #expect(served.results.map(\.id) == ["lost"])
         return (kept, lost, lostVector)
+    }
+
+    /// The failover: the primary dies (immediate stop), the standby is started, promoted and
+    /// moved to the primary's address; then the writer writes `vectors` as n0, n1, … (retried
+    /// while the new primary comes up, up to a minute).
+    func failOver(_ pair: StandbyPair, thenWrite vectors: [[Float]]) throws -> UpsertResult {
+        try pair.primary.stop(mode: "immediate")
+        try pair.standby.startServer()
+        try pair.standby.promote()
+        try pair.standby.restart(listeningOn: pair.primary.port)
+        let documents = vectors.enumerated().map { DocumentInput(id: "n\($0.offset)", vector: $0.element) }
+        let writable = Date().addingTimeInterval(60)
+        var refused: SearchEngineError?
+        repeat {
+            do {
+                return try pair.writer.upsert(collection: "c", documents: documents)
+            } catch {
+                refused = error
+                usleep(100_000)
+            }
+        } while Date() < writable
+        throw refused ?? SearchEngineError.storage("the new primary took no write")
     }
 
     @Test(
@@ -356,7 +378,6 @@ struct FailoverTests {
     func forkPastTheReplica() throws {
         let pair = try standbyPair("fork")
         defer { pair.destroy() }
-        let (primary, standby, writer) = (pair.primary, pair.standby, pair.writer)
         let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url)
         var random = SeededVectors(seed: 23)
         let (kept, lost, lostVector) = try writeOneTheStandbyMisses(pair, replica: replica, random: &random)
@@ -368,19 +389,8 @@ struct FailoverTests {
         defer { gate.open() }
         replica.hooks.beforeFollowerCycle.withLock { $0 = { _ in gate.pass() } }
         Thread.sleep(forTimeInterval: 0.3)  // a cycle in progress finishes; the next one waits
-        try primary.stop(mode: "immediate")
-        try standby.startServer()
-        try standby.promote()
-        try standby.restart(listeningOn: primary.port)
         let newVectors = (0..<3).map { _ in random.vector(8) }
-        var next: UpsertResult?
-        let writable = Date().addingTimeInterval(60)
-        while next == nil, Date() < writable {
-            next = try? writer.upsert(
-                collection: "c", documents: newVectors.enumerated().map { DocumentInput(id: "n\($0.offset)", vector: $0.element) })
-            if next == nil { usleep(100_000) }
-        }
-        let written = try #require(next)
+        let written = try failOver(pair, thenWrite: newVectors)
         #expect(written.seq == kept.seq + 3 && written.seq > lost.seq)
         gate.open()
         // The replica's next cycle sees the new timeline began at kept.seq, below its index: it
@@ -399,6 +409,38 @@ struct FailoverTests {
         #expect(answer.index.vectors == 33 && answer.index.indexedSeq == written.seq)
         // The keyword index, rebuilt too, covers the new primary's seq.
         #expect(answer.index.keywordIndexedSeq == written.seq)
+    }
+
+    @Test(
+        "a fork while the replica was down: its checkpoint's timeline shows it at the next start, past the seq the store has reached",
+        .timeLimit(.minutes(10)))
+    func forkWhileDown() throws {
+        let pair = try standbyPair("down")
+        defer { pair.destroy() }
+        // A hundred documents (so the lost one's label lies outside the pages a checkpoint's
+        // spot check compares with the store), then one the standby misses.
+        let replica = try postgresEngine(on: pair.replicaFolder, url: pair.url)
+        var random = SeededVectors(seed: 29)
+        let (kept, lost, lostVector) = try writeOneTheStandbyMisses(pair, replica: replica, random: &random, kept: 100)
+        // The replica checkpoints and closes (a server stopped), the failover happens, and the
+        // new primary takes three writes: its seq passes the checkpoint's.
+        try replica.checkpoint(collection: "c")
+        #expect(replica.closeIdleCollections(now: Date().timeIntervalSince1970 + 1e6) == ["c"])
+        let newVectors = (0..<3).map { _ in random.vector(8) }
+        let written = try failOver(pair, thenWrite: newVectors)
+        #expect(written.seq == kept.seq + 3 && written.seq > lost.seq)
+        // Started again: the checkpoint was saved on the old timeline, which forked below it. The
+        // lost document's label now belongs to n0 (labels are the store's): an index that kept
+        // the lost vector would answer n0 for it, and miss n0's own vector.
+        let restarted = try postgresEngine(on: pair.replicaFolder, url: pair.url)
+        let answer = try restarted.collection("c").query(QueryRequest(vector: lostVector, k: 200, minSeq: written.seq, waitMs: 10_000))
+        #expect(Set(answer.results.map(\.id)) == Set((0..<100).map { "k\($0)" } + ["n0", "n1", "n2"]))
+        #expect(answer.index.vectors == 103 && answer.index.indexedSeq == written.seq)
+        #expect((answer.results.first?.score ?? 1) < 0.999, "the lost vector is still indexed: \(answer.results.prefix(2))")
+        for (i, vector) in newVectors.enumerated() {
+            let own = try restarted.collection("c").query(QueryRequest(vector: vector, k: 1))
+            #expect(own.results.first?.id == "n\(i)" && (own.results.first?.score ?? 0) > 0.999, "n\(i): \(own.results)")
+        }
     }
 
     @Test(
