@@ -575,12 +575,28 @@ final class IndexFollower: Sendable {
         logger.warning(
             "the store's seq went back below the index's (a restored store, or a promoted standby); rebuilding the index",
             metadata: ["collection": "\(name)", "indexed_seq": "\(serving.indexedSeq)", "store_seq": "\(again.seq)"])
-        let index = try rebuild(again.current, storeSeq: again.seq)
-        let rebuilt = ServingGeneration(record: again.current, index: index, baseSeq: again.seq, baseTime: Date().timeIntervalSince1970)
+        return (again, try replaceServing(again.current, storeSeq: again.seq))
+    }
+
+    /// Rebuilds `record`'s index from the store at `storeSeq`, serves it in place of the current
+    /// one (the hit cache emptied: another index) and checkpoints it (or defers that).
+    private func replaceServing(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
+        let index = try rebuild(record, storeSeq: storeSeq)
+        let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
         published.withLock { $0 = rebuilt }
         hitCache.clear()  // another index: what the cache holds may not be in it
         saveOrDefer(rebuilt)
-        return (again, rebuilt)
+        return rebuilt
+    }
+
+    /// The seq at which the store's history forked on a timeline after `timeline`, when it is
+    /// below `seq` (what an index covers, whose changes beyond it may not exist any more); nil
+    /// when there was no such fork.
+    private func fork(after timeline: Int64, below seq: Int64) throws(SearchEngineError) -> Int64? {
+        let fork: Int64?
+        do { fork = try store.forkSeq(afterTimeline: timeline) } catch { throw SearchEngineError(error) }
+        guard let fork, fork < seq else { return nil }
+        return fork
     }
 
     /// The store's timeline (``StoreState/timeline``) at this follower's last cycle; nil before a
@@ -611,22 +627,15 @@ final class IndexFollower: Sendable {
         guard let timeline = state.timeline, let followed = followedTimeline.withLock({ $0 }), followed != timeline,
             state.current.generation == serving.record.generation
         else { return nil }
-        let fork: Int64?
-        do { fork = try store.forkSeq(afterTimeline: followed) } catch { throw SearchEngineError(error) }
-        guard let fork, fork < serving.indexedSeq else { return nil }
+        guard let fork = try fork(after: followed, below: serving.indexedSeq) else { return nil }
         logger.warning(
             "the store's history forked below the index's seq (a standby promoted without the last writes); rebuilding the index",
             metadata: [
                 "collection": "\(name)", "indexed_seq": "\(serving.indexedSeq)", "fork_seq": "\(fork)",
                 "timeline": "\(followed) -> \(timeline)",
             ])
-        let index = try rebuild(state.current, storeSeq: state.seq)
-        let rebuilt = ServingGeneration(record: state.current, index: index, baseSeq: state.seq, baseTime: Date().timeIntervalSince1970)
-        published.withLock { $0 = rebuilt }
-        hitCache.clear()  // another index: what the cache holds may not be in it
         keyword.rebuild(reason: "the store's history forked at seq \(fork)")
-        saveOrDefer(rebuilt)
-        return rebuilt
+        return try replaceServing(state.current, storeSeq: state.seq)
     }
 
     /// The serving generation of `record`, loaded and checked against the store.
@@ -635,22 +644,15 @@ final class IndexFollower: Sendable {
         guard opened.fromCheckpoint else { return opened.serving }
         // The store's history may have forked below the checkpoint while this process was down
         // (a standby promoted without the last writes, then written past the checkpoint's seq).
-        if let saved = checkpointTimeline(record.generation) {
-            let fork: Int64?
-            do { fork = try store.forkSeq(afterTimeline: saved) } catch { throw SearchEngineError(error) }
-            if let fork, fork < opened.serving.indexedSeq {
-                logger.warning(
-                    "the store's history forked below the checkpoint's seq while this process was down; rebuilding the index",
-                    metadata: [
-                        "collection": "\(name)", "checkpoint_seq": "\(opened.serving.indexedSeq)", "fork_seq": "\(fork)",
-                        "checkpoint_timeline": "\(saved)",
-                    ])
-                keyword.rebuild(reason: "the store's history forked at seq \(fork)")
-                let index = try rebuild(record, storeSeq: storeSeq)
-                let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
-                saveOrDefer(rebuilt)
-                return rebuilt
-            }
+        if let saved = checkpointTimeline(record.generation), let fork = try fork(after: saved, below: opened.serving.indexedSeq) {
+            logger.warning(
+                "the store's history forked below the checkpoint's seq while this process was down; rebuilding the index",
+                metadata: [
+                    "collection": "\(name)", "checkpoint_seq": "\(opened.serving.indexedSeq)", "fork_seq": "\(fork)",
+                    "checkpoint_timeline": "\(saved)",
+                ])
+            keyword.rebuild(reason: "the store's history forked at seq \(fork)")
+            return try rebuiltForLoad(record, storeSeq: storeSeq)
         }
         // A checkpoint passed every check of its own, but it may still belong to another
         // collection or generation (copied or restored into the wrong folder): caught up, it must
@@ -660,6 +662,12 @@ final class IndexFollower: Sendable {
         logger.warning(
             "index file does not match the store; rebuilding",
             metadata: ["path": "\(files.indexPath(record.generation))", "reason": "\(mismatch)"])
+        return try rebuiltForLoad(record, storeSeq: storeSeq)
+    }
+
+    /// `record`'s index rebuilt from the store at `storeSeq` in place of a checkpoint that cannot
+    /// serve, and checkpointed (or that deferred); the caller publishes it.
+    private func rebuiltForLoad(_ record: GenerationRecord, storeSeq: Int64) throws(SearchEngineError) -> ServingGeneration {
         let index = try rebuild(record, storeSeq: storeSeq)
         let rebuilt = ServingGeneration(record: record, index: index, baseSeq: storeSeq, baseTime: Date().timeIntervalSince1970)
         saveOrDefer(rebuilt)
