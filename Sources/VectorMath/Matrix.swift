@@ -1,5 +1,9 @@
 import CBLAS
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension VectorMath {
     /// `C[m×n] = A[m×k] · B[n×k]ᵀ (+ bias)`, all row-major: the shape of a PyTorch `Linear` layer,
     /// whose weight is stored `[out, in]`.
@@ -40,6 +44,21 @@ extension VectorMath {
     /// Sets the number of threads OpenBLAS uses for one GEMM.
     public static func setBLASThreads(_ count: Int) {
         openblas_set_num_threads(Int32(Swift.max(1, count)))
+    }
+
+    /// Runs OpenBLAS on the calling thread only and stops the thread pool its library constructor
+    /// started. Quiver parallelizes above OpenBLAS (``setBLASThreads(_:)`` is 1 everywhere), but
+    /// the pthread build of OpenBLAS starts one server thread per core at load, and each spins on
+    /// `sched_yield` for ~0.1 s before it sleeps: a third of a short command's CPU (a one-line
+    /// `quiver query --input` measured 0.10–0.17 s of system time with the pool, 0.02–0.04 s
+    /// without). Call it first thing in a process. The pool is looked up by name, so a serial or
+    /// OpenMP build of OpenBLAS (no such pool) is left as it is; a later GEMM asking for more
+    /// threads restarts the pool.
+    public static func stopBLASThreadPool() {
+        setBLASThreads(1)
+        typealias Shutdown = @convention(c) () -> Int32
+        guard let symbol = dlsym(nil, "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(symbol, to: Shutdown.self)()
     }
 
     /// The number of threads OpenBLAS uses for one GEMM.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VectorMath
 
 @main
 struct Quiver: AsyncParsableCommand {
@@ -12,4 +13,11 @@ struct Quiver: AsyncParsableCommand {
             WorkerCommand.self, SettingsCommand.self, InsightsCommand.self,
         ]
     )
+
+    /// Stops OpenBLAS's spinning thread pool before anything else runs (see
+    /// `VectorMath.stopBLASThreadPool()`), then parses and runs the command.
+    static func main() async {
+        VectorMath.stopBLASThreadPool()
+        await main(nil)
+    }
 }
