@@ -838,7 +838,9 @@ extension CollectionHandle {
         guard chunked else {
             return try search(k).map { VectorHit(label: Int64(bitPattern: $0.label), score: score($0), passages: nil) }
         }
-        var want = min(count, k * 3)
+        // Long documents: a document's passages crowd the list, so start with 3k passages;
+        // when every document has one passage, k passages are k documents.
+        var want = min(count, serving.hasMultiPassageDocuments ? k * 3 : k)
         while true {
             let hits = try search(want)
             var order: [Int64] = []

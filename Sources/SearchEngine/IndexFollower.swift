@@ -730,6 +730,11 @@ final class IndexFollower: Sendable {
                         try index.remove(label)
                     }
                 }
+                if serving.record.chunking.isOn, !serving.hasMultiPassageDocuments,
+                    labels.contains(where: { PassageLabel.passage($0) > 0 })
+                {
+                    serving.noteMultiPassageDocuments()  // before a search can meet the label
+                }
                 if !labels.isEmpty { try index.add(contentsOf: flat, labels: labels, threads: insertThreads) }
             } catch let error as SearchEngineError {
                 throw error

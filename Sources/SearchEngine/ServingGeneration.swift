@@ -17,17 +17,30 @@ final class ServingGeneration: Sendable {
     /// Ascending `(up to seq, applied at)` of the catch-ups since loading; thinned when long.
     private let applied = Mutex<[(seq: Int64, time: Double)]>([])
 
-    init(record: GenerationRecord, index: HNSWIndex, baseSeq: Int64, baseTime: Double) {
+    /// Whether some document has more than one passage in the index (a chunked generation's
+    /// label with a passage number above 0). Only the start of a vector search's passage budget
+    /// reads it: without such documents, `k` passages are `k` documents, so the search asks for
+    /// `k` (and the caller's `ef` means what it says) instead of the `3k` that long documents need.
+    /// Found by one scan of the labels when the generation is loaded or rebuilt, and set (never
+    /// cleared) by the follower before it inserts a second passage; a stale `false` costs a second
+    /// search, never a wrong answer.
+    private let multiPassage: Atomic<Bool>
+    var hasMultiPassageDocuments: Bool { multiPassage.load(ordering: .acquiring) }
+    func noteMultiPassageDocuments() { multiPassage.store(true, ordering: .releasing) }
+
+    init(record: GenerationRecord, index: HNSWIndex, baseSeq: Int64, baseTime: Double, multiPassage: Bool? = nil) {
         self.record = record
         self.index = index
         self.baseSeq = baseSeq
         self.baseTime = baseTime
+        self.multiPassage = Atomic(
+            multiPassage ?? (record.chunking.isOn && index.containsLabel(where: { PassageLabel.passage($0) > 0 })))
     }
 
     /// The same generation served by `index` (a compacted copy covering the same changes), with
     /// the same history of when changes became searchable.
     func replacingIndex(_ index: HNSWIndex) -> ServingGeneration {
-        let copy = ServingGeneration(record: record, index: index, baseSeq: baseSeq, baseTime: baseTime)
+        let copy = ServingGeneration(record: record, index: index, baseSeq: baseSeq, baseTime: baseTime, multiPassage: nil)
         let history = applied.withLock { $0 }
         copy.applied.withLock { $0 = history }
         return copy

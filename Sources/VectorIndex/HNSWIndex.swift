@@ -99,6 +99,17 @@ public final class HNSWIndex: @unchecked Sendable {
         set { sequence.store(newValue, ordering: .releasing) }
     }
 
+    /// Whether some live label satisfies `predicate`: a scan of the slots that stops at the first
+    /// match (O(n) at worst; meant for a one-off look at what an index holds, not per query).
+    public func containsLabel(where predicate: (UInt64) -> Bool) -> Bool {
+        storageLock.withReadLock {
+            let live = AcceptLive(flags: storage.flags)
+            let nodes = slotCount.load(ordering: .acquiring)
+            for node in 0..<nodes where live.accepts(node) && predicate(storage.labels[node]) { return true }
+            return false
+        }
+    }
+
     /// Whether `label` is in the index.
     public func contains(_ label: UInt64) -> Bool {
         writer.withLock { state in slotMap(&state)[label] != nil }

@@ -214,6 +214,41 @@ struct ChunkingTests {
         #expect(try rebuilt.collectionInfo("c").index.vectors == 2)
     }
 
+    @Test("the passage budget starts at k while every document has one passage: a long document turns that off, loads see it")
+    func multiPassageFlag() throws {
+        let directory = try TemporaryDirectory()
+        let model = try TinyModel.make(seed: 6, in: directory.url)
+        let long = Self.sentences(0..<12)
+        do {
+            let (engine, _) = try Self.makeEngine(directory, model: model)
+            try engine.createCollection(CollectionOptions(name: "c", chunkTokens: 16, chunkOverlap: 0))
+            _ = try engine.upsert(
+                collection: "c", documents: [DocumentInput(id: "a", text: "mu nu."), DocumentInput(id: "b", text: "xi pi.")])
+            let handle = try engine.collection("c")
+            _ = try engine.query(collection: "c", QueryRequest(text: "mu", k: 2, mode: .vector))
+            #expect(handle.follower.loaded?.hasMultiPassageDocuments == false)
+            _ = try engine.upsert(collection: "c", documents: [DocumentInput(id: "d", text: long)])
+            #expect(handle.follower.loaded?.hasMultiPassageDocuments == true)
+            // Every document is found with k = 3 although d's passages outnumber the others.
+            let hits = try engine.query(collection: "c", QueryRequest(text: Self.sentences(10..<11), k: 3, mode: .vector))
+            #expect(Set(hits.results.map(\.id)) == ["a", "b", "d"])
+            try engine.checkpoint(collection: "c")
+        }
+        do {
+            // Loaded from the checkpoint: found by the scan of its labels.
+            let (engine, _) = try Self.makeEngine(directory, model: model)
+            _ = try engine.query(collection: "c", QueryRequest(text: "mu", k: 2, mode: .vector))
+            #expect(try engine.collection("c").follower.loaded?.hasMultiPassageDocuments == true)
+            _ = try engine.delete(collection: "c", ids: ["d"])
+            try engine.checkpoint(collection: "c")
+        }
+        // d deleted: the next load finds only single-passage documents again.
+        let (engine, _) = try Self.makeEngine(directory, model: model)
+        let hits = try engine.query(collection: "c", QueryRequest(text: "mu", k: 2, mode: .vector))
+        #expect(hits.results.count == 2)
+        #expect(try engine.collection("c").follower.loaded?.hasMultiPassageDocuments == false)
+    }
+
     @Test("documents over max_document_bytes or max_passages are refused one by one; the rest is written")
     func limits() throws {
         let directory = try TemporaryDirectory()
