@@ -215,8 +215,15 @@ struct CollectionsController: Sendable {
     @Sendable func batchQuery(_ request: Request, context: QuiverRequestContext) async throws -> Response {
         let (engine, model) = try module.engine()
         let name = collectionName(context)
-        let body = try await JSONBody.decode(BatchQueryBody.self, from: request, limit: limits.maxBodyBytes)
-        let queries = body.queries
+        let data = try await JSONBody.read(request, limit: limits.maxBodyBytes)
+        let queries: [QueryRequest]
+        // A recommendation job's batch of plain vector queries is read without JSONDecoder (the
+        // same requests it would give); anything else is decoded as before.
+        if let simple = data.withUnsafeBytes({ VectorQueryParser.parseBatch($0) }) {
+            queries = simple.map { QueryRequest(vector: $0.vector, k: $0.k ?? 10, ef: $0.ef, withPayload: $0.withPayload ?? true) }
+        } else {
+            queries = try JSONBody.decode(BatchQueryBody.self, from: data).queries
+        }
         guard !queries.isEmpty else { throw APIError.invalidRequest("queries must not be empty") }
         guard queries.count <= limits.maxBatchInputs else {
             throw APIError.limitExceeded(limit: "max_batch_inputs", value: queries.count, allowed: limits.maxBatchInputs)

@@ -10,7 +10,11 @@ import NIOCore
 public enum JSONBody {
     /// Reads the body of `request` (at most `limit` bytes) and decodes a `T` from it.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
-        let data = try await read(request, limit: limit)
+        try decode(T.self, from: try await read(request, limit: limit))
+    }
+
+    /// Decodes a `T` from a body already read with ``read(_:limit:)``, with the same errors.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {

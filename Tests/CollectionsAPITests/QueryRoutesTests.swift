@@ -67,6 +67,30 @@ struct QueryRoutesTests {
             #expect(abs((vectorHits.first?["score"] as? Double ?? 0) - 1) < 1e-3)
             #expect((try byVector.json()["timings"] as? [String: Any])?["embed_ms"] as? Double == 0)
 
+            // A batch of plain vector queries (read without JSONDecoder) answers exactly as the same
+            // batch in a form only JSONDecoder reads (a null filter), errors included.
+            let plain = #"{"queries": [{"vector": \#(vectorJSON), "k": 3, "with_payload": false}, {"ef": 20, "vector": \#(vectorJSON)}]}"#
+            let decoded = plain.replacingOccurrences(of: #""vector":"#, with: #""filter": null, "vector":"#)
+            let fast = try await client.send(.post, "/v1/collections/help/query/batch", json: plain)
+            let slow = try await client.send(.post, "/v1/collections/help/query/batch", json: decoded)
+            #expect(fast.status == .ok && slow.status == .ok, "\(fast.text) \(slow.text)")
+            func hitLists(_ response: TestResponse) throws -> [[String]] {
+                try #require(try response.json()["results"] as? [[String: Any]]).map { answer in
+                    ((answer["results"] as? [[String: Any]]) ?? []).map { "\($0["id"] ?? "") \($0["score"] ?? "") \($0.keys.sorted())" }
+                }
+            }
+            #expect(try hitLists(fast) == (try hitLists(slow)))
+            #expect(try hitLists(fast).map(\.count) == [3, 6])
+            for body in [#"{"queries": [{"vector": [1, 2]}, {"vector": \#(vectorJSON), "k": 0}]}"#, #"{"queries": []}"#] {
+                let fastError = try await client.send(.post, "/v1/collections/help/query/batch", json: body)
+                let slowError = try await client.send(
+                    .post, "/v1/collections/help/query/batch",
+                    json: body.replacingOccurrences(of: #"{"queries""#, with: #"{"x": null, "queries""#))
+                let fastBody = try fastError.json() as NSDictionary
+                let slowBody = try slowError.json() as NSDictionary
+                #expect(fastError.status == .unprocessableContent && fastBody == slowBody, "\(fastError.text)")
+            }
+
             let byID = try await client.send(.post, "/v1/collections/help/query", json: #"{"id": "two-factor", "k": 5}"#)
             #expect(try resultIDs(byID).count == 5)
             #expect(!(try resultIDs(byID)).contains("two-factor"), "the example itself is excluded")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import QuiverTestSupport
 import Testing
 
 @testable import SearchEngine

@@ -1,4 +1,5 @@
 import Foundation
+import QuiverTestSupport
 import Testing
 
 @testable import SearchEngine

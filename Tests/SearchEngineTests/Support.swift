@@ -19,22 +19,6 @@ final class TemporaryDirectory {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// Seeded vectors (SplitMix64), reproducible across runs.
-struct SeededVectors {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func vector(_ dimensions: Int) -> [Float] {
-        (0..<dimensions).map { _ in Float(Double(next() >> 11) * 0x1.0p-53 * 2 - 1) }
-    }
-}
-
 func makeEngine(
     _ directory: TemporaryDirectory, models: [EmbeddingModel] = [.external(dimensions: 8)], indexesOnDemand: Bool = false
 ) throws -> SearchEngine {

@@ -1,4 +1,5 @@
 import Foundation
+import QuiverTestSupport
 
 @testable import SearchEngine
 

@@ -1,5 +1,6 @@
 import DocumentStore
 import Foundation
+import QuiverTestSupport
 import Testing
 
 @testable import SearchEngine

@@ -12,7 +12,8 @@
    `{"vector": [...], "k": 10}` lines; the exact top 10 by cosine (numpy) is the ground truth.
 3. For each ef: the wall time of `quiver query --input FILE --no-payload --ef EF` (process start,
    opening the collection, reading and parsing every line and writing every answer included) and
-   its recall@10; hnswlib and FAISS (IndexHNSWFlat, inner product) built with the same M and
+   its recall@10 (with --http also `query/batch` with `with_payload: false` on a `quiver serve`,
+   --batch queries per request on two connections); hnswlib and FAISS (IndexHNSWFlat, inner product) built with the same M and
    ef_construction, searched in one batch call on 1 and 2 threads, same ef sweep.
 Prints a table and writes --out JSON. Needs numpy, hnswlib, faiss (scripts/bench/make_venv.sh
 --light). /proc/loadavg is recorded with every timing.
@@ -58,6 +59,75 @@ def recall(found, truth):
     return hits / (len(truth) * 10)
 
 
+def http_batches(quiver, data, queries, row_of, truth, efs, batch):
+    """`POST /v1/collections/bulk/query/batch` with `with_payload: false`: a `quiver serve` on the
+    same data folder, bodies of `batch` queries encoded before the clock starts, sent on two
+    keep-alive connections at once; the time runs from the first request to the last response."""
+    import http.client
+    import socket
+    import threading
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([quiver, "serve", "--data", data, "--no-sample", "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/ready")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit("[bulk] quiver serve did not become ready")
+        out = []
+        for ef in efs:
+            bodies = []
+            for start in range(0, len(queries), batch):
+                body = {"queries": [{"vector": [float(x) for x in q], "k": 10, "ef": ef, "with_payload": False}
+                                    for q in queries[start:start + batch]]}
+                bodies.append(json.dumps(body).encode())
+            answers = [None] * len(bodies)
+
+            def send(worker):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                for index in range(worker, len(bodies), 2):
+                    connection.request("POST", "/v1/collections/bulk/query/batch", body=bodies[index],
+                                       headers={"Content-Type": "application/json"})
+                    response = connection.getresponse()
+                    answers[index] = (response.status, response.read())
+
+            # One warm-up request (the first loads the index), then the timed run.
+            send_one = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            send_one.request("POST", "/v1/collections/bulk/query/batch", body=bodies[0],
+                             headers={"Content-Type": "application/json"})
+            send_one.getresponse().read()
+            load = loadavg()
+            started = time.perf_counter()
+            threads = [threading.Thread(target=send, args=(w,)) for w in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            seconds = time.perf_counter() - started
+            found = []
+            for status, payload in answers:
+                if status != 200:
+                    raise SystemExit(f"[bulk] query/batch answered {status}: {payload[:200]!r}")
+                found.extend([[row_of.get(hit["id"], -1) for hit in result["results"]]
+                              for result in json.loads(payload)["results"]])
+            out.append({"ef": ef, "qps": len(queries) / seconds, "recall": recall(found, truth), "seconds": seconds,
+                        "batch": batch, "loadavg": load})
+        return out
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--texts", required=True, help="comma-separated JSONL files with a text (or query) key")
@@ -66,6 +136,8 @@ def main():
     p.add_argument("--work", default="/tmp/bulk")
     p.add_argument("--out")
     p.add_argument("--efs", default=",".join(map(str, EFS)))
+    p.add_argument("--http", action="store_true", help="also time query/batch over HTTP (a quiver serve it starts)")
+    p.add_argument("--batch", type=int, default=256, help="queries per query/batch request (--http)")
     args = p.parse_args()
     quiver = os.environ.get("QUIVER_BIN", ".build/release/quiver")
     efs = [int(e) for e in args.efs.split(",")]
@@ -114,6 +186,9 @@ def main():
         results["quiver"].append({"ef": ef, "qps_wall": len(queries) / wall, "recall": recall(found, truth),
                                   "seconds": wall, "loadavg": load, "summary": run.stderr.strip().splitlines()[-1]})
 
+    if args.http:
+        results["http"] = http_batches(quiver, data, queries, row_of, truth, efs, args.batch)
+
     import hnswlib
     index = hnswlib.Index(space="ip", dim=384)
     index.init_index(max_elements=len(base), M=16, ef_construction=200)
@@ -149,6 +224,11 @@ def main():
         f = [r for r in results["faiss"] if r["ef"] == ef]
         print(f"| {ef} | {q['qps_wall']:,.0f} ({q['recall']:.3f}) | {h[0]['qps']:,.0f} / {h[1]['qps']:,.0f} ({h[1]['recall']:.3f})"
               f" | {f[0]['qps']:,.0f} / {f[1]['qps']:,.0f} ({f[1]['recall']:.3f}) |")
+    if args.http:
+        print("| ef | query/batch with_payload false: q/s (recall) |")
+        print("|---:|---|")
+        for r in results["http"]:
+            print(f"| {r['ef']} | {r['qps']:,.0f} ({r['recall']:.3f}) |")
     if args.out:
         with open(args.out, "w") as out:
             json.dump(results, out, indent=1)
