@@ -3,10 +3,10 @@
 /// asks `strtof`, which is exact but several times slower on the 17-digit numbers that Python's
 /// `json.dumps` writes).
 ///
-/// Why it is exact when it answers: `significand` (< 2^64) and the power of ten become doubles
-/// with at most one rounding each (powers up to 10^22 are exact), and at most two more roundings
-/// come from one or two products or quotients, so the double `d` is within 3 units in its last
-/// place (ulp) of the exact value `x`. The float nearest to `x` can differ from the float nearest
+/// Why it is exact when it answers: `significand` (< 2^64) becomes a double with at most one
+/// rounding, the powers of ten used (up to 10^22) are exact, and one or two products or quotients
+/// add at most two more roundings, so the double `d` is within 3 units in its last place (ulp) of
+/// the exact value `x`. The float nearest to `x` can differ from the float nearest
 /// to `d` only if a point halfway between two floats lies between `x` and `d` (or on `d`). Such a
 /// point has a 25-bit significand, so in `d`'s bits it is where the 29 bits below the float's
 /// last bit are exactly `1 << 28`. When `d`'s low 29 bits are more than 16 ulps from that
