@@ -193,7 +193,8 @@ public enum VectorQueryParser {
         }
 
         /// One JSON number (checked against JSON's grammar), as the nearest `Float`; nil when it is
-        /// not finite as a Float or longer than 63 bytes.
+        /// not finite as a Float, not zero but rounds to zero, zero with an exponent, or longer than
+        /// 63 bytes.
         ///
         /// The digits are read once: up to 19 significant digits and the decimal exponent go to
         /// `DecimalFloat`, which answers in double arithmetic when that is provably the nearest
@@ -265,7 +266,11 @@ public enum VectorQueryParser {
                     if written < 10_000 { written = written * 10 + Int(base[i] - 0x30) }
                     i += 1
                 }
-                guard i > from else { return nil }
+                guard i > from, significand != 0 else {
+                    // No exponent digits; or a zero with an exponent, which JSONDecoder reads
+                    // inconsistently (0.0e-5 is 0, 0.00e-1 "does not fit"): left to it.
+                    return nil
+                }
                 exponent += exponentNegative ? -written : written
             }
             at = i
@@ -284,7 +289,9 @@ public enum VectorQueryParser {
                 raw[length] = 0
                 return strtof(base.assumingMemoryBound(to: CChar.self), nil)
             }
-            return value.isFinite ? value : nil
+            // Like JSONDecoder: a number that is not zero but rounds to 0 (below half the smallest
+            // float) does not fit a Float.
+            return value.isFinite && (value != 0 || significand == 0) ? value : nil
         }
     }
 }
