@@ -20,13 +20,15 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CPrefetch", path: "Sources/CPrefetch"),
-        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch"], path: "Sources/VectorMath", swiftSettings: cpuFlags),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "VectorMath", dependencies: ["CBLAS", "CPrefetch", "CKernels"], path: "Sources/VectorMath", swiftSettings: cpuFlags),
         .target(name: "Embedder", dependencies: ["VectorMath"], path: "Sources/Embedder", swiftSettings: cpuFlags),
-        .executableTarget(name: "FuzzSafeTensors", dependencies: ["Embedder"], path: "Targets/FuzzSafeTensors"),
-        .executableTarget(name: "FuzzTokenizer", dependencies: ["Embedder"], path: "Targets/FuzzTokenizer"),
+        .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["Embedder", "FuzzDriver"], path: "Targets/FuzzSafeTensors"),
+        .executableTarget(name: "FuzzTokenizer", dependencies: ["Embedder", "FuzzDriver"], path: "Targets/FuzzTokenizer"),
         // The vector-query reader of `quiver query --input` and `query/batch` (two files of CollectionsAPI).
         .target(name: "VectorQueryReader", path: "Sources/VectorQueryReader"),
-        .executableTarget(name: "FuzzVectorQuery", dependencies: ["VectorQueryReader"], path: "Targets/FuzzVectorQuery"),
+        .executableTarget(name: "FuzzVectorQuery", dependencies: ["VectorQueryReader", "FuzzDriver"], path: "Targets/FuzzVectorQuery"),
     ],
     swiftLanguageModes: [.v6]
 )

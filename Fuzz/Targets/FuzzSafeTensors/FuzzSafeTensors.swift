@@ -1,5 +1,6 @@
 import Embedder
 import Foundation
+import FuzzDriver
 
 // One input = one safetensors file. Every input must open and read, or fail with EmbedderError;
 // a trap or a sanitizer report is a finding.
@@ -20,18 +21,8 @@ public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable target's entry point as `FuzzSafeTensors_main` (it passes
-// `--defsym main=FuzzSafeTensors_main`), which hides libFuzzer's own `main`: hand over to its driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
+// The entry point SwiftPM links (see FuzzDriver).
 @_cdecl("FuzzSafeTensors_main")
 public func fuzzSafeTensorsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzSafeTensors)
+    runLibFuzzer(argc, argv, fuzzSafeTensors)
 }

@@ -1,5 +1,6 @@
 import Embedder
 import Foundation
+import FuzzDriver
 
 // One input = one text (any bytes). The tokenizer is the model's (QUIVER_MODEL_DIR, default
 // ../models/all-MiniLM-L6-v2). Ids must stay inside the vocabulary and within the length limit.
@@ -22,18 +23,8 @@ public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable target's entry point as `FuzzTokenizer_main` (it passes
-// `--defsym main=FuzzTokenizer_main`), which hides libFuzzer's own `main`: hand over to its driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
+// The entry point SwiftPM links (see FuzzDriver).
 @_cdecl("FuzzTokenizer_main")
 public func fuzzTokenizerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzTokenizer)
+    runLibFuzzer(argc, argv, fuzzTokenizer)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzDriver
 import VectorQueryReader
 
 // One input = a `quiver query --input` line and a `query/batch` body (any bytes). Differential:
@@ -41,17 +42,8 @@ public func fuzzVectorQuery(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable target's entry point as `FuzzVectorQuery_main` (see FuzzTokenizer).
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
+// The entry point SwiftPM links (see FuzzDriver).
 @_cdecl("FuzzVectorQuery_main")
 public func fuzzVectorQueryMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzVectorQuery)
+    runLibFuzzer(argc, argv, fuzzVectorQuery)
 }
