@@ -28,19 +28,18 @@ final class ServingGeneration: Sendable {
     var hasMultiPassageDocuments: Bool { multiPassage.load(ordering: .acquiring) }
     func noteMultiPassageDocuments() { multiPassage.store(true, ordering: .releasing) }
 
-    init(record: GenerationRecord, index: HNSWIndex, baseSeq: Int64, baseTime: Double, multiPassage: Bool? = nil) {
+    init(record: GenerationRecord, index: HNSWIndex, baseSeq: Int64, baseTime: Double) {
         self.record = record
         self.index = index
         self.baseSeq = baseSeq
         self.baseTime = baseTime
-        self.multiPassage = Atomic(
-            multiPassage ?? (record.chunking.isOn && index.containsLabel(where: { PassageLabel.passage($0) > 0 })))
+        self.multiPassage = Atomic(record.chunking.isOn && index.containsLabel(where: { PassageLabel.passage($0) > 0 }))
     }
 
     /// The same generation served by `index` (a compacted copy covering the same changes), with
     /// the same history of when changes became searchable.
     func replacingIndex(_ index: HNSWIndex) -> ServingGeneration {
-        let copy = ServingGeneration(record: record, index: index, baseSeq: baseSeq, baseTime: baseTime, multiPassage: nil)
+        let copy = ServingGeneration(record: record, index: index, baseSeq: baseSeq, baseTime: baseTime)
         let history = applied.withLock { $0 }
         copy.applied.withLock { $0 = history }
         return copy

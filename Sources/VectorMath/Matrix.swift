@@ -52,8 +52,8 @@ extension VectorMath {
     /// `sched_yield` for ~0.1 s before it sleeps: a third of a short command's CPU (a one-line
     /// `quiver query --input` measured 0.10–0.17 s of system time with the pool, 0.02–0.04 s
     /// without). Call it first thing in a process. The pool is looked up by name, so a serial or
-    /// OpenMP build of OpenBLAS (no such pool) is left as it is; a later GEMM asking for more
-    /// threads restarts the pool.
+    /// OpenMP build of OpenBLAS (no such pool) is left as it is. Quiver never asks OpenBLAS for a
+    /// second thread afterwards (whether OpenBLAS would restart its pool then is not tested here).
     public static func stopBLASThreadPool() {
         setBLASThreads(1)
         typealias Shutdown = @convention(c) () -> Int32
