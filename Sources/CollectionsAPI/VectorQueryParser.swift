@@ -89,6 +89,26 @@ public enum VectorQueryParser {
             }
         }
 
+        /// A number's significant digits as read: the first 19 in `significand` (leading zeros
+        /// not counted); a longer number is not `exact` and goes to `strtof`.
+        struct Digits {
+            var significand: UInt64 = 0
+            var count = 0
+            var exact = true
+
+            /// Appends one digit (0–9); false when it did not fit in the 19.
+            @inline(__always)
+            mutating func append(_ digit: UInt8) -> Bool {
+                guard count < 19 else {
+                    exact = false
+                    return false
+                }
+                significand = significand &* 10 &+ UInt64(digit)
+                if significand != 0 { count += 1 }
+                return true
+            }
+        }
+
         /// The value of eight ASCII digits held little-endian in `word` (first digit in the low
         /// byte), or nil when any of the eight bytes is not a digit: the usual SWAR steps, pairs
         /// then quads then the halves, three multiplications instead of eight.
@@ -207,20 +227,13 @@ public enum VectorQueryParser {
             var i = at
             let negative = i < end && base[i] == UInt8(ascii: "-")
             if negative { i += 1 }
-            var significand: UInt64 = 0
-            var significant = 0
-            var exact = true
+            var digits = Digits()
             var exponent = 0
             let integerStart = i
             while i < end {
                 let digit = base[i] &- 0x30
                 guard digit <= 9 else { break }
-                if significant < 19 {
-                    significand = significand &* 10 &+ UInt64(digit)
-                    if significand != 0 { significant += 1 }
-                } else {
-                    exact = false
-                }
+                _ = digits.append(digit)
                 i += 1
             }
             let integerDigits = i - integerStart
@@ -230,11 +243,11 @@ public enum VectorQueryParser {
                 let fractionStart = i
                 while i < end {
                     // Eight digits at once once the significand has started (Python writes 17).
-                    if significand != 0, significant <= 11, end - i >= 8 {
+                    if digits.significand != 0, digits.count <= 11, end - i >= 8 {
                         let word = Unaligned.load(base + i)
                         if let eight = Self.eightDigits(word) {
-                            significand = significand &* 100_000_000 &+ eight
-                            significant += 8
+                            digits.significand = digits.significand &* 100_000_000 &+ eight
+                            digits.count += 8
                             exponent -= 8
                             i += 8
                             continue
@@ -242,13 +255,7 @@ public enum VectorQueryParser {
                     }
                     let digit = base[i] &- 0x30
                     guard digit <= 9 else { break }
-                    if significant < 19 {
-                        significand = significand &* 10 &+ UInt64(digit)
-                        if significand != 0 { significant += 1 }
-                        exponent -= 1
-                    } else {
-                        exact = false
-                    }
+                    if digits.append(digit) { exponent -= 1 }
                     i += 1
                 }
                 guard i > fractionStart else { return nil }
@@ -266,7 +273,7 @@ public enum VectorQueryParser {
                     if written < 10_000 { written = written * 10 + Int(base[i] - 0x30) }
                     i += 1
                 }
-                guard i > from, significand != 0 else {
+                guard i > from, digits.significand != 0 else {
                     // No exponent digits; or a zero with an exponent, which JSONDecoder reads
                     // inconsistently (0.0e-5 is 0, 0.00e-1 "does not fit"): left to it.
                     return nil
@@ -276,7 +283,7 @@ public enum VectorQueryParser {
             at = i
             let length = at - start
             guard length < 64 else { return nil }
-            if exact, let value = DecimalFloat.nearest(significand: significand, exponent: exponent, negative: negative) {
+            if digits.exact, let value = DecimalFloat.nearest(significand: digits.significand, exponent: exponent, negative: negative) {
                 return value
             }
             // strtof reads the decimal text and rounds once, to the nearest Float.
@@ -291,7 +298,7 @@ public enum VectorQueryParser {
             }
             // Like JSONDecoder: a number that is not zero but rounds to 0 (below half the smallest
             // float) does not fit a Float.
-            return value.isFinite && (value != 0 || significand == 0) ? value : nil
+            return value.isFinite && (value != 0 || digits.significand == 0) ? value : nil
         }
     }
 }
