@@ -69,9 +69,9 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
-        // The BM25 keyword index (SQLite FTS5), derived from the change feed like the HNSW index.
+        // The BM25 keyword index (SQLite FTS5 file, ranked in memory), derived from the change feed like the HNSW index.
         .target(
-            name: "KeywordIndex", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: cpuFlags
+            name: "KeywordIndex", dependencies: ["VectorMath", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: cpuFlags
         ),
         // Each collection's query log, its feedback and the insights drawn from them (a SQLite file
         // beside the collection's index files).

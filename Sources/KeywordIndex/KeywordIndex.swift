@@ -15,11 +15,21 @@ import Synchronization
 /// is the text's words OR-ed (see ``matchExpression(for:)``), so a query's words need not all
 /// occur. Tokenizer and weights were chosen by measurement (docs/ARCHITECTURE.md, "Keyword index").
 ///
-/// Reads run concurrently with the follower's writes (WAL snapshots).
+/// The ranking runs in memory (``KeywordPostings``: the same bm25 arithmetic over postings built
+/// with FTS5's own tokenizer), loaded from the file when it is opened and kept up to date by
+/// ``apply(_:coveredSeq:)``; the file is what a restart loads, and it answers the rare query
+/// word FTS5's tokenizer does not read as exactly one token (it is then a phrase). The memory
+/// index has its own covered seq, which is what ``coveredSeq()`` reports: when another process
+/// following the same store has moved the file ahead, this one still applies every change to its
+/// memory (the file skips what it holds).
+///
+/// Reads run concurrently with the follower's writes (a reader-writer lock in memory; WAL
+/// snapshots in the file).
 public final class KeywordIndex: Sendable {
     /// The file.
     public let path: String
     let pool: DatabasePool
+    let memory = KeywordPostings()
 
     /// The FTS5 tokenizer: Unicode words, diacritics folded, Porter-stemmed (English).
     public static let tokenizer = "porter unicode61 remove_diacritics 2"
@@ -29,6 +39,8 @@ public final class KeywordIndex: Sendable {
     static let formatVersion = 1
     /// Most distinct words of a query sent to the index.
     public static let maxQueryTerms = 64
+    /// ``tokenizer`` for FTS5's tokenizer API.
+    static let tokenizerDescriptor = FTS5TokenizerDescriptor(components: tokenizer.split(separator: " ").map(String.init))
 
     /// Opens (creating if needed) the index at `path`. A file of another format or tokenizer is
     /// emptied (its covered seq becomes 0, so the follower rebuilds it).
@@ -61,6 +73,7 @@ public final class KeywordIndex: Sendable {
                 try db.execute(
                     sql: "CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(title, text, tokenize = '\(Self.tokenizer)')")
             }
+            try load()
         } catch let error as KeywordIndexError {
             throw error
         } catch {
@@ -75,48 +88,126 @@ public final class KeywordIndex: Sendable {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    /// The store sequence every change up to which is in the index.
-    public func coveredSeq() throws(KeywordIndexError) -> Int64 {
-        do {
-            return try pool.read { db in
-                Int64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'covered_seq'") ?? "0") ?? 0
+    /// Builds the memory index from the file: every document tokenized again, in one read
+    /// transaction with the seq the file covers.
+    private func load() throws {
+        let (covered, documents) = try pool.read { db in
+            let covered = Self.readCovered(db)
+            let tokenizer = try db.makeTokenizer(Self.tokenizerDescriptor)
+            var documents: [(label: Int64, document: TokenizedDocument?)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT rowid, title, text FROM terms")
+            while let row = try rows.next() {
+                let label: Int64 = row[0]
+                let title: String = row[1] ?? ""
+                let text: String = row[2] ?? ""
+                documents.append((label, try Self.tokenize(label: label, title: title, text: text, tokenizer)))
             }
-        } catch { throw Self.classify(error, path: path) }
+            return (covered, documents)
+        }
+        memory.reset()
+        memory.apply(documents, coveredSeq: covered)
     }
 
-    /// Documents in the index.
-    public func count() throws(KeywordIndexError) -> Int {
-        do { return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM terms") ?? 0 } } catch {
-            throw Self.classify(error, path: path)
+    /// `title` and `text` as the FTS5 table counts them: each token's frequency weighted by its
+    /// column, and the token count.
+    static func tokenize(label: Int64, title: String, text: String, _ tokenizer: any FTS5Tokenizer) throws -> TokenizedDocument {
+        var frequencies: [String: Float] = [:]
+        var length: Int32 = 0
+        for (column, weight) in [(title, Float(titleWeight)), (text, 1)] {
+            try forEachToken(of: column, .document, tokenizer) { token in
+                frequencies[token, default: 0] += weight
+                length &+= 1
+            }
         }
+        return TokenizedDocument(label: label, length: length, terms: frequencies.map { ($0.key, $0.value) })
     }
+
+    /// Calls `body` with each token FTS5's `tokenizer` emits for `text` (colocated tokens, which
+    /// FTS5 does not count, are skipped). GRDB's `tokenize(document:)` builds a `Data` and an array
+    /// per token; this reads them straight from the callback.
+    static func forEachToken(
+        of text: String, _ tokenization: FTS5Tokenization, _ tokenizer: any FTS5Tokenizer, _ body: (String) -> Void
+    ) throws {
+        var text = text
+        let code = withoutActuallyEscaping(body) { body in
+            let sink = TokenSink(body)
+            return text.withUTF8 { bytes -> CInt in
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
+                guard bytes.count <= Int(CInt.max) else { return 18 }  // SQLITE_TOOBIG
+                return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { pText in
+                    tokenizer.tokenize(
+                        context: Unmanaged.passUnretained(sink).toOpaque(), tokenization: tokenization, pText: pText,
+                        nText: CInt(bytes.count),
+                        tokenCallback: { context, flags, pToken, nToken, _, _ in
+                            // FTS5_TOKEN_COLOCATED: a synonym at the previous token's position.
+                            guard let context, let pToken, nToken >= 0, flags & 1 == 0 else { return 0 }
+                            let sink = Unmanaged<TokenSink>.fromOpaque(context).takeUnretainedValue()
+                            sink.body(
+                                String(decoding: UnsafeRawBufferPointer(start: pToken, count: Int(nToken)), as: UTF8.self))
+                            return 0
+                        })
+                }
+            }
+        }
+        guard code == 0 else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "the FTS5 tokenizer failed") }
+    }
+
+    /// The Swift side of a tokenizer callback.
+    private final class TokenSink {
+        let body: (String) -> Void
+        init(_ body: @escaping (String) -> Void) { self.body = body }
+    }
+
+    /// The store sequence every change up to which is in the index (its memory).
+    public func coveredSeq() throws(KeywordIndexError) -> Int64 { memory.coveredSeq }
+
+    /// Documents in the index.
+    public func count() throws(KeywordIndexError) -> Int { memory.count }
 
     /// Applies `changes` (in seq order; a document at most once) and records `coveredSeq`, in one
     /// transaction: a live document's title and text replace what the index held for its label, a
     /// deleted one is removed.
     ///
     /// Compare-and-set on the covered seq: two processes may follow one store into one file (a
-    /// `quiver index` beside `quiver serve`). Changes at or below what the file already covers are
-    /// skipped (a change of seq 0 is always applied), and the covered seq never moves backwards.
+    /// `quiver index` beside `quiver serve`). Changes at or below what the memory index already
+    /// covers are skipped (a change of seq 0 is always applied), and so are, in the file, those at
+    /// or below what the file covers; neither covered seq moves backwards. A file found behind
+    /// this process's memory was emptied by another process (a rebuild): the memory index is
+    /// emptied too, and the returned seq (0) has the caller read the feed again from the start.
     ///
-    /// - Returns: the seq the file covers afterwards.
+    /// - Returns: the seq the memory index covers afterwards.
     @discardableResult
     public func apply(_ changes: [KeywordChange], coveredSeq: Int64) throws(KeywordIndexError) -> Int64 {
+        let before = memory.coveredSeq
+        guard coveredSeq > before else { return before }
+        let fresh = changes.filter { $0.seq == 0 || $0.seq > before }
         do {
-            return try pool.write { db in
+            let linked: [(label: Int64, document: TokenizedDocument?)]? = try pool.write { db in
                 let held = Self.readCovered(db)
-                guard coveredSeq > held else { return held }
-                let delete = try db.makeStatement(sql: "DELETE FROM terms WHERE rowid = ?")
-                let insert = try db.makeStatement(sql: "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)")
-                for change in changes where change.seq == 0 || change.seq > held {
-                    try delete.execute(arguments: [change.label])
+                if held < before { return nil }
+                let tokenizer = try db.makeTokenizer(Self.tokenizerDescriptor)
+                let linked = try fresh.map { change -> (label: Int64, document: TokenizedDocument?) in
                     // A document with neither title nor text (bring-your-own vectors) has no words.
                     let empty = change.text.isEmpty && (change.title ?? "").isEmpty
-                    if !change.deleted, !empty { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
+                    if change.deleted || empty { return (change.label, nil) }
+                    return (change.label, try Self.tokenize(label: change.label, title: change.title ?? "", text: change.text, tokenizer))
+                }
+                guard coveredSeq > held else { return linked }
+                let delete = try db.makeStatement(sql: "DELETE FROM terms WHERE rowid = ?")
+                let insert = try db.makeStatement(sql: "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)")
+                for (change, link) in zip(fresh, linked) where change.seq == 0 || change.seq > held {
+                    try delete.execute(arguments: [change.label])
+                    if link.document != nil { try insert.execute(arguments: [change.label, change.title ?? "", change.text]) }
                 }
                 try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'covered_seq'", arguments: [String(coveredSeq)])
-                return coveredSeq
+                return linked
             }
+            guard let linked else {
+                memory.reset()
+                return 0
+            }
+            memory.apply(linked, coveredSeq: coveredSeq)
+            return memory.coveredSeq
         } catch { throw Self.classify(error, path: path) }
     }
 
@@ -131,6 +222,7 @@ public final class KeywordIndex: Sendable {
                 try db.execute(sql: "DELETE FROM terms")
                 try db.execute(sql: "UPDATE meta SET value = '0' WHERE key = 'covered_seq'")
             }
+            memory.reset()
         } catch { throw Self.classify(error, path: path) }
     }
 
@@ -140,6 +232,49 @@ public final class KeywordIndex: Sendable {
     public func search(_ text: String, limit: Int, allowed: ((Int64) -> Bool)? = nil) throws(KeywordIndexError) -> [KeywordHit] {
         let words = Self.queryTerms(text)
         guard limit > 0, !words.isEmpty else { return [] }
+        if let phrases = try singleTokens(words) { return memory.search(phrases, limit: limit, allowed: allowed) }
+        return try searchFile(words, limit: limit, allowed: allowed)
+    }
+
+    /// Each word's one token (in query order), or nil when a word is not exactly one token to
+    /// FTS5's tokenizer (a phrase; the file answers). Words are cached: a query's words are
+    /// mostly ones seen before.
+    func singleTokens(_ words: [String]) throws(KeywordIndexError) -> [String]? {
+        var tokens = tokenCache.withLock { cache in words.map { cache[$0] } }
+        let missing = words.indices.filter { tokens[$0] == nil }
+        if !missing.isEmpty {
+            do {
+                let found: [String?] = try pool.read { db in
+                    let tokenizer = try db.makeTokenizer(Self.tokenizerDescriptor)
+                    return try missing.map { index in
+                        var produced: [String] = []
+                        try Self.forEachToken(of: words[index], .query, tokenizer) { produced.append($0) }
+                        return produced.count == 1 ? produced[0] : nil
+                    }
+                }
+                tokenCache.withLock { cache in
+                    if cache.count + missing.count > Self.frequencyCacheSize { cache = [:] }
+                    for (index, token) in zip(missing, found) {
+                        cache[words[index]] = .some(token)
+                        tokens[index] = .some(token)
+                    }
+                }
+            } catch { throw Self.classify(error, path: path) }
+        }
+        var phrases: [String] = []
+        phrases.reserveCapacity(words.count)
+        for token in tokens {
+            guard case .some(.some(let token)) = token else { return nil }
+            phrases.append(token)
+        }
+        return phrases
+    }
+
+    /// Query word → its one token (nil: not one token).
+    private let tokenCache = Mutex([String: String?]())
+
+    /// ``search(_:limit:allowed:)`` by FTS5 itself, on the file.
+    func searchFile(_ words: [String], limit: Int, allowed: ((Int64) -> Bool)?) throws(KeywordIndexError) -> [KeywordHit] {
         do {
             return try pool.read { db in
                 let match = Self.quoted(try informativeTerms(words, db))
@@ -210,7 +345,7 @@ public final class KeywordIndex: Sendable {
         }
     }
 
-    // MARK: Common words
+    // MARK: Common words (the file's queries; the in-memory ranking counts exactly)
     //
     // FTS5's bm25 gives a term in more than half of the documents an IDF of 1e-6 (its
     // log((N − n + 0.5) / (n + 0.5)) is ≤ 0 there): such a word cannot change the order of the

@@ -149,24 +149,29 @@ struct KeywordIndexTests {
         #expect(try reopened.count() == 0 && reopened.coveredSeq() == 0)
     }
 
-    @Test("covered seq is compare-and-set: pages a second writer already applied are skipped, it never moves backwards")
+    @Test("covered seq is compare-and-set: the file skips pages another process applied; this process's memory still applies them")
     func compareAndSet() throws {
         try withIndex { index, path in
             let page = (1...4).map { KeywordChange(seq: Int64($0), label: Int64($0), deleted: false, title: nil, text: "word\($0) shared") }
             #expect(try index.apply(page, coveredSeq: 4) == 4)
             // A second process's index on the same file moves ahead.
             let other = try KeywordIndex(path: path)
-            #expect(
-                try other.apply(
-                    [
-                        KeywordChange(seq: 5, label: 1, deleted: true, title: nil, text: ""),
-                        KeywordChange(seq: 6, label: 5, deleted: false, title: nil, text: "word5 shared"),
-                    ], coveredSeq: 6) == 6)
-            // A late page this one read before: skipped as a whole, covered stays 6, label 1 stays deleted.
+            let next = [
+                KeywordChange(seq: 5, label: 1, deleted: true, title: nil, text: ""),
+                KeywordChange(seq: 6, label: 5, deleted: false, title: nil, text: "word5 shared"),
+            ]
+            #expect(try other.apply(next, coveredSeq: 6) == 6)
+            // This process has not read changes 5 and 6 yet: its memory says so, and answers as of 4.
+            #expect(try index.coveredSeq() == 4)
+            #expect(try index.search("word1", limit: 5).map(\.label) == [1])
+            // It reads them from the feed: its memory applies them, the file skips them.
+            #expect(try index.apply(next, coveredSeq: 6) == 6)
+            #expect(try index.search("word1", limit: 5).isEmpty)
+            // A late page it read before: skipped as a whole, covered stays 6, label 1 stays deleted.
             #expect(try index.apply([KeywordChange(seq: 3, label: 1, deleted: false, title: nil, text: "word1 stale")], coveredSeq: 4) == 6)
             #expect(try index.coveredSeq() == 6)
             #expect(try index.search("word1", limit: 5).isEmpty)
-            // A page overlapping what the file holds: only its newer changes are applied.
+            // A page overlapping what it holds: only its newer changes are applied.
             #expect(
                 try index.apply(
                     [
@@ -176,6 +181,121 @@ struct KeywordIndexTests {
             #expect(try index.search("word1", limit: 5).isEmpty)
             #expect(try index.search("word2", limit: 5).isEmpty)
             #expect(Set(try index.search("shared", limit: 10).map(\.label)) == [3, 4, 5])
+            // The file holds the same: an index opened on it (a restart) answers alike.
+            let reopened = try KeywordIndex(path: path)
+            #expect(try reopened.coveredSeq() == 7)
+            #expect(try reopened.search("shared word3", limit: 10) == index.search("shared word3", limit: 10))
+            // Another process empties the file (a rebuild): this one notices at its next page,
+            // empties its memory and answers 0, so its caller reads the feed from the start.
+            try other.reset()
+            #expect(try index.apply([KeywordChange(seq: 8, label: 9, deleted: false, title: nil, text: "word9")], coveredSeq: 8) == 0)
+            #expect(try index.count() == 0)
+            #expect(try index.apply(page + next, coveredSeq: 6) == 6)
+            #expect(Set(try index.search("shared", limit: 10).map(\.label)) == [2, 3, 4, 5])
+        }
+    }
+
+    /// Seeded documents over a small vocabulary (stems that fold together, accents, words in most
+    /// documents and in few), applied in pages with replacements and deletions.
+    static func seededChanges(count: Int, seed: UInt64) -> [[KeywordChange]] {
+        let vocabulary = [
+            "the", "a", "of", "password", "passwords", "reset", "resetting", "printer", "printing", "printed", "café", "cafe",
+            "error", "errors", "E1234", "disk", "full", "sync", "synchronise", "invoice", "invoices", "export", "exporting",
+            "network", "proxy", "timeout", "timeouts", "über", "naïve", "tcp", "udp", "kernel", "module", "modules", "rare1",
+            "rare2", "rare3", "zeta", "Ωmega", "東京", "run", "runs", "running", "file", "files",
+        ]
+        var state = seed
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        func words(_ n: Int) -> String {
+            // Skewed: low indexes (common words) far more often.
+            (0..<n).map { _ in vocabulary[min(next(vocabulary.count), next(vocabulary.count))] }.joined(separator: " ")
+        }
+        var pages: [[KeywordChange]] = []
+        var seq: Int64 = 0
+        var live = Set<Int64>()
+        for _ in 0..<4 {
+            var page: [KeywordChange] = []
+            var touched = Set<Int64>()
+            for _ in 0..<count / 4 {
+                let label = Int64(next(count))
+                guard touched.insert(label).inserted else { continue }
+                seq += 1
+                if live.contains(label), next(4) == 0 {
+                    live.remove(label)
+                    page.append(KeywordChange(seq: seq, label: label, deleted: true, title: nil, text: ""))
+                } else {
+                    live.insert(label)
+                    let title = next(3) == 0 ? nil : words(1 + next(4))
+                    page.append(KeywordChange(seq: seq, label: label, deleted: false, title: title, text: words(next(120))))
+                }
+            }
+            pages.append(page)
+        }
+        return pages
+    }
+
+    @Test("the in-memory ranking gives FTS5's bm25 scores, kept up to date incrementally and loaded from the file alike")
+    func memoryMatchesFTS5() throws {
+        try withIndex { index, path in
+            var seq: Int64 = 0
+            for page in Self.seededChanges(count: 400, seed: 7) {
+                seq = page.last?.seq ?? seq
+                try index.apply(page, coveredSeq: seq)
+            }
+            // A fresh object on the same file: its memory was loaded from the file, and its FTS5
+            // word counts are not cached from an earlier time.
+            let loaded = try KeywordIndex(path: path)
+            #expect(try loaded.count() == index.count())
+            #expect(try index.count() > 100)
+            let queries = [
+                "password reset", "printing errors", "the a of", "café", "cafe über", "E1234 disk full", "exporting invoices timeout",
+                "rare1 rare2", "the rare3", "ghost", "the ghost", "running runs run", "Ωmega 東京", "naive", "module modules kernel tcp",
+                "password passwords", "zeta the a of full",
+            ]
+            var compared = 0
+            for text in queries {
+                let words = KeywordIndex.queryTerms(text)
+                let tokens = try index.singleTokens(words)
+                #expect(tokens != nil, "\(text)")
+                let memory = try index.search(text, limit: 10_000)
+                let file = try loaded.searchFile(words, limit: 10_000, allowed: nil)
+                #expect(memory.count == file.count, "\(text)")
+                let fileScores = Dictionary(uniqueKeysWithValues: file.map { ($0.label, $0.score) })
+                for hit in memory {
+                    guard let expected = fileScores[hit.label] else {
+                        Issue.record("\(text): label \(hit.label) is not an FTS5 hit")
+                        continue
+                    }
+                    #expect(abs(hit.score - expected) <= 1e-6 * max(1, abs(expected)), "\(text): \(hit.label) \(hit.score) vs \(expected)")
+                    compared += 1
+                }
+                // Best first; a limit takes the best; the loaded memory answers the same.
+                #expect(memory.map(\.score) == memory.map(\.score).sorted(by: >))
+                #expect(try index.search(text, limit: 5) == Array(memory.prefix(5)))
+                #expect(try loaded.search(text, limit: 10_000) == memory)
+                // A filter keeps the order of what it allows.
+                let allowed: (Int64) -> Bool = { $0 % 3 == 0 }
+                #expect(try index.search(text, limit: 7, allowed: allowed) == Array(memory.filter { allowed($0.label) }.prefix(7)))
+            }
+            #expect(compared > 1000)
+        }
+    }
+
+    @Test("a query word FTS5 reads as several tokens (a phrase) is answered by the file")
+    func phraseWordsUseTheFile() throws {
+        try withIndex { index, _ in
+            try index.apply(
+                [
+                    KeywordChange(label: 1, deleted: false, title: "हिन्दी", text: "भाषा"),
+                    KeywordChange(label: 2, deleted: false, title: "other", text: "words"),
+                ], coveredSeq: 2)
+            // Devanagari vowel signs are not token characters to unicode61: the word splits.
+            #expect(try index.singleTokens(["हिन्दी"]) == nil)
+            #expect(try index.search("हिन्दी", limit: 5).map(\.label) == [1])
+            #expect(try index.search("हिन्दी words", limit: 5).map(\.label).sorted() == [1, 2])
         }
     }
 }
