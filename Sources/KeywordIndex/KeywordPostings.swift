@@ -26,7 +26,8 @@ struct TokenizedDocument: Sendable {
 /// so the scores are FTS5's to the last bit (`KeywordIndexTests` compares them).
 ///
 /// Documents get a slot each; a deleted or replaced document's slot is marked dead and its
-/// postings skipped until dead postings outnumber live ones, when the slots are renumbered.
+/// postings skipped until dead postings and slots outnumber live ones (and ``compactionFloor``),
+/// when the slots are renumbered.
 /// Searches share a reader-writer lock; an update holds it exclusively for the time it takes to
 /// link a page of already-tokenized documents.
 final class KeywordPostings: @unchecked Sendable {
@@ -34,9 +35,15 @@ final class KeywordPostings: @unchecked Sendable {
     static let b = 0.75
 
     private let lock = ReadWriteLock()
+    /// Dead postings and slots tolerated before a compaction (and not before they also
+    /// outnumber the live ones).
+    let compactionFloor: Int
     /// Guarded by `lock`. One stored property, so an update or a search is one exclusivity
     /// check, not one per array it touches.
     private var storage = Storage()
+
+    /// An empty index.
+    init(compactionFloor: Int = 65_536) { self.compactionFloor = compactionFloor }
 
     /// The store seq every change up to which is held.
     var coveredSeq: Int64 { lock.withReadLock { storage.covered } }
@@ -44,10 +51,13 @@ final class KeywordPostings: @unchecked Sendable {
     /// Live documents.
     var count: Int { lock.withReadLock { storage.slotOfLabel.count } }
 
+    /// Slots in use, live or dead (for tests of compaction).
+    var slots: Int { lock.withReadLock { storage.labels.count } }
+
     /// Applies changes in seq order: what was held for each change's label is dropped, then its
     /// document (nil: deleted, or no words) is linked in.
     func apply(_ changes: [(label: Int64, document: TokenizedDocument?)], coveredSeq: Int64) {
-        lock.withWriteLock { storage.apply(changes, coveredSeq: coveredSeq) }
+        lock.withWriteLock { storage.apply(changes, coveredSeq: coveredSeq, compactionFloor: compactionFloor) }
     }
 
     /// Forgets every document (covered seq 0).
@@ -91,15 +101,18 @@ final class KeywordPostings: @unchecked Sendable {
         var totalTokens = 0
         var livePostings = 0
         var deadPostings = 0
+        /// Dead slots (a document without tokens has a slot but no postings).
+        var deadSlots = 0
         var covered: Int64 = 0
 
-        mutating func apply(_ changes: [(label: Int64, document: TokenizedDocument?)], coveredSeq: Int64) {
+        mutating func apply(_ changes: [(label: Int64, document: TokenizedDocument?)], coveredSeq: Int64, compactionFloor: Int) {
             for change in changes {
                 unlink(change.label)
                 if let document = change.document { link(document) }
             }
             covered = max(covered, coveredSeq)
-            if deadPostings > 65_536, deadPostings > livePostings { compact() }
+            let dead = deadPostings + deadSlots
+            if dead > compactionFloor, dead > livePostings + slotOfLabel.count { compact() }
         }
 
         private mutating func link(_ document: TokenizedDocument) {
@@ -137,6 +150,7 @@ final class KeywordPostings: @unchecked Sendable {
             totalTokens -= Int(lengths[index])
             lengths[index] = -1
             documentTerms[index] = []
+            deadSlots += 1
         }
 
         /// Renumbers the live slots densely (in their order) and drops dead postings. Terms no
@@ -164,6 +178,7 @@ final class KeywordPostings: @unchecked Sendable {
             documentTerms = keptTerms
             slotOfLabel = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, Int32($0)) })
             deadPostings = 0
+            deadSlots = 0
         }
 
         func search(_ phrases: [String], limit: Int, allowed: ((Int64) -> Bool)?) -> [KeywordHit] {

@@ -298,4 +298,49 @@ struct KeywordIndexTests {
             #expect(try index.search("हिन्दी words", limit: 5).map(\.label).sorted() == [1, 2])
         }
     }
+
+    @Test("compaction renumbers slots and drops dead postings without changing an answer")
+    func compaction() {
+        func document(_ label: Int64, _ text: String) -> TokenizedDocument {
+            var frequencies: [String: Float] = [:]
+            let words = text.split(separator: " ").map(String.init)
+            for word in words { frequencies[word, default: 0] += 1 }
+            return TokenizedDocument(label: label, length: Int32(words.count), terms: frequencies.map { ($0.key, $0.value) })
+        }
+        let compacting = KeywordPostings(compactionFloor: 8)
+        let never = KeywordPostings(compactionFloor: .max)
+        var live: [Int64: String] = [:]
+        var state: UInt64 = 42
+        var seq: Int64 = 0
+        for round in 0..<40 {
+            var page: [(label: Int64, document: TokenizedDocument?)] = []
+            for _ in 0..<10 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let label = Int64((state >> 33) % 30)
+                let pick = Int((state >> 40) % 5)
+                if pick == 0 {
+                    live[label] = nil
+                    page.append((label, nil))
+                } else {
+                    // pick 1: a document without tokens (a slot, no postings).
+                    let text = pick == 1 ? "" : "w\(round % 7) w\(label % 5) common x\(pick) w\(round % 7)"
+                    live[label] = text
+                    page.append((label, document(label, text)))
+                }
+                seq += 1
+            }
+            compacting.apply(page, coveredSeq: seq)
+            never.apply(page, coveredSeq: seq)
+        }
+        let fresh = KeywordPostings()
+        fresh.apply(live.sorted { $0.key < $1.key }.map { ($0.key, document($0.key, $0.value)) }, coveredSeq: seq)
+        #expect(compacting.slots < never.slots)
+        #expect(compacting.count == never.count && compacting.count == fresh.count)
+        for query in [["common"], ["w1", "w3"], ["x2", "w0", "common"], ["x4"], ["w6", "w6"], ["absent"]] {
+            let expected = fresh.search(query, limit: 50, allowed: nil)
+            #expect(compacting.search(query, limit: 50, allowed: nil) == expected, "\(query)")
+            #expect(never.search(query, limit: 50, allowed: nil) == expected, "\(query)")
+        }
+        #expect(!fresh.search(["common"], limit: 50, allowed: nil).isEmpty)
+    }
 }
