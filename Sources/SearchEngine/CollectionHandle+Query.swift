@@ -749,7 +749,12 @@ extension CollectionHandle {
             case .hybrid:
                 let vector = input.vector ?? []
                 let depth = input.fusion.candidateCount(k: k)
-                let vectorHits = try vectorSearch(serving, vector, k: depth, ef: ef.map { max($0, depth) }, accepts: accepts)
+                // On passages, the list is the documents of the best 3 × depth passages, searched
+                // again only when they are fewer than k documents. Asking again until there are
+                // `depth` of them (a fifth of the man-page queries) cost a second search and moved
+                // 2 of 600 and 2 of 400 judged queries by one rank (BENCHMARKS.md, "Hybrid search").
+                let vectorHits = try vectorSearch(
+                    serving, vector, k: depth, ef: ef.map { max($0, depth) }, accepts: accepts, enough: k)
                 // Without a keyword list (index not built yet, being rebuilt, failing) the query
                 // is answered from the vector list alone, and the response says why.
                 let keywordHits: [KeywordHit]
@@ -811,11 +816,12 @@ extension CollectionHandle {
 
     /// The `k` nearest documents to `vector` with their similarity scores (exact for small
     /// collections and for k of half the collection or more). In a chunked generation the index
-    /// holds passages: it is searched for more passages than `k` until `k` documents are found
-    /// (or the index is exhausted), and each document scores as its best passage.
-    func vectorSearch(_ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?)
-        throws(SearchEngineError) -> [VectorHit]
-    {
+    /// holds passages: it is searched for 3k passages, and again for more until `enough` (default
+    /// k) documents are found (or the index is exhausted); each document scores as its best
+    /// passage. With `enough` < k the list may hold fewer than k documents.
+    func vectorSearch(
+        _ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?, enough: Int? = nil
+    ) throws(SearchEngineError) -> [VectorHit] {
         let count = serving.index.count
         guard count > 0 else { return [] }
         let chunked = serving.record.chunking.isOn
@@ -850,7 +856,7 @@ extension CollectionHandle {
                 if passages[document] == nil { order.append(document) }
                 passages[document, default: []].append((PassageLabel.passage(hit.label), score(hit)))
             }
-            if order.count >= k || want >= count || hits.count < want {
+            if order.count >= min(enough ?? k, k) || want >= count || hits.count < want {
                 return order.prefix(k).map { document in
                     let found = passages[document] ?? []
                     return VectorHit(label: document, score: found.first?.score ?? 0, passages: found)

@@ -249,6 +249,29 @@ struct ChunkingTests {
         #expect(try engine.collection("c").follower.loaded?.hasMultiPassageDocuments == false)
     }
 
+    @Test("a list that needs only `enough` documents stops searching passages there; it is a prefix of the full list")
+    func enoughDocuments() throws {
+        let directory = try TemporaryDirectory()
+        let model = try TinyModel.make(seed: 6, in: directory.url)
+        let (engine, _) = try Self.makeEngine(directory, model: model)
+        try engine.createCollection(CollectionOptions(name: "c", chunkTokens: 16, chunkOverlap: 0))
+        _ = try engine.upsert(
+            collection: "c",
+            documents: [DocumentInput(id: "d", text: Self.sentences(0..<300))]
+                + (0..<30).map { DocumentInput(id: "s\($0)", text: Self.sentences($0..<$0 + 1)) })
+        let handle = try engine.collection("c")
+        _ = try engine.query(collection: "c", QueryRequest(text: "mu", k: 2, mode: .vector))
+        let serving = try #require(handle.follower.loaded)
+        // A passage of the long document as the query: its own passages crowd the top.
+        let query = try #require(handle.vectors(ids: ["d"], chunks: true).vectors.first?.chunks?[3].vector)
+        let full = try handle.vectorSearch(serving, query, k: 12, ef: nil, accepts: nil)
+        let enough = try handle.vectorSearch(serving, query, k: 12, ef: nil, accepts: nil, enough: 2)
+        #expect(full.count == 12)
+        #expect(enough.count >= 2 && enough.count < full.count)
+        #expect(enough.map(\.label) == Array(full.map(\.label).prefix(enough.count)))
+        #expect(enough.map(\.score) == Array(full.map(\.score).prefix(enough.count)))
+    }
+
     @Test("documents over max_document_bytes or max_passages are refused one by one; the rest is written")
     func limits() throws {
         let directory = try TemporaryDirectory()
