@@ -8,14 +8,14 @@ import Synchronization
 /// file `keyword.sqlite` beside the generations), caught up from the store's text feed by seq.
 ///
 /// It is not per generation: titles and texts do not depend on the model, so a model change
-/// keeps it. Its covered seq is its own (in its file): it may lag the HNSW index for a moment, and
-/// a query reports both. A failure here (disk full, a damaged file) never fails the follower's
-/// cycle — vector search goes on; keyword queries answer with what the file holds, hybrid queries
-/// fall back to their vector list when the index cannot answer, and the failure is logged and
-/// reported in every query's `index.keyword_error` (``failure``); it is retried after
-/// ``retryInterval``. A damaged file — found at open, by a catch-up or by a query — is deleted
-/// and rebuilt from the feed; a file ahead of the store (a restored backup) is emptied and
-/// rebuilt.
+/// keeps it. Its covered seq is its own (its in-memory ranking's): it may lag the HNSW index for a
+/// moment, and a query reports both. A failure here (disk full, a damaged file) never fails the
+/// follower's cycle — vector search goes on; keyword queries answer with what the index holds,
+/// hybrid queries fall back to their vector list when the index cannot answer, and the failure is
+/// logged and reported in every query's `index.keyword_error` (``failure``); it is retried after
+/// ``retryInterval``. A damaged file — found at open, by a catch-up or by a query the file answers
+/// — is deleted and rebuilt from the feed; a file ahead of the store (a restored backup) is
+/// emptied and rebuilt.
 final class KeywordConsumer: Sendable {
     let path: String
     let name: String
