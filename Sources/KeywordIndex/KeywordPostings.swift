@@ -22,8 +22,8 @@ struct TokenizedDocument: Sendable {
 /// `idf_i · f·(k1 + 1) / (f + k1·(1 − b + b·D / avgdl))`, summed per document in double precision,
 /// where f is the phrase's weighted frequency in the document, D the document's token count
 /// (all columns), avgdl the mean D, and `idf_i = log((N − n + 0.5) / (n + 0.5))`, 1e-6 when that
-/// is ≤ 0 (n: documents holding the phrase, N: documents). The same arithmetic in the same order,
-/// so the scores are FTS5's to the last bit (`KeywordIndexTests` compares them).
+/// is ≤ 0 (n: documents holding the phrase, N: documents). The same arithmetic in the same order
+/// (`KeywordIndexTests.memoryMatchesFTS5` compares the scores with FTS5's `bm25()`, to 1e-6).
 ///
 /// Documents get a slot each; a deleted or replaced document's slot is marked dead and its
 /// postings skipped until dead postings and slots outnumber live ones (and ``compactionFloor``),
@@ -55,7 +55,7 @@ final class KeywordPostings: @unchecked Sendable {
     var slots: Int { lock.withReadLock { storage.labels.count } }
 
     /// Applies changes in seq order: what was held for each change's label is dropped, then its
-    /// document (nil: deleted, or no words) is linked in.
+    /// document (nil: deleted, or neither title nor text) is linked in.
     func apply(_ changes: [(label: Int64, document: TokenizedDocument?)], coveredSeq: Int64) {
         lock.withWriteLock { storage.apply(changes, coveredSeq: coveredSeq, compactionFloor: compactionFloor) }
     }
@@ -63,11 +63,6 @@ final class KeywordPostings: @unchecked Sendable {
     /// Forgets every document (covered seq 0).
     func reset() {
         lock.withWriteLock { storage = Storage() }
-    }
-
-    /// Documents holding `token`.
-    func documentFrequency(of token: String) -> Int {
-        lock.withReadLock { storage.termIDs[token].map { Int(storage.documentFrequency[Int($0)]) } ?? 0 }
     }
 
     /// The best `limit` documents for a query of `phrases` (one token per query word, in query
