@@ -5,6 +5,8 @@
 // `exp` within ~2 ulp, `erf` within 2e-7 absolute, which keeps the encoder within the reference's
 // float32 noise (golden-fixture tests check the end result).
 
+import CKernels
+
 public typealias Float16x = SIMD16<Float>
 
 extension VectorMath {
@@ -78,7 +80,13 @@ extension VectorMath {
     // MARK: GELU
 
     /// In place: x ← x·½·(1 + erf(x/√2)), the exact ("erf") GELU of BERT's feed-forward layer.
-    public static func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    /// With the AVX-512 kernels the same arithmetic runs in 512-bit C code (`quiver_gelu_avx512`,
+    /// with fused multiply-adds, so the two paths agree to float rounding, not to the bit).
+    public static func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, kernels: Kernels = Kernels.active) {
+        if kernels == .avx512, Kernels.supported(.avx512) {
+            quiver_gelu_avx512(x, count)
+            return
+        }
         var i = 0
         while i + 16 <= count {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: Float16x.self)

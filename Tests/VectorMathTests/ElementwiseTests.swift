@@ -45,14 +45,18 @@ struct ElementwiseTests {
         #expect(worst <= 3e-7, "worst |Δ| \(worst)")
     }
 
-    @Test("GELU, any length (vector body and scalar tail)", arguments: [1, 15, 16, 17, 1536, 1537])
-    func gelu(count: Int) {
-        let xs = Self.randomFloats(count, seed: UInt64(count), range: -8...8)
+    /// Both kernel sets where this CPU has them (the AVX-512 one is C with fused multiply-adds),
+    /// each against the double-precision formula.
+    @Test(
+        "GELU, any length (vector body and tail), on each kernel set",
+        arguments: [1, 15, 16, 17, 1536, 1537], Kernels.allCases.filter(Kernels.supported))
+    func gelu(count: Int, kernels: Kernels) {
+        let xs = Self.randomFloats(count, seed: UInt64(count), range: -8...8) + [0, -0.0, 0.4999, 0.5, -0.5, 30, -30]
         var ys = xs
-        ys.withUnsafeMutableBufferPointer { VectorMath.geluInPlace($0.baseAddress!, count: count) }
+        ys.withUnsafeMutableBufferPointer { VectorMath.geluInPlace($0.baseAddress!, count: $0.count, kernels: kernels) }
         for (x, y) in zip(xs, ys) {
             let expected = Double(x) * 0.5 * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
-            #expect(abs(Double(y) - expected) <= 3e-7 * max(1, abs(expected)), "gelu(\(x))")
+            #expect(abs(Double(y) - expected) <= 3e-7 * max(1, abs(expected)), "gelu(\(x)) = \(y) on \(kernels)")
         }
     }
 

@@ -76,4 +76,22 @@ int quiver_gemm_packed_int8(
     const float *a, long lda, const signed char *packed, const float *scales, const int *corrections, long panel_count,
     long outputs, long k, const float *bias, float *c, long ldc, long m, long panel_begin, long panel_end, int use_vnni);
 
+/// Floats of 64-byte aligned scratch `quiver_attention_head_avx512` needs for a sequence of `n`
+/// tokens and heads of `d` floats: the keys transposed and four rows of scores.
+long quiver_attention_scratch_floats(long n, long d);
+
+/// One head of self-attention over one sequence of `n` tokens, fused:
+/// `ctx_i = Σ_j softmax_j(scale · q_i · k_j) · v_j`, where row `i` of q, k and v starts at
+/// `q + i·ld` (likewise k, v) and holds `d` floats, and row `i` of the context is written at
+/// `ctx + i·ldc`. `scratch`: `quiver_attention_scratch_floats(n, d)` floats, 64-byte aligned.
+/// Returns 0, or -1 (nothing written) when `d` is not 16, 32, 48 or 64. Call only when
+/// `quiver_cpu_features()` has `QUIVER_CPU_AVX512`.
+int quiver_attention_head_avx512(
+    const float *q, const float *k, const float *v, long ld, long n, long d, float scale, float *ctx, long ldc,
+    float *scratch);
+
+/// In place: x ← x·½·(1 + erf(x/√2)) with VectorMath.erf's arithmetic in 512-bit lanes. Call only
+/// when `quiver_cpu_features()` has `QUIVER_CPU_AVX512`.
+void quiver_gelu_avx512(float *x, long count);
+
 #endif

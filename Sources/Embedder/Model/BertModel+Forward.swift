@@ -130,6 +130,7 @@ extension BertModel {
         let scores = workspace.scores(member: member.index)
         linear(hidden, layer.qkv, into: qkv, pass: pass)
         let scale = 1 / Float(d).squareRoot()
+        let fused = VectorMath.fusedAttentionSupported(headSize: d)
         var start = 0
         for n in pass.lengths {
             let rows = qkv + start * 3 * h
@@ -137,6 +138,12 @@ extension BertModel {
                 let q = rows + head * d
                 let k = rows + h + head * d
                 let v = rows + 2 * h + head * d
+                if fused {
+                    VectorMath.attentionHead(
+                        q: q, k: k, v: v, ld: 3 * h, length: n, headSize: d, scale: scale,
+                        into: context + start * h + head * d, ldc: h, scratch: scores)
+                    continue
+                }
                 // scores = Q Kᵀ / √d, softmax over keys, context = P V.
                 VectorMath.matmulTransposedB(q, k, into: scores, m: n, n: n, k: d, lda: 3 * h, ldb: 3 * h, alpha: scale)
                 for row in 0..<n { VectorMath.softmaxInPlace(scores + row * n, count: n) }

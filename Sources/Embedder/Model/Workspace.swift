@@ -1,3 +1,5 @@
+import VectorMath
+
 /// Scratch memory for one forward pass, reused across calls so that steady-state encoding does
 /// not allocate. A workspace is used by one forward pass at a time (the embedder's pool hands it
 /// out exclusively); it grows when a batch needs more tokens than it has room for.
@@ -16,8 +18,11 @@ final class Workspace: @unchecked Sendable {
     private(set) var context = Buffer()
     /// `[tokens, I]` feed-forward activations.
     private(set) var intermediate = Buffer()
-    /// `[members, L, L]`: each team member's attention scores of one head of one sequence.
+    /// Per team member: the attention scores of one head of one sequence (`[L, L]`), or the fused
+    /// attention kernel's scratch (`VectorMath.attentionScratchCount`), whichever is larger;
+    /// `scoreStride` floats apart (a multiple of 16, so each member's part stays 64-byte aligned).
     private(set) var scoreBuffer = Buffer()
+    private(set) var scoreStride = 0
     /// `[batch, H]` pooled sentence vectors of one forward pass.
     private(set) var pooled = Buffer()
 
@@ -43,9 +48,9 @@ final class Workspace: @unchecked Sendable {
         func free() { pointer.deallocate() }
     }
 
-    /// Member `member`'s `[L, L]` score matrix.
+    /// Member `member`'s `[L, L]` score matrix (or fused-attention scratch).
     func scores(member: Int) -> UnsafeMutablePointer<Float> {
-        scoreBuffer.pointer + member * sequenceCapacity * sequenceCapacity
+        scoreBuffer.pointer + member * scoreStride
     }
 
     /// Makes room for `tokens` tokens in sequences of at most `longest` tokens, for a pass run by
@@ -63,7 +68,9 @@ final class Workspace: @unchecked Sendable {
         if longest > sequenceCapacity || members > memberCapacity {
             sequenceCapacity = max(longest, sequenceCapacity)
             memberCapacity = max(members, memberCapacity)
-            scoreBuffer.resize(to: memberCapacity * sequenceCapacity * sequenceCapacity)
+            let fused = VectorMath.attentionScratchCount(length: sequenceCapacity, headSize: config.headSize)
+            scoreStride = (max(sequenceCapacity * sequenceCapacity, fused) + 15) / 16 * 16
+            scoreBuffer.resize(to: memberCapacity * scoreStride)
         }
     }
 
