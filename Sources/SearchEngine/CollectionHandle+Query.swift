@@ -749,12 +749,14 @@ extension CollectionHandle {
             case .hybrid:
                 let vector = input.vector ?? []
                 let depth = input.fusion.candidateCount(k: k)
-                // On passages, the list is the documents of the best 3 × depth passages, searched
-                // again only when they are fewer than k documents. Asking again until there are
-                // `depth` of them (a fifth of the man-page queries) cost a second search and moved
-                // 2 of 600 and 2 of 400 judged queries by one rank (BENCHMARKS.md, "Hybrid search").
+                // On passages, the list is the documents of the best `depth` passages, searched
+                // again only when they are fewer than k documents. Starting from 3 × depth
+                // passages (as a vector query's k does) cost twice the search time for no
+                // measured relevance (nDCG@10 ±0.004 on two judged sets, neither significant);
+                // asking again until there were `depth` documents cost a second search for a fifth
+                // of the man-page queries (BENCHMARKS.md, "Hybrid search").
                 let vectorHits = try vectorSearch(
-                    serving, vector, k: depth, ef: ef.map { max($0, depth) }, accepts: accepts, enough: k)
+                    serving, vector, k: depth, ef: ef.map { max($0, depth) }, accepts: accepts, enough: k, passagesPerDocument: 1)
                 // Without a keyword list (index not built yet, being rebuilt, failing) the query
                 // is answered from the vector list alone, and the response says why.
                 let keywordHits: [KeywordHit]
@@ -816,11 +818,13 @@ extension CollectionHandle {
 
     /// The `k` nearest documents to `vector` with their similarity scores (exact for small
     /// collections and for k of half the collection or more). In a chunked generation the index
-    /// holds passages: it is searched for 3k passages, and again for more until `enough` (default
-    /// k) documents are found (or the index is exhausted); each document scores as its best
-    /// passage. With `enough` < k the list may hold fewer than k documents.
+    /// holds passages: it is searched for `passagesPerDocument` × k passages (3: a vector query's
+    /// first search usually finds its k documents), and again for twice as many until `enough`
+    /// (default k) documents are found (or the index is exhausted); each document scores as its
+    /// best passage. With `enough` < k the list may hold fewer than k documents.
     func vectorSearch(
-        _ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?, enough: Int? = nil
+        _ serving: ServingGeneration, _ vector: [Float], k: Int, ef: Int?, accepts: ((Int64) -> Bool)?, enough: Int? = nil,
+        passagesPerDocument: Int = 3
     ) throws(SearchEngineError) -> [VectorHit] {
         let count = serving.index.count
         guard count > 0 else { return [] }
@@ -844,9 +848,10 @@ extension CollectionHandle {
         guard chunked else {
             return try search(k).map { VectorHit(label: Int64(bitPattern: $0.label), score: score($0), passages: nil) }
         }
-        // Long documents: a document's passages crowd the list, so start with 3k passages;
-        // when every document has one passage, k passages are k documents.
-        var want = min(count, serving.hasMultiPassageDocuments ? k * 3 : k)
+        // Long documents: a document's passages crowd the list, so start with 3k passages (or
+        // what the caller asks for); when every document has one passage, k passages are k
+        // documents.
+        var want = min(count, serving.hasMultiPassageDocuments ? k * max(1, passagesPerDocument) : k)
         while true {
             let hits = try search(want)
             var order: [Int64] = []

@@ -270,6 +270,13 @@ struct ChunkingTests {
         #expect(enough.count >= 2 && enough.count < full.count)
         #expect(enough.map(\.label) == Array(full.map(\.label).prefix(enough.count)))
         #expect(enough.map(\.score) == Array(full.map(\.score).prefix(enough.count)))
+        // Hybrid's list: the documents of the best k passages (12, most of them the long
+        // document's), more only while fewer than `enough`; with `enough` k, the full list again.
+        let shallow = try handle.vectorSearch(serving, query, k: 12, ef: nil, accepts: nil, enough: 2, passagesPerDocument: 1)
+        #expect(shallow.count >= 2 && shallow.count < enough.count)
+        #expect(shallow.map(\.label) == Array(full.map(\.label).prefix(shallow.count)))
+        let doubled = try handle.vectorSearch(serving, query, k: 12, ef: nil, accepts: nil, passagesPerDocument: 1)
+        #expect(doubled.map(\.label) == full.map(\.label) && doubled.map(\.score) == full.map(\.score))
     }
 
     @Test("documents over max_document_bytes or max_passages are refused one by one; the rest is written")
