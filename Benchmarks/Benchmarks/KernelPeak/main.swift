@@ -5,7 +5,7 @@
 // Peaks: register-only loops of 12 independent accumulators (CPeak), on one thread and on every
 // core at once. GEMM: VectorMath.matmulPacked on the encoder's shapes, one thread, on each kernel
 // path the CPU supports, best of 5, the bf16 GEMM on its AVX-512 kernels and the int8 GEMM where the CPU has their
-// instructions. Prints one JSON object.
+// instructions; the fused attention head on the AVX-512 path. Prints one JSON object.
 import CPeak
 import Foundation
 import VectorMath
@@ -109,6 +109,39 @@ for (m, n, k) in [(3200, 1152, 384), (3200, 384, 384), (3200, 1536, 384), (3200,
         let gops = 2 * Double(m * n * k) / best / 1e9
         report["gemm_int8_\(m)x\(n)x\(k)_gops_1t"] = gops
         if let peak = report["peak_int8_vnni_gops_1t"] as? Double { report["gemm_int8_\(m)x\(n)x\(k)_of_peak"] = gops / peak }
+    }
+}
+// The fused attention head (MiniLM's: 12 heads of 32 floats in a [n, 3·384] QKV buffer), one
+// thread, against the fp32 AVX-512 peak. FLOPs counted as the kernel does them: scores for rows
+// in blocks of 4 against keys padded to 16, and the weighted sum of values (the exp of the softmax
+// not counted).
+if VectorMath.fusedAttentionSupported(headSize: 32, kernels: .avx512) {
+    let heads = 12
+    let d = 32
+    let h = heads * d
+    for n in [14, 64, 121, 256] {
+        let qkv = (0..<(n * 3 * h)).map { Float(($0 % 1000) - 500) / 500 }
+        let scratchCount = VectorMath.attentionScratchCount(length: n, headSize: d)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCount * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchCount)
+        defer { scratch.deallocate() }
+        var context = [Float](repeating: 0, count: n * h)
+        let rows4 = (n + 3) / 4 * 4
+        let keys16 = (n + 15) / 16 * 16
+        let flopsPerHead = Double(2 * rows4 * keys16 * d + 2 * rows4 * n * d)
+        let best = qkv.withUnsafeBufferPointer { q in
+            bestPerCall(reps: max(1, Int(2e9 / (flopsPerHead * Double(heads)))), into: &context) { out in
+                for head in 0..<heads {
+                    VectorMath.attentionHead(
+                        q: q.baseAddress! + head * d, k: q.baseAddress! + h + head * d, v: q.baseAddress! + 2 * h + head * d,
+                        ld: 3 * h, length: n, headSize: d, scale: 1 / Float(d).squareRoot(), into: out + head * d, ldc: h,
+                        scratch: scratch, kernels: .avx512)
+                }
+            }
+        }
+        let gflops = flopsPerHead * Double(heads) / best / 1e9
+        report["attention_avx512_n\(n)_d\(d)_gflops_1t"] = gflops
+        if let peak = report["peak_fp32_avx512_gflops_1t"] as? Double { report["attention_avx512_n\(n)_d\(d)_of_peak"] = gflops / peak }
     }
 }
 let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
